@@ -1,0 +1,1 @@
+"""mpm_model: ROS-free MPM (masked pose modeling) library — model, data, training, export, backends."""

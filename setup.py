@@ -1,0 +1,32 @@
+"""ament_python package mpm_ros: the ROS-free model library mpm_model plus the ROS node mpm_ros."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "mpm_ros"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=["mpm_model", "mpm_model.*", "mpm_ros", "mpm_ros.*"]),
+    package_data={"mpm_model": ["weights/*.pt", "weights/*.json", "assets/*.npz"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/rviz", glob("rviz/*.rviz")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=False,
+    maintainer="mpm_ros developers",
+    maintainer_email="mpm-ros@example.com",
+    description="Real-time 3D human pose lifting (MPM) from streaming 2D keypoints for ROS 2.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            # Filled in as each CLI lands; every `python -m` CLI has a console script.
+        ],
+    },
+)

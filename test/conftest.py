@@ -1,0 +1,14 @@
+"""Test-wide ROS isolation: a private DDS domain, localhost-only discovery and a temp ROS_HOME.
+
+`make test` sets these already; this keeps a bare `pytest` run just as isolated. They must be set
+before rclpy.init(), which no test module does at import time.
+"""
+import os
+import random
+import tempfile
+
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+os.environ.setdefault("ROS_LOCALHOST_ONLY", "1")
+os.environ.setdefault("ROS_HOME", tempfile.mkdtemp(prefix="mpm_ros_home_"))
+os.environ.setdefault("ROS_LOG_DIR", os.path.join(os.environ["ROS_HOME"], "log"))

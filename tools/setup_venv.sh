@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Create .venv with pinned ROS 2 (PyPI wheels), torch (CPU) and tools, build mpm_msgs into it
+# with plain cmake, and install this project editable. Idempotent: a stamp of the inputs'
+# hash makes a second run a no-op.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PY=${PYTHON:-python3}
+stamp_inputs=(requirements.txt requirements.lock setup.py setup.cfg package.xml tools/setup_venv.sh mpm_msgs/CMakeLists.txt mpm_msgs/package.xml mpm_msgs/msg/*.msg)
+hash=$(cat "${stamp_inputs[@]}" | sha256sum | cut -d' ' -f1)
+stamp="$VENV/.mpm_setup_stamp"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" ]]; then
+  echo "setup: $VENV is up to date"
+  exit 0
+fi
+
+echo "setup: creating $VENV (pinned by requirements.lock)"
+[[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+"$VENV/bin/python" -m pip install -q -r requirements.txt -c requirements.lock 2>&1 | grep -v "is ignored: it is neither" || true
+"$VENV/bin/python" -c "import torch, rclpy, onnxruntime, rosbags" || { echo "setup: dependency install failed" >&2; exit 1; }
+
+# The ROS wheels were built under manylinux (/opt/python/cp311-cp311); their exported CMake
+# targets point at that interpreter's headers. Point them at this venv's instead.
+pyinc=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
+npinc=$("$VENV/bin/python" -c "import numpy; print(numpy.get_include())")
+{ grep -rl "/opt/python/cp3" "$VENV/share" --include='*.cmake' 2>/dev/null || true; } | while read -r f; do
+  sed -i -E -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#${pyinc}#g" \
+            -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#${npinc}#g" "$f"
+done
+
+echo "setup: building mpm_msgs with cmake into $VENV"
+venv_abs=$(cd "$VENV" && pwd)
+build=build/mpm_msgs
+rm -rf "$build" && mkdir -p "$build"
+(
+  cd "$build"
+  export PATH="$venv_abs/bin:$PATH"
+  cmake ../../mpm_msgs -DCMAKE_PREFIX_PATH="$venv_abs" -DCMAKE_INSTALL_PREFIX="$venv_abs" \
+    -DPython3_EXECUTABLE="$venv_abs/bin/python" -DBUILD_TESTING=OFF > cmake.log 2>&1 \
+    || { tail -30 cmake.log >&2; exit 1; }
+  make -j"$(nproc)" install > make.log 2>&1 || { tail -30 make.log >&2; exit 1; }
+)
+
+"$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v "is ignored: it is neither" || true
+"$VENV/bin/python" -c "import rclpy, mpm_msgs.msg, mpm_model, mpm_ros" || { echo "setup: import check failed" >&2; exit 1; }
+echo "$hash" > "$stamp"
+echo "setup: done"
