@@ -1,0 +1,75 @@
+"""Pose augmentation: per-bone length scaling (body shape variety) and left/right flips."""
+from __future__ import annotations
+
+import numpy as np
+
+from mpm_model.skeleton import H36M_FLIP_PERMUTATION, H36M_LEFT, H36M_PARENTS, H36M_RIGHT, NUM_JOINTS
+
+
+def _check_joints(array: np.ndarray, name: str, channels: tuple[int, ...]) -> None:
+    if array.ndim < 2 or array.shape[-2] != NUM_JOINTS or array.shape[-1] not in channels:
+        raise ValueError(f"{name}: expected (..., {NUM_JOINTS}, {'|'.join(map(str, channels))}), got {array.shape}")
+
+
+def scale_bones(poses: np.ndarray, scales: np.ndarray, parents: tuple[int, ...] = H36M_PARENTS) -> np.ndarray:
+    """Scale each bone (indexed by its child joint) of (..., J, 3) poses; the root stays put.
+
+    Bone directions and the kinematic tree are kept: joint j moves to its (moved) parent plus
+    `scales[j]` times the original parent→j vector.
+    """
+    poses = np.asarray(poses)
+    _check_joints(poses, "scale_bones", (3,))
+    scales = np.asarray(scales, dtype=np.float64).reshape(-1)
+    if scales.shape != (len(parents),) or (scales <= 0).any():
+        raise ValueError(f"scale_bones: need {len(parents)} positive scales, got {scales.shape}")
+    out = poses.astype(np.float64).copy()
+    for joint in _topological_order(parents):
+        parent = parents[joint]
+        if parent >= 0:
+            out[..., joint, :] = out[..., parent, :] + scales[joint] * (poses[..., joint, :] - poses[..., parent, :])
+    return out.astype(poses.dtype if np.issubdtype(poses.dtype, np.floating) else np.float32)
+
+
+def _topological_order(parents: tuple[int, ...]) -> list[int]:
+    order: list[int] = []
+    placed: set[int] = set()
+    while len(order) < len(parents):
+        ready = [j for j in range(len(parents)) if j not in placed and (parents[j] < 0 or parents[j] in placed)]
+        if not ready:
+            raise ValueError(f"parents {parents} do not form a tree")
+        order.extend(ready)
+        placed.update(ready)
+    return order
+
+
+def random_bone_scales(
+    rng: np.random.Generator, bone_range: float = 0.1, global_range: float = 0.1
+) -> np.ndarray:
+    """(J,) scales: a global body size factor times per-bone factors shared by left/right pairs."""
+    if not (0.0 <= bone_range < 1.0 and 0.0 <= global_range < 1.0):
+        raise ValueError(f"bone_range and global_range must be in [0, 1), got {bone_range}, {global_range}")
+    scales = rng.uniform(1.0 - bone_range, 1.0 + bone_range, size=NUM_JOINTS)
+    scales[list(H36M_LEFT)] = scales[list(H36M_RIGHT)]  # symmetric body
+    scales[0] = 1.0
+    return scales * rng.uniform(1.0 - global_range, 1.0 + global_range)
+
+
+def flip_pose(poses: np.ndarray) -> np.ndarray:
+    """Mirror (..., J, 2|3) poses: negate x and swap left/right joints.
+
+    Valid for camera-frame 3D (x right) and for normalised screen 2D when the principal point is the
+    image centre, so flipping both keeps a 2D/3D pair consistent. Flipping twice is the identity.
+    """
+    poses = np.asarray(poses)
+    _check_joints(poses, "flip_pose", (2, 3))
+    out = poses[..., list(H36M_FLIP_PERMUTATION), :].copy()
+    out[..., 0] = -out[..., 0]
+    return out
+
+
+def flip_mask(mask: np.ndarray) -> np.ndarray:
+    """Swap left/right columns of a (..., J) joint mask to follow `flip_pose`."""
+    mask = np.asarray(mask)
+    if mask.ndim < 1 or mask.shape[-1] != NUM_JOINTS:
+        raise ValueError(f"flip_mask: expected (..., {NUM_JOINTS}), got {mask.shape}")
+    return mask[..., list(H36M_FLIP_PERMUTATION)].copy()
