@@ -1,0 +1,116 @@
+"""Checkpoints carry their ModelConfig, kind, training arguments and data hash, so a model is never
+rebuilt with the wrong shape and every weight file says how it was made."""
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .model import MPMLifter, MPMPretrainModel
+
+FORMAT = "mpm_model.checkpoint"
+FORMAT_VERSION = 1
+KINDS: dict[str, type[nn.Module]] = {"pretrain": MPMPretrainModel, "lifter": MPMLifter}
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is unreadable, of the wrong kind, or does not match the expected config."""
+
+
+def save_checkpoint(
+    path: str | os.PathLike, model: nn.Module, cfg: ModelConfig, kind: str, train_args: dict[str, Any],
+    data_hash: str, optimizer: torch.optim.Optimizer | None = None, epoch: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write atomically (tmp + rename) so an interrupted save never leaves a half file behind."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+    if not isinstance(model, KINDS[kind]):
+        raise ValueError(f"kind {kind!r} expects {KINDS[kind].__name__}, got {type(model).__name__}")
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "config": cfg.to_dict(),
+        "state_dict": model.state_dict(),
+        "train_args": dict(train_args),
+        "data_hash": str(data_hash),
+        "epoch": epoch,
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "extra": dict(extra or {}),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Raw payload, checked for format; raises CheckpointError on anything unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated/foreign files
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an {FORMAT} file")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format_version {payload.get('format_version')}, expected {FORMAT_VERSION}")
+    missing = [k for k in ("kind", "config", "state_dict") if k not in payload]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {missing}")
+    return payload
+
+
+def load_checkpoint(
+    path: str | os.PathLike, expected_config: ModelConfig | None = None, kind: str | None = None,
+) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
+    """Rebuild the model from its saved config (eval mode) -> (model, cfg, meta).
+
+    meta holds kind, train_args, data_hash, epoch, saved_at, extra and (for resume) optimizer.
+    """
+    payload = read_checkpoint(path)
+    if kind is not None and payload["kind"] != kind:
+        raise CheckpointError(f"{path}: is a {payload['kind']!r} checkpoint, expected {kind!r}")
+    if payload["kind"] not in KINDS:
+        raise CheckpointError(f"{path}: unknown kind {payload['kind']!r}")
+    try:
+        cfg = ModelConfig.from_dict(payload["config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: invalid config: {exc}") from exc
+    if expected_config is not None and cfg != expected_config:
+        diffs = ", ".join(f"{k}: checkpoint {a!r} vs expected {b!r}" for k, (a, b) in cfg.diff(expected_config).items())
+        raise CheckpointError(f"{path}: config mismatch ({diffs})")
+    model = KINDS[payload["kind"]](cfg)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the saved config: {exc}") from exc
+    model.eval()
+    meta = {k: payload.get(k) for k in ("kind", "train_args", "data_hash", "epoch", "saved_at", "extra", "optimizer")}
+    return model, cfg, meta
+
+
+def list_pretrained() -> list[str]:
+    """Names of the weights shipped in mpm_model/weights/ (file stem of each .pt)."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt")) if WEIGHTS_DIR.is_dir() else []
+
+
+def load_pretrained(name: str, kind: str | None = None) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
+    """Load shipped weights by name, e.g. load_pretrained("mpm_lifter_t27")."""
+    path = WEIGHTS_DIR / f"{name}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no pretrained weights named {name!r} in {WEIGHTS_DIR}; available: {list_pretrained() or 'none'}")
+    return load_checkpoint(path, kind=kind)

@@ -1,0 +1,356 @@
+"""MPM networks: shared pose encoder, masked 2D/3D pretraining model and the P-STMO-style lifter.
+
+Causal models: only the first encoder layer may look `lookahead` frames ahead; every later attention is
+strictly causal, so the output for frame t depends on input frames <= t + lookahead and no more
+(a per-layer lookahead would compound with depth).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+from .masking import random_frame_drop, random_joint_mask
+
+
+def _skip_checks() -> bool:
+    """Input checks are Python control flow on data: skip them while exporting or compiling."""
+    return torch.compiler.is_exporting() or torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+
+def validate_pose(name: str, pose: torch.Tensor, cfg: ModelConfig, coords: int,
+                  mask: torch.Tensor | None = None) -> None:
+    """Raise ValueError unless pose is (B, window, J, coords) float with finite values at unmasked joints."""
+    if _skip_checks():
+        return
+    expected = f"(B, {cfg.window}, {cfg.num_joints}, {coords})"
+    if not isinstance(pose, torch.Tensor) or not pose.is_floating_point():
+        raise ValueError(f"{name} must be a float tensor {expected}, got {type(pose).__name__}")
+    if pose.dim() != 4 or tuple(pose.shape[1:]) != (cfg.window, cfg.num_joints, coords) or pose.shape[0] < 1:
+        raise ValueError(f"{name} must have shape {expected}, got {tuple(pose.shape)}")
+    if mask is not None:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != pose.shape[:3]:
+            got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+            raise ValueError(f"mask must be a bool tensor of shape {tuple(pose.shape[:3])}, got {got}")
+        finite = torch.isfinite(pose).all(dim=-1) | mask
+    else:
+        finite = torch.isfinite(pose).all(dim=-1)
+    if not bool(finite.all()):
+        raise ValueError(f"{name} has {int((~finite).sum())} non-finite unmasked joints (mask them instead)")
+
+
+def causal_allowed(query_pos: torch.Tensor, key_pos: torch.Tensor, lookahead: int) -> torch.Tensor:
+    """Attention permission (..., Nq, Nk), True where key frame <= query frame + lookahead."""
+    return key_pos.unsqueeze(-2) <= query_pos.unsqueeze(-1) + lookahead
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.dropout = dropout
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # (B, H, N, dh)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-LN transformer encoder layer."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(cfg.d_model)
+        self.attn = Attention(cfg.d_model, cfg.heads, cfg.dropout)
+        self.norm2 = nn.LayerNorm(cfg.d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.d_model, cfg.ffn_dim), nn.GELU(), nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.ffn_dim, cfg.d_model))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.norm1(x), allowed))
+        return x + self.drop(self.mlp(self.norm2(x)))
+
+
+class TransformerStack(nn.Module):
+    """Blocks + final LayerNorm; `first_allowed` masks layer 0, `rest_allowed` the others."""
+
+    def __init__(self, cfg: ModelConfig, depth: int) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(TransformerBlock(cfg) for _ in range(depth))
+        self.norm = nn.LayerNorm(cfg.d_model)
+
+    def forward(self, x: torch.Tensor, first_allowed: torch.Tensor | None = None,
+                rest_allowed: torch.Tensor | None = None) -> torch.Tensor:
+        for i, block in enumerate(self.blocks):
+            x = block(x, first_allowed if i == 0 else rest_allowed)
+        return self.norm(x)
+
+
+class FrameEncoder(nn.Module):
+    """Per-frame pose embedding: Conv1d(J*C -> hidden, k=1) + BN + LeakyReLU + Dropout."""
+
+    def __init__(self, in_channels: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv1d(in_channels, hidden, 1), nn.BatchNorm1d(hidden),
+                                 nn.LeakyReLU(0.2), nn.Dropout(dropout))
+
+    def forward(self, pose: torch.Tensor) -> torch.Tensor:  # (B, T, J, C) -> (B, hidden, T)
+        return self.net(pose.flatten(2).transpose(1, 2))
+
+
+class SharedBlock(nn.Module):
+    """Residual MLP shared by the 2D and 3D paths: hidden -> hidden (residual) -> d_model."""
+
+    def __init__(self, hidden: int, d_model: int, dropout: float) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for _ in range(2):
+            layers += [nn.Conv1d(hidden, hidden, 1), nn.BatchNorm1d(hidden), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+        self.residual = nn.Sequential(*layers)
+        self.out = nn.Conv1d(hidden, d_model, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, hidden, T) -> (B, T, d_model)
+        return self.out(x + self.residual(x)).transpose(1, 2)
+
+
+class PoseEncoder(nn.Module):
+    """Joint-mask tokens + modality encoder + shared block + temporal transformer (shared by 2D and 3D)."""
+
+    def __init__(self, cfg: ModelConfig, with_3d: bool) -> None:
+        super().__init__()
+        self.cfg = cfg
+        j = cfg.num_joints
+        self.joint_token2d = nn.Parameter(torch.randn(j, 2) * 0.02)
+        self.encoder2d = FrameEncoder(j * 2, cfg.encoder_hidden, cfg.dropout)
+        if with_3d:
+            self.joint_token3d = nn.Parameter(torch.randn(j, 3) * 0.02)
+            self.encoder3d = FrameEncoder(j * 3, cfg.encoder_hidden, cfg.dropout)
+        self.shared_block = SharedBlock(cfg.encoder_hidden, cfg.d_model, cfg.dropout)
+        self.pos_embed = nn.Parameter(torch.randn(1, cfg.window, cfg.d_model) * 0.02)
+        self.transformer = TransformerStack(cfg, cfg.depth)
+        frames = torch.arange(cfg.window)
+        self.register_buffer("full_first", causal_allowed(frames, frames, cfg.lookahead), persistent=False)
+        self.register_buffer("full_rest", causal_allowed(frames, frames, 0), persistent=False)
+
+    def forward(self, pose: torch.Tensor, joint_mask: torch.Tensor,
+                keep_index: torch.Tensor | None = None) -> torch.Tensor:
+        """pose (B, T, J, C) with C in {2, 3}, joint_mask (B, T, J) True=masked, keep_index (B, K) or None.
+
+        Returns encoded tokens (B, K, d_model) for the kept frames (all T frames when keep_index is None).
+        """
+        is_2d = pose.shape[-1] == 2
+        token = self.joint_token2d if is_2d else self.joint_token3d
+        pose = torch.where(joint_mask.unsqueeze(-1), token.to(pose.dtype), pose)  # (B, T, J, C)
+        x = (self.encoder2d if is_2d else self.encoder3d)(pose)
+        x = self.shared_block(x) + self.pos_embed  # (B, T, d)
+        first, rest = (self.full_first, self.full_rest) if self.cfg.causal else (None, None)
+        if keep_index is not None:
+            x = x.gather(1, keep_index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))  # (B, K, d)
+            if self.cfg.causal:
+                first = causal_allowed(keep_index, keep_index, self.cfg.lookahead).unsqueeze(1)  # (B, 1, K, K)
+                rest = causal_allowed(keep_index, keep_index, 0).unsqueeze(1)
+        return self.transformer(x, first, rest)
+
+
+def mpjpe_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean Euclidean joint error over every joint and frame."""
+    return (pred - target).norm(dim=-1).mean()
+
+
+def masked_mpjpe_loss(pred: torch.Tensor, target: torch.Tensor, missing: torch.Tensor | None) -> torch.Tensor:
+    """mpjpe_loss over the joints that have data (missing (B, T, J) True = no target)."""
+    if missing is None:
+        return mpjpe_loss(pred, target)
+    valid = (~missing).to(pred.dtype)
+    error = (pred - torch.where(missing.unsqueeze(-1), pred.detach(), target)).norm(dim=-1)
+    return (error * valid).sum() / valid.sum().clamp(min=1.0)
+
+
+def _root_zero(cfg: ModelConfig) -> torch.Tensor:
+    keep = torch.ones(cfg.num_joints, 1)
+    keep[0] = 0.0
+    return keep
+
+
+@dataclass
+class PretrainOutput:
+    """Predictions for every frame + the masks that were drawn (True = masked) + losses."""
+
+    loss: torch.Tensor | None = None  # loss_weight_2d * loss2d + loss_weight_3d * loss3d
+    loss2d: torch.Tensor | None = None
+    loss3d: torch.Tensor | None = None
+    pred2d: torch.Tensor | None = None  # (B, T, J, 2)
+    pred3d: torch.Tensor | None = None  # (B, T, J, 3)
+    joint_mask2d: torch.Tensor | None = None  # (B, T, J)
+    frame_mask2d: torch.Tensor | None = None  # (B, T)
+    joint_mask3d: torch.Tensor | None = None
+    frame_mask3d: torch.Tensor | None = None
+
+
+class MPMPretrainModel(nn.Module):
+    """Masked 2D and masked 3D pose modeling through one shared encoder; small per-modality decoders."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = PoseEncoder(cfg, with_3d=True)
+        self.mask_token = nn.Parameter(torch.randn(1, 1, cfg.d_model) * 0.02)
+        self.decoder_pos_embed = nn.Parameter(torch.randn(1, cfg.window, cfg.d_model) * 0.02)
+        self.decoder2d = TransformerStack(cfg, cfg.decoder_depth)
+        self.decoder3d = TransformerStack(cfg, cfg.decoder_depth)
+        self.head2d = nn.Linear(cfg.d_model, cfg.num_joints * 2)
+        self.head3d = nn.Linear(cfg.d_model, cfg.num_joints * 3)
+        self.register_buffer("root_zero", _root_zero(cfg), persistent=False)
+
+    def _decode(self, tokens: torch.Tensor, keep_index: torch.Tensor | None, coords: int) -> torch.Tensor:
+        """tokens (B, K, d) at keep_index -> pose (B, T, J, coords); dropped frames get the mask token."""
+        b, _, d = tokens.shape
+        if keep_index is None:
+            full = tokens
+        else:
+            full = self.mask_token.expand(b, self.cfg.window, d).scatter(
+                1, keep_index.unsqueeze(-1).expand(-1, -1, d), tokens)
+        full = full + self.decoder_pos_embed
+        allowed = self.encoder.full_rest if self.cfg.causal else None
+        decoder, head = (self.decoder2d, self.head2d) if coords == 2 else (self.decoder3d, self.head3d)
+        pose = head(decoder(full, allowed, allowed)).view(b, self.cfg.window, self.cfg.num_joints, coords)
+        return pose if coords == 2 else pose * self.root_zero
+
+    def _masked_reconstruction(self, pose: torch.Tensor, missing: torch.Tensor | None,
+                               generator: torch.Generator | None):
+        b, t, j, c = pose.shape
+        joint_mask = random_joint_mask(b, t, j, self.cfg.spatial_mask_joints, generator, pose.device)
+        if missing is not None:
+            joint_mask = joint_mask | missing
+        keep_index, frame_mask = random_frame_drop(b, t, self.cfg.temporal_masked_frames, generator, pose.device)
+        pred = self._decode(self.encoder(pose, joint_mask, keep_index), keep_index, c)
+        return pred, joint_mask, frame_mask
+
+    def forward(self, pose2d: torch.Tensor | None, pose3d: torch.Tensor | None,
+                missing2d: torch.Tensor | None = None, generator: torch.Generator | None = None) -> PretrainOutput:
+        """pose2d (B, T, J, 2) and/or pose3d (B, T, J, 3) root-relative; 2D and 3D masks drawn independently.
+
+        missing2d (B, T, J) True marks 2D joints without data (e.g. outside the image): they are always
+        masked in the input and left out of the 2D loss. A generator must live on the inputs' device.
+        """
+        if pose2d is None and pose3d is None:
+            raise ValueError("MPMPretrainModel needs pose2d, pose3d or both")
+        out = PretrainOutput()
+        total = []
+        if pose2d is not None:
+            validate_pose("pose2d", pose2d, self.cfg, 2, missing2d)
+            out.pred2d, out.joint_mask2d, out.frame_mask2d = self._masked_reconstruction(pose2d, missing2d, generator)
+            out.loss2d = masked_mpjpe_loss(out.pred2d, pose2d, missing2d)
+            total.append(self.cfg.loss_weight_2d * out.loss2d)
+        if pose3d is not None:
+            validate_pose("pose3d", pose3d, self.cfg, 3)
+            out.pred3d, out.joint_mask3d, out.frame_mask3d = self._masked_reconstruction(pose3d, None, generator)
+            out.loss3d = mpjpe_loss(out.pred3d, pose3d * self.root_zero)
+            total.append(self.cfg.loss_weight_3d * out.loss3d)
+        out.loss = torch.stack(total).sum()
+        return out
+
+    def complete(self, pose3d: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """3D pose completion: (B, T, J, 3) with mask (B, T, J) True=missing -> full (B, T, J, 3)."""
+        validate_pose("pose3d", pose3d, self.cfg, 3, mask)
+        return self._decode(self.encoder(pose3d, mask), None, 3)
+
+
+class StridedLayer(nn.Module):
+    """Pre-LN attention, then a strided Conv1d FFN that shrinks the sequence by `stride` (P-STMO)."""
+
+    def __init__(self, cfg: ModelConfig, length: int, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+        self.pick = stride - 1 if cfg.causal else stride // 2  # residual frame of each group
+        self.pos_embed = nn.Parameter(torch.randn(1, length, cfg.d_model) * 0.02)
+        self.norm1 = nn.LayerNorm(cfg.d_model)
+        self.attn = Attention(cfg.d_model, cfg.heads, cfg.dropout)
+        self.norm2 = nn.LayerNorm(cfg.d_model)
+        self.ffn = nn.Sequential(
+            nn.Conv1d(cfg.d_model, cfg.ffn_dim, 1), nn.GELU(), nn.Dropout(cfg.dropout),
+            nn.Conv1d(cfg.ffn_dim, cfg.d_model, stride, stride=stride))
+        self.drop = nn.Dropout(cfg.dropout)
+        steps = torch.arange(length)
+        self.register_buffer("allowed", causal_allowed(steps, steps, 0), persistent=False)
+        self.causal = cfg.causal
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, N, d) -> (B, N / stride, d)
+        x = x + self.pos_embed
+        x = x + self.drop(self.attn(self.norm1(x), self.allowed if self.causal else None))
+        reduced = self.ffn(self.norm2(x).transpose(1, 2)).transpose(1, 2)
+        return x[:, self.pick::self.stride] + self.drop(reduced)
+
+
+class MPMLifter(nn.Module):
+    """2D -> 3D lifter: pretrained encoder, head A (every frame) and head B (strided, target frame)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = PoseEncoder(cfg, with_3d=False)
+        self.head_seq = nn.Linear(cfg.d_model, cfg.num_joints * 3)
+        layers, length = [], cfg.window
+        for stride in cfg.stride_schedule:
+            layers.append(StridedLayer(cfg, length, stride))
+            length //= stride
+        self.strided = nn.Sequential(*layers)
+        self.strided_norm = nn.LayerNorm(cfg.d_model)
+        self.head_target = nn.Linear(cfg.d_model, cfg.num_joints * 3)
+        self.register_buffer("root_zero", _root_zero(cfg), persistent=False)
+
+    def forward(self, keypoints2d: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """keypoints2d (B, T, J, 2), mask (B, T, J) True=masked -> (seq3d (B, T, J, 3), target3d (B, 1, J, 3))."""
+        validate_pose("keypoints2d", keypoints2d, self.cfg, 2, mask)
+        b, t, j, _ = keypoints2d.shape
+        tokens = self.encoder(keypoints2d, mask)  # (B, T, d)
+        seq3d = self.head_seq(tokens).view(b, t, j, 3) * self.root_zero
+        reduced = self.strided_norm(self.strided(tokens))  # (B, 1, d)
+        target3d = self.head_target(reduced).view(b, 1, j, 3) * self.root_zero
+        return seq3d, target3d
+
+    def lift(self, keypoints2d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = torch.zeros(keypoints2d.shape[:-1], dtype=torch.bool, device=keypoints2d.device)
+        return self(keypoints2d, mask)
+
+    def lift_occluded(self, keypoints2d: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self(keypoints2d, mask)
+
+    def loss(self, keypoints2d: torch.Tensor, mask: torch.Tensor, pose3d: torch.Tensor) -> torch.Tensor:
+        """MPJPE(head A, every frame) + MPJPE(head B, target frame)."""
+        seq3d, target3d = self(keypoints2d, mask)
+        ti = self.cfg.target_index
+        return mpjpe_loss(seq3d, pose3d) + mpjpe_loss(target3d, pose3d[:, ti:ti + 1])
+
+    def load_pretrained_encoder(self, state_dict: dict[str, torch.Tensor]) -> dict[str, list[str]]:
+        """Copy the pretrained encoder weights (keys `encoder.*`) that match by name and shape.
+
+        Returns {"copied": [...], "shape_mismatch": [...], "not_in_checkpoint": [...]} (lifter key names).
+        """
+        own = self.state_dict()
+        report: dict[str, list[str]] = {"copied": [], "shape_mismatch": [], "not_in_checkpoint": []}
+        updates = {}
+        for key, value in own.items():
+            if not key.startswith("encoder."):
+                continue
+            if key not in state_dict:
+                report["not_in_checkpoint"].append(key)
+            elif state_dict[key].shape != value.shape:
+                report["shape_mismatch"].append(key)
+            else:
+                updates[key] = state_dict[key]
+                report["copied"].append(key)
+        if not updates:
+            raise ValueError("no encoder weights matched: is this a pretrain state_dict with `encoder.*` keys?")
+        self.load_state_dict(updates, strict=False)
+        return report

@@ -1,0 +1,72 @@
+"""Checkpoints: round trip, config/kind mismatch, corrupt files, shipped-weights lookup."""
+import pytest
+import torch
+
+from mpm_model import checkpoint
+from mpm_model.checkpoint import CheckpointError, list_pretrained, load_checkpoint, load_pretrained, save_checkpoint
+from mpm_model.config import ModelConfig
+from mpm_model.model import MPMLifter, MPMPretrainModel
+
+torch.set_num_threads(1)
+CFG = ModelConfig(d_model=32, depth=1, heads=4, ffn_dim=64, encoder_hidden=64, decoder_depth=1, causal=True)
+
+
+def test_round_trip_reproduces_outputs(tmp_path):
+    lifter = MPMLifter(CFG).eval()
+    optimizer = torch.optim.AdamW(lifter.parameters())
+    path = save_checkpoint(tmp_path / "a" / "l.pt", lifter, CFG, "lifter", {"lr": 1e-3}, "abc123", optimizer, 4)
+    model, cfg, meta = load_checkpoint(path, expected_config=CFG, kind="lifter")
+    assert isinstance(model, MPMLifter) and cfg == CFG and not model.training
+    assert meta["data_hash"] == "abc123" and meta["epoch"] == 4 and meta["train_args"] == {"lr": 1e-3}
+    assert meta["optimizer"] is not None
+    kp = torch.randn(2, 27, 17, 2)
+    mask = torch.zeros(2, 27, 17, dtype=torch.bool)
+    assert torch.equal(model(kp, mask)[1], lifter(kp, mask)[1])
+    assert not (tmp_path / "a" / "l.pt.tmp").exists()
+
+
+def test_config_and_kind_mismatch(tmp_path):
+    path = save_checkpoint(tmp_path / "p.pt", MPMPretrainModel(CFG), CFG, "pretrain", {}, "h")
+    with pytest.raises(CheckpointError, match=r"config mismatch \(causal: checkpoint True vs expected False"):
+        load_checkpoint(path, expected_config=CFG.replace(causal=False))
+    with pytest.raises(CheckpointError, match="is a 'pretrain' checkpoint, expected 'lifter'"):
+        load_checkpoint(path, kind="lifter")
+    with pytest.raises(ValueError, match="kind"):
+        save_checkpoint(tmp_path / "x.pt", MPMLifter(CFG), CFG, "pretrain", {}, "h")
+    with pytest.raises(ValueError, match="kind must be"):
+        save_checkpoint(tmp_path / "x.pt", MPMLifter(CFG), CFG, "engine", {}, "h")
+
+
+def test_corrupt_foreign_and_tampered_files(tmp_path):
+    good = save_checkpoint(tmp_path / "g.pt", MPMLifter(CFG), CFG, "lifter", {}, "h")
+    truncated = tmp_path / "t.pt"
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(truncated)
+    foreign = tmp_path / "f.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(CheckpointError, match="not an mpm_model.checkpoint"):
+        load_checkpoint(foreign)
+    payload = torch.load(good, weights_only=True)
+    payload["config"].update(window=81, stride_schedule=[3, 3, 3, 3])  # weights no longer fit the config
+    tampered = tmp_path / "w.pt"
+    torch.save(payload, tampered)
+    with pytest.raises(CheckpointError, match="weights do not fit"):
+        load_checkpoint(tampered)
+    payload["config"]["surprise"] = 1
+    torch.save(payload, tampered)
+    with pytest.raises(CheckpointError, match="invalid config"):
+        load_checkpoint(tampered)
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_load_pretrained_by_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)
+    assert list_pretrained() == []
+    save_checkpoint(tmp_path / "mpm_tiny.pt", MPMLifter(CFG), CFG, "lifter", {}, "h")
+    assert list_pretrained() == ["mpm_tiny"]
+    model, cfg, _ = load_pretrained("mpm_tiny")
+    assert isinstance(model, MPMLifter) and cfg == CFG
+    with pytest.raises(FileNotFoundError, match=r"available: \['mpm_tiny'\]"):
+        load_pretrained("nope")
