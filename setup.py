@@ -26,7 +26,12 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            # Filled in as each CLI lands; every `python -m` CLI has a console script.
+            "mpm-pretrain = mpm_model.pretrain:main",
+            "mpm-finetune = mpm_model.finetune:main",
+            "mpm-evaluate = mpm_model.evaluate:main",
+            "mpm-model-stats = mpm_model.model_stats:main",
+            "mpm-make-synthetic = mpm_model.make_synthetic:main",
+            "lift_node = mpm_ros.lift_node:main",
         ],
     },
 )

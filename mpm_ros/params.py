@@ -1,0 +1,179 @@
+"""The node's parameters: ONE table (name, default, description, range, choices), declared and validated from it.
+
+`validate()` is ROS-free so every rule is unit-testable; `declare_all()` turns the table into ROS declarations
+with ParameterDescriptors, and records (instead of raising) overrides that ROS itself rejects, so the
+configure transition can fail with a clear message rather than the process dying at start-up.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mpm_model.backends.factory import BACKEND_NAMES
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    default: Any
+    description: str
+    low: float | None = None  # inclusive range for int/float parameters
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    read_only: bool = False
+
+
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("checkpoint", "", "Shipped weights name (mpm_model.checkpoint.list_pretrained) or a .pt path; "
+              "empty = randomly initialised default model (untrained — outputs are not meaningful)"),
+    ParamSpec("backend", "auto", "Inference backend; auto = TensorRT > ONNX Runtime CUDA > ONNX Runtime CPU > torch",
+              choices=BACKEND_NAMES),
+    ParamSpec("device", "", "Device for the backend, e.g. cpu, cuda, cuda:0; empty = best available"),
+    ParamSpec("engine_dir", "", "Cache directory for exported ONNX files and TensorRT engines; "
+              "empty = $ROS_HOME/mpm_ros/engines (~/.ros/mpm_ros/engines)"),
+    ParamSpec("precision", "fp32", "Inference precision (onnxruntime runs fp32 only)", choices=PRECISIONS),
+    ParamSpec("window", 0, "Frames per model window; 0 = the loaded model's; otherwise must equal it "
+              "(with an empty checkpoint: the random model's window, 0 = 27)", 0, 729),
+    ParamSpec("causal", True, "Causal model (output for the newest frame minus lookahead) vs centred "
+              "(output for the middle frame, delayed by window//2 frames); must equal the loaded model's"),
+    ParamSpec("lookahead", 0, "Future frames a causal model sees (output delayed by this many frames); "
+              "must equal the loaded model's", 0, 728),
+    ParamSpec("min_confidence", 0.3, "Keypoints below this confidence are masked", 0.0, 1.0),
+    ParamSpec("track_timeout", 1.0, "Seconds (input stamp time) without a track before it expires "
+              "(its markers are deleted)", 0.01, 3600.0),
+    ParamSpec("max_tracks", 16, "Tracks kept at once; skeletons of further new tracks are dropped (counted)", 1, 256),
+    ParamSpec("input_qos_depth", 5, "Depth of the best-effort (sensor data) input subscriptions", 1, 1000),
+    ParamSpec("output_qos_depth", 10, "Depth of the reliable output publishers", 1, 1000),
+    ParamSpec("queue_size", 2, "Inference jobs waiting for the worker; when full the oldest is dropped (counted)",
+              1, 100),
+    ParamSpec("frame_rate", 0.0, "Input frame rate in Hz for gap detection; 0 = estimate from stamps", 0.0, 1000.0),
+    ParamSpec("output_frame_id", "", "frame_id of the outputs; empty = header.frame_id of the input"),
+    ParamSpec("place_in_camera_frame", True, "Estimate the root translation from camera intrinsics (camera_info, "
+              "or focal_length > 0); otherwise outputs are root-relative"),
+    ParamSpec("marker_scale", 0.05, "Joint sphere diameter in metres (bone width = half)", 0.001, 1.0),
+    ParamSpec("marker_lifetime", 0.5, "Marker lifetime in seconds; 0 = until replaced or deleted", 0.0, 3600.0),
+    ParamSpec("image_width", 640, "Image width in pixels used until camera_info arrives", 1, 100000),
+    ParamSpec("image_height", 480, "Image height in pixels used until camera_info arrives", 1, 100000),
+    ParamSpec("focal_length", 0.0, "Focal length in pixels used until camera_info arrives; 0 = unknown "
+              "(outputs root-relative)", 0.0, 100000.0),
+    ParamSpec("autostart", True, "Configure and activate on start-up (false: wait for lifecycle transitions)",
+              read_only=True),
+)
+SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMS}
+
+
+@dataclass(frozen=True)
+class LifterParams:
+    checkpoint: str
+    backend: str
+    device: str
+    engine_dir: str
+    precision: str
+    window: int
+    causal: bool
+    lookahead: int
+    min_confidence: float
+    track_timeout: float
+    max_tracks: int
+    input_qos_depth: int
+    output_qos_depth: int
+    queue_size: int
+    frame_rate: float
+    output_frame_id: str
+    place_in_camera_frame: bool
+    marker_scale: float
+    marker_lifetime: float
+    image_width: int
+    image_height: int
+    focal_length: float
+    autostart: bool
+
+
+def _type_error(spec: ParamSpec, value: Any) -> str | None:
+    expected = type(spec.default)
+    ok = type(value) is expected
+    if not ok:
+        hint = f" (write {value}.0)" if expected is float and type(value) is int else ""
+        return f"{spec.name}: expected {expected.__name__}, got {type(value).__name__} {value!r}{hint}"
+    return None
+
+
+def validate(values: dict[str, Any], shipped: list[str] | None = None) -> list[str]:
+    """Every problem with a full set of parameter values, as readable sentences (empty list = valid).
+
+    `shipped` is the list of shipped checkpoint names (None: skip the checkpoint existence check).
+    """
+    errors = [f"unknown parameter {name!r}" for name in sorted(set(values) - set(SPECS))]
+    errors += [f"missing parameter {name!r}" for name in SPECS if name not in values]
+    if errors:
+        return errors
+    for spec in PARAMS:
+        value = values[spec.name]
+        type_error = _type_error(spec, value)
+        if type_error:
+            errors.append(type_error)
+        elif spec.low is not None and not spec.low <= value <= spec.high:
+            errors.append(f"{spec.name}={value!r} is out of range [{spec.low}, {spec.high}]")
+        elif spec.choices and value not in spec.choices:
+            errors.append(f"{spec.name}={value!r} must be one of {list(spec.choices)}")
+    if errors:
+        return errors
+    window, lookahead = values["window"], values["lookahead"]
+    if lookahead and not values["causal"]:
+        errors.append(f"lookahead={lookahead} only applies to causal models; set causal:=true or lookahead:=0")
+    if window and lookahead >= window:
+        errors.append(f"lookahead={lookahead} must be < window={window}")
+    checkpoint = values["checkpoint"]
+    if checkpoint and shipped is not None and not Path(checkpoint).is_file() and checkpoint not in shipped:
+        errors.append(f"checkpoint={checkpoint!r} is neither an existing file nor a shipped name "
+                      f"(shipped: {shipped or 'none'})")
+    if values["backend"] == "onnxruntime" and values["precision"] != "fp32":
+        errors.append(f"backend=onnxruntime runs fp32 only, got precision={values['precision']!r}")
+    return errors
+
+
+def to_params(values: dict[str, Any]) -> LifterParams:
+    """Typed parameters from already validated values."""
+    return LifterParams(**{f.name: values[f.name] for f in dataclasses.fields(LifterParams)})
+
+
+def descriptor(spec: ParamSpec):
+    """rcl_interfaces ParameterDescriptor for one spec (imported lazily: this module stays ROS-free)."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+    text = spec.description + (f" (one of {', '.join(spec.choices)})" if spec.choices else "")
+    desc = ParameterDescriptor(name=spec.name, description=text, read_only=spec.read_only)
+    if isinstance(spec.default, bool) or spec.low is None:
+        return desc
+    if isinstance(spec.default, int):
+        desc.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
+    else:
+        desc.floating_point_range = [FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high))]
+    return desc
+
+
+def declare_all(node) -> dict[str, str]:
+    """Declare every parameter on `node`; returns {name: reason} for overrides ROS refused (type or range).
+
+    A refused override is declared with its default so the node still starts; configure then fails with the reason.
+    """
+    from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+
+    refused = {}
+    for spec in PARAMS:
+        try:
+            node.declare_parameter(spec.name, spec.default, descriptor(spec))
+        except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+            hint = " (floating-point parameters need a decimal point, e.g. 30.0)" if isinstance(
+                spec.default, float) and "INTEGER" in str(exc) else ""
+            refused[spec.name] = f"{spec.name}: {exc}{hint}"
+            node.declare_parameter(spec.name, spec.default, descriptor(spec), ignore_override=True)
+    return refused
+
+
+def read_all(node) -> dict[str, Any]:
+    return {spec.name: node.get_parameter(spec.name).value for spec in PARAMS}

@@ -1,0 +1,229 @@
+"""Per-track ring buffers of the model's T-frame window, with masks, gaps, padding, expiry and stamp checks.
+
+ROS-free (numpy only). All tracks advance in lock-step, one step per input frame: a track absent from a frame
+gets a fully masked step, and a stamp gap larger than `gap_factor` frame periods inserts masked steps for every
+track. A new track starts with T masked padding frames, so the model output starts at its first frame.
+Whenever the slot at `target_index` holds a real observation, the window is emitted for inference; the output
+then describes that slot's source frame (delay = T - 1 - target_index frames).
+"""
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mpm_model.data.camera import normalize_screen
+
+NS_PER_S = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class BufferConfig:
+    window: int
+    target_index: int
+    num_joints: int = 17
+    min_confidence: float = 0.3
+    track_timeout: float = 1.0  # seconds of stamp time without the track → expired
+    max_tracks: int = 16
+    frame_rate: float = 0.0  # Hz; 0 = estimate the frame period from stamps
+    gap_factor: float = 1.5  # a stamp gap above gap_factor × period inserts masked frames
+    jump_back_reset: float = 1.0  # seconds; a larger backwards jump (bag loop) resets every buffer
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or not 0 <= self.target_index < self.window:
+            raise ValueError(f"need window >= 1 and 0 <= target_index < window, got {self.window}, {self.target_index}")
+        if self.max_tracks < 1 or self.track_timeout <= 0 or self.frame_rate < 0 or self.gap_factor <= 1:
+            raise ValueError(f"invalid BufferConfig {self}")
+
+    @property
+    def delay_frames(self) -> int:
+        """Frames between the newest input and the frame an output describes."""
+        return self.window - 1 - self.target_index
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One track in one frame, already in H36M-17 order."""
+
+    pixels: np.ndarray  # (J, 2) pixels, may hold NaN/inf
+    confidence: np.ndarray  # (J,)
+
+
+@dataclass(frozen=True)
+class Emission:
+    """Windows ready for inference whose target slot is the source frame `stamp_ns`."""
+
+    stamp_ns: int
+    track_ids: list[int]
+    keypoints: np.ndarray  # (B, T, J, 2) float32 normalised screen coords, 0 where masked
+    mask: np.ndarray  # (B, T, J) bool, True = masked
+    target_pixels: np.ndarray  # (B, J, 2) float32 pixels of the target frame, 0 where masked
+    target_confidence: np.ndarray  # (B, J) float32, 0 where masked
+    target_mask: np.ndarray  # (B, J) bool
+
+
+@dataclass
+class PushResult:
+    status: str  # "ok", "reset" (stamp jumped back, buffers cleared), "duplicate_stamp", "out_of_order_stamp"
+    emissions: list[Emission] = field(default_factory=list)
+    expired: list[int] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)  # per reason, e.g. "too_many_tracks"
+    gap_frames: int = 0
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in ("ok", "reset")
+
+
+class _TrackRing:
+    """Fixed-size ring of the last T frames of one track; `head` is the newest slot."""
+
+    def __init__(self, window: int, joints: int) -> None:
+        self.keypoints = np.zeros((window, joints, 2), np.float32)
+        self.pixels = np.zeros((window, joints, 2), np.float32)
+        self.confidence = np.zeros((window, joints), np.float32)
+        self.mask = np.ones((window, joints), bool)
+        self.observed = np.zeros(window, bool)
+        self.stamps = np.zeros(window, np.int64)
+        self.head = window - 1
+        self.last_seen_ns = 0
+
+    def push(self, stamp_ns: int, keypoints: np.ndarray | None, pixels: np.ndarray | None,
+             confidence: np.ndarray | None, mask: np.ndarray | None) -> None:
+        """Write the newest frame; None for everything = a masked frame (absent track or gap)."""
+        self.head = (self.head + 1) % len(self.stamps)
+        slot = self.head
+        self.stamps[slot] = stamp_ns
+        self.observed[slot] = mask is not None
+        if mask is None:
+            self.keypoints[slot] = 0.0
+            self.pixels[slot] = 0.0
+            self.confidence[slot] = 0.0
+            self.mask[slot] = True
+        else:
+            self.keypoints[slot], self.pixels[slot] = keypoints, pixels
+            self.confidence[slot], self.mask[slot] = confidence, mask
+
+    def slot(self, window_index: int) -> int:
+        """Physical slot of position `window_index` in the oldest-first window."""
+        return (self.head + 1 + window_index) % len(self.stamps)
+
+    def ordered(self) -> np.ndarray:
+        return (self.head + 1 + np.arange(len(self.stamps))) % len(self.stamps)
+
+
+class WindowBuffer:
+    """Turns a stream of frames (stamp + per-track observations) into model windows."""
+
+    def __init__(self, config: BufferConfig) -> None:
+        self.config = config
+        self._tracks: dict[int, _TrackRing] = {}
+        self._last_stamp_ns: int | None = None
+        self._deltas: deque[int] = deque(maxlen=30)
+
+    @property
+    def track_ids(self) -> list[int]:
+        return sorted(self._tracks)
+
+    def frame_period_s(self) -> float | None:
+        """1 / frame_rate when set, else the median recent stamp delta; None before two frames."""
+        if self.config.frame_rate > 0:
+            return 1.0 / self.config.frame_rate
+        if not self._deltas:
+            return None
+        return float(np.median(self._deltas)) / NS_PER_S
+
+    def reset(self) -> list[int]:
+        """Forget every track and stamp; returns the ids that were live."""
+        expired = self.track_ids
+        self._tracks.clear()
+        self._last_stamp_ns = None
+        self._deltas.clear()
+        return expired
+
+    def push(self, stamp_ns: int, observations: dict[int, Observation], width: float, height: float) -> PushResult:
+        """Add one frame. Never raises on bad data: bad stamps are reported in `status`, drops in `dropped`."""
+        result = PushResult(status="ok")
+        last = self._last_stamp_ns
+        if last is not None and stamp_ns <= last:
+            if stamp_ns == last:
+                result.status = "duplicate_stamp"
+                return result
+            if (last - stamp_ns) / NS_PER_S <= self.config.jump_back_reset:
+                result.status = "out_of_order_stamp"
+                return result
+            result.status = "reset"
+            result.expired.extend(self.reset())
+            last = None
+        if last is not None:
+            self._insert_gap_frames(last, stamp_ns, result)
+            self._deltas.append(stamp_ns - last)
+        self._last_stamp_ns = stamp_ns
+
+        for track_id in observations:
+            if track_id not in self._tracks:
+                if len(self._tracks) >= self.config.max_tracks:
+                    result.dropped["too_many_tracks"] += 1
+                    continue
+                self._tracks[track_id] = _TrackRing(self.config.window, self.config.num_joints)
+        for track_id, ring in self._tracks.items():
+            observation = observations.get(track_id)
+            if observation is None:
+                ring.push(stamp_ns, None, None, None, None)
+            else:
+                ring.push(stamp_ns, *self._prepare(observation, width, height))
+                ring.last_seen_ns = stamp_ns
+        self._collect(result)
+
+        timeout_ns = self.config.track_timeout * NS_PER_S
+        for track_id in [t for t, ring in self._tracks.items() if stamp_ns - ring.last_seen_ns > timeout_ns]:
+            del self._tracks[track_id]
+            result.expired.append(track_id)
+        return result
+
+    def _insert_gap_frames(self, last_ns: int, stamp_ns: int, result: PushResult) -> None:
+        period = self.frame_period_s()
+        gap_s = (stamp_ns - last_ns) / NS_PER_S
+        if period is None or gap_s <= self.config.gap_factor * period:
+            return
+        missing = min(int(round(gap_s / period)) - 1, self.config.window)
+        step_ns = (stamp_ns - last_ns) // (missing + 1)
+        for k in range(1, missing + 1):
+            for ring in self._tracks.values():
+                ring.push(last_ns + k * step_ns, None, None, None, None)
+            self._collect(result)
+        result.gap_frames = missing
+
+    def _prepare(self, observation: Observation, width: float, height: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Mask low-confidence, non-finite and out-of-image joints; zero every masked value."""
+        joints = self.config.num_joints
+        pixels = np.asarray(observation.pixels, np.float32).reshape(joints, 2)
+        confidence = np.asarray(observation.confidence, np.float32).reshape(joints)
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(pixels).all(axis=1) & np.isfinite(confidence)
+            inside = (pixels[:, 0] >= 0) & (pixels[:, 0] < width) & (pixels[:, 1] >= 0) & (pixels[:, 1] < height)
+            confident = (confidence >= self.config.min_confidence) & (confidence > 0)
+        mask = ~(finite & inside & confident)
+        pixels = np.where(mask[:, None], np.float32(0.0), pixels)
+        confidence = np.where(mask, np.float32(0.0), confidence)
+        keypoints = np.where(mask[:, None], np.float32(0.0), normalize_screen(pixels, width, height))
+        return keypoints.astype(np.float32), pixels, confidence, mask
+
+    def _collect(self, result: PushResult) -> None:
+        """Emit the windows whose target slot holds an observation (after each lock-step advance)."""
+        ready = [(t, r) for t, r in sorted(self._tracks.items()) if r.observed[r.slot(self.config.target_index)]]
+        if not ready:
+            return
+        orders = [ring.ordered() for _, ring in ready]
+        targets = [ring.slot(self.config.target_index) for _, ring in ready]
+        result.emissions.append(Emission(
+            stamp_ns=int(ready[0][1].stamps[targets[0]]),
+            track_ids=[track_id for track_id, _ in ready],
+            keypoints=np.stack([ring.keypoints[order] for (_, ring), order in zip(ready, orders)]),
+            mask=np.stack([ring.mask[order] for (_, ring), order in zip(ready, orders)]),
+            target_pixels=np.stack([ring.pixels[s] for (_, ring), s in zip(ready, targets)]),
+            target_confidence=np.stack([ring.confidence[s] for (_, ring), s in zip(ready, targets)]),
+            target_mask=np.stack([ring.mask[s] for (_, ring), s in zip(ready, targets)]),
+        ))

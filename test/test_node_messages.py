@@ -1,0 +1,73 @@
+"""messages: builders produce well-formed Skeleton3DArray / MarkerArray / DiagnosticArray (no rclpy needed)."""
+import numpy as np
+import pytest
+
+pytest.importorskip("mpm_msgs.msg")
+
+from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
+from visualization_msgs.msg import Marker  # noqa: E402
+
+from mpm_model.skeleton import H36M_BONES  # noqa: E402
+from mpm_ros import messages  # noqa: E402
+from mpm_ros.diagnostics import PipelineStats  # noqa: E402
+
+STAMP = 1_700_000_123_456_789_012
+
+
+def test_time_roundtrip_is_exact() -> None:
+    stamp = messages.time_from_ns(STAMP)
+    assert (stamp.sec, stamp.nanosec) == (1_700_000_123, 456_789_012)
+    assert messages.ns_from_time(stamp) == STAMP
+
+
+def test_skeleton3d_array() -> None:
+    joints = np.arange(2 * 17 * 3, dtype=np.float32).reshape(2, 17, 3)
+    masked = np.zeros((2, 17), bool)
+    masked[1, 3] = True
+    confidence = np.where(masked, 0.0, 0.8).astype(np.float32)
+    msg = messages.skeleton3d_array(STAMP, "cam_optical", [4, 9], joints, confidence, masked)
+    assert msg.header.frame_id == "cam_optical" and messages.ns_from_time(msg.header.stamp) == STAMP
+    assert [s.track_id for s in msg.skeletons] == [4, 9]
+    assert msg.skeletons[1].joints[2].z == pytest.approx(joints[1, 2, 2])
+    assert list(msg.skeletons[1].masked)[3] and msg.skeletons[1].confidence[3] == 0.0
+    with pytest.raises(ValueError):
+        messages.skeleton3d_array(STAMP, "c", [1], joints, confidence, masked)
+
+
+def test_markers_per_track_namespace_stable_ids_and_colours() -> None:
+    joints = np.zeros((2, 17, 3))
+    masked = np.zeros((2, 17), bool)
+    masked[0, 0] = True
+    msg = messages.skeleton_markers(STAMP, "cam", [3, 11], joints, masked, scale=0.05, lifetime_s=0.5)
+    assert [(m.ns, m.id, m.type) for m in msg.markers] == [
+        ("track_3", 0, Marker.SPHERE_LIST), ("track_3", 1, Marker.LINE_LIST),
+        ("track_11", 0, Marker.SPHERE_LIST), ("track_11", 1, Marker.LINE_LIST)]
+    spheres, bones = msg.markers[:2]
+    assert len(spheres.points) == 17 and len(bones.points) == 2 * len(H36M_BONES)
+    assert spheres.colors[0].a < 1.0 == spheres.colors[1].a, "masked joints are drawn faded"
+    assert (spheres.lifetime.sec, spheres.lifetime.nanosec) == (0, 500_000_000)
+    assert spheres.color.r == messages.track_color(3)[0]
+    assert messages.track_color(3) == messages.track_color(3 + len(messages.PALETTE))
+
+
+def test_delete_markers() -> None:
+    msg = messages.delete_markers(STAMP, "cam", [5])
+    assert [(m.ns, m.id, m.action) for m in msg.markers] == [("track_5", 0, Marker.DELETE),
+                                                             ("track_5", 1, Marker.DELETE)]
+
+
+def test_diagnostic_array_from_stats() -> None:
+    stats = PipelineStats()
+    for k in range(10):
+        stats.input_received(now=100.0 + 0.1 * k)
+        stats.inference_done(0.010 + 0.001 * k)
+        stats.output_published(0.020, now=100.0 + 0.1 * k)
+    stats.drop("wrong_joint_count", 3)
+    snapshot = stats.snapshot(extra={"backend": "torch"}, now=101.0)
+    assert snapshot.input_rate_hz == pytest.approx(10 / 5.0)
+    assert snapshot.inference_p50_ms == pytest.approx(14.5)
+    msg = messages.diagnostic_array(STAMP, "mpm_lifter: pipeline", "torch", DiagnosticStatus.OK, "ok",
+                                    snapshot.as_key_values())
+    values = {kv.key: kv.value for kv in msg.status[0].values}
+    assert values["dropped.wrong_joint_count"] == "3" and values["backend"] == "torch"
+    assert msg.status[0].level == DiagnosticStatus.OK

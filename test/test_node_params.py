@@ -1,0 +1,50 @@
+"""params: one table, every rule of validate() (ROS-free), descriptors carry ranges."""
+import pytest
+
+from mpm_ros import params
+
+
+def defaults() -> dict:
+    return {spec.name: spec.default for spec in params.PARAMS}
+
+
+def test_defaults_are_valid_and_complete() -> None:
+    assert params.validate(defaults(), shipped=[]) == []
+    assert set(params.SPECS) == {f for f in params.LifterParams.__dataclass_fields__}
+    required = {"checkpoint", "backend", "engine_dir", "precision", "window", "causal", "lookahead", "min_confidence",
+                "track_timeout", "max_tracks", "input_qos_depth", "output_qos_depth", "queue_size", "frame_rate",
+                "output_frame_id", "place_in_camera_frame", "marker_scale", "marker_lifetime", "image_width",
+                "image_height", "focal_length", "autostart"}
+    assert required <= set(params.SPECS)
+    assert len(params.PARAMS) == len(params.SPECS), "every parameter is declared once"
+
+
+INVALID = [
+    ("backend", "cuda"), ("precision", "int8"), ("window", -1), ("window", 100000), ("lookahead", -2),
+    ("min_confidence", 1.5), ("track_timeout", 0.0), ("max_tracks", 0), ("input_qos_depth", 0),
+    ("output_qos_depth", 0), ("queue_size", 0), ("frame_rate", -1.0), ("marker_scale", 0.0),
+    ("marker_lifetime", -1.0), ("image_width", 0), ("image_height", -5), ("focal_length", -1.0),
+    ("checkpoint", "no_such_weights"), ("frame_rate", 30), ("causal", "yes"),
+]
+
+
+@pytest.mark.parametrize("name, value", INVALID, ids=[f"{n}={v!r}" for n, v in INVALID])
+def test_invalid_value_rejected(name: str, value) -> None:
+    values = defaults() | {name: value}
+    errors = params.validate(values, shipped=[])
+    assert errors and name in errors[0]
+
+
+@pytest.mark.parametrize("changes", [dict(causal=False, lookahead=2), dict(window=9, lookahead=9),
+                                     dict(backend="onnxruntime", precision="fp16")])
+def test_inconsistent_combinations_rejected(changes: dict) -> None:
+    assert params.validate(defaults() | changes, shipped=[])
+
+
+def test_descriptors_carry_ranges_and_read_only() -> None:
+    pytest.importorskip("rcl_interfaces.msg")
+    window = params.descriptor(params.SPECS["window"])
+    assert window.integer_range[0].from_value == 0 and window.integer_range[0].to_value == 729
+    assert params.descriptor(params.SPECS["min_confidence"]).floating_point_range[0].to_value == 1.0
+    assert params.descriptor(params.SPECS["autostart"]).read_only
+    assert "auto" in params.descriptor(params.SPECS["backend"]).description
