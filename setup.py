@@ -35,6 +35,9 @@ setup(
             "mpm-build-engine = mpm_model.build_engine:main",
             "mpm-bench = mpm_model.bench:main",
             "lift_node = mpm_ros.lift_node:main",
+            "mpm-make-bag = mpm_ros.make_bag:main",
+            "mpm-replay = mpm_ros.replay:main",
+            "mpm-report = mpm_ros.report:main",
         ],
     },
 )

@@ -1,0 +1,136 @@
+"""Shared rosbag2 helpers for make_bag / replay / report (pure-Python `rosbags`, no rosbag2 C++ needed).
+
+The typestore is ROS 2 Kilted plus mpm_msgs parsed from the .msg files, so every bag we write embeds
+the full definitions (and the same RIHS01 hashes rosidl generates): a real `ros2 bag info/play` can
+read it without our package sourced.
+"""
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from rosbags.highlevel import AnyReader
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore, get_types_from_msg
+from rosbags.typesys.store import Typestore
+
+FRAME_ID = "camera_optical"
+
+CAMERA_INFO_TOPIC = "/camera_info"
+KEYPOINTS_TOPIC = "/keypoints"
+GROUND_TRUTH_TOPIC = "/ground_truth/skeletons3d"
+SKELETONS3D_TOPIC = "/skeletons3d"
+MARKERS_TOPIC = "/markers"
+DIAGNOSTICS_TOPIC = "/diagnostics"
+
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+SKELETON2D_ARRAY_TYPE = "mpm_msgs/msg/Skeleton2DArray"
+SKELETON3D_ARRAY_TYPE = "mpm_msgs/msg/Skeleton3DArray"
+MARKER_ARRAY_TYPE = "visualization_msgs/msg/MarkerArray"
+DIAGNOSTIC_ARRAY_TYPE = "diagnostic_msgs/msg/DiagnosticArray"
+
+# Types of the topics our tools know without asking the ROS graph.
+KNOWN_TOPIC_TYPES: dict[str, str] = {
+    CAMERA_INFO_TOPIC: CAMERA_INFO_TYPE,
+    KEYPOINTS_TOPIC: SKELETON2D_ARRAY_TYPE,
+    GROUND_TRUTH_TOPIC: SKELETON3D_ARRAY_TYPE,
+    SKELETONS3D_TOPIC: SKELETON3D_ARRAY_TYPE,
+    MARKERS_TOPIC: MARKER_ARRAY_TYPE,
+    DIAGNOSTICS_TOPIC: DIAGNOSTIC_ARRAY_TYPE,
+}
+
+STORAGE_PLUGINS = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+_NS = 1_000_000_000
+
+
+def _mpm_msg_dir() -> Path:
+    """The .msg files: the source tree next to this package, else the installed share/ copy."""
+    source = Path(__file__).resolve().parents[1] / "mpm_msgs" / "msg"
+    if source.is_dir():
+        return source
+    from ament_index_python.packages import get_package_share_directory  # only in installed layouts
+
+    return Path(get_package_share_directory("mpm_msgs")) / "msg"
+
+
+@lru_cache(maxsize=1)
+def typestore() -> Typestore:
+    """ROS 2 Kilted types plus mpm_msgs, registered from the .msg sources."""
+    store = get_typestore(Stores.ROS2_KILTED)
+    types: dict[str, Any] = {}
+    for msg_file in sorted(_mpm_msg_dir().glob("*.msg")):
+        types.update(get_types_from_msg(msg_file.read_text(), f"mpm_msgs/msg/{msg_file.stem}"))
+    if not types:
+        raise FileNotFoundError(f"no mpm_msgs .msg files found in {_mpm_msg_dir()}")
+    store.register(types)
+    return store
+
+
+def open_writer(path: Path | str, storage: str = "mcap") -> Writer:
+    """An opened rosbag2 writer (version 9); `path` must not exist yet."""
+    if storage not in STORAGE_PLUGINS:
+        raise ValueError(f"storage must be one of {sorted(STORAGE_PLUGINS)}, got {storage!r}")
+    writer = Writer(Path(path), version=Writer.VERSION_LATEST, storage_plugin=STORAGE_PLUGINS[storage])
+    writer.open()
+    return writer
+
+
+def has_header(msgtype: str) -> bool:
+    """True when the message's first field is a std_msgs/Header (so its stamp sits right after the CDR header)."""
+    definition = typestore().fielddefs.get(msgtype)
+    if definition is None:
+        return False  # a type we cannot inspect is published untouched
+    fields = definition[1]
+    return bool(fields) and fields[0][0] == "header" and fields[0][1][1] == "std_msgs/msg/Header"
+
+
+def _endian(raw: bytes | bytearray | memoryview) -> str:
+    """CDR encapsulation byte 1: 0x01 = little endian, 0x00 = big endian."""
+    if len(raw) < 12:
+        raise ValueError(f"CDR message too short for a header stamp: {len(raw)} bytes, expected >= 12")
+    return "<" if raw[1] & 1 else ">"
+
+
+def header_stamp_ns(raw: bytes | bytearray | memoryview) -> int:
+    """header.stamp (ns) of a CDR message whose first field is std_msgs/Header."""
+    sec, nanosec = struct.unpack_from(_endian(raw) + "iI", raw, 4)
+    return sec * _NS + nanosec
+
+
+def restamp(raw: bytes | bytearray | memoryview, stamp_ns: int) -> bytes:
+    """Copy of a CDR message with header.stamp replaced; no full (de)serialisation needed."""
+    out = bytearray(raw)
+    struct.pack_into(_endian(out) + "iI", out, 4, stamp_ns // _NS, stamp_ns % _NS)
+    return bytes(out)
+
+
+def stamp_ns(header: Any) -> int:
+    """Nanoseconds of a deserialised header (rosbags or rclpy message)."""
+    return int(header.stamp.sec) * _NS + int(header.stamp.nanosec)
+
+
+def iter_raw(path: Path | str, topics: Sequence[str] | None = None) -> Iterator[tuple[str, str, int, bytes]]:
+    """(topic, msgtype, log_time_ns, cdr bytes) in log-time order."""
+    with AnyReader([Path(path)], default_typestore=typestore()) as reader:
+        connections = [c for c in reader.connections if topics is None or c.topic in topics]
+        for connection, log_time, raw in reader.messages(connections=connections):
+            yield connection.topic, connection.msgtype, log_time, bytes(raw)
+
+
+def read_topics(path: Path | str, topics: Sequence[str]) -> dict[str, list[tuple[int, Any]]]:
+    """Deserialised messages per topic as (log_time_ns, msg); topics absent from the bag map to []."""
+    out: dict[str, list[tuple[int, Any]]] = {topic: [] for topic in topics}
+    with AnyReader([Path(path)], default_typestore=typestore()) as reader:
+        connections = [c for c in reader.connections if c.topic in out]
+        for connection, log_time, raw in reader.messages(connections=connections):
+            out[connection.topic].append((log_time, reader.deserialize(raw, connection.msgtype)))
+    return out
+
+
+def bag_topics(path: Path | str) -> dict[str, str]:
+    """topic -> msgtype of a bag."""
+    with AnyReader([Path(path)], default_typestore=typestore()) as reader:
+        return {c.topic: c.msgtype for c in reader.connections}

@@ -1,0 +1,225 @@
+"""Score a replay recording: accuracy vs ground truth, output rate, end-to-end latency, completeness, drops.
+
+Predictions (/skeletons3d) are matched to ground truth by (header stamp, track id) and compared root-relative
+(the node may publish root-relative or placed skeletons). Ground truth and inputs are taken from the output
+bag when replay recorded them (their stamps were shifted like the node's inputs), else from the input bag.
+Latency = bag receive time - source header stamp: one clock only when replay re-stamped to now.
+
+    python -m mpm_ros.report --input bags/demo --output out/demo/run --json-out out/demo/report.json --plots-dir out/demo
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mpm_model import metrics
+from mpm_ros import bag_io
+
+NUM_JOINTS = 17
+# Diagnostics keys of the lifter that describe the run (copied into the report as "node").
+NODE_KEYS = ("backend", "device", "checkpoint", "window", "mode", "output_delay_frames", "inference_p50_ms",
+             "inference_p99_ms", "end_to_end_p50_ms", "end_to_end_p99_ms")
+
+
+@dataclass
+class Prediction:
+    receive_ns: int
+    stamp_ns: int
+    track_id: int
+    joints: np.ndarray  # (17, 3) camera frame metres
+
+
+@dataclass
+class RunData:
+    predictions: list[Prediction]
+    ground_truth: dict[tuple[int, int], np.ndarray]  # (stamp_ns, track_id) -> (17, 3)
+    inputs_per_track: Counter  # track_id -> 2D skeletons received by the node's input topic
+    input_stamps: set[int]
+    output_messages: list[tuple[int, int]]  # (receive_ns, stamp_ns) per /skeletons3d message
+    diagnostics: dict[str, str] = field(default_factory=dict)  # last value per key
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def _joints(skeleton: Any) -> np.ndarray:
+    return np.array([[p.x, p.y, p.z] for p in skeleton.joints], dtype=np.float64).reshape(-1, 3)
+
+
+def load_run(input_bag: Path, output_bag: Path) -> RunData:
+    """Everything the report needs from the two bags."""
+    topics = [bag_io.SKELETONS3D_TOPIC, bag_io.GROUND_TRUTH_TOPIC, bag_io.KEYPOINTS_TOPIC, bag_io.DIAGNOSTICS_TOPIC]
+    out = bag_io.read_topics(output_bag, topics)
+    sources = {}
+    for topic in (bag_io.GROUND_TRUTH_TOPIC, bag_io.KEYPOINTS_TOPIC):
+        sources[topic] = str(output_bag)
+        if not out[topic]:
+            out[topic] = bag_io.read_topics(input_bag, [topic])[topic]
+            sources[topic] = str(input_bag)
+    predictions, messages = [], []
+    for receive_ns, msg in out[bag_io.SKELETONS3D_TOPIC]:
+        stamp = bag_io.stamp_ns(msg.header)
+        messages.append((receive_ns, stamp))
+        predictions += [Prediction(receive_ns, stamp, int(s.track_id), _joints(s)) for s in msg.skeletons]
+    ground_truth = {(bag_io.stamp_ns(msg.header), int(s.track_id)): _joints(s)
+                    for _, msg in out[bag_io.GROUND_TRUTH_TOPIC] for s in msg.skeletons}
+    inputs = Counter(int(s.track_id) for _, msg in out[bag_io.KEYPOINTS_TOPIC] for s in msg.skeletons)
+    input_stamps = {bag_io.stamp_ns(msg.header) for _, msg in out[bag_io.KEYPOINTS_TOPIC]}
+    diagnostics: dict[str, str] = {}
+    for _, msg in out[bag_io.DIAGNOSTICS_TOPIC]:
+        for status in msg.status:
+            diagnostics.update({kv.key: kv.value for kv in status.values})
+    return RunData(predictions, ground_truth, inputs, input_stamps, messages, diagnostics, sources)
+
+
+def _root_relative(joints: np.ndarray) -> np.ndarray:
+    return joints - joints[..., :1, :]
+
+
+def _percentiles_ms(values_ns: list[int]) -> dict[str, float | int | None]:
+    if not values_ns:
+        return {"count": 0, "p50": None, "p99": None, "mean": None, "max": None}
+    ms = np.asarray(values_ns, dtype=np.float64) / 1e6
+    return {"count": int(ms.size), "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
+            "mean": float(ms.mean()), "max": float(ms.max())}
+
+
+def _mm(value: float | None) -> float | None:
+    return None if value is None else value * 1e3
+
+
+def compute_report(run: RunData) -> dict[str, Any]:
+    """All numbers as a JSON-ready dict (lengths in mm, times in ms)."""
+    per_track: dict[int, dict[str, Any]] = {}
+    matched_pred, matched_gt = defaultdict(list), defaultdict(list)
+    outputs = Counter(p.track_id for p in run.predictions)
+    for p in run.predictions:
+        gt = run.ground_truth.get((p.stamp_ns, p.track_id))
+        if gt is not None and p.joints.shape == (NUM_JOINTS, 3) and np.isfinite(p.joints).all():
+            matched_pred[p.track_id].append(_root_relative(p.joints))
+            matched_gt[p.track_id].append(_root_relative(gt))
+    for track in sorted(set(run.inputs_per_track) | set(outputs)):
+        pred = np.asarray(matched_pred[track]).reshape(-1, NUM_JOINTS, 3)
+        gt = np.asarray(matched_gt[track]).reshape(-1, NUM_JOINTS, 3)
+        inputs = run.inputs_per_track.get(track, 0)
+        per_track[track] = {
+            "inputs": inputs, "outputs": outputs.get(track, 0), "matched": int(pred.shape[0]),
+            "completeness": outputs.get(track, 0) / inputs if inputs else None,
+            "mpjpe_mm": _mm(metrics.mpjpe(pred, gt)) if len(pred) else None,
+            "p_mpjpe_mm": _mm(metrics.p_mpjpe(pred, gt)) if len(pred) else None,
+        }
+    all_pred = np.concatenate([np.asarray(v) for v in matched_pred.values()]) if matched_pred else np.zeros((0, 17, 3))
+    all_gt = np.concatenate([np.asarray(v) for v in matched_gt.values()]) if matched_gt else np.zeros((0, 17, 3))
+    receive = [r for r, _ in run.output_messages]
+    span_s = (max(receive) - min(receive)) / 1e9 if len(receive) > 1 else 0.0
+    total_inputs = sum(run.inputs_per_track.values())
+    dropped = {k: _number(v) for k, v in run.diagnostics.items() if k.startswith("dropped")}
+    return {
+        "output_messages": len(run.output_messages),
+        "output_skeletons": len(run.predictions),
+        "input_frames": len(run.input_stamps),
+        "input_skeletons": total_inputs,
+        "output_rate_hz": (len(receive) - 1) / span_s if span_s > 0 else None,
+        "latency_ms": _percentiles_ms([r - s for r, s in run.output_messages]),
+        "stamps_match_inputs": (sum(s in run.input_stamps for _, s in run.output_messages) / len(run.output_messages)
+                                if run.output_messages else None),
+        "matched_skeletons": int(all_pred.shape[0]),
+        "mpjpe_mm": _mm(metrics.mpjpe(all_pred, all_gt)) if len(all_pred) else None,
+        "p_mpjpe_mm": _mm(metrics.p_mpjpe(all_pred, all_gt)) if len(all_pred) else None,
+        "completeness": len(run.predictions) / total_inputs if total_inputs else None,
+        "dropped": dropped,
+        "node": {k: _number(v) for k, v in run.diagnostics.items() if k in NODE_KEYS},
+        "tracks": {str(k): v for k, v in per_track.items()},
+        "sources": run.sources,
+    }
+
+
+def _number(text: str) -> float | int | str:
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() else value
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def format_table(report: dict[str, Any]) -> str:
+    lines = [f"{'track':>5} {'inputs':>7} {'outputs':>7} {'complete':>8} {'MPJPE mm':>9} {'P-MPJPE mm':>10}"]
+    for track, row in report["tracks"].items():
+        lines.append(f"{track:>5} {row['inputs']:>7} {row['outputs']:>7} {_fmt(row['completeness'], 3):>8} "
+                     f"{_fmt(row['mpjpe_mm']):>9} {_fmt(row['p_mpjpe_mm']):>10}")
+    lat = report["latency_ms"]
+    lines += [
+        f"all: MPJPE {_fmt(report['mpjpe_mm'])} mm, P-MPJPE {_fmt(report['p_mpjpe_mm'])} mm over "
+        f"{report['matched_skeletons']} matched skeletons; completeness {_fmt(report['completeness'], 3)}",
+        f"output: {report['output_messages']} messages at {_fmt(report['output_rate_hz'], 2)} Hz; "
+        f"stamps matching input frames: {_fmt(report['stamps_match_inputs'], 3)}",
+        f"end-to-end latency: p50 {_fmt(lat['p50'], 2)} ms, p99 {_fmt(lat['p99'], 2)} ms, "
+        f"max {_fmt(lat['max'], 2)} ms (n={lat['count']})",
+        f"dropped (node diagnostics): {report['dropped'] or 'not recorded'}",
+    ]
+    if report["output_skeletons"] and not report["matched_skeletons"]:
+        lines.append("WARNING: no prediction matched a ground-truth (stamp, track id); if replay re-stamped, record "
+                     "the inputs too (replay --record does) so ground truth carries the same stamps")
+    if report["node"]:
+        lines.append("node: " + ", ".join(f"{k}={v}" for k, v in report["node"].items()))
+    return "\n".join(lines)
+
+
+def write_plots(run: RunData, report: dict[str, Any], plots_dir: Path) -> list[Path]:
+    """snapshot.png (prediction beside ground truth), error_over_time.png, latency_hist.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mpm_ros.report_plots import plot_error_over_time, plot_latency_histogram, plot_snapshot
+
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    paths = [plots_dir / "snapshot.png", plots_dir / "error_over_time.png", plots_dir / "latency_hist.png"]
+    for path, draw in zip(paths, (plot_snapshot, plot_error_over_time, plot_latency_histogram)):
+        figure = draw(run, report)
+        figure.savefig(path, dpi=90)
+        plt.close(figure)
+    return paths
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mpm_ros.report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", type=Path, required=True, help="the bag that was replayed (make_bag output)")
+    parser.add_argument("--output", type=Path, required=True, help="the bag replay recorded")
+    parser.add_argument("--json-out", type=Path, help="write the report as JSON here")
+    parser.add_argument("--plots-dir", type=Path, help="write snapshot / error / latency PNGs here")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    for path in (args.input, args.output):
+        if not path.exists():
+            raise SystemExit(f"report: bag {path} does not exist")
+    run = load_run(args.input, args.output)
+    report = compute_report(run)
+    print(format_table(report))
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(report, indent=2))
+        print(f"report: wrote {args.json_out}")
+    if args.plots_dir:
+        for path in write_plots(run, report, args.plots_dir):
+            print(f"report: wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

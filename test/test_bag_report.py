@@ -1,0 +1,103 @@
+"""report on a hand-built output bag whose errors, latencies and gaps are known exactly."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mpm_model.data.mocap import write_mocap
+from mpm_model.data.synthetic import synthetic_sequences
+from mpm_ros import bag_io
+from mpm_ros.make_bag import make_bag
+from mpm_ros.report import compute_report, format_table, load_run, main
+
+LATENCY_NS = 5_000_000
+JOINT_OFFSET_M = 0.017  # added to one joint of track 2 → MPJPE 1 mm
+
+
+@pytest.fixture(scope="module")
+def bags(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Input bag from make_bag; output bag = inputs + ground truth + 'predictions' derived from ground truth."""
+    base = tmp_path_factory.mktemp("report")
+    write_mocap(base / "clip.npz", synthetic_sequences(2, 90, fps=30.0, seed=0))
+    in_bag = base / "in_bag"
+    make_bag(base / "clip.npz", in_bag, people=2, fps=10.0, duration=2.0, dropout=0.0, all_visible=True, seed=1)
+    store = bag_io.typestore()
+    Diag = store.types["diagnostic_msgs/msg/DiagnosticArray"]
+    Status = store.types["diagnostic_msgs/msg/DiagnosticStatus"]
+    KeyValue = store.types["diagnostic_msgs/msg/KeyValue"]
+    out_bag = base / "out_bag"
+    writer = bag_io.open_writer(out_bag, "sqlite3")
+    topics = [bag_io.KEYPOINTS_TOPIC, bag_io.GROUND_TRUTH_TOPIC, bag_io.SKELETONS3D_TOPIC, bag_io.DIAGNOSTICS_TOPIC]
+    conns = {t: writer.add_connection(t, bag_io.KNOWN_TOPIC_TYPES[t], typestore=store) for t in topics}
+    data = bag_io.read_topics(in_bag, [bag_io.KEYPOINTS_TOPIC, bag_io.GROUND_TRUTH_TOPIC])
+    for frame, ((log, kp), (_, gt)) in enumerate(zip(data[bag_io.KEYPOINTS_TOPIC], data[bag_io.GROUND_TRUTH_TOPIC])):
+        writer.write(conns[bag_io.KEYPOINTS_TOPIC], log, store.serialize_cdr(kp, bag_io.SKELETON2D_ARRAY_TYPE))
+        writer.write(conns[bag_io.GROUND_TRUTH_TOPIC], log, store.serialize_cdr(gt, bag_io.SKELETON3D_ARRAY_TYPE))
+        predicted = []
+        for skeleton in gt.skeletons:
+            if skeleton.track_id == 2 and frame % 4 == 0:
+                continue  # track 2 misses every 4th frame: completeness 15/20
+            root = skeleton.joints[0]
+            joints = [type(p)(x=p.x - root.x, y=p.y - root.y, z=p.z - root.z) for p in skeleton.joints]  # root-relative
+            if skeleton.track_id == 2:
+                joints[5] = type(root)(x=joints[5].x + JOINT_OFFSET_M, y=joints[5].y, z=joints[5].z)
+            predicted.append(type(skeleton)(track_id=skeleton.track_id, joints=joints, confidence=skeleton.confidence,
+                                            masked=skeleton.masked))
+        out = type(gt)(header=gt.header, skeletons=predicted)
+        writer.write(conns[bag_io.SKELETONS3D_TOPIC], log + LATENCY_NS,
+                     store.serialize_cdr(out, bag_io.SKELETON3D_ARRAY_TYPE))
+    status = Status(level=b"\x00"[0], name="mpm_lifter: pipeline", message="ok", hardware_id="onnxruntime",
+                    values=[KeyValue(key="dropped_total", value="3"), KeyValue(key="dropped.queue_full", value="3"),
+                            KeyValue(key="window", value="27"), KeyValue(key="backend", value="onnxruntime")])
+    writer.write(conns[bag_io.DIAGNOSTICS_TOPIC], log, store.serialize_cdr(
+        Diag(header=gt.header, status=[status]), bag_io.DIAGNOSTIC_ARRAY_TYPE))
+    writer.close()
+    return in_bag, out_bag
+
+
+def test_numbers_are_exact(bags: tuple[Path, Path]) -> None:
+    report = compute_report(load_run(*bags))
+    track1, track2 = report["tracks"]["1"], report["tracks"]["2"]
+    assert track1["mpjpe_mm"] == pytest.approx(0.0, abs=1e-6), "root-relative prediction of the truth must score 0"
+    assert track2["mpjpe_mm"] == pytest.approx(JOINT_OFFSET_M * 1e3 / 17, rel=1e-5)
+    assert (track1["inputs"], track1["outputs"], track1["completeness"]) == (20, 20, 1.0)
+    assert (track2["inputs"], track2["outputs"], track2["completeness"]) == (20, 15, 0.75)
+    assert report["completeness"] == pytest.approx(35 / 40)
+    assert report["latency_ms"]["p50"] == pytest.approx(5.0) and report["latency_ms"]["p99"] == pytest.approx(5.0)
+    assert report["output_rate_hz"] == pytest.approx(10.0)
+    assert report["stamps_match_inputs"] == 1.0
+    assert report["dropped"] == {"dropped_total": 3, "dropped.queue_full": 3}
+    assert report["node"] == {"window": 27, "backend": "onnxruntime"}
+    assert track1["p_mpjpe_mm"] == pytest.approx(0.0, abs=1e-6) and track2["p_mpjpe_mm"] > 0
+    table = format_table(report)
+    assert "0.750" in table and "p50 5.00 ms" in table
+
+
+def test_cli_writes_json_and_pngs(bags: tuple[Path, Path], tmp_path: Path) -> None:
+    main(["--input", str(bags[0]), "--output", str(bags[1]), "--json-out", str(tmp_path / "r.json"),
+          "--plots-dir", str(tmp_path / "plots")])
+    assert json.loads((tmp_path / "r.json").read_text())["matched_skeletons"] == 35
+    for name in ("snapshot.png", "error_over_time.png", "latency_hist.png"):
+        assert (tmp_path / "plots" / name).stat().st_size > 5000, name
+
+
+def test_ground_truth_falls_back_to_the_input_bag(bags: tuple[Path, Path], tmp_path: Path) -> None:
+    """An output bag with only predictions (stamps kept) is scored against the input bag's ground truth."""
+    only_outputs = tmp_path / "only_outputs"
+    writer = bag_io.open_writer(only_outputs)
+    conn = writer.add_connection(bag_io.SKELETONS3D_TOPIC, bag_io.SKELETON3D_ARRAY_TYPE, typestore=bag_io.typestore())
+    for _, _, log, raw in bag_io.iter_raw(bags[1], [bag_io.SKELETONS3D_TOPIC]):
+        writer.write(conn, log, raw)
+    writer.close()
+    run = load_run(bags[0], only_outputs)
+    assert run.sources == {bag_io.GROUND_TRUTH_TOPIC: str(bags[0]), bag_io.KEYPOINTS_TOPIC: str(bags[0])}
+    assert compute_report(run)["matched_skeletons"] == 35
+
+
+def test_missing_bag_is_a_clear_error(bags: tuple[Path, Path], tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="does not exist"):
+        main(["--input", str(bags[0]), "--output", str(tmp_path / "nope")])
+    assert np.isfinite(compute_report(load_run(*bags))["mpjpe_mm"])
