@@ -17,7 +17,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore, get_types_from_msg
 from rosbags.typesys.store import Typestore
 
-FRAME_ID = "camera_optical"
+FRAME_ID = "camera_optical_frame"
 
 CAMERA_INFO_TOPIC = "/camera_info"
 KEYPOINTS_TOPIC = "/keypoints"

@@ -45,7 +45,7 @@ def test_topics_types_counts_and_common_stamps(bag: Path) -> None:
         stamps = [bag_io.stamp_ns(m.header) for _, m in messages]
         assert stamps == expected, topic
         assert [t for t, _ in messages] == expected, f"{topic}: log time must equal the header stamp"
-        assert {m.header.frame_id for _, m in messages} == {"camera_optical"}
+        assert {m.header.frame_id for _, m in messages} == {bag_io.FRAME_ID}
     info = data["/camera_info"][0][1]
     assert info.k[0] > 0 and info.k[2] == info.width / 2 and info.distortion_model == "plumb_bob"
 
