@@ -45,6 +45,8 @@ class Snapshot:
     inference_p99_ms: float
     end_to_end_p50_ms: float
     end_to_end_p99_ms: float
+    stamp_age_p50_ms: float
+    stamp_age_p99_ms: float
     active_tracks: int
     dropped: dict[str, int]
     resets: int
@@ -59,6 +61,8 @@ class Snapshot:
             ("inference_p99_ms", f"{self.inference_p99_ms:.2f}"),
             ("end_to_end_p50_ms", f"{self.end_to_end_p50_ms:.2f}"),
             ("end_to_end_p99_ms", f"{self.end_to_end_p99_ms:.2f}"),
+            ("stamp_age_p50_ms", f"{self.stamp_age_p50_ms:.2f}"),
+            ("stamp_age_p99_ms", f"{self.stamp_age_p99_ms:.2f}"),
             ("active_tracks", str(self.active_tracks)),
             ("buffer_resets", str(self.resets)),
             ("dropped_total", str(sum(self.dropped.values()))),
@@ -77,6 +81,7 @@ class PipelineStats:
         self._output = RateMeter()
         self._inference: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._end_to_end: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        self._stamp_age: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._dropped: Counter[str] = Counter()
         self._resets = 0
         self.active_tracks = 0
@@ -85,10 +90,13 @@ class PipelineStats:
         with self._lock:
             self._input.tick(time.monotonic() if now is None else now)
 
-    def output_published(self, end_to_end_s: float, now: float | None = None) -> None:
+    def output_published(self, end_to_end_s: float, stamp_age_s: float, now: float | None = None) -> None:
+        """end_to_end_s: input callback -> publish; stamp_age_s: publish (node clock) - source header stamp,
+        i.e. the data's age including transport, queueing and any lookahead delay."""
         with self._lock:
             self._output.tick(time.monotonic() if now is None else now)
             self._end_to_end.append(end_to_end_s)
+            self._stamp_age.append(stamp_age_s)
 
     def inference_done(self, seconds: float) -> None:
         with self._lock:
@@ -117,6 +125,8 @@ class PipelineStats:
                 inference_p99_ms=percentile_ms(self._inference, 99),
                 end_to_end_p50_ms=percentile_ms(self._end_to_end, 50),
                 end_to_end_p99_ms=percentile_ms(self._end_to_end, 99),
+                stamp_age_p50_ms=percentile_ms(self._stamp_age, 50),
+                stamp_age_p99_ms=percentile_ms(self._stamp_age, 99),
                 active_tracks=self.active_tracks,
                 dropped=dict(self._dropped),
                 resets=self._resets,

@@ -293,7 +293,8 @@ class LifterNode(LifecycleNode):
             self._outputs["markers"].publish(messages.skeleton_markers(
                 emission.stamp_ns, job.frame_id, emission.track_ids, joints, emission.target_mask,
                 p.marker_scale, p.marker_lifetime))
-            self.stats.output_published(time.monotonic() - job.received_at)
+            stamp_age_s = (self.get_clock().now().nanoseconds - emission.stamp_ns) * 1e-9
+            self.stats.output_published(time.monotonic() - job.received_at, stamp_age_s)
 
     # ---- diagnostics ----------------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:

@@ -61,13 +61,16 @@ def test_diagnostic_array_from_stats() -> None:
     for k in range(10):
         stats.input_received(now=100.0 + 0.1 * k)
         stats.inference_done(0.010 + 0.001 * k)
-        stats.output_published(0.020, now=100.0 + 0.1 * k)
+        stats.output_published(0.020, 0.050 + 0.001 * k, now=100.0 + 0.1 * k)
     stats.drop("wrong_joint_count", 3)
     snapshot = stats.snapshot(extra={"backend": "torch"}, now=101.0)
     assert snapshot.input_rate_hz == pytest.approx(10 / 5.0)
     assert snapshot.inference_p50_ms == pytest.approx(14.5)
+    assert snapshot.end_to_end_p50_ms == pytest.approx(20.0)
+    assert snapshot.stamp_age_p50_ms == pytest.approx(54.5)
     msg = messages.diagnostic_array(STAMP, "mpm_lifter: pipeline", "torch", DiagnosticStatus.OK, "ok",
                                     snapshot.as_key_values())
     values = {kv.key: kv.value for kv in msg.status[0].values}
     assert values["dropped.wrong_joint_count"] == "3" and values["backend"] == "torch"
+    assert values["stamp_age_p50_ms"] == "54.50"
     assert msg.status[0].level == DiagnosticStatus.OK
