@@ -102,9 +102,11 @@ def load_checkpoint(
     return model, cfg, meta
 
 
-def list_pretrained() -> list[str]:
-    """Names of the weights shipped in mpm_model/weights/ (file stem of each .pt)."""
-    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt")) if WEIGHTS_DIR.is_dir() else []
+def list_pretrained(kind: str | None = None) -> list[str]:
+    """Names of the weights shipped in mpm_model/weights/ (file stem of each .pt), optionally of one kind
+    ("lifter" or "pretrain")."""
+    paths = sorted(WEIGHTS_DIR.glob("*.pt")) if WEIGHTS_DIR.is_dir() else []
+    return [p.stem for p in paths if kind is None or read_checkpoint(p)["kind"] == kind]
 
 
 def load_pretrained(name: str, kind: str | None = None) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:

@@ -66,6 +66,7 @@ def test_load_pretrained_by_name(tmp_path, monkeypatch):
     assert list_pretrained() == []
     save_checkpoint(tmp_path / "mpm_tiny.pt", MPMLifter(CFG), CFG, "lifter", {}, "h")
     assert list_pretrained() == ["mpm_tiny"]
+    assert list_pretrained("lifter") == ["mpm_tiny"] and list_pretrained("pretrain") == []
     model, cfg, _ = load_pretrained("mpm_tiny")
     assert isinstance(model, MPMLifter) and cfg == CFG
     with pytest.raises(FileNotFoundError, match=r"available: \['mpm_tiny'\]"):

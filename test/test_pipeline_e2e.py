@@ -36,7 +36,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     write_mocap(base / "clip.npz", synthetic_sequences(2, 120, fps=30.0, seed=4))
     in_bag, out_bag = base / "in_bag", base / "out_bag"
     make_bag(base / "clip.npz", in_bag, people=2, fps=FPS, duration=SECONDS, occlusion=0.1, dropout=0.05, seed=6)
-    shipped = list_pretrained()
+    shipped = list_pretrained("lifter")
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     node_args = ["-p", "backend:=onnxruntime", "-p", f"engine_dir:={base / 'engines'}"]
     if shipped:

@@ -57,10 +57,10 @@ print(f"-p checkpoint:={name} -p window:=0 -p causal:={str(cfg.causal).lower()} 
 EOF
 }
 
-# best_checkpoint: $CHECKPOINT, else the first shipped weights, else empty (random init).
+# best_checkpoint: $CHECKPOINT, else the first shipped lifter weights, else empty (random init).
 best_checkpoint() {
   if [[ -n "${CHECKPOINT:-}" ]]; then echo "$CHECKPOINT"; return; fi
-  "$PY" -c "from mpm_model.checkpoint import list_pretrained as l; print((l() or [''])[0])"
+  "$PY" -c "from mpm_model.checkpoint import list_pretrained as l; print((l("lifter") or [''])[0])"
 }
 
 # ros_isolation OUT_DIR: private domain id, localhost discovery, ROS_HOME under OUT_DIR.
