@@ -23,7 +23,6 @@ setup(
     maintainer_email="mpm-ros@example.com",
     description="Real-time 3D human pose lifting (MPM) from streaming 2D keypoints for ROS 2.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "mpm-pretrain = mpm_model.pretrain:main",

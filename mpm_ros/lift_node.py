@@ -319,9 +319,20 @@ class LifterNode(LifecycleNode):
             snapshot.as_key_values()))
 
 
+USAGE = """usage: python -m mpm_ros.lift_node [--ros-args --params-file config/lift.yaml] [-p NAME:=VALUE ...]
+
+The mpm_lifter lifecycle node: Skeleton2DArray on `keypoints` (+ CameraInfo on `camera_info`) in,
+Skeleton3DArray on `skeletons3d`, MarkerArray on `markers` and /diagnostics out. Parameters: docs/NODE.md."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the node until Ctrl-C; exit status 1 when autostart could not reach the active state."""
-    rclpy.init(args=sys.argv if argv is None else argv)
+    args = sys.argv if argv is None else argv
+    own_args = args[1:args.index("--ros-args")] if "--ros-args" in args else args[1:]
+    if "-h" in own_args or "--help" in own_args:
+        print(USAGE)
+        return 0
+    rclpy.init(args=args)
     node = LifterNode()
     executor = SingleThreadedExecutor()
     executor.add_node(node)

@@ -53,3 +53,10 @@ def test_autostart_failure_exits_nonzero(tmp_path) -> None:
                             cwd=ROOT, capture_output=True, text=True, timeout=120, env=os.environ.copy())
     assert result.returncode == 1
     assert "queue_size" in result.stderr + result.stdout
+
+
+def test_help_prints_usage_without_starting_ros() -> None:
+    result = subprocess.run([sys.executable, "-m", "mpm_ros.lift_node", "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: python -m mpm_ros.lift_node")
