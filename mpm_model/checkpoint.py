@@ -116,3 +116,17 @@ def load_pretrained(name: str, kind: str | None = None) -> tuple[nn.Module, Mode
         raise FileNotFoundError(
             f"no pretrained weights named {name!r} in {WEIGHTS_DIR}; available: {list_pretrained() or 'none'}")
     return load_checkpoint(path, kind=kind)
+
+
+def load_model(source: str | os.PathLike, kind: str | None = None,
+               expected_config: ModelConfig | None = None) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
+    """Load from a checkpoint file path or, when no such file exists, the name of shipped weights."""
+    if Path(source).is_file():
+        return load_checkpoint(source, expected_config=expected_config, kind=kind)
+    if os.sep in str(source) or str(source).endswith(".pt"):
+        raise FileNotFoundError(f"checkpoint not found: {source}")
+    model, cfg, meta = load_pretrained(str(source), kind=kind)
+    if expected_config is not None and cfg != expected_config:
+        raise CheckpointError(f"shipped weights {source!r} do not match the expected config: "
+                              f"{expected_config.diff(cfg)}")
+    return model, cfg, meta

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, load_model
 from .config import ModelConfig
 from .masking import random_occlusion_mask
 
@@ -26,7 +26,7 @@ TASK_KIND = {"lift": "lifter", "lift_occluded": "lifter", "complete": "pretrain"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mpm_model.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--checkpoint", required=True, help="checkpoint path or shipped weights name")
     parser.add_argument("--data", required=True, help="mocap npz (shared format)")
     parser.add_argument("--task", choices=sorted(TASK_KIND), default="lift")
     parser.add_argument("--occlusion", type=float, default=0.3, help="masked joint fraction (occluded/complete)")
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not 0.0 <= args.occlusion <= 1.0:
         raise SystemExit(f"--occlusion must be in [0, 1], got {args.occlusion}")
     try:
-        model, cfg, meta = load_checkpoint(args.checkpoint, kind=TASK_KIND[args.task])
+        model, cfg, meta = load_model(args.checkpoint, kind=TASK_KIND[args.task])
     except (OSError, CheckpointError) as exc:
         raise SystemExit(f"evaluate --task {args.task}: {exc}") from exc
     if args.causal and not cfg.causal:

@@ -71,3 +71,16 @@ def test_load_pretrained_by_name(tmp_path, monkeypatch):
     assert isinstance(model, MPMLifter) and cfg == CFG
     with pytest.raises(FileNotFoundError, match=r"available: \['mpm_tiny'\]"):
         load_pretrained("nope")
+
+
+def test_load_model_takes_a_path_or_a_shipped_name(tmp_path, monkeypatch):
+    from mpm_model.checkpoint import load_model
+
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path / "weights")
+    path = save_checkpoint(tmp_path / "weights" / "mpm_tiny.pt", MPMLifter(CFG), CFG, "lifter", {}, "h")
+    assert load_model(path)[1] == CFG
+    assert load_model("mpm_tiny", kind="lifter")[1] == CFG
+    with pytest.raises(CheckpointError, match="expected config"):
+        load_model("mpm_tiny", expected_config=CFG.replace(window=81))
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        load_model(tmp_path / "nowhere" / "x.pt")

@@ -15,12 +15,9 @@ PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat
 
 def load_lifter(checkpoint: str | Path) -> tuple[torch.nn.Module, ModelConfig]:
     """(model, config) from a checkpoint file path or the name of a shipped checkpoint (mpm_model/weights/)."""
-    from mpm_model.checkpoint import load_checkpoint, load_pretrained
+    from mpm_model.checkpoint import load_model
 
-    if Path(checkpoint).is_file():
-        model, config, _ = load_checkpoint(checkpoint, kind="lifter")
-    else:
-        model, config, _ = load_pretrained(str(checkpoint), kind="lifter")
+    model, config, _ = load_model(checkpoint, kind="lifter")
     return model, config
 
 
