@@ -38,7 +38,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch that passes this")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop after the epoch that passes this (the cosine LR schedule spans --epochs regardless)")
     parser.add_argument("--resume", default=None, help="checkpoint (e.g. OUT/last.pt) to continue from")
     parser.add_argument("--val-fraction", type=float, default=0.2, help="subjects held out (split by subject)")
     parser.add_argument("--val-subjects", default=None, help="comma list of subjects held out (overrides fraction)")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Reproduce the shipped weights: MPM pretraining (masked 2D + masked 3D) at T=27, then fine-tuned lifters
 # (T=27 centred, T=27 causal, T=81 centred) and the no-pretraining ablation, each with the same budget.
-# Usage: tools/train.sh DATA.npz [PREFIX]   (env: MINUTES per run, default 60; OUT, default out/train)
+# Usage: tools/train.sh DATA.npz [PREFIX]   (env: EPOCHS per run, default 40; MINUTES cap per run, default 60;
+# OUT, default out/train). The cosine learning-rate schedule spans EPOCHS: size EPOCHS so a run fits in MINUTES,
+# since a run stopped by the time cap has not annealed its learning rate.
 # The results are copied to mpm_model/weights/<PREFIX>_<variant>.pt (PREFIX defaults to "mpm").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +14,7 @@ OUT=${OUT:-out/train}/$PREFIX
 PY=${PY:-.venv/bin/python}
 [[ -f "$DATA" ]] || { echo "train: no such data file: $DATA" >&2; exit 1; }
 mkdir -p "$OUT" mpm_model/weights
-common=(--data "$DATA" --epochs 1000 --max-minutes "$MINUTES" --batch-size 64 --stride 4 --seed 0)
+common=(--data "$DATA" --epochs "${EPOCHS:-40}" --max-minutes "$MINUTES" --batch-size 64 --stride 4 --seed 0)
 
 run() {  # name, then CLI args; resumes from last.pt if a previous run was interrupted
   local name=$1; shift
