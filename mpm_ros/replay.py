@@ -157,6 +157,9 @@ def run_replay(args: argparse.Namespace, stop: threading.Event) -> ReplayStats:
     finally:
         stats.interrupted = stop.is_set()
         executor.shutdown(timeout_sec=1.0)
+        # Join the spinner before tearing down rclpy: a thread still inside the executor at interpreter exit
+        # aborts the process ("terminate called without an active exception").
+        spinner.join(timeout=5.0)
         if recorder is not None:
             recorder.close()
             stats.recorded = dict(recorder.counts)

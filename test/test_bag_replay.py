@@ -61,6 +61,7 @@ class Peer:
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=2.0)
+        self.thread.join(timeout=5.0)
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
 
