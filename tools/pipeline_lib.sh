@@ -57,10 +57,17 @@ print(f"-p checkpoint:={name} -p window:=0 -p causal:={str(cfg.causal).lower()} 
 EOF
 }
 
-# best_checkpoint: $CHECKPOINT, else the first shipped lifter weights, else empty (random init).
+# best_checkpoint: $CHECKPOINT, else config/lift.yaml's checkpoint when it is shipped, else the first shipped
+# lifter, else empty (random init).
 best_checkpoint() {
   if [[ -n "${CHECKPOINT:-}" ]]; then echo "$CHECKPOINT"; return; fi
-  "$PY" -c "from mpm_model.checkpoint import list_pretrained as l; print((l("lifter") or [''])[0])"
+  "$PY" - <<'EOF'
+import yaml
+from mpm_model.checkpoint import list_pretrained
+lifters = list_pretrained("lifter")
+configured = yaml.safe_load(open("config/lift.yaml"))["/**"]["ros__parameters"]["checkpoint"]
+print(configured if configured in lifters else (lifters or [""])[0])
+EOF
 }
 
 # ros_isolation OUT_DIR: private domain id, localhost discovery, ROS_HOME under OUT_DIR.
