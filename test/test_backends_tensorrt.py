@@ -16,7 +16,8 @@ from mpm_model.model import MPMLifter
 torch.set_num_threads(1)
 CFG = ModelConfig(encoder_hidden=32, d_model=32, ffn_dim=64, heads=4, depth=1)
 TRT_MISSING = None if tensorrt_installed() else "tensorrt is not installed on this machine"
-GPU_MISSING = None if probe_gpu().available and probe_gpu().torch_cuda else f"no CUDA GPU: {probe_gpu().reason}"
+GPU = probe_gpu()  # one subprocess probe for the whole module
+GPU_MISSING = None if GPU.available and GPU.torch_cuda else f"no CUDA GPU: {GPU.reason}"
 needs_trt = pytest.mark.skipif(bool(TRT_MISSING or GPU_MISSING), reason=str(TRT_MISSING or GPU_MISSING))
 
 
