@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import rclpy
@@ -21,6 +22,7 @@ from mpm_model.config import ModelConfig
 from mpm_model.data.camera import look_at
 from mpm_model.data.synthetic import synthetic_sequence
 from mpm_model.model import MPMLifter
+from mpm_ros.lift_node import LifterNode
 
 WIDTH, HEIGHT, FOCAL = 1000, 1000, 1145.0
 K = np.array([[FOCAL, 0, WIDTH / 2], [0, FOCAL, HEIGHT / 2], [0, 0, 1.0]])
@@ -117,3 +119,13 @@ class Driver:
 def lifter_overrides(checkpoint: Path | str, **values) -> list[Parameter]:
     base = {"checkpoint": str(checkpoint), "backend": "torch", "device": "cpu"}
     return [Parameter(name, value=value) for name, value in (base | values).items()]
+
+
+@contextmanager
+def lifter_node(context: rclpy.Context, checkpoint: Path | str, **values) -> Iterator[LifterNode]:
+    """A LifterNode with these parameter overrides, destroyed on exit."""
+    lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(checkpoint, **values))
+    try:
+        yield lifter
+    finally:
+        lifter.destroy_node()

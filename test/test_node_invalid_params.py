@@ -5,8 +5,7 @@ rclpy = pytest.importorskip("rclpy")
 
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 
-from mpm_ros.lift_node import LifterNode  # noqa: E402
-from node_support import lifter_overrides, tiny_checkpoint  # noqa: E402
+from node_support import lifter_node, tiny_checkpoint  # noqa: E402
 
 INVALID = [
     # refused by ROS itself (descriptor range / type), turned into a configure failure
@@ -24,14 +23,6 @@ INVALID = [
 ]
 
 
-@pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.shutdown(context=ctx)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     return tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
@@ -41,36 +32,22 @@ def checkpoint(tmp_path_factory):
 def test_invalid_parameter_refuses_configure(context, checkpoint, name, value) -> None:
     overrides = {"autostart": False, name: value}
     model = overrides.pop("checkpoint", checkpoint)
-    lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(model, **overrides))
-    try:
+    with lifter_node(context, model, **overrides) as lifter:
         assert lifter.trigger_configure() == TransitionCallbackReturn.FAILURE
         assert lifter.lifecycle_state == "unconfigured"
-    finally:
-        lifter.destroy_node()
 
 
 def test_valid_parameters_configure(context, checkpoint) -> None:
-    lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(checkpoint, autostart=False,
-                                                                              window=9, frame_rate=30.0))
-    try:
+    with lifter_node(context, checkpoint, autostart=False, window=9, frame_rate=30.0) as lifter:
         assert lifter.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert lifter.lifecycle_state == "inactive"
-    finally:
-        lifter.destroy_node()
 
 
 def test_untrained_non_power_of_three_window_refused(context, tmp_path) -> None:
-    lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(
-        "", autostart=False, window=10, engine_dir=str(tmp_path)))
-    try:
+    with lifter_node(context, "", autostart=False, window=10, engine_dir=str(tmp_path)) as lifter:
         assert lifter.trigger_configure() == TransitionCallbackReturn.FAILURE
-    finally:
-        lifter.destroy_node()
 
 
 def test_autostart_with_invalid_value_leaves_node_unconfigured(context, checkpoint) -> None:
-    lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(checkpoint, queue_size=0))
-    try:
+    with lifter_node(context, checkpoint, queue_size=0) as lifter:
         assert lifter.lifecycle_state == "unconfigured"
-    finally:
-        lifter.destroy_node()

@@ -12,16 +12,8 @@ from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
 from mpm_ros.lift_node import Camera, Job, LifterNode  # noqa: E402
-from node_support import (FRAME_ID, Driver, camera_info, lifter_overrides, skeleton_array, stamp_ns,  # noqa: E402
-                          tiny_checkpoint, walking_pixels)
-
-
-@pytest.fixture
-def context():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.shutdown(context=ctx)
+from node_support import (FRAME_ID, Driver, camera_info, lifter_node, lifter_overrides, skeleton_array,  # noqa: E402
+                          stamp_ns, tiny_checkpoint, walking_pixels)
 
 
 def start(context, checkpoint, **values):
@@ -127,17 +119,13 @@ def test_every_bad_input_counted_and_node_keeps_serving(context, tmp_path) -> No
 
 
 def test_drop_oldest_queue(context, tmp_path) -> None:
-    lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(
-        tiny_checkpoint(tmp_path), autostart=False, queue_size=2))
-    try:
+    with lifter_node(context, tiny_checkpoint(tmp_path), autostart=False, queue_size=2) as lifter:
         assert lifter.trigger_configure() == TransitionCallbackReturn.SUCCESS  # inactive: no worker drains the queue
         jobs = [Job([], FRAME_ID, Camera(10, 10, None), float(k)) for k in range(5)]
         for job in jobs:
             lifter._enqueue(job)
         assert list(lifter._jobs) == jobs[-2:]
         assert lifter.stats.dropped()["inference_queue_full"] == 3
-    finally:
-        lifter.destroy_node()
 
 
 def test_lifecycle_deactivate_cleanup_reconfigure(context, tmp_path) -> None:
@@ -182,11 +170,7 @@ def test_coco_input_and_fallback_focal_length_places_skeleton(context, tmp_path)
 
 
 def test_untrained_checkpoint_warns(context, tmp_path) -> None:
-    lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(
-        "", autostart=False, window=9, engine_dir=str(tmp_path)))
-    try:
+    with lifter_node(context, "", autostart=False, window=9, engine_dir=str(tmp_path)) as lifter:
         assert lifter.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert lifter._untrained and lifter._backend.config.window == 9
         assert list(tmp_path.glob("untrained_t9_causal0.pt"))
-    finally:
-        lifter.destroy_node()
