@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 DATA ?= ../shared/data/mocap_h36m17_train.npz
 
-.PHONY: setup test demo train bench clean
+.PHONY: setup test demo demo-camera train bench clean
 
 setup:
 	@bash tools/setup_venv.sh
@@ -22,8 +22,14 @@ test: setup
 demo: setup
 	@bash tools/demo.sh
 
+# Camera → 2D → 3D on rendered mocap test clips (offline): accuracy/latency report + overlay PNGs in out/demo_camera.
+demo-camera: setup
+	@export ROS_DOMAIN_ID=$$(( RANDOM % 100 + 1 )) ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_LOCALHOST_ONLY=1 \
+	  ROS_HOME=$${ROS_HOME:-$$(mktemp -d)} GLOG_minloglevel=2; $(PY) -m mpm_ros.camera_demo --out out/demo_camera
+
+# Real-data training of the shipped models and baselines (resumable; docs/MODEL_CARD.md), then ship them.
 train: setup
-	@bash tools/train.sh $(DATA)
+	@$(PY) tools/train_real.py --data $(DATA) && $(PY) tools/train_real.py --ship
 
 bench: setup
 	@$(PY) -m mpm_model.bench

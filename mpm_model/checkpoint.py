@@ -3,6 +3,7 @@ rebuilt with the wrong shape and every weight file says how it was made."""
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,27 @@ from torch import nn
 
 from .config import ModelConfig
 from .model import MPMLifter, MPMPretrainModel
+from .tcn import TCNLifter
 
 FORMAT = "mpm_model.checkpoint"
 FORMAT_VERSION = 1
-KINDS: dict[str, type[nn.Module]] = {"pretrain": MPMPretrainModel, "lifter": MPMLifter}
+# kind -> {ModelConfig.arch: model class}; a lifter is an MPM transformer or the TCN baseline.
+KINDS: dict[str, dict[str, type[nn.Module]]] = {"pretrain": {"mpm": MPMPretrainModel},
+                                                "lifter": {"mpm": MPMLifter, "tcn": TCNLifter}}
+# Every shipped weight file is trained on the Bandai Namco Research Motion dataset (CC BY-NC 4.0).
+WEIGHTS_LICENCE = ("CC BY-NC 4.0 (non-commercial): trained on Bandai Namco Research Motion (CC BY-NC 4.0), "
+                   "HDM05 (CC BY-SA 3.0) and CMU mocap (mocap.cs.cmu.edu); see docs/MODEL_CARD.md")
+
+
+def build_model(kind: str, cfg: ModelConfig) -> nn.Module:
+    """A fresh model of `kind` ("pretrain" or "lifter") for cfg.arch."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+    if cfg.arch not in KINDS[kind]:
+        raise ValueError(f"no {kind!r} model for arch {cfg.arch!r} (have {sorted(KINDS[kind])})")
+    return KINDS[kind][cfg.arch](cfg)
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+LOG = logging.getLogger(__name__)
 
 
 class CheckpointError(ValueError):
@@ -31,8 +48,10 @@ def save_checkpoint(
     """Write atomically (tmp + rename) so an interrupted save never leaves a half file behind."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
-    if not isinstance(model, KINDS[kind]):
-        raise ValueError(f"kind {kind!r} expects {KINDS[kind].__name__}, got {type(model).__name__}")
+    expected = KINDS[kind].get(cfg.arch)
+    if expected is None or not isinstance(model, expected):
+        raise ValueError(f"kind {kind!r} with arch {cfg.arch!r} expects "
+                         f"{expected.__name__ if expected else 'no model'}, got {type(model).__name__}")
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -92,14 +111,35 @@ def load_checkpoint(
     if expected_config is not None and cfg != expected_config:
         diffs = ", ".join(f"{k}: checkpoint {a!r} vs expected {b!r}" for k, (a, b) in cfg.diff(expected_config).items())
         raise CheckpointError(f"{path}: config mismatch ({diffs})")
-    model = KINDS[payload["kind"]](cfg)
+    try:
+        model = build_model(payload["kind"], cfg)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the saved config: {exc}") from exc
     model.eval()
     meta = {k: payload.get(k) for k in ("kind", "train_args", "data_hash", "epoch", "saved_at", "extra", "optimizer")}
+    meta["licence"] = (meta["extra"] or {}).get("licence")
+    if meta["licence"]:
+        LOG.info("%s: licence %s", path, meta["licence"])
     return model, cfg, meta
+
+
+def ship_checkpoint(source: str | os.PathLike, name: str, licence: str = WEIGHTS_LICENCE,
+                    weights_dir: str | os.PathLike | None = None) -> Path:
+    """Copy a training checkpoint into the shipped weights as `name`.pt: optimizer state dropped (half the
+    size), the licence and provenance added to `extra`, everything else (config, data hash, history) kept."""
+    payload = read_checkpoint(source)
+    payload["optimizer"] = None
+    payload["extra"] = {**(payload.get("extra") or {}), "licence": licence, "shipped_from": str(source)}
+    dest = Path(weights_dir or WEIGHTS_DIR) / f"{name}.pt"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, dest)
+    return dest
 
 
 def list_pretrained(kind: str | None = None) -> list[str]:
@@ -110,7 +150,8 @@ def list_pretrained(kind: str | None = None) -> list[str]:
 
 
 def load_pretrained(name: str, kind: str | None = None) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
-    """Load shipped weights by name, e.g. load_pretrained("mpm_lifter_t27")."""
+    """Load shipped weights by name, e.g. load_pretrained("mpm_t27_causal"). Shipped weights are
+    non-commercial (CC BY-NC 4.0, see WEIGHTS_LICENCE): meta["licence"] says so and it is logged."""
     path = WEIGHTS_DIR / f"{name}.pt"
     if not path.is_file():
         raise FileNotFoundError(

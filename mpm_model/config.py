@@ -13,6 +13,9 @@ def _is_power_of(value: int, base: int) -> bool:
     return value == 1
 
 
+ARCHS = ("mpm", "tcn")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Hyper-parameters of the MPM pretrain model and the lifter (shape of every tensor follows from these)."""
@@ -32,6 +35,11 @@ class ModelConfig:
     loss_weight_3d: float = 2.0
     causal: bool = False
     lookahead: int = 0
+    # Frame rate (Hz) the model was trained at: the node warns when its input runs at another rate.
+    fps: float = 30.0
+    # "mpm" (transformer, this module's point) or "tcn" (VideoPose3D-style dilated temporal convolutions,
+    # the baseline; d_model = channels, stride_schedule = filter widths, depth/heads unused).
+    arch: str = "mpm"
     # Strides of head B's temporal reduction; () means "derive from window" (powers of 3 only).
     stride_schedule: tuple[int, ...] = field(default=())
 
@@ -75,6 +83,10 @@ class ModelConfig:
             raise ValueError(f"causal must be a bool, got {self.causal!r}")
         if not isinstance(self.lookahead, int) or not 0 <= self.lookahead < self.window:
             raise ValueError(f"lookahead must be an int in [0, window={self.window}), got {self.lookahead!r}")
+        if not isinstance(self.fps, (int, float)) or not 0 < float(self.fps) <= 1000:
+            raise ValueError(f"fps must be a number in (0, 1000], got {self.fps!r}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.lookahead and not self.causal:
             raise ValueError("lookahead > 0 only applies to causal models (set causal=True)")
 

@@ -1,6 +1,8 @@
-"""Fine-tune the MPM lifter (2D -> 3D) on mocap windows; without --pretrained it is the no-pretraining ablation.
+"""Fine-tune a lifter (2D -> 3D) on mocap windows: MPM (from a pretrain checkpoint, or from scratch for the
+no-pretraining ablation) or the VideoPose3D-style TCN baseline (--arch tcn). Runs under torchrun (DDP).
 
 Example: python -m mpm_model.finetune --data mocap.npz --pretrained out/pretrain/best.pt --out out/lifter
+         torchrun --nproc_per_node=2 -m mpm_model.finetune --data mocap.npz --out out/lifter
 """
 from __future__ import annotations
 
@@ -8,73 +10,89 @@ import argparse
 import logging
 
 import torch
-from torch.utils.data import DataLoader
 
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, build_model, load_checkpoint
 from .config import ModelConfig
-from .model import MPMLifter
-from .training import (add_common_args, config_from_args, fit, fps_kwargs, load_split, pick_device,
-                       seed_everything)
+from .training import (Distributed, add_common_args, config_from_args, fit, load_split, loader, pick_device,
+                       seed_everything, train_view)
 
 # Fields that fix the encoder's weight shapes: a pretrain checkpoint must agree on them.
-ENCODER_FIELDS = ("num_joints", "window", "encoder_hidden", "d_model", "ffn_dim", "heads", "depth")
+ENCODER_FIELDS = ("num_joints", "encoder_hidden", "d_model", "ffn_dim", "heads", "depth")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mpm_model.finetune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
-    parser.add_argument("--pretrained", default=None, help="pretrain checkpoint whose encoder initialises the lifter")
-    parser.add_argument("--occlusion", type=float, default=0.1, help="synthetic joint occlusion rate in training")
-    parser.add_argument("--noise-px", type=float, default=2.0, help="2D keypoint noise (pixels) in training")
+    parser.add_argument("--pretrained", default=None,
+                        help="pretrain checkpoint whose encoder initialises the lifter (weights of another window "
+                             "length transfer except the positional embeddings)")
     return parser
 
 
-def lifting_loaders(args: argparse.Namespace, cfg: ModelConfig) -> tuple[DataLoader, DataLoader, str]:
-    from .data.windows import LiftingWindows
+def lifting_loaders(args: argparse.Namespace, cfg: ModelConfig, dist: Distributed):
+    """(train loader, {source: val loader}, data hash). Validation: held-out subjects, clean 2D, H36M-like
+    and robot cameras, fixed per seed."""
+    from .data.windows import LiftingWindows, ViewOptions
 
     train_seqs, val_seqs, data_hash = load_split(args)
-    common = dict(window=cfg.window, cameras_per_seq=args.cameras, target_index=cfg.target_index,
-                  **fps_kwargs(args))
-    train = LiftingWindows(train_seqs, stride=args.stride, seed=args.seed, augment=True,
-                           noise_px=args.noise_px, occlusion=args.occlusion, **common)
-    val = LiftingWindows(val_seqs, stride=max(args.stride, cfg.window // 3), seed=args.seed + 1, augment=False,
-                         noise_px=0.0, occlusion=0.0, **common)
-    kwargs = dict(batch_size=args.batch_size, num_workers=args.num_workers)
-    return DataLoader(train, shuffle=True, drop_last=len(train) > args.batch_size, **kwargs), \
-        DataLoader(val, shuffle=False, **kwargs), data_hash
+    common = dict(window=cfg.window, target_index=cfg.target_index, fps=cfg.fps)
+    train = LiftingWindows(train_seqs, stride=args.stride, cameras_per_seq=args.cameras, seed=args.seed,
+                           augment=True, view=train_view(args), **common)
+    val_view = ViewOptions(robot_share=0.5)
+    val = {}
+    for source in sorted({s.source for s in val_seqs}):
+        seqs = [s for s in val_seqs if s.source == source]
+        ds = LiftingWindows(seqs, stride=max(args.stride, cfg.window // 3, 8), cameras_per_seq=1,
+                            seed=args.seed + 1, augment=False, view=val_view, **common)
+        val[source or "val"] = loader(ds, args, False, dist)
+    return loader(train, args, True, dist), val, data_hash
 
 
-def main(argv: list[str] | None = None) -> list[dict[str, float]]:
+def main(argv: list[str] | None = None) -> list[dict]:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     cfg = config_from_args(args)
     device = pick_device(args.device)
-    model = MPMLifter(cfg)
-    extra = {"pretrained": None}
-    if args.pretrained:
-        try:
-            pretrained, pre_cfg, _ = load_checkpoint(args.pretrained, kind="pretrain")
-        except (OSError, CheckpointError) as exc:
-            raise SystemExit(f"--pretrained: {exc}") from exc
-        differ = {k: v for k, v in pre_cfg.diff(cfg).items() if k in ENCODER_FIELDS}
-        if differ:
-            raise SystemExit(f"--pretrained {args.pretrained} has a different encoder shape: {differ}")
-        report = model.load_pretrained_encoder(pretrained.state_dict())
-        print(f"pretrained encoder: copied {len(report['copied'])} tensors, "
-              f"not in checkpoint {report['not_in_checkpoint']}, shape mismatch {report['shape_mismatch']}")
-        extra = {"pretrained": str(args.pretrained), "transfer": report}
-    model.to(device)
-    train_loader, val_loader, data_hash = lifting_loaders(args, cfg)
+    dist = Distributed(device)
+    try:
+        model = build_model("lifter", cfg)
+        extra = {"pretrained": None}
+        if args.pretrained:
+            if cfg.arch != "mpm":
+                raise SystemExit("--pretrained needs --arch mpm (the TCN baseline has no pretraining)")
+            try:
+                pretrained, pre_cfg, _ = load_checkpoint(args.pretrained, kind="pretrain")
+            except (OSError, CheckpointError) as exc:
+                raise SystemExit(f"--pretrained: {exc}") from exc
+            differ = {k: v for k, v in pre_cfg.diff(cfg).items() if k in ENCODER_FIELDS}
+            if differ:
+                raise SystemExit(f"--pretrained {args.pretrained} has a different encoder shape: {differ}")
+            report = model.load_pretrained_encoder(pretrained.state_dict())
+            if dist.main:
+                print(f"pretrained encoder: copied {len(report['copied'])} tensors, "
+                      f"not in checkpoint {report['not_in_checkpoint']}, shape mismatch {report['shape_mismatch']}")
+            extra = {"pretrained": str(args.pretrained), "transfer": report}
+        model.to(device)
+        train_loader, val_loaders, data_hash = lifting_loaders(args, cfg, dist)
+        wrapped = dist.wrap(model)
 
-    def step(m: MPMLifter, batch: dict) -> torch.Tensor:
-        return m.loss(batch["keypoints2d"].to(device), batch["mask"].to(device), batch["pose3d"].to(device))
+        def step(m: torch.nn.Module, batch: dict) -> torch.Tensor:
+            inner = m.module if isinstance(m, torch.nn.parallel.DistributedDataParallel) else m
+            if m is wrapped and m is not inner:  # DDP: forward through the wrapper so gradients sync
+                seq3d, target3d = m(batch["keypoints2d"].to(device), batch["mask"].to(device))
+                return inner.loss_from_outputs(seq3d, target3d, batch["pose3d"].to(device))
+            return inner.loss(batch["keypoints2d"].to(device), batch["mask"].to(device), batch["pose3d"].to(device))
 
-    history = fit(model, cfg, "lifter", train_loader, val_loader, step, args, data_hash, extra)
-    if history:
-        print(f"done: {len(history)} epochs, last val loss {history[-1]['val_loss']:.4f}, checkpoints in {args.out}")
-    return history
+        history = fit(wrapped, cfg, "lifter", train_loader, val_loaders, step, args, data_hash, extra, dist)
+        if history and dist.main:
+            print(f"done: {len(history)} epochs, last val loss {history[-1]['val_loss']:.4f}, checkpoints in {args.out}")
+        return history
+    finally:
+        dist.close()
 
 
 if __name__ == "__main__":

@@ -226,19 +226,33 @@ class MPMPretrainModel(nn.Module):
         pose = head(decoder(full, allowed, allowed)).view(b, self.cfg.window, self.cfg.num_joints, coords)
         return pose if coords == 2 else pose * self.root_zero
 
+    def _mask_counts(self, vary: bool, generator: torch.Generator | None) -> tuple[int, int]:
+        """(masked joints per frame, dropped frames): the config's, or with `vary` for half the batches a
+        uniform draw up to them, so the encoder also learns sparse masks and full-length sequences
+        (what completion and lifting feed it) and not only the nominal 71.8 %."""
+        joints, frames = self.cfg.spatial_mask_joints, self.cfg.temporal_masked_frames
+        if not vary or float(torch.rand((), generator=generator)) < 0.5:
+            return joints, frames
+        draw = torch.rand(2, generator=generator)
+        return int(draw[0] * (joints + 1)), int(draw[1] * (frames + 1))
+
     def _masked_reconstruction(self, pose: torch.Tensor, missing: torch.Tensor | None,
-                               generator: torch.Generator | None):
+                               generator: torch.Generator | None, vary: bool = False):
         b, t, j, c = pose.shape
-        joint_mask = random_joint_mask(b, t, j, self.cfg.spatial_mask_joints, generator, pose.device)
+        cpu_gen = generator if generator is None or generator.device.type == "cpu" else None
+        masked_joints, dropped_frames = self._mask_counts(vary, cpu_gen)
+        joint_mask = random_joint_mask(b, t, j, masked_joints, generator, pose.device)
         if missing is not None:
             joint_mask = joint_mask | missing
-        keep_index, frame_mask = random_frame_drop(b, t, self.cfg.temporal_masked_frames, generator, pose.device)
+        keep_index, frame_mask = random_frame_drop(b, t, dropped_frames, generator, pose.device)
         pred = self._decode(self.encoder(pose, joint_mask, keep_index), keep_index, c)
         return pred, joint_mask, frame_mask
 
     def forward(self, pose2d: torch.Tensor | None, pose3d: torch.Tensor | None,
-                missing2d: torch.Tensor | None = None, generator: torch.Generator | None = None) -> PretrainOutput:
+                missing2d: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                vary_masks: bool = False) -> PretrainOutput:
         """pose2d (B, T, J, 2) and/or pose3d (B, T, J, 3) root-relative; 2D and 3D masks drawn independently.
+        `vary_masks` (training) draws smaller mask counts for half the batches (see `_mask_counts`).
 
         missing2d (B, T, J) True marks 2D joints without data (e.g. outside the image): they are always
         masked in the input and left out of the 2D loss. A generator must live on the inputs' device.
@@ -249,12 +263,14 @@ class MPMPretrainModel(nn.Module):
         total = []
         if pose2d is not None:
             validate_pose("pose2d", pose2d, self.cfg, 2, missing2d)
-            out.pred2d, out.joint_mask2d, out.frame_mask2d = self._masked_reconstruction(pose2d, missing2d, generator)
+            out.pred2d, out.joint_mask2d, out.frame_mask2d = self._masked_reconstruction(
+                pose2d, missing2d, generator, vary_masks)
             out.loss2d = masked_mpjpe_loss(out.pred2d, pose2d, missing2d)
             total.append(self.cfg.loss_weight_2d * out.loss2d)
         if pose3d is not None:
             validate_pose("pose3d", pose3d, self.cfg, 3)
-            out.pred3d, out.joint_mask3d, out.frame_mask3d = self._masked_reconstruction(pose3d, None, generator)
+            out.pred3d, out.joint_mask3d, out.frame_mask3d = self._masked_reconstruction(
+                pose3d, None, generator, vary_masks)
             out.loss3d = mpjpe_loss(out.pred3d, pose3d * self.root_zero)
             total.append(self.cfg.loss_weight_3d * out.loss3d)
         out.loss = torch.stack(total).sum()
@@ -328,7 +344,10 @@ class MPMLifter(nn.Module):
 
     def loss(self, keypoints2d: torch.Tensor, mask: torch.Tensor, pose3d: torch.Tensor) -> torch.Tensor:
         """MPJPE(head A, every frame) + MPJPE(head B, target frame)."""
-        seq3d, target3d = self(keypoints2d, mask)
+        return self.loss_from_outputs(*self(keypoints2d, mask), pose3d)
+
+    def loss_from_outputs(self, seq3d: torch.Tensor, target3d: torch.Tensor, pose3d: torch.Tensor) -> torch.Tensor:
+        """`loss` given forward's outputs (so DistributedDataParallel can run the forward)."""
         ti = self.cfg.target_index
         return mpjpe_loss(seq3d, pose3d) + mpjpe_loss(target3d, pose3d[:, ti:ti + 1])
 

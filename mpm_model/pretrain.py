@@ -1,6 +1,7 @@
 """MPM pretraining: masked 2D pose modeling + masked 3D pose modeling with one shared encoder.
 
-2D windows (virtual-camera projections) and 3D windows are drawn independently (unpaired), as in MPM.
+2D windows (virtual-camera projections, detector-like errors) and 3D windows are drawn independently
+(unpaired, from disjoint halves of the training sequences), as in MPM. Runs under torchrun (DDP).
 Example: python -m mpm_model.pretrain --data mocap.npz --out out/pretrain --epochs 20
 """
 from __future__ import annotations
@@ -10,17 +11,16 @@ import logging
 from typing import Iterator
 
 import torch
-from torch.utils.data import DataLoader
 
 from .model import MPMPretrainModel
-from .training import (add_common_args, config_from_args, fit, fps_kwargs, load_split, pick_device,
-                       seed_everything)
+from .training import (Distributed, add_common_args, config_from_args, fit, load_split, loader, pick_device,
+                       seed_everything, train_view)
 
 
 class PairedLoaders:
     """Iterate two loaders in lock-step (2D batch, 3D batch); stops at the shorter one."""
 
-    def __init__(self, first: DataLoader, second: DataLoader) -> None:
+    def __init__(self, first, second) -> None:
         self.first, self.second = first, second
 
     def __len__(self) -> int:
@@ -30,8 +30,10 @@ class PairedLoaders:
         return zip(self.first, self.second)
 
     def set_epoch(self, epoch: int) -> None:
-        self.first.dataset.set_epoch(epoch)
-        self.second.dataset.set_epoch(epoch)
+        for part in (self.first, self.second):
+            for obj in (getattr(part, "sampler", None), part.dataset):
+                if hasattr(obj, "set_epoch"):
+                    obj.set_epoch(epoch)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,47 +42,61 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_args(parser)
     parser.add_argument("--spatial-mask-joints", type=int, default=5, help="joints masked per frame")
     parser.add_argument("--temporal-mask-ratio", type=float, default=0.6, help="fraction of frames dropped")
-    parser.add_argument("--noise-px", type=float, default=2.0, help="2D keypoint noise (pixels) in training")
+    parser.add_argument("--fixed-masks", action="store_true",
+                        help="always the nominal mask counts (default: half the batches draw smaller ones)")
     return parser
 
 
-def pretrain_loaders(args: argparse.Namespace, window: int) -> tuple[PairedLoaders, PairedLoaders, str]:
-    from .data.windows import Pose2DWindows, Pose3DWindows
+def pretrain_loaders(args: argparse.Namespace, window: int, fps: float,
+                     dist: Distributed) -> tuple[PairedLoaders, dict[str, PairedLoaders], str]:
+    from .data.windows import Pose2DWindows, Pose3DWindows, ViewOptions
 
     train_seqs, val_seqs, data_hash = load_split(args)
-    loaders = []
-    for seqs, augment, seed, stride in ((train_seqs, True, args.seed, args.stride),
-                                        (val_seqs, False, args.seed + 1, max(args.stride, window // 3))):
-        common = dict(window=window, stride=stride, cameras_per_seq=args.cameras, seed=seed,
-                      augment=augment, unpaired=True, **fps_kwargs(args))
-        ds2d = Pose2DWindows(seqs, noise_px=args.noise_px if augment else 0.0, **common)
-        ds3d = Pose3DWindows(seqs, **common)
-        kwargs = dict(batch_size=args.batch_size, num_workers=args.num_workers, shuffle=augment)
-        loaders.append(PairedLoaders(DataLoader(ds2d, drop_last=augment and len(ds2d) > args.batch_size, **kwargs),
-                                     DataLoader(ds3d, drop_last=augment and len(ds3d) > args.batch_size, **kwargs)))
-    return loaders[0], loaders[1], data_hash
+    common = dict(window=window, fps=fps, unpaired=True)
+    view = train_view(args)
+    train = PairedLoaders(
+        loader(Pose2DWindows(train_seqs, stride=args.stride, cameras_per_seq=args.cameras, seed=args.seed,
+                             augment=True, view=view, **common), args, True, dist),
+        loader(Pose3DWindows(train_seqs, stride=args.stride, cameras_per_seq=args.cameras, seed=args.seed,
+                             augment=True, view=view, **common), args, True, dist))
+    val_common = dict(stride=max(args.stride, window // 3, 8), cameras_per_seq=1, seed=args.seed + 1,
+                      augment=False, view=ViewOptions(robot_share=0.5), **common)
+    val = {"all": PairedLoaders(loader(Pose2DWindows(val_seqs, **val_common), args, False, dist),
+                                loader(Pose3DWindows(val_seqs, **val_common), args, False, dist))}
+    return train, val, data_hash
 
 
-def main(argv: list[str] | None = None) -> list[dict[str, float]]:
+def main(argv: list[str] | None = None) -> list[dict]:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     cfg = config_from_args(args).replace(spatial_mask_joints=args.spatial_mask_joints,
                                          temporal_mask_ratio=args.temporal_mask_ratio)
     device = pick_device(args.device)
-    model = MPMPretrainModel(cfg).to(device)
-    print(f"pretraining: masked ratio {cfg.masked_ratio:.1%} "
-          f"({cfg.spatial_mask_joints}/{cfg.num_joints} joints, {cfg.temporal_masked_frames}/{cfg.window} frames)")
-    train_loader, val_loader, data_hash = pretrain_loaders(args, cfg.window)
+    dist = Distributed(device)
+    try:
+        model = MPMPretrainModel(cfg).to(device)
+        if dist.main:
+            print(f"pretraining: masked ratio {cfg.masked_ratio:.1%} ({cfg.spatial_mask_joints}/{cfg.num_joints} "
+                  f"joints, {cfg.temporal_masked_frames}/{cfg.window} frames)"
+                  + ("" if args.fixed_masks else "; half the batches draw smaller masks"))
+        train_loader, val_loaders, data_hash = pretrain_loaders(args, cfg.window, cfg.fps, dist)
+        wrapped = dist.wrap(model)
 
-    def step(m: MPMPretrainModel, batch: tuple[dict, dict]) -> torch.Tensor:
-        batch2d, batch3d = batch
-        return m(batch2d["keypoints2d"].to(device), batch3d["pose3d"].to(device), batch2d["mask"].to(device)).loss
+        def step(m: torch.nn.Module, batch: tuple[dict, dict]) -> torch.Tensor:
+            batch2d, batch3d = batch
+            vary = m.training and not args.fixed_masks
+            return m(batch2d["keypoints2d"].to(device), batch3d["pose3d"].to(device), batch2d["mask"].to(device),
+                     vary_masks=vary).loss
 
-    history = fit(model, cfg, "pretrain", train_loader, val_loader, step, args, data_hash)
-    if history:
-        print(f"done: {len(history)} epochs, last val loss {history[-1]['val_loss']:.4f}, checkpoints in {args.out}")
-    return history
+        history = fit(wrapped, cfg, "pretrain", train_loader, val_loaders, step, args, data_hash, dist=dist)
+        if history and dist.main:
+            print(f"done: {len(history)} epochs, last val loss {history[-1]['val_loss']:.4f}, checkpoints in {args.out}")
+        return history
+    finally:
+        dist.close()
 
 
 if __name__ == "__main__":

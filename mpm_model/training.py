@@ -1,15 +1,21 @@
-"""Shared pieces of the pretrain / finetune CLIs: arguments, config, data split, and the epoch loop with
-per-epoch checkpoints, --resume and a wall-clock budget."""
+"""Shared pieces of the pretrain / finetune CLIs: arguments, config, data split, source-balanced sampling,
+DistributedDataParallel set-up, and the loop with checkpoints, --resume and a time-aware LR schedule.
+
+The learning rate follows a cosine over progress = max(step / total steps, minutes / --max-minutes), so
+a run stopped by the clock has annealed as fully as one that ran all its epochs.
+"""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
+import os
 import random
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -21,6 +27,8 @@ from .config import ModelConfig
 
 log = logging.getLogger(__name__)
 StepFn = Callable[[nn.Module, Any], torch.Tensor]
+WARMUP_FRACTION = 0.03
+MIN_LR_FRACTION = 0.02
 
 
 def seed_everything(seed: int) -> None:
@@ -33,26 +41,43 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Arguments shared by pretrain and finetune."""
     parser.add_argument("--data", required=True, help="mocap npz (shared format, see mpm_model.data.mocap)")
     parser.add_argument("--out", required=True, help="output folder for last.pt, best.pt and history.json")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=20, help="passes (of --max-batches batches when given)")
+    parser.add_argument("--batch-size", type=int, default=64, help="per process")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-minutes", type=float, default=None,
-                        help="stop after the epoch that passes this (the cosine LR schedule spans --epochs regardless)")
+                        help="stop after the epoch that passes this; the LR schedule anneals by then")
     parser.add_argument("--resume", default=None, help="checkpoint (e.g. OUT/last.pt) to continue from")
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="subjects held out (split by subject)")
+    parser.add_argument("--val-fraction", type=float, default=0.15,
+                        help="subjects held out per source (split by subject)")
     parser.add_argument("--val-subjects", default=None, help="comma list of subjects held out (overrides fraction)")
     parser.add_argument("--stride", type=int, default=1, help="frames between training windows")
-    parser.add_argument("--cameras", type=int, default=4, help="virtual cameras per sequence")
-    parser.add_argument("--max-batches", type=int, default=None, help="cap batches per epoch (quick runs)")
-    parser.add_argument("--fps", type=float, default=None, help="resample sequences to this rate (default: data module's)")
+    parser.add_argument("--cameras", type=int, default=1, help="camera draws per window and epoch")
+    parser.add_argument("--max-batches", type=int, default=None, help="batches per epoch (and validation cap)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--num-workers", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    from .data.windows import training_view
+
+    recipe = training_view()  # the defaults of the data recipe live there, once
+    data = parser.add_argument_group("data recipe (docs/MODEL_CARD.md)")
+    data.add_argument("--robot-share", type=float, default=recipe.robot_share, help="windows seen by robot cameras")
+    data.add_argument("--coco-share", type=float, default=recipe.coco_share,
+                      help="windows whose 2D goes through COCO-17")
+    data.add_argument("--occlusion-max", type=float, default=recipe.occlusion_max,
+                      help="extra occlusion drawn in half the windows")
+    data.add_argument("--rate-range", type=float, nargs=2, default=recipe.rate_range, metavar=("LOW", "HIGH"),
+                      help="presented camera rate (Hz) drawn per window")
+    data.add_argument("--clean-2d", action="store_true", help="no detector errors (exact projections)")
+    data.add_argument("--source-balance", type=float, default=0.25,
+                      help="each source's share of windows ∝ frames^this (1 = natural, 0 = equal)")
     model = parser.add_argument_group("model (ModelConfig fields)")
+    model.add_argument("--arch", choices=("mpm", "tcn"), default="mpm")
     model.add_argument("--window", type=int, default=27)
     model.add_argument("--causal", action="store_true", help="streaming model: frame t sees frames <= t+lookahead")
     model.add_argument("--lookahead", type=int, default=0)
+    model.add_argument("--fps", type=float, default=ModelConfig().fps, help="model (camera) rate, Hz")
     defaults = ModelConfig()
     for name in ("d_model", "depth", "heads", "ffn_dim", "encoder_hidden", "decoder_depth"):
         model.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
@@ -63,19 +88,92 @@ def config_from_args(args: argparse.Namespace) -> ModelConfig:
     return ModelConfig(
         window=args.window, causal=args.causal, lookahead=args.lookahead, d_model=args.d_model, depth=args.depth,
         heads=args.heads, ffn_dim=args.ffn_dim, encoder_hidden=args.encoder_hidden,
-        decoder_depth=args.decoder_depth, dropout=args.dropout)
+        decoder_depth=args.decoder_depth, dropout=args.dropout, fps=args.fps, arch=args.arch)
 
 
-def fps_kwargs(args: argparse.Namespace) -> dict[str, float]:
-    """{"fps": x} when --fps was given, else {} so the window datasets use their default rate."""
-    return {} if args.fps is None else {"fps": args.fps}
+def train_view(args: argparse.Namespace):
+    """The ViewOptions of training windows from the data-recipe arguments."""
+    from .data.windows import training_view
+
+    view = training_view(robot_share=args.robot_share, coco_share=args.coco_share,
+                         occlusion_max=args.occlusion_max, rate_range=tuple(args.rate_range))
+    return dataclasses.replace(view, detector=None) if args.clean_2d else view
 
 
-def _set_epoch(loader: Iterable, epoch: int) -> None:
-    """New augmentation draw per epoch (window datasets and PairedLoaders expose set_epoch)."""
-    target = loader if hasattr(loader, "set_epoch") else getattr(loader, "dataset", None)
-    if target is not None and hasattr(target, "set_epoch"):
-        target.set_epoch(epoch)
+class Distributed:
+    """torchrun environment (RANK / WORLD_SIZE); a single process when absent."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not torch.distributed.is_initialized():
+            backend = "nccl" if device.type == "cuda" else "gloo"
+            torch.distributed.init_process_group(backend)
+            if device.type == "cuda":
+                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        if self.world == 1:
+            return model
+        return nn.parallel.DistributedDataParallel(model)
+
+    def mean(self, value: float) -> float:
+        """Mean of a scalar over ranks (validation losses are computed on each rank's shard)."""
+        if self.world == 1:
+            return value
+        tensor = torch.tensor([value], dtype=torch.float64)
+        torch.distributed.all_reduce(tensor)
+        return float(tensor) / self.world
+
+    def close(self) -> None:
+        if self.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+class BalancedSampler(torch.utils.data.Sampler):
+    """Per-epoch draw (with replacement) of len(weights) items by weight, sharded across ranks.
+
+    Weights give each source a share ∝ its item count^balance, so small sources (HDM05, CMU: lying,
+    squats, dance, climbing) are not drowned by the large one; `balance=1` is plain shuffling.
+    """
+
+    def __init__(self, sources: np.ndarray, balance: float, seed: int, rank: int = 0, world: int = 1) -> None:
+        if not 0.0 <= balance <= 1.0:
+            raise ValueError(f"source balance must be in [0, 1], got {balance}")
+        names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
+        share = counts.astype(np.float64) ** balance
+        share /= share.sum()
+        self.weights = share[inverse] / counts[inverse]
+        self.shares = dict(zip(names.tolist(), share.tolist()))
+        self.seed, self.rank, self.world, self.epoch = seed, rank, world, 0
+        self.length = len(sources) // world
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[int]:
+        rng = np.random.default_rng([self.seed, self.epoch, 7])
+        drawn = rng.choice(len(self.weights), size=self.length * self.world, p=self.weights)
+        return iter(drawn[self.rank::self.world].tolist())
+
+
+def loader(dataset, args: argparse.Namespace, train: bool, dist: Distributed) -> torch.utils.data.DataLoader:
+    """Training loaders sample by source balance; validation loaders shard sequentially across ranks."""
+    from torch.utils.data import DataLoader, Subset
+
+    if train:
+        sampler = BalancedSampler(dataset.item_sources(), args.source_balance, args.seed, dist.rank, dist.world)
+        return DataLoader(dataset, batch_size=args.batch_size, sampler=sampler, num_workers=args.num_workers,
+                          drop_last=len(sampler) > args.batch_size)
+    shard = Subset(dataset, range(dist.rank, len(dataset), dist.world)) if dist.world > 1 else dataset
+    return DataLoader(shard, batch_size=args.batch_size, shuffle=False, num_workers=args.num_workers)
 
 
 def pick_device(name: str) -> torch.device:
@@ -85,7 +183,7 @@ def pick_device(name: str) -> torch.device:
 
 
 def load_split(args: argparse.Namespace) -> tuple[list, list, str]:
-    """(train sequences, val sequences, dataset hash) of --data, split by subject."""
+    """(train sequences, val sequences, dataset hash) of --data, split by subject (stratified by source)."""
     from .data.mocap import dataset_hash, load_mocap, split_by_subject
 
     sequences = load_mocap(args.data)
@@ -108,33 +206,66 @@ def json_safe(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v if isinstance(v, (int, float, str, bool, type(None))) else str(v) for k, v in vars(args).items()}
 
 
-def _capped(loader: Iterable, max_batches: int | None) -> Iterable:
-    for i, batch in enumerate(loader):
+def _capped(batches: Iterable, max_batches: int | None) -> Iterable:
+    for i, batch in enumerate(batches):
         if max_batches is not None and i >= max_batches:
             return
         yield batch
 
 
-def run_epoch(model: nn.Module, loader: Iterable, step: StepFn, optimizer: torch.optim.Optimizer | None,
-              desc: str, max_batches: int | None = None) -> float:
-    """Mean loss over one pass; trains when an optimizer is given, else evaluates without gradients."""
-    training = optimizer is not None
+def lr_factor(step: int, total_steps: int, minutes: float, max_minutes: float | None) -> float:
+    """Warm-up, then cosine to MIN_LR_FRACTION over progress = max(step / total, minutes / budget)."""
+    progress = step / max(total_steps, 1)
+    if max_minutes:
+        progress = max(progress, minutes / max_minutes)
+    progress = min(progress, 1.0)
+    warm = min(1.0, (step + 1) / max(1.0, WARMUP_FRACTION * total_steps))
+    return warm * (MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _batches_per_epoch(batches: Iterable, max_batches: int | None) -> int:
+    count = len(batches) if hasattr(batches, "__len__") else max_batches or 1
+    return min(count, max_batches) if max_batches is not None else count
+
+
+class _Loop:
+    """Optimizer state, step count and clock of one training run (saved in every checkpoint)."""
+
+    def __init__(self, model: nn.Module, args: argparse.Namespace, total_steps: int) -> None:
+        self.model, self.args, self.total_steps = model, args, total_steps
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        self.step, self.minutes_before, self.started = 0, 0.0, time.monotonic()
+
+    @property
+    def minutes(self) -> float:
+        return self.minutes_before + (time.monotonic() - self.started) / 60
+
+    def train_batch(self, loss: torch.Tensor) -> None:
+        factor = lr_factor(self.step, self.total_steps, self.minutes, self.args.max_minutes)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.args.lr * factor
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.step += 1
+
+
+def run_epoch(model: nn.Module, batches: Iterable, step: StepFn, loop: _Loop | None, desc: str,
+              max_batches: int | None = None, show: bool = True) -> float:
+    """Mean loss over one pass; trains when a loop is given, else evaluates without gradients."""
+    training = loop is not None
     model.train(training)
     total, count = 0.0, 0
-    total_batches = len(loader) if hasattr(loader, "__len__") else None
-    if total_batches is not None and max_batches is not None:
-        total_batches = min(total_batches, max_batches)
-    bar = tqdm(_capped(loader, max_batches), desc=desc, total=total_batches, leave=False, dynamic_ncols=True)
+    bar = tqdm(_capped(batches, max_batches), desc=desc, total=_batches_per_epoch(batches, max_batches),
+               leave=False, dynamic_ncols=True, disable=not show or None)
     with torch.set_grad_enabled(training):
         for batch in bar:
             loss = step(model, batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{desc}: non-finite loss {float(loss)}")
             if training:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
+                loop.train_batch(loss)
             total += float(loss.detach())
             count += 1
             bar.set_postfix(loss=f"{total / count:.4f}")
@@ -143,45 +274,66 @@ def run_epoch(model: nn.Module, loader: Iterable, step: StepFn, optimizer: torch
     return total / count
 
 
-def fit(model: nn.Module, cfg: ModelConfig, kind: str, train_loader: Iterable, val_loader: Iterable,
-        step: StepFn, args: argparse.Namespace, data_hash: str, extra: dict[str, Any] | None = None
-        ) -> list[dict[str, float]]:
-    """Train for args.epochs (or until args.max_minutes), saving OUT/last.pt every epoch and OUT/best.pt
-    on the best validation loss. Returns the history (also written to OUT/history.json)."""
+def _set_epoch(batches: Iterable, epoch: int) -> None:
+    """New sampler and augmentation draw per epoch (loaders, their samplers and PairedLoaders)."""
+    if hasattr(batches, "set_epoch"):
+        batches.set_epoch(epoch)
+        return
+    for part in (getattr(batches, "sampler", None), getattr(batches, "dataset", None)):
+        if part is not None and hasattr(part, "set_epoch"):
+            part.set_epoch(epoch)
+
+
+def fit(model: nn.Module, cfg: ModelConfig, kind: str, train_loader: Iterable, val_loaders: dict[str, Iterable],
+        step: StepFn, args: argparse.Namespace, data_hash: str, extra: dict[str, Any] | None = None,
+        dist: Distributed | None = None) -> list[dict[str, Any]]:
+    """Train for args.epochs (or until args.max_minutes), saving OUT/last.pt every epoch and OUT/best.pt on
+    the best validation loss (mean over the per-source validation loaders). Returns the history (also in
+    OUT/history.json). Under torchrun only rank 0 writes; every rank computes the same mean losses."""
+    dist = dist or Distributed(torch.device("cpu"))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * min(e, args.epochs) / max(args.epochs, 1))))
+    per_epoch = _batches_per_epoch(train_loader, args.max_batches)
+    loop = _Loop(model, args, total_steps=per_epoch * args.epochs)
     start_epoch, history, best = 0, [], math.inf
+    base = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
     if args.resume:
         resumed, _, meta = load_checkpoint(args.resume, expected_config=cfg, kind=kind)
-        model.load_state_dict(resumed.state_dict())
+        base.load_state_dict(resumed.state_dict())
         if meta["optimizer"] is not None:
-            optimizer.load_state_dict(meta["optimizer"])
+            loop.optimizer.load_state_dict(meta["optimizer"])
         start_epoch = int(meta["epoch"] or 0) + 1
-        history = list((meta["extra"] or {}).get("history", []))
+        saved = meta["extra"] or {}
+        history = list(saved.get("history", []))
+        loop.step, loop.minutes_before = int(saved.get("step", 0)), float(saved.get("minutes", 0.0))
         best = min((h["val_loss"] for h in history), default=math.inf)
-        scheduler.last_epoch = start_epoch - 1
-        log.info("resumed from %s at epoch %d", args.resume, start_epoch)
-    started = time.monotonic()
+        log.info("resumed from %s at epoch %d (step %d)", args.resume, start_epoch, loop.step)
     train_args = json_safe(args)
     for epoch in range(start_epoch, args.epochs):
         _set_epoch(train_loader, epoch)
-        train_loss = run_epoch(model, train_loader, step, optimizer, f"epoch {epoch + 1}/{args.epochs} train",
-                               args.max_batches)
-        val_loss = run_epoch(model, val_loader, step, None, f"epoch {epoch + 1}/{args.epochs} val", args.max_batches)
-        scheduler.step()
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                        "minutes": (time.monotonic() - started) / 60})
-        tqdm.write(f"epoch {epoch + 1}: train {train_loss:.4f}  val {val_loss:.4f}")
-        meta_extra = {**(extra or {}), "history": history}
-        save_checkpoint(out / "last.pt", model, cfg, kind, train_args, data_hash, optimizer, epoch, meta_extra)
-        if val_loss < best:
-            best = val_loss
-            save_checkpoint(out / "best.pt", model, cfg, kind, train_args, data_hash, None, epoch, meta_extra)
-        (out / "history.json").write_text(json.dumps(history, indent=2))
-        if args.max_minutes is not None and (time.monotonic() - started) / 60 >= args.max_minutes:
-            tqdm.write(f"time budget of {args.max_minutes} min reached after epoch {epoch + 1}")
+        label = f"epoch {epoch + 1}/{args.epochs}"
+        train_loss = dist.mean(run_epoch(model, train_loader, step, loop, f"{label} train", args.max_batches,
+                                         dist.main))
+        val = {name: dist.mean(run_epoch(model, batches, step, None, f"{label} val {name}", args.max_batches,
+                                         dist.main)) for name, batches in val_loaders.items()}
+        val_loss = float(np.mean(list(val.values())))
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_per_source": val,
+                        "step": loop.step, "minutes": loop.minutes})
+        if dist.main:
+            tqdm.write(f"{label}: step {loop.step}  train {train_loss:.4f}  val {val_loss:.4f}  "
+                       + "  ".join(f"{k} {v:.4f}" for k, v in val.items()) + f"  ({loop.minutes:.1f} min)")
+            meta_extra = {**(extra or {}), "history": history, "step": loop.step, "minutes": loop.minutes}
+            save_checkpoint(out / "last.pt", base, cfg, kind, train_args, data_hash, loop.optimizer, epoch,
+                            meta_extra)
+            if val_loss < best:
+                save_checkpoint(out / "best.pt", base, cfg, kind, train_args, data_hash, None, epoch, meta_extra)
+            (out / "history.json").write_text(json.dumps(history, indent=2))
+        best = min(best, val_loss)
+        over = args.max_minutes is not None and loop.minutes >= args.max_minutes
+        if dist.mean(float(over)) > 0:  # any rank out of time stops them all (no rank left waiting)
+            if dist.main:
+                tqdm.write(f"time budget of {args.max_minutes} min reached after epoch {epoch + 1}")
             break
+    if dist.world > 1:  # ranks must agree: DDP averages every gradient
+        checksum = sum(float(p.detach().double().abs().sum()) for p in base.parameters())
+        print(f"rank-checksum {dist.rank} {checksum:.6f}", flush=True)
     return history

@@ -55,3 +55,31 @@ def test_normalize_screen():
     assert isinstance(t, torch.Tensor) and torch.allclose(unnormalize_screen(t, 1000, 500), torch.tensor(uv).float())
     with pytest.raises(ValueError):
         normalize_screen(np.zeros((3, 3)), 1000, 500)
+
+
+def test_robot_cameras_stay_in_their_ranges():
+    from mpm_model.data.camera import ROBOT_IMAGE_SIZES, sample_robot_camera
+
+    rng = np.random.default_rng(0)
+    target = np.array([1.0, 2.0, 0.95])
+    for _ in range(200):
+        cam = sample_robot_camera(rng, target)
+        assert (cam.width, cam.height) in ROBOT_IMAGE_SIZES
+        hfov = np.degrees(2 * np.arctan(cam.width / 2 / cam.fx))
+        assert 55.0 - 1e-6 <= hfov <= 90.0 + 1e-6
+        assert 0.3 <= cam.center[2] <= 2.0
+        assert 1.5 - 1e-6 <= np.linalg.norm(cam.center[:2] - target[:2]) <= 10.0 + 1e-6
+        pitch = np.degrees(np.arcsin(cam.rotation[2, 2]))  # rotation row 2 = optical axis in the world
+        assert abs(pitch) <= 30.0 + 1e-6
+        assert world_to_camera(target, cam)[2] > 0  # the person is in front
+
+
+def test_keep_in_front_backs_off_along_the_axis():
+    from mpm_model.data.camera import keep_in_front
+
+    cam = sample_camera(np.random.default_rng(3), np.zeros(3), distance=(3.0, 3.0))
+    behind = cam.center * (1.0 + 1.0 / np.linalg.norm(cam.center))  # 1 m behind the lens, on its axis
+    moved = keep_in_front(cam, np.stack([np.zeros(3), behind]), min_depth=0.3)
+    assert world_to_camera(behind, moved)[2] == pytest.approx(0.3, abs=1e-6)
+    np.testing.assert_allclose(moved.rotation, cam.rotation)
+    assert keep_in_front(cam, np.zeros((1, 3))) is cam  # nothing to fix

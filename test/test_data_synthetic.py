@@ -15,8 +15,8 @@ def test_shapes_and_determinism(seqs):
     assert [s.poses3d.shape for s in seqs] == [(500, 17, 3)] * 4
     assert all(np.isfinite(s.poses3d).all() and s.fps == 50.0 for s in seqs)
     assert len({s.subject for s in seqs}) == 4
-    np.testing.assert_array_equal(synthetic_sequences(1, 500, seed=0)[0].poses3d, seqs[0].poses3d)
-    assert not np.allclose(synthetic_sequences(1, 500, seed=1)[0].poses3d, seqs[0].poses3d)
+    np.testing.assert_array_equal(synthetic_sequences(1, 500, fps=50.0, seed=0)[0].poses3d, seqs[0].poses3d)
+    assert not np.allclose(synthetic_sequences(1, 500, fps=50.0, seed=1)[0].poses3d, seqs[0].poses3d)
     with pytest.raises(ValueError):
         synthetic_sequences(0, 10)
 

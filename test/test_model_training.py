@@ -57,11 +57,12 @@ def test_finetune_from_pretrained_and_ablation(mocap, pretrained, tmp_path):
 
     for task in ("lift", "lift_occluded"):
         report = evaluate.main(["--checkpoint", str(tmp_path / "ft" / "best.pt"), "--data", str(mocap),
-                                "--task", task, "--stride", "8", "--cameras", "1",
+                                "--task", task, "--stride", "8",
                                 "--json-out", str(tmp_path / f"{task}.json")])
         saved = json.loads((tmp_path / f"{task}.json").read_text())
         assert saved == report and set(saved["metrics"]) == {
-            "mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "velocity_error_mm", "pck150", "auc"}
+            "mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "velocity_error_mm", "pck150", "auc", "frames"}
+        assert set(saved["per_source"]) == {"synthetic-procedural"}
         assert 0 < saved["metrics"]["p_mpjpe_mm"] <= saved["metrics"]["mpjpe_mm"] + 1e-6
     with pytest.raises(SystemExit, match="causal"):
         evaluate.main(["--checkpoint", str(tmp_path / "ft" / "best.pt"), "--data", str(mocap), "--causal"])
@@ -70,8 +71,9 @@ def test_finetune_from_pretrained_and_ablation(mocap, pretrained, tmp_path):
 def test_complete_task_and_kind_check(mocap, pretrained):
     pre_out, _ = pretrained
     report = evaluate.main(["--checkpoint", str(pre_out / "best.pt"), "--data", str(mocap), "--task", "complete",
-                            "--stride", "8", "--cameras", "1", "--split", "val"])
-    assert report["metrics"]["mpjpe_mm"] > 0 and report["split"] == "val"
+                            "--stride", "8", "--split", "val", "--occlusion", "0.3"])
+    metrics = report["metrics"]
+    assert metrics["mpjpe_mm"] > 0 and metrics["masked_mpjpe_mm"] > 0 and report["split"] == "val"
     with pytest.raises(SystemExit, match="expected 'lifter'"):
         evaluate.main(["--checkpoint", str(pre_out / "best.pt"), "--data", str(mocap), "--task", "lift"])
 

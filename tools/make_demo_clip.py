@@ -2,7 +2,7 @@
 
 If the real test slice ../shared/data/mocap_h36m17_test_slice.npz exists, a few seconds of a few of its
 sequences are cut from it (credits kept in the `source` key: Bandai Namco Research Motion dataset,
-CC BY-NC 4.0, and CMU Graphics Lab Motion Capture Database). Otherwise the clip is procedural motion
+CC BY-NC 4.0; HDM05, CC BY-SA 3.0; CMU Graphics Lab Motion Capture Database). Otherwise the clip is procedural motion
 from mpm_model.data.synthetic, labelled "synthetic-procedural (not captured)" in `source`.
 
     .venv/bin/python tools/make_demo_clip.py [--out mpm_model/assets/demo_clip.npz]
@@ -27,6 +27,7 @@ SYNTHETIC_SOURCE = "synthetic-procedural (not captured; mpm_model.data.synthetic
 CREDITS = {
     "bandai": "Bandai Namco Research Motion dataset (CC BY-NC 4.0)",
     "cmu": "CMU Graphics Lab Motion Capture Database (mocap.cs.cmu.edu)",
+    "hdm05": "HDM05, Universität Bonn (CC BY-SA 3.0)",
 }
 
 

@@ -18,7 +18,10 @@ echo "setup: creating $VENV (pinned by requirements.lock)"
 [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 "$VENV/bin/python" -m pip install -q -r requirements.txt -c requirements.lock 2>&1 | grep -v "is ignored: it is neither" || true
-"$VENV/bin/python" -c "import torch, rclpy, onnxruntime, rosbags" || { echo "setup: dependency install failed" >&2; exit 1; }
+# MediaPipe without its opencv-contrib-python requirement (GUI OpenCV needing libGL); requirements.txt pins the
+# headless OpenCV and mediapipe's other dependencies, requirements.lock pins mediapipe itself.
+"$VENV/bin/python" -m pip install -q --no-deps -c requirements.lock mediapipe 2>&1 | grep -v "is ignored: it is neither" || true
+"$VENV/bin/python" -c "import torch, rclpy, onnxruntime, rosbags, mediapipe, cv2" || { echo "setup: dependency install failed" >&2; exit 1; }
 
 # The ROS wheels were built under manylinux (/opt/python/cp311-cp311); their exported CMake
 # targets point at that interpreter's headers. Point them at this venv's instead.
@@ -44,5 +47,8 @@ rm -rf "$build" && mkdir -p "$build"
 
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v "is ignored: it is neither" || true
 "$VENV/bin/python" -c "import rclpy, mpm_msgs.msg, mpm_model, mpm_ros" || { echo "setup: import check failed" >&2; exit 1; }
+# BlazePose .task for the camera front end, built offline from the pinned mediapipe 0.10.21 wheel's models.
+task="$VENV/share/mpm_ros/models/pose_landmarker_full.task"
+[[ -f "$task" ]] || "$VENV/bin/python" -m mpm_model.vision.pose_task --out "$task" || { echo "setup: pose model build failed" >&2; exit 1; }
 echo "$hash" > "$stamp"
 echo "setup: done"

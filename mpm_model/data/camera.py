@@ -1,4 +1,5 @@
-"""Virtual pinhole cameras like Human3.6M's, projection and VideoPose3D screen normalisation.
+"""Virtual pinhole cameras (Human3.6M-like rigs and robot-mounted cameras), projection and VideoPose3D
+screen normalisation.
 
 Camera frame: x right, y down, z forward (OpenCV). World frame: z up.
 """
@@ -12,6 +13,14 @@ import torch
 # Human3.6M cameras: focal ≈ 1145 px on 1000×1000 (two are 1000×1002) images, 3–7 m from the actor.
 H36M_FOCAL_PX = 1145.0
 H36M_IMAGE_SIZE = 1000
+# Robot cameras: common sensor resolutions, horizontal field of view 55–90°, mounted 0.3–2.0 m high,
+# 1.5–10 m from the person, pitched at most ±30°.
+ROBOT_IMAGE_SIZES: tuple[tuple[int, int], ...] = ((640, 480), (848, 480), (1280, 720), (1920, 1080))
+ROBOT_HFOV_DEG = (55.0, 90.0)
+ROBOT_HEIGHT_M = (0.3, 2.0)
+ROBOT_DISTANCE_M = (1.5, 10.0)
+ROBOT_MAX_PITCH_DEG = 30.0
+CAMERA_KINDS = ("h36m", "robot")
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +104,55 @@ def sample_camera(
     position = target + offset
     rotation = look_at(position, target)
     return VirtualCamera(f, f, width / 2.0, height / 2.0, width, height, rotation, -rotation @ position)
+
+
+def sample_robot_camera(rng: np.random.Generator, target_world: np.ndarray) -> VirtualCamera:
+    """A robot-mounted camera near `target_world` (3,) (the person's root): random resolution and field of
+    view, mounting height, ground distance and azimuth; aimed off the person so they are off-centre (up to
+    40 % of the half field of view) and pitch clipped to ±30°. Close cameras cut the person off (joints
+    outside the image are masked by the datasets). Principal point at the image centre (flip-consistent).
+    """
+    target = np.asarray(target_world, dtype=np.float64).reshape(-1)
+    if target.shape != (3,) or not np.isfinite(target).all():
+        raise ValueError(f"sample_robot_camera: target_world must be 3 finite numbers, got {target_world!r}")
+    width, height = ROBOT_IMAGE_SIZES[rng.integers(len(ROBOT_IMAGE_SIZES))]
+    half_h = np.deg2rad(rng.uniform(*ROBOT_HFOV_DEG)) / 2.0
+    focal = width / 2.0 / np.tan(half_h)
+    half_v = np.arctan(height / 2.0 / focal)
+    distance = rng.uniform(*ROBOT_DISTANCE_M)
+    azimuth = rng.uniform(0.0, 2.0 * np.pi)
+    ground = np.array([np.cos(azimuth), np.sin(azimuth)])
+    position = np.array([*(target[:2] + distance * ground), rng.uniform(*ROBOT_HEIGHT_M)])
+    yaw = np.arctan2(-ground[1], -ground[0]) + rng.uniform(-0.4, 0.4) * half_h  # towards the person, off-centre
+    level_pitch = np.arctan2(target[2] - position[2], distance)  # pitch that centres the root vertically
+    max_pitch = np.deg2rad(ROBOT_MAX_PITCH_DEG)
+    pitch = np.clip(level_pitch + rng.uniform(-0.4, 0.4) * half_v, -max_pitch, max_pitch)
+    forward = np.array([np.cos(pitch) * np.cos(yaw), np.cos(pitch) * np.sin(yaw), np.sin(pitch)])
+    rotation = look_at(position, position + forward)
+    return VirtualCamera(focal, focal, width / 2.0, height / 2.0, width, height, rotation, -rotation @ position)
+
+
+def sample_any_camera(rng: np.random.Generator, target_world: np.ndarray, kind: str) -> VirtualCamera:
+    """`kind` "h36m" (studio rig, `sample_camera`) or "robot" (`sample_robot_camera`)."""
+    if kind == "h36m":
+        return sample_camera(rng, target_world)
+    if kind == "robot":
+        return sample_robot_camera(rng, target_world)
+    raise ValueError(f"camera kind must be one of {CAMERA_KINDS}, got {kind!r}")
+
+
+def keep_in_front(cam: VirtualCamera, points_world: np.ndarray, min_depth: float = 0.3) -> VirtualCamera:
+    """Move `cam` back along its optical axis until every (..., 3) world point is >= `min_depth` in front.
+
+    Real sequences walk 10 m and more, past a camera placed near the person: backing off keeps every
+    projection valid (what then leaves the image is masked) instead of failing on points behind the lens.
+    """
+    depth = (np.asarray(points_world, np.float64).reshape(-1, 3) @ cam.rotation.T + cam.translation)[:, 2]
+    shortfall = float(min_depth - depth.min()) if depth.size else 0.0
+    if shortfall <= 0:
+        return cam
+    translation = cam.translation + np.array([0.0, 0.0, shortfall])  # camera centre moves back by `shortfall`
+    return VirtualCamera(cam.fx, cam.fy, cam.cx, cam.cy, cam.width, cam.height, cam.rotation, translation)
 
 
 def world_to_camera(points: np.ndarray, cam: VirtualCamera) -> np.ndarray:

@@ -35,9 +35,9 @@ from mpm_model.skeleton import NUM_JOINTS, ROOT_JOINT
 LOG = logging.getLogger(__name__)
 
 HEAD_JOINT = 10
-# Human3.6M captures at 50 Hz; VideoPose3D, P-STMO and MPM all train at that rate, so every
-# sequence is resampled to it unless configured otherwise.
-DEFAULT_FPS = 50.0
+# The node runs at camera rate (usually 30 Hz), so models train there by default (ModelConfig.fps);
+# every sequence is resampled to the model's rate.
+DEFAULT_FPS = 30.0
 
 POSE_KEYS = ("poses_3d", "positions_3d", "joints_3d", "poses3d", "joints3d", "keypoints_3d")
 NAME_KEYS = ("sequence_names", "seq_names", "names")
@@ -287,18 +287,24 @@ def split_by_subject(
 ) -> tuple[list[MocapSequence], list[MocapSequence]]:
     """Hold out whole subjects for validation, so no performer leaks into both sets.
 
-    With a single subject it falls back to holding out whole sequences; with a single sequence it
-    keeps the first (1 - val_fraction) of its frames for training and the rest for validation.
+    Stratified by source: each source with two or more subjects holds out its own share, so the
+    validation set has every source and can be reported per source. With a single subject overall it
+    falls back to holding out whole sequences; with a single sequence it keeps the first
+    (1 - val_fraction) of its frames for training and the rest for validation.
     """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     if not sequences:
         raise ValueError("split_by_subject: no sequences")
     rng = np.random.default_rng(seed)
-    subjects = sorted({s.subject for s in sequences})
-    if len(subjects) > 1:
-        count = min(len(subjects) - 1, max(1, round(val_fraction * len(subjects))))
-        val_subjects = set(rng.permutation(subjects)[:count].tolist())
+    sources = sorted({s.source for s in sequences})
+    val_subjects: set[str] = set()
+    for source in sources:
+        subjects = sorted({s.subject for s in sequences if s.source == source})
+        if len(subjects) > 1:
+            count = min(len(subjects) - 1, max(1, round(val_fraction * len(subjects))))
+            val_subjects.update(rng.permutation(subjects)[:count].tolist())
+    if val_subjects:
         return ([s for s in sequences if s.subject not in val_subjects],
                 [s for s in sequences if s.subject in val_subjects])
     if len(sequences) > 1:
