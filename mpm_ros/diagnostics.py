@@ -1,6 +1,9 @@
 """Thread-safe pipeline statistics for the node's 1 Hz /diagnostics report (ROS-free).
 
 The subscription callback and the inference worker both record here; `snapshot()` is read by the timer.
+Two counter families, so a degraded-but-kept input is never confused with a lost one: `dropped.<reason>`
+(an input frame or skeleton that produced no output; summed in `dropped_total`) and `masked.<reason>`
+(kept, with joints/frames masked or placement given up; summed in `masked_total`).
 """
 from __future__ import annotations
 
@@ -13,6 +16,22 @@ import numpy as np
 
 RATE_WINDOW_S = 5.0
 LATENCY_SAMPLES = 500
+FPS_TOLERANCE = 0.2  # relative difference between the measured stream rate and the model's training rate
+
+
+def frame_rate_problem(measured_hz: float | None, model_fps: float | None) -> str | None:
+    """Why a stream at measured_hz does not suit a model trained at model_fps (None: fine or unknown).
+
+    The model's temporal window spans window/fps seconds of motion; at another rate it sees motion sped up or
+    slowed down, which degrades the lift silently.
+    """
+    if not measured_hz or not model_fps or model_fps <= 0:
+        return None
+    if abs(measured_hz / model_fps - 1.0) <= FPS_TOLERANCE:
+        return None
+    return (f"input stamps arrive at {measured_hz:.1f} Hz but the model was trained at {model_fps:g} Hz "
+            f"(more than {FPS_TOLERANCE:.0%} apart): 3D output degrades; resample the input or use a model trained "
+            f"at this rate")
 
 
 class RateMeter:
@@ -49,7 +68,8 @@ class Snapshot:
     stamp_age_p99_ms: float
     active_tracks: int
     dropped: dict[str, int]
-    resets: int
+    masked: dict[str, int]
+    resets: dict[str, int]
     extra: dict[str, str] = field(default_factory=dict)
 
     def as_key_values(self) -> list[tuple[str, str]]:
@@ -64,10 +84,13 @@ class Snapshot:
             ("stamp_age_p50_ms", f"{self.stamp_age_p50_ms:.2f}"),
             ("stamp_age_p99_ms", f"{self.stamp_age_p99_ms:.2f}"),
             ("active_tracks", str(self.active_tracks)),
-            ("buffer_resets", str(self.resets)),
+            ("buffer_resets", str(sum(self.resets.values()))),
             ("dropped_total", str(sum(self.dropped.values()))),
+            ("masked_total", str(sum(self.masked.values()))),
         ]
+        pairs += [(f"buffer_resets.{reason}", str(count)) for reason, count in sorted(self.resets.items())]
         pairs += [(f"dropped.{reason}", str(count)) for reason, count in sorted(self.dropped.items())]
+        pairs += [(f"masked.{reason}", str(count)) for reason, count in sorted(self.masked.items())]
         pairs += list(self.extra.items())
         return pairs
 
@@ -83,7 +106,8 @@ class PipelineStats:
         self._end_to_end: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._stamp_age: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self._dropped: Counter[str] = Counter()
-        self._resets = 0
+        self._masked: Counter[str] = Counter()
+        self._resets: Counter[str] = Counter()
         self.active_tracks = 0
 
     def input_received(self, now: float | None = None) -> None:
@@ -103,17 +127,28 @@ class PipelineStats:
             self._inference.append(seconds)
 
     def drop(self, reason: str, count: int = 1) -> None:
+        """An input (frame or skeleton) that produced no output."""
         if count > 0:
             with self._lock:
                 self._dropped[reason] += count
 
-    def reset_counted(self) -> None:
+    def mask(self, reason: str, count: int = 1) -> None:
+        """An input kept with joints/frames masked (or published root-relative)."""
+        if count > 0:
+            with self._lock:
+                self._masked[reason] += count
+
+    def reset_counted(self, reason: str) -> None:
         with self._lock:
-            self._resets += 1
+            self._resets[reason] += 1
 
     def dropped(self) -> dict[str, int]:
         with self._lock:
             return dict(self._dropped)
+
+    def masked(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._masked)
 
     def snapshot(self, extra: dict[str, str] | None = None, now: float | None = None) -> Snapshot:
         now = time.monotonic() if now is None else now
@@ -129,6 +164,7 @@ class PipelineStats:
                 stamp_age_p99_ms=percentile_ms(self._stamp_age, 99),
                 active_tracks=self.active_tracks,
                 dropped=dict(self._dropped),
-                resets=self._resets,
+                masked=dict(self._masked),
+                resets=dict(self._resets),
                 extra=dict(extra or {}),
             )

@@ -1,45 +1,55 @@
 """mpm_lifter: lifecycle node lifting mpm_msgs/Skeleton2DArray to Skeleton3DArray + markers + diagnostics.
 
-Thin glue: layouts → WindowBuffer (callback thread) → bounded drop-oldest job queue → worker thread running
-ONE backend.infer() per input message → placement → message builders → publishers. See docs/NODE.md.
+Thin glue: size check → decode (at most max_tracks skeletons) → layouts → WindowBuffer (callback thread) →
+bounded drop-oldest job queue → worker thread running ONE backend.infer() per input message → placement →
+message builders → publishers. See docs/NODE.md.
 
     python -m mpm_ros.lift_node --ros-args --params-file config/lift.yaml
 """
 from __future__ import annotations
 
+import signal
 import sys
-import threading
-import time
-from collections import deque
-from dataclasses import dataclass
 
-import numpy as np
-import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from mpm_msgs.msg import Skeleton2DArray, Skeleton3DArray
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo
-from visualization_msgs.msg import MarkerArray
+if __name__ == "__main__":  # a signal during the slow imports below ends quietly: nothing to clean up yet
+    for _signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(_signum, lambda *_: sys.exit(0))
 
-from mpm_model.checkpoint import list_pretrained
-from mpm_ros import messages, params
-from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_mismatch
-from mpm_ros.diagnostics import PipelineStats
-from mpm_ros.layouts import LayoutError, decode_keypoints
-from mpm_ros.placement import place_batch
-from mpm_ros.window_buffer import BufferConfig, Emission, Observation, WindowBuffer
+import dataclasses  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections import deque  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import numpy as np  # noqa: E402
+import rclpy  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
+from mpm_msgs.msg import Skeleton2DArray, Skeleton3DArray  # noqa: E402
+from rcl_interfaces.msg import SetParametersResult  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
+from rclpy.serialization import deserialize_message  # noqa: E402
+from rclpy.signals import SignalHandlerOptions  # noqa: E402
+from sensor_msgs.msg import CameraInfo  # noqa: E402
+from visualization_msgs.msg import MarkerArray  # noqa: E402
+
+from mpm_model.checkpoint import list_pretrained  # noqa: E402
+from mpm_ros import messages, params  # noqa: E402
+from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_mismatch  # noqa: E402
+from mpm_ros.camera import Camera, fallback_intrinsics, intrinsics_problem  # noqa: E402
+from mpm_ros.diagnostics import PipelineStats, frame_rate_problem  # noqa: E402
+from mpm_ros.input_adapters import KeypointInput, unavailable  # noqa: E402
+from mpm_ros.inputs import MAX_FRAME_ID_CHARS, clip, frame_id_problem, max_message_bytes, select_skeletons  # noqa: E402
+from mpm_ros.layouts import LayoutError, decode_keypoints  # noqa: E402
+from mpm_ros.placement import place_batch  # noqa: E402
+from mpm_ros.window_buffer import RESETS, BufferConfig, Emission, Observation, PushResult, WindowBuffer  # noqa: E402
 
 NODE_NAME = "mpm_lifter"
 LOG_THROTTLE_S = 5.0
-
-
-@dataclass(frozen=True)
-class Camera:
-    width: int
-    height: int
-    intrinsics: np.ndarray | None  # (3, 3) K, None = unknown (outputs stay root-relative)
+CAMERA_INFO_GRACE_S = 2.0  # keypoints may arrive before the first camera_info: warn only after this long
+RECENT_S = 5.0  # a warning condition seen this recently keeps /diagnostics at WARN
 
 
 @dataclass(frozen=True)
@@ -51,25 +61,44 @@ class Job:
 
 
 class LifterNode(LifecycleNode):
-    """The lifecycle node; with autostart (default) it configures and activates itself in the constructor."""
+    """The lifecycle node; with autostart (default) it configures and activates itself in the constructor.
 
-    def __init__(self, **kwargs) -> None:
+    `argv` (the process arguments, given by main) lets configure refuse `-p` overrides ROS drops silently.
+    `defer_autostart` leaves the autostart transitions to `autostart()` (main calls it inside its signal guard).
+    """
+
+    def __init__(self, argv: list[str] | None = None, defer_autostart: bool = False, **kwargs) -> None:
         super().__init__(NODE_NAME, **kwargs)
-        self._refused = params.declare_all(self)
+        self._refused = params.declare_all(self) | params.command_line_problems(argv or [])
+        ignored = sorted(name for name in self._parameter_overrides if not self.has_parameter(name))
+        if ignored:  # a params file may be shared with other nodes: say so, but do not refuse
+            self.get_logger().warning(f"ignoring parameters this node does not have: {clip(', '.join(ignored))}")
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.stats = PipelineStats()
         self._params: params.LifterParams | None = None
         self._backend = None
         self._untrained = False
+        self._model_fps: float | None = None
         self._buffer: WindowBuffer | None = None
         self._camera_info: Camera | None = None
+        self._first_input_at: float | None = None
         self._warned_no_camera_info = False
+        self._last_outside_at = -float("inf")
+        self._rate_problem: str | None = None
+        self._warned_at: dict[str, float] = {}  # drop reason -> when it was last logged
         self._outputs = {}
         self._inputs = []
+        self._adapter: KeypointInput | None = None
         self._diagnostics_timer = None
         self._jobs: deque[Job] = deque()
         self._jobs_changed = threading.Condition()
         self._stop_worker = False
         self._worker: threading.Thread | None = None
+        if not defer_autostart:
+            self.autostart()
+
+    def autostart(self) -> None:
+        """Configure and activate when the autostart parameter is set."""
         if self.get_parameter("autostart").value and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
 
@@ -84,6 +113,10 @@ class LifterNode(LifecycleNode):
         if errors:
             return self._refuse("invalid parameters", errors)
         p = params.to_params(values)
+        missing = None if p.input_format == "mpm" else unavailable(p.input_format)
+        if missing:
+            return self._refuse("input_format unavailable", [missing])
+        self.get_logger().info(f"configuring: checkpoint {p.checkpoint or '(untrained)'}, backend {p.backend}")
         try:
             backend, untrained = build_backend(p)
         except Exception as exc:  # any backend failure must refuse the transition, not kill the node
@@ -95,10 +128,11 @@ class LifterNode(LifecycleNode):
             self.get_logger().warning("!" * 20 + " " + UNTRAINED_WARNING + " " + "!" * 20)
         cfg = backend.config
         self._params, self._backend, self._untrained = p, backend, untrained
+        self._model_fps = getattr(cfg, "fps", None)  # the rate the model was trained at (newer checkpoints)
         self._buffer = WindowBuffer(BufferConfig(
             window=cfg.window, target_index=cfg.target_index, num_joints=cfg.num_joints,
-            min_confidence=p.min_confidence, track_timeout=p.track_timeout, max_tracks=p.max_tracks,
-            frame_rate=p.frame_rate))
+            min_confidence=p.min_confidence, min_visible_joints=p.min_visible_joints, track_timeout=p.track_timeout,
+            max_tracks=p.max_tracks, frame_rate=p.frame_rate))
         output_qos = QoSProfile(depth=p.output_qos_depth, reliability=ReliabilityPolicy.RELIABLE,
                                 history=HistoryPolicy.KEEP_LAST)
         self._outputs = {
@@ -116,10 +150,13 @@ class LifterNode(LifecycleNode):
         p = self._params
         input_qos = QoSProfile(depth=p.input_qos_depth, reliability=qos_profile_sensor_data.reliability,
                                durability=qos_profile_sensor_data.durability, history=HistoryPolicy.KEEP_LAST)
-        self._inputs = [
-            self.create_subscription(Skeleton2DArray, "keypoints", self._on_keypoints, input_qos),
-            self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, input_qos),
-        ]
+        self._inputs = [self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, input_qos)]
+        if p.input_format == "mpm":  # raw: the size is checked before anything is deserialised
+            self._inputs.append(
+                self.create_subscription(Skeleton2DArray, "keypoints", self._on_keypoints, input_qos, raw=True))
+        else:  # yolo_ros / ros4hri messages, adapted to Skeleton2DArray (mpm_ros.input_adapters)
+            self._adapter = KeypointInput(self, p.input_format, self._on_adapted, input_qos, self._image_size,
+                                          self.stats.drop)
         self._stop_worker = False
         self._worker = threading.Thread(target=self._work, name="mpm_lifter_inference", daemon=True)
         self._worker.start()
@@ -147,13 +184,16 @@ class LifterNode(LifecycleNode):
         for subscription in self._inputs:
             self.destroy_subscription(subscription)
         self._inputs = []
+        if self._adapter is not None:
+            self._adapter.destroy()
+            self._adapter = None
         if self._diagnostics_timer is not None:
             self.destroy_timer(self._diagnostics_timer)
             self._diagnostics_timer = None
         self.stop_worker()
 
     def stop_worker(self) -> None:
-        """Stop the inference thread (no ROS calls: safe after the context was shut down by Ctrl-C)."""
+        """Stop the inference thread and wait for it: after this returns nothing publishes from it."""
         if self._worker is not None:
             with self._jobs_changed:
                 self._stop_worker = True
@@ -168,84 +208,161 @@ class LifterNode(LifecycleNode):
         self._outputs = {}
         self._backend = self._buffer = self._params = None
         self._camera_info = None
+        self._first_input_at = None
         self._warned_no_camera_info = False
+
+    # ---- runtime parameter changes (executor thread) ----------------------------------------------------
+    def _on_set_parameters(self, changes: list[Parameter]) -> SetParametersResult:
+        """Refuse what configure would refuse; apply live parameters at once; structural ones need a reconfigure."""
+        names = [change.name for change in changes]
+        current = params.read_all(self)
+        values = current | {change.name: change.value for change in changes if change.name in params.SPECS}
+        known = set(params.validate(current, shipped=list_pretrained()))
+        errors = [e for e in params.validate(values, shipped=list_pretrained()) if e not in known]
+        if errors:
+            return SetParametersResult(successful=False, reason="; ".join(errors))
+        structural = params.needs_reconfigure(names) if self._params is not None else []
+        if structural:
+            return SetParametersResult(successful=False, reason=(
+                f"{', '.join(structural)}: only applied at configure, read-only while the node is "
+                f"{self.lifecycle_state}; deactivate and clean up, set it, then configure again"))
+        for name in names:  # a corrected start-up override no longer blocks configure
+            self._refused.pop(name, None)
+        if self._params is not None:
+            self._apply_live(values)
+        return SetParametersResult(successful=True)
+
+    def _apply_live(self, values: dict) -> None:
+        p = params.to_params(values)
+        self._params = p
+        self._buffer.config = dataclasses.replace(
+            self._buffer.config, min_confidence=p.min_confidence, min_visible_joints=p.min_visible_joints,
+            track_timeout=p.track_timeout, frame_rate=p.frame_rate)
 
     # ---- input (executor thread) ----------------------------------------------------------------------
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        k = np.asarray(msg.k, np.float64).reshape(3, 3)
-        if msg.width <= 0 or msg.height <= 0 or not np.isfinite(k).all() or k[0, 0] <= 0 or k[1, 1] <= 0:
-            self.stats.drop("invalid_camera_info")
-            self.get_logger().warning(f"ignoring camera_info with size {msg.width}x{msg.height} and K {list(msg.k)}",
-                                      throttle_duration_sec=LOG_THROTTLE_S)
+        problem = intrinsics_problem(msg.width, msg.height, msg.k)
+        if problem:
+            self._count("invalid_camera_info", f"ignoring camera_info ({problem}); skeletons stay root-relative "
+                        "until a valid one arrives")
             return
-        self._camera_info = Camera(int(msg.width), int(msg.height), k)
+        self._camera_info = Camera(int(msg.width), int(msg.height), np.asarray(msg.k, np.float64).reshape(3, 3))
 
-    def _current_camera(self) -> Camera:
+    def _current_camera(self, now: float) -> Camera:
         if self._camera_info is not None:
             return self._camera_info
         p = self._params
-        if not self._warned_no_camera_info:
+        if now - self._first_input_at >= CAMERA_INFO_GRACE_S and not self._warned_no_camera_info:
             self._warned_no_camera_info = True
             self.get_logger().warning(
-                f"no CameraInfo received on '{self.resolve_topic_name('camera_info')}': using image_width="
-                f"{p.image_width}, image_height={p.image_height}, focal_length={p.focal_length} "
+                f"no valid CameraInfo on '{self.resolve_topic_name('camera_info')}' after {CAMERA_INFO_GRACE_S} s "
+                f"of keypoints: using image_width={p.image_width}, image_height={p.image_height}, focal_length="
+                f"{p.focal_length} "
                 + ("(outputs root-relative)" if p.focal_length <= 0 else "(principal point at the image centre)"))
-        intrinsics = None
-        if p.focal_length > 0:
-            intrinsics = np.array([[p.focal_length, 0, p.image_width / 2], [0, p.focal_length, p.image_height / 2],
-                                   [0, 0, 1]], np.float64)
-        return Camera(p.image_width, p.image_height, intrinsics)
+        return Camera(p.image_width, p.image_height,
+                      fallback_intrinsics(p.image_width, p.image_height, p.focal_length))
 
-    def _on_keypoints(self, msg: Skeleton2DArray) -> None:
+    def _on_keypoints(self, data: bytes) -> None:
+        self._guarded(self._decode_raw, data)
+
+    def _on_adapted(self, msg: Skeleton2DArray) -> None:
+        self._guarded(self._handle_keypoints, msg)
+
+    def _image_size(self) -> tuple[int, int]:
+        """(width, height) for normalised adapter inputs (ros4hri): camera_info's, else the parameters'."""
+        camera = self._current_camera(time.monotonic())
+        return camera.width, camera.height
+
+    def _decode_raw(self, data: bytes, received_at: float) -> None:
+        limit = max_message_bytes(self._params.max_tracks)
+        if len(data) > limit:
+            self._count("oversized_message", f"dropping a {len(data)}-byte keypoints message (limit {limit} "
+                        f"bytes for max_tracks={self._params.max_tracks})")
+            return
+        self._handle_keypoints(deserialize_message(data, Skeleton2DArray), received_at)
+
+    def _guarded(self, handle, payload) -> None:
+        """Run an input callback: it must never raise (count, log, keep serving)."""
+        received_at = time.monotonic()
         try:
-            self._handle_keypoints(msg, time.monotonic())
-        except Exception as exc:  # a callback must never raise: count, log, keep serving
+            self.stats.input_received(received_at)
+            if self._buffer is None:
+                return
+            handle(payload, received_at)
+        except Exception as exc:
             self.stats.drop("internal_error")
-            self.get_logger().error(f"dropping a frame after an internal error: {type(exc).__name__}: {exc}",
-                                    throttle_duration_sec=LOG_THROTTLE_S)
+            self.get_logger().error(f"dropping a frame after an internal error: {type(exc).__name__}: "
+                                    f"{clip(str(exc))}", throttle_duration_sec=LOG_THROTTLE_S)
 
     def _handle_keypoints(self, msg: Skeleton2DArray, received_at: float) -> None:
-        self.stats.input_received(received_at)
         buffer, p = self._buffer, self._params
-        if buffer is None:
-            return
-        camera = self._current_camera()
+        if self._first_input_at is None:
+            self._first_input_at = received_at
         frame_id = p.output_frame_id or msg.header.frame_id
-        observations: dict[int, Observation] = {}
+        problem = frame_id_problem(frame_id)
+        if problem:
+            self._count("invalid_frame_id", f"dropping a frame: {problem} (max {MAX_FRAME_ID_CHARS} printable "
+                        "characters; or set output_frame_id)")
+            return
+        stamp_ns = messages.ns_from_time(msg.header.stamp)
+        admitted = buffer.admit(stamp_ns, int(received_at * 1e9))  # before decoding: a refused frame costs nothing
+        if admitted not in ("ok",) + RESETS:
+            self._count(admitted, f"dropping frame with stamp {stamp_ns / 1e9:.6f} s: {admitted}")
+            return
+        camera = self._current_camera(received_at)
         if not msg.skeletons:
             self.stats.drop("empty_message")
-        for skeleton in msg.skeletons:
-            if skeleton.track_id in observations:
-                self._count("duplicate_track_id", f"track {skeleton.track_id} appears twice; keeping the first")
-                continue
+        live = set() if admitted in RESETS else set(buffer.track_ids)  # a reset frees every slot
+        selection = select_skeletons(msg.skeletons, live, p.max_tracks)
+        for reason, count in selection.dropped.items():
+            self._count(reason, f"dropped {count} skeleton(s): {reason} (max_tracks={p.max_tracks})", count)
+        observations: dict[int, Observation] = {}
+        for skeleton in selection.kept:
             try:
                 pixels, confidence = decode_keypoints(skeleton.layout, skeleton.keypoints)
             except LayoutError as exc:
-                self._count(exc.reason, f"dropping track {skeleton.track_id}: {exc}")
+                self._count(exc.reason, f"dropping track {skeleton.track_id}: {exc.reason} (layout "
+                            f"{clip(skeleton.layout, 32)!r}, {len(skeleton.keypoints)} keypoints)")
                 continue
-            if not (np.isfinite(pixels).all() and np.isfinite(confidence).all()):
-                self._count("non_finite_keypoints", f"track {skeleton.track_id} has NaN/inf keypoints (masked)")
             observations[skeleton.track_id] = Observation(pixels, confidence)
-        stamp_ns = messages.ns_from_time(msg.header.stamp)
-        result = buffer.push(stamp_ns, observations, camera.width, camera.height)
-        if not result.accepted:
-            self._count(result.status, f"dropping frame with stamp {stamp_ns / 1e9:.6f} s: {result.status}")
-            return
-        if result.status == "reset":
-            self.stats.reset_counted()
-            self._count("stamp_jump_back", "input stamps jumped back (bag loop?): all track buffers reset")
-        for reason, count in result.dropped.items():
-            self._count(reason, f"dropped {count} skeleton(s): {reason} (max_tracks={p.max_tracks})", count)
-        self.stats.drop("missing_frames_masked", result.gap_frames)
-        self.stats.active_tracks = len(buffer.track_ids)
+        result = buffer.push(stamp_ns, observations, camera.width, camera.height, admitted, int(received_at * 1e9))
+        if result.status in RESETS:
+            self.stats.reset_counted(result.status)
+            self.get_logger().warning(f"input stamps jumped ({result.status}, confirmed by consecutive frames: bag "
+                                      "loop or clock change): all track buffers reset",
+                                      throttle_duration_sec=LOG_THROTTLE_S)
+        self._record(result, camera, received_at)
         if result.expired:
             self._outputs["markers"].publish(messages.delete_markers(stamp_ns, frame_id, result.expired))
         if result.emissions:
             self._enqueue(Job(result.emissions, frame_id, camera, received_at))
 
+    def _record(self, result: PushResult, camera: Camera, now: float) -> None:
+        """Counters, warnings and the stream-rate check for one accepted frame."""
+        for reason, count in result.dropped.items():
+            self._count(reason, f"dropped {count} skeleton(s): {reason} (min_visible_joints="
+                        f"{self._params.min_visible_joints}, max_tracks={self._params.max_tracks})", count)
+        for reason, count in result.masked.items():
+            self.stats.mask(reason, count)
+        self.stats.mask("missing_frames_masked", result.gap_frames)
+        if result.mostly_outside:
+            self._last_outside_at = now
+            self.get_logger().warning(
+                f"{result.mostly_outside} skeleton(s) have most joints outside the {camera.width}x{camera.height} "
+                "image: do the keypoints and camera_info (or image_width/image_height) describe the same image?",
+                throttle_duration_sec=LOG_THROTTLE_S)
+        self.stats.active_tracks = len(self._buffer.track_ids)
+        self._rate_problem = frame_rate_problem(self._buffer.measured_rate_hz(), self._model_fps)
+        if self._rate_problem:
+            self.get_logger().warning(self._rate_problem, throttle_duration_sec=LOG_THROTTLE_S)
+
     def _count(self, reason: str, message: str, count: int = 1) -> None:
+        """Count a drop; warn at most once per LOG_THROTTLE_S per reason (a flood of one kind hides no other)."""
         self.stats.drop(reason, count)
-        self.get_logger().warning(message, throttle_duration_sec=LOG_THROTTLE_S)
+        now = time.monotonic()
+        if now - self._warned_at.get(reason, -LOG_THROTTLE_S) >= LOG_THROTTLE_S:
+            self._warned_at[reason] = now
+            self.get_logger().warning(message)
 
     def _enqueue(self, job: Job) -> None:
         with self._jobs_changed:
@@ -268,7 +385,7 @@ class LifterNode(LifecycleNode):
                 self._run(job)
             except Exception as exc:  # keep the worker alive: one failed batch is one dropped frame
                 self.stats.drop("inference_error")
-                self.get_logger().error(f"inference failed: {type(exc).__name__}: {exc}",
+                self.get_logger().error(f"inference failed: {type(exc).__name__}: {clip(str(exc))}",
                                         throttle_duration_sec=LOG_THROTTLE_S)
 
     def _run(self, job: Job) -> None:
@@ -284,14 +401,16 @@ class LifterNode(LifecycleNode):
         for emission in job.emissions:
             joints = pose3d[start:start + len(emission.track_ids)]  # (b, J, 3)
             start += len(emission.track_ids)
+            placed = np.zeros(len(joints), bool)
             if p.place_in_camera_frame and job.camera.intrinsics is not None:
-                joints, _ = place_batch(joints, emission.target_pixels, emission.target_confidence,
-                                        job.camera.intrinsics)
+                joints, placed = place_batch(joints, emission.target_pixels, emission.target_confidence,
+                                             job.camera.intrinsics)
+                self.stats.mask("root_fit_failed", int((~placed).sum()))
             self._outputs["skeletons3d"].publish(messages.skeleton3d_array(
                 emission.stamp_ns, job.frame_id, emission.track_ids, joints, emission.target_confidence,
-                emission.target_mask))
+                emission.target_mask, placed))
             self._outputs["markers"].publish(messages.skeleton_markers(
-                emission.stamp_ns, job.frame_id, emission.track_ids, joints, emission.target_mask,
+                emission.stamp_ns, job.frame_id, emission.track_ids, joints, emission.target_mask, placed,
                 p.marker_scale, p.marker_lifetime))
             stamp_age_s = (self.get_clock().now().nanoseconds - emission.stamp_ns) * 1e-9
             self.stats.output_published(time.monotonic() - job.received_at, stamp_age_s)
@@ -301,17 +420,24 @@ class LifterNode(LifecycleNode):
         backend, p = self._backend, self._params
         if backend is None:
             return
-        cfg = backend.config
+        cfg, now = backend.config, time.monotonic()
         camera = "camera_info" if self._camera_info is not None else "parameter fallback (no camera_info yet)"
+        measured = self._buffer.measured_rate_hz()
         snapshot = self.stats.snapshot(extra={
             "backend": backend.name, "device": str(backend.device), "backend_selection": backend.selection_reason,
             "checkpoint": p.checkpoint or "(untrained random init)", "window": str(cfg.window),
             "mode": f"causal, lookahead {cfg.lookahead}" if cfg.causal else "centred",
             "output_delay_frames": str(self._buffer.config.delay_frames), "camera": camera,
+            "input_stamp_rate_hz": "unknown" if measured is None else f"{measured:.2f}",
+            "model_fps": "unknown" if self._model_fps is None else f"{self._model_fps:g}",
         })
         problems = [UNTRAINED_WARNING] if self._untrained else []
-        if self._camera_info is None:
+        if self._warned_no_camera_info and self._camera_info is None:
             problems.append("no camera_info received")
+        if now - self._last_outside_at < RECENT_S:
+            problems.append("most joints of some skeletons fall outside the image")
+        if self._rate_problem:
+            problems.append(self._rate_problem)
         level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
         summary = "; ".join(problems) or f"{snapshot.output_rate_hz:.1f} Hz out, {snapshot.active_tracks} track(s)"
         self._outputs["diagnostics"].publish(messages.diagnostic_array(
@@ -322,33 +448,73 @@ class LifterNode(LifecycleNode):
 USAGE = """usage: python -m mpm_ros.lift_node [--ros-args --params-file config/lift.yaml] [-p NAME:=VALUE ...]
 
 The mpm_lifter lifecycle node: Skeleton2DArray on `keypoints` (+ CameraInfo on `camera_info`) in,
-Skeleton3DArray on `skeletons3d`, MarkerArray on `markers` and /diagnostics out. Parameters: docs/NODE.md."""
+Skeleton3DArray on `skeletons3d`, MarkerArray on `markers` and /diagnostics out. Parameters: docs/NODE.md.
+SIGINT or SIGTERM at any time: clean shutdown, exit status 0."""
+
+
+class ShutdownRequested(BaseException):
+    """Raised in the main thread by the first SIGINT/SIGTERM during start-up (BaseException: no `except Exception`
+    swallows it)."""
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopSignals:
+    """SIGINT/SIGTERM handling of main(). The first signal sets `requested`; during start-up (`interrupt`) it also
+    raises ShutdownRequested to cut a long configure short. While spinning nothing is raised — an exception inside
+    an executor callback would leave a task unfinished that executor.shutdown() then waits for — the spin loop
+    polls `requested` instead. Later signals are ignored (SIG_IGN, which also holds during interpreter
+    finalisation) so the shutdown itself runs to the end."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.interrupt = True
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame) -> None:
+        for other in STOP_SIGNALS:
+            signal.signal(other, signal.SIG_IGN)
+        self.requested = True
+        if self.interrupt:
+            raise ShutdownRequested(signum)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the node until Ctrl-C; exit status 1 when autostart could not reach the active state."""
+    """Run the node until SIGINT/SIGTERM (exit 0); exit status 1 when autostart could not reach the active state."""
     args = sys.argv if argv is None else argv
     own_args = args[1:args.index("--ros-args")] if "--ros-args" in args else args[1:]
     if "-h" in own_args or "--help" in own_args:
         print(USAGE)
         return 0
-    rclpy.init(args=args)
-    node = LifterNode()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
+    stop = StopSignals()  # ours, not rclpy's: the context must stay valid until the worker has stopped
+    node = executor = None
     status = 0
     try:
-        if node.get_parameter("autostart").value and node.lifecycle_state != "active":
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        node = LifterNode(argv=args, defer_autostart=True)
+        node.autostart()
+        stop.interrupt = False  # from here on the loop below polls stop.requested
+        if stop.requested:
+            pass
+        elif node.get_parameter("autostart").value and node.lifecycle_state != "active":
             node.get_logger().fatal(f"autostart failed: node is '{node.lifecycle_state}' (see the errors above)")
             status = 1
         else:
-            executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            while not stop.requested and rclpy.ok():  # short waits: a signal ends the loop within 0.1 s
+                executor.spin_once(timeout_sec=0.1)
+    except ShutdownRequested:
         pass
     finally:
-        node.stop_worker()
-        executor.shutdown()
-        node.destroy_node()
+        if node is not None:
+            node.stop_worker()  # first: the worker publishes, so it must end while the context is valid
+        if executor is not None:
+            executor.shutdown(timeout_sec=5.0)
+        if node is not None:
+            node.destroy_node()
         rclpy.try_shutdown()
     return status
 

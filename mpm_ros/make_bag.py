@@ -170,7 +170,7 @@ def write_bag(out: Path, tracks: list[PersonTrack], observations: list[Observati
                 skeletons3d.append(m["Skeleton3D"](
                     track_id=track.track_id, joints=[m["Point"](x=float(x), y=float(y), z=float(z))
                                                      for x, y, z in obs.joints_cam[i]],
-                    confidence=np.ones(17, np.float32), masked=~visible))
+                    confidence=np.ones(17, np.float32), masked=~visible, placed=True))  # ground truth: camera frame
             payloads = {
                 bag_io.CAMERA_INFO_TOPIC: camera_info_msg(m, header, cam),
                 bag_io.KEYPOINTS_TOPIC: m["Skeleton2DArray"](header=header, skeletons=skeletons2d),

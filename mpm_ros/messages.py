@@ -17,6 +17,11 @@ NS_PER_S = 1_000_000_000
 JOINTS_MARKER_ID = 0
 BONES_MARKER_ID = 1
 MASKED_JOINT_ALPHA = 0.35
+# Root-relative (unplaced) skeletons are drawn in their own namespace, white and translucent, at the frame origin:
+# they must not look like a person standing at the camera.
+UNPLACED_SUFFIX = "/root_relative"
+UNPLACED_COLOR = (1.0, 1.0, 1.0)
+UNPLACED_ALPHA = 0.6
 # Colour-blind-friendly (Okabe-Ito) palette; a track keeps its colour for its whole life.
 PALETTE: tuple[tuple[float, float, float], ...] = (
     (0.90, 0.62, 0.00), (0.34, 0.71, 0.91), (0.00, 0.62, 0.45), (0.94, 0.89, 0.26),
@@ -37,8 +42,8 @@ def duration_from_s(seconds: float) -> Duration:
     return Duration(sec=nanoseconds // NS_PER_S, nanosec=nanoseconds % NS_PER_S)
 
 
-def track_namespace(track_id: int) -> str:
-    return f"track_{track_id}"
+def track_namespace(track_id: int, placed: bool = True) -> str:
+    return f"track_{track_id}" + ("" if placed else UNPLACED_SUFFIX)
 
 
 def track_color(track_id: int) -> tuple[float, float, float]:
@@ -55,47 +60,58 @@ def _points(joints: np.ndarray) -> list[Point]:
 
 
 def skeleton3d_array(stamp_ns: int, frame_id: str, track_ids: Sequence[int], joints: np.ndarray,
-                     confidence: np.ndarray, masked: np.ndarray) -> Skeleton3DArray:
-    """(B, J, 3) metres + (B, J) confidence + (B, J) bool masked → Skeleton3DArray for source frame stamp_ns."""
-    if not (len(track_ids) == len(joints) == len(confidence) == len(masked)):
+                     confidence: np.ndarray, masked: np.ndarray, placed: np.ndarray) -> Skeleton3DArray:
+    """(B, J, 3) metres + (B, J) confidence + (B, J) bool masked + (B,) bool placed → Skeleton3DArray for the
+    source frame stamp_ns."""
+    if not (len(track_ids) == len(joints) == len(confidence) == len(masked) == len(placed)):
         raise ValueError(f"batch sizes differ: {len(track_ids)} ids, {len(joints)} skeletons, "
-                         f"{len(confidence)} confidences, {len(masked)} masks")
+                         f"{len(confidence)} confidences, {len(masked)} masks, {len(placed)} placed flags")
     return Skeleton3DArray(header=_header(stamp_ns, frame_id), skeletons=[
-        Skeleton3D(track_id=int(track_id), joints=_points(joints[b]),
-                   confidence=[float(c) for c in confidence[b]], masked=[bool(m) for m in masked[b]])
+        Skeleton3D(track_id=int(track_id), joints=_points(joints[b]), confidence=[float(c) for c in confidence[b]],
+                   masked=[bool(m) for m in masked[b]], placed=bool(placed[b]))
         for b, track_id in enumerate(track_ids)
     ])
 
 
+def _delete(header: Header, namespace: str) -> list[Marker]:
+    return [Marker(header=header, ns=namespace, id=marker_id, action=Marker.DELETE)
+            for marker_id in (JOINTS_MARKER_ID, BONES_MARKER_ID)]
+
+
 def skeleton_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int], joints: np.ndarray,
-                     masked: np.ndarray, scale: float, lifetime_s: float) -> MarkerArray:
-    """Per track (namespace track_<id>): joints as SPHERE_LIST (id 0, masked joints faded), bones as LINE_LIST (id 1)."""
+                     masked: np.ndarray, placed: np.ndarray, scale: float, lifetime_s: float) -> MarkerArray:
+    """Per track: joints as SPHERE_LIST (id 0, masked joints faded), bones as LINE_LIST (id 1), in namespace
+    track_<id> in the track's colour when placed, else in track_<id>/root_relative in white; the two markers
+    of the other namespace are deleted, so a track that changes state never shows twice."""
     markers = []
     for b, track_id in enumerate(track_ids):
-        r, g, b_ = track_color(int(track_id))
-        common = dict(header=_header(stamp_ns, frame_id), ns=track_namespace(int(track_id)),
+        is_placed = bool(placed[b])
+        r, g, b_ = track_color(int(track_id)) if is_placed else UNPLACED_COLOR
+        alpha = 1.0 if is_placed else UNPLACED_ALPHA
+        header = _header(stamp_ns, frame_id)
+        common = dict(header=header, ns=track_namespace(int(track_id), is_placed),
                       action=Marker.ADD, lifetime=duration_from_s(lifetime_s), frame_locked=False)
         points = _points(joints[b])
         spheres = Marker(id=JOINTS_MARKER_ID, type=Marker.SPHERE_LIST, points=points,
-                         colors=[ColorRGBA(r=r, g=g, b=b_, a=MASKED_JOINT_ALPHA if m else 1.0) for m in masked[b]],
-                         color=ColorRGBA(r=r, g=g, b=b_, a=1.0), **common)
+                         colors=[ColorRGBA(r=r, g=g, b=b_, a=alpha * (MASKED_JOINT_ALPHA if m else 1.0))
+                                 for m in masked[b]],
+                         color=ColorRGBA(r=r, g=g, b=b_, a=alpha), **common)
         spheres.scale.x = spheres.scale.y = spheres.scale.z = float(scale)
         spheres.pose.orientation.w = 1.0
         bones = Marker(id=BONES_MARKER_ID, type=Marker.LINE_LIST,
                        points=[points[i] for bone in H36M_BONES for i in bone],
-                       color=ColorRGBA(r=r, g=g, b=b_, a=1.0), **common)
+                       color=ColorRGBA(r=r, g=g, b=b_, a=alpha), **common)
         bones.scale.x = float(scale) * 0.5
         bones.pose.orientation.w = 1.0
-        markers += [spheres, bones]
+        markers += [spheres, bones] + _delete(header, track_namespace(int(track_id), not is_placed))
     return MarkerArray(markers=markers)
 
 
 def delete_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int]) -> MarkerArray:
-    """DELETE both markers of each expired track."""
-    return MarkerArray(markers=[
-        Marker(header=_header(stamp_ns, frame_id), ns=track_namespace(int(track_id)), id=marker_id, action=Marker.DELETE)
-        for track_id in track_ids for marker_id in (JOINTS_MARKER_ID, BONES_MARKER_ID)
-    ])
+    """DELETE the markers of each expired track, in both namespaces."""
+    header = _header(stamp_ns, frame_id)
+    return MarkerArray(markers=[marker for track_id in track_ids for placed in (True, False)
+                                for marker in _delete(header, track_namespace(int(track_id), placed))])
 
 
 def diagnostic_array(stamp_ns: int, name: str, hardware_id: str, level: bytes, message: str,

@@ -3,6 +3,9 @@
 `validate()` is ROS-free so every rule is unit-testable; `declare_all()` turns the table into ROS declarations
 with ParameterDescriptors, and records (instead of raising) overrides that ROS itself rejects, so the
 configure transition can fail with a clear message rather than the process dying at start-up.
+`command_line_problems()` catches the `-p` overrides ROS drops without a word (unknown names, and a wrong type
+when a params file sets the same name). `live` parameters apply while the node runs; the rest need a
+reconfigure (cleanup → set → configure) and are refused while the node is configured.
 """
 from __future__ import annotations
 
@@ -11,9 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from mpm_model.backends.factory import BACKEND_NAMES
+from mpm_ros.camera import fallback_intrinsics, intrinsics_problem
+from mpm_ros.inputs import clip, frame_id_problem
 
 PRECISIONS = ("fp32", "fp16", "bf16")
+INPUT_SOURCES = ("mpm", "yolo_ros", "ros4hri")  # mpm_ros.input_adapters.INPUT_FORMATS adapt the last two
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,7 @@ class ParamSpec:
     high: float | None = None
     choices: tuple[str, ...] = ()
     read_only: bool = False
+    live: bool = False  # applied at once when set on a configured node (else: needs a reconfigure)
 
 
 PARAMS: tuple[ParamSpec, ...] = (
@@ -42,24 +51,31 @@ PARAMS: tuple[ParamSpec, ...] = (
               "(output for the middle frame, delayed by window//2 frames); must equal the loaded model's"),
     ParamSpec("lookahead", 0, "Future frames a causal model sees (output delayed by this many frames); "
               "must equal the loaded model's", 0, 728),
-    ParamSpec("min_confidence", 0.3, "Keypoints below this confidence are masked", 0.0, 1.0),
+    ParamSpec("input_format", "mpm", "2D source: mpm (mpm_msgs/Skeleton2DArray on `keypoints`), yolo_ros "
+              "(yolo_msgs/DetectionArray on `detections`) or ros4hri (REP-155 hri_msgs bodies under /humans/bodies)",
+              choices=INPUT_SOURCES),
+    ParamSpec("min_confidence", 0.3, "Keypoints below this confidence are masked", 0.0, 1.0, live=True),
+    ParamSpec("min_visible_joints", 4, "A track's frame with fewer visible (unmasked) joints is not used: no "
+              "output for it, a new track is not started, the drop is counted", 1, 17, live=True),
     ParamSpec("track_timeout", 1.0, "Seconds (input stamp time) without a track before it expires "
-              "(its markers are deleted)", 0.01, 3600.0),
+              "(its markers are deleted)", 0.01, 3600.0, live=True),
     ParamSpec("max_tracks", 16, "Tracks kept at once; skeletons of further new tracks are dropped (counted)", 1, 256),
     ParamSpec("input_qos_depth", 5, "Depth of the best-effort (sensor data) input subscriptions", 1, 1000),
     ParamSpec("output_qos_depth", 10, "Depth of the reliable output publishers", 1, 1000),
     ParamSpec("queue_size", 2, "Inference jobs waiting for the worker; when full the oldest is dropped (counted)",
-              1, 100),
-    ParamSpec("frame_rate", 0.0, "Input frame rate in Hz for gap detection; 0 = estimate from stamps", 0.0, 1000.0),
-    ParamSpec("output_frame_id", "", "frame_id of the outputs; empty = header.frame_id of the input"),
+              1, 100, live=True),
+    ParamSpec("frame_rate", 0.0, "Input frame rate in Hz for gap detection; 0 = estimate from stamps", 0.0, 1000.0,
+              live=True),
+    ParamSpec("output_frame_id", "", "frame_id of the outputs; empty = header.frame_id of the input", live=True),
     ParamSpec("place_in_camera_frame", True, "Estimate the root translation from camera intrinsics (camera_info, "
-              "or focal_length > 0); otherwise outputs are root-relative"),
-    ParamSpec("marker_scale", 0.05, "Joint sphere diameter in metres (bone width = half)", 0.001, 1.0),
-    ParamSpec("marker_lifetime", 0.5, "Marker lifetime in seconds; 0 = until replaced or deleted", 0.0, 3600.0),
-    ParamSpec("image_width", 640, "Image width in pixels used until camera_info arrives", 1, 100000),
-    ParamSpec("image_height", 480, "Image height in pixels used until camera_info arrives", 1, 100000),
+              "or focal_length > 0); otherwise outputs are root-relative", live=True),
+    ParamSpec("marker_scale", 0.05, "Joint sphere diameter in metres (bone width = half)", 0.001, 1.0, live=True),
+    ParamSpec("marker_lifetime", 0.5, "Marker lifetime in seconds; 0 = until replaced or deleted", 0.0, 3600.0,
+              live=True),
+    ParamSpec("image_width", 640, "Image width in pixels used until camera_info arrives", 1, 100000, live=True),
+    ParamSpec("image_height", 480, "Image height in pixels used until camera_info arrives", 1, 100000, live=True),
     ParamSpec("focal_length", 0.0, "Focal length in pixels used until camera_info arrives; 0 = unknown "
-              "(outputs root-relative)", 0.0, 100000.0),
+              "(outputs root-relative)", 0.0, 100000.0, live=True),
     ParamSpec("autostart", True, "Configure and activate on start-up (false: wait for lifecycle transitions)",
               read_only=True),
 )
@@ -76,7 +92,9 @@ class LifterParams:
     window: int
     causal: bool
     lookahead: int
+    input_format: str
     min_confidence: float
+    min_visible_joints: int
     track_timeout: float
     max_tracks: int
     input_qos_depth: int
@@ -133,7 +151,61 @@ def validate(values: dict[str, Any], shipped: list[str] | None = None) -> list[s
                       f"(shipped: {shipped or 'none'})")
     if values["backend"] == "onnxruntime" and values["precision"] != "fp32":
         errors.append(f"backend=onnxruntime runs fp32 only, got precision={values['precision']!r}")
+    frame_problem = frame_id_problem(values["output_frame_id"])
+    if frame_problem:
+        errors.append(f"output_frame_id: {frame_problem}")
+    width, height = values["image_width"], values["image_height"]
+    intrinsics = fallback_intrinsics(width, height, values["focal_length"])
+    problem = None if intrinsics is None else intrinsics_problem(width, height, intrinsics)
+    if problem:
+        errors.append(f"focal_length={values['focal_length']!r} with image_width={width}, image_height={height}: "
+                      f"{problem}")
     return errors
+
+
+def needs_reconfigure(names: list[str]) -> list[str]:
+    """The parameters among `names` that only take effect at configure (refused while configured)."""
+    return [name for name in names if name in SPECS and not SPECS[name].live]
+
+
+def _ros_args(argv: list[str]) -> list[str]:
+    """The arguments between --ros-args and the next --ros-args terminator (--), possibly several blocks."""
+    inside, out = False, []
+    for arg in argv:
+        if arg == "--ros-args":
+            inside = True
+        elif arg == "--":
+            inside = False
+        elif inside:
+            out.append(arg)
+    return out
+
+
+def command_line_problems(argv: list[str]) -> dict[str, str]:
+    """{name: reason} for `-p name:=value` overrides ROS would drop silently: unknown names and wrong types.
+
+    ROS parses a -p value as YAML; when a params file sets the same name, a value of another type (e.g.
+    `min_confidence:=abc`) is silently discarded in favour of the file's value, so the type is checked here.
+    """
+    args, problems = _ros_args(argv), {}
+    for flag, assignment in zip(args, args[1:]):
+        if flag not in ("-p", "--param") or ":=" not in assignment:
+            continue
+        name, text = assignment.split(":=", 1)
+        spec = SPECS.get(name)
+        if spec is None:
+            problems[name] = f"unknown parameter {clip(name)!r} (-p {clip(assignment)}); known: {sorted(SPECS)}"
+            continue
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        type_error = _type_error(spec, value)
+        if type_error:
+            problems[name] = f"-p {clip(assignment)}: {type_error}"
+    return problems
+
+
 
 
 def to_params(values: dict[str, Any]) -> LifterParams:
@@ -176,4 +248,5 @@ def declare_all(node) -> dict[str, str]:
 
 
 def read_all(node) -> dict[str, Any]:
+    """Current values of every parameter in the table."""
     return {spec.name: node.get_parameter(spec.name).value for spec in PARAMS}

@@ -5,6 +5,13 @@ gets a fully masked step, and a stamp gap larger than `gap_factor` frame periods
 track. A new track starts with T masked padding frames, so the model output starts at its first frame.
 Whenever the slot at `target_index` holds a real observation, the window is emitted for inference; the output
 then describes that slot's source frame (delay = T - 1 - target_index frames).
+
+Never a confident wrong answer: a frame of a track with fewer than `min_visible_joints` usable joints is not
+used (so no window is ever emitted for an all-masked frame), confidences above 1 are masked, and a stamp far
+from the stream's recent stamps (more than `stamp_jump` s back, or more than `jump_frames` frame periods ahead
+of the receive clock) is an outlier: dropped and counted, history untouched. Only `confirm_frames` consistent
+such frames in a row are believed: a forward stall within track_timeout then continues as a gap, anything
+further (a bag loop, a clock jump) resets every buffer.
 """
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ import numpy as np
 from mpm_model.data.camera import normalize_screen
 
 NS_PER_S = 1_000_000_000
+CONFIDENCE_TOLERANCE = 1e-3  # confidences in (1, 1 + this] are rounding noise (clamped to 1), above: masked
 
 
 @dataclass(frozen=True)
@@ -24,16 +32,21 @@ class BufferConfig:
     target_index: int
     num_joints: int = 17
     min_confidence: float = 0.3
+    min_visible_joints: int = 1  # frames of a track with fewer usable joints are not used
     track_timeout: float = 1.0  # seconds of stamp time without the track → expired
     max_tracks: int = 16
     frame_rate: float = 0.0  # Hz; 0 = estimate the frame period from stamps
     gap_factor: float = 1.5  # a stamp gap above gap_factor × period inserts masked frames
-    jump_back_reset: float = 1.0  # seconds; a larger backwards jump (bag loop) resets every buffer
+    stamp_jump: float = 1.0  # s; a stamp further back is an outlier (less: out of order)
+    jump_frames: int = 6  # frame periods; a stamp further ahead is an outlier (stamp_jump before two frames)
+    confirm_frames: int = 3  # consecutive consistent outliers that confirm a stall (gap) or a new timeline (reset)
 
     def __post_init__(self) -> None:
         if self.window < 1 or not 0 <= self.target_index < self.window:
             raise ValueError(f"need window >= 1 and 0 <= target_index < window, got {self.window}, {self.target_index}")
-        if self.max_tracks < 1 or self.track_timeout <= 0 or self.frame_rate < 0 or self.gap_factor <= 1:
+        if self.max_tracks < 1 or self.track_timeout <= 0 or self.frame_rate < 0 or self.gap_factor <= 1 \
+                or not 1 <= self.min_visible_joints <= self.num_joints or self.confirm_frames < 1 \
+                or self.jump_frames < 2:
             raise ValueError(f"invalid BufferConfig {self}")
 
     @property
@@ -63,17 +76,25 @@ class Emission:
     target_mask: np.ndarray  # (B, J) bool
 
 
+RESETS = ("stamp_jump_back", "stamp_jump_forward")  # accepted statuses that cleared every buffer first
+
+
 @dataclass
 class PushResult:
-    status: str  # "ok", "reset" (stamp jumped back, buffers cleared), "duplicate_stamp", "out_of_order_stamp"
+    """status: "ok", a RESETS entry, or why the frame was refused: "duplicate_stamp", "out_of_order_stamp",
+    "stamp_outlier"."""
+
+    status: str
     emissions: list[Emission] = field(default_factory=list)
     expired: list[int] = field(default_factory=list)
-    dropped: Counter = field(default_factory=Counter)  # per reason, e.g. "too_many_tracks"
+    dropped: Counter = field(default_factory=Counter)  # skeletons not used, per reason, e.g. "too_many_tracks"
+    masked: Counter = field(default_factory=Counter)  # joints masked for a bad value, per reason
+    mostly_outside: int = 0  # skeletons with most of their finite joints outside the image
     gap_frames: int = 0
 
     @property
     def accepted(self) -> bool:
-        return self.status in ("ok", "reset")
+        return self.status == "ok" or self.status in RESETS
 
 
 class _TrackRing:
@@ -120,7 +141,9 @@ class WindowBuffer:
         self.config = config
         self._tracks: dict[int, _TrackRing] = {}
         self._last_stamp_ns: int | None = None
+        self._last_arrival_ns: int | None = None
         self._deltas: deque[int] = deque(maxlen=30)
+        self._outliers: list[int] = []  # recent far stamps, each close after the previous (a new timeline?)
 
     @property
     def track_ids(self) -> list[int]:
@@ -134,45 +157,86 @@ class WindowBuffer:
             return None
         return float(np.median(self._deltas)) / NS_PER_S
 
+    def measured_rate_hz(self, min_deltas: int = 10) -> float | None:
+        """Frame rate of the accepted stamps (median of the recent deltas); None before min_deltas deltas."""
+        if len(self._deltas) < min_deltas:
+            return None
+        return NS_PER_S / float(np.median(self._deltas))
+
     def reset(self) -> list[int]:
         """Forget every track and stamp; returns the ids that were live."""
         expired = self.track_ids
         self._tracks.clear()
-        self._last_stamp_ns = None
+        self._last_stamp_ns = self._last_arrival_ns = None
         self._deltas.clear()
+        self._outliers.clear()
         return expired
 
-    def push(self, stamp_ns: int, observations: dict[int, Observation], width: float, height: float) -> PushResult:
-        """Add one frame. Never raises on bad data: bad stamps are reported in `status`, drops in `dropped`."""
-        result = PushResult(status="ok")
+    def admit(self, stamp_ns: int, arrival_ns: int | None = None) -> str:
+        """Judge a frame's stamp before its content is decoded: "ok", a refusal reason, or a RESETS entry once a
+        far jump is confirmed by consecutive frames. Call once per frame, then push() with the result.
+
+        `arrival_ns` (a monotonic receive time): a stamp that ran ahead as far as the wall clock did is a gap
+        (a stalled camera, or a consumer that fell behind), not an outlier.
+        """
         last = self._last_stamp_ns
-        if last is not None and stamp_ns <= last:
-            if stamp_ns == last:
-                result.status = "duplicate_stamp"
-                return result
-            if (last - stamp_ns) / NS_PER_S <= self.config.jump_back_reset:
-                result.status = "out_of_order_stamp"
-                return result
-            result.status = "reset"
+        if last is None:
+            return "ok"
+        delta_s = (stamp_ns - last) / NS_PER_S
+        if delta_s == 0:
+            return "duplicate_stamp"
+        if -self.config.stamp_jump <= delta_s < 0:
+            return "out_of_order_stamp"
+        period = self.frame_period_s()
+        ahead_s = self.config.jump_frames * period if period else self.config.stamp_jump
+        elapsed_s = 0.0 if arrival_ns is None or self._last_arrival_ns is None else \
+            (arrival_ns - self._last_arrival_ns) / NS_PER_S
+        if 0 < delta_s <= ahead_s + max(elapsed_s, 0.0):
+            self._outliers.clear()
+            return "ok"
+        outliers = self._outliers
+        if not (outliers and 0 < (stamp_ns - outliers[-1]) / NS_PER_S <= ahead_s):
+            outliers.clear()
+        outliers.append(stamp_ns)
+        if len(outliers) < self.config.confirm_frames:
+            return "stamp_outlier"
+        outliers.clear()
+        if 0 < delta_s <= max(self.config.stamp_jump, self.config.track_timeout):
+            return "ok"  # a stall, confirmed: continue with a gap of masked frames
+        return "stamp_jump_back" if delta_s < 0 else "stamp_jump_forward"
+
+    def push(self, stamp_ns: int, observations: dict[int, Observation], width: float, height: float,
+             admitted: str | None = None, arrival_ns: int | None = None) -> PushResult:
+        """Add one frame (`admitted`: the admit() result when the caller judged the stamp first). Never raises on
+        bad data: bad stamps are reported in `status`, drops in `dropped`."""
+        result = PushResult(status=self.admit(stamp_ns, arrival_ns) if admitted is None else admitted)
+        if not result.accepted:
+            return result
+        if result.status in RESETS:
             result.expired.extend(self.reset())
-            last = None
+        last = self._last_stamp_ns
         if last is not None:
             self._insert_gap_frames(last, stamp_ns, result)
             self._deltas.append(stamp_ns - last)
-        self._last_stamp_ns = stamp_ns
+        self._last_stamp_ns, self._last_arrival_ns = stamp_ns, arrival_ns
 
-        for track_id in observations:
-            if track_id not in self._tracks:
-                if len(self._tracks) >= self.config.max_tracks:
-                    result.dropped["too_many_tracks"] += 1
-                    continue
-                self._tracks[track_id] = _TrackRing(self.config.window, self.config.num_joints)
+        usable = {}
+        for track_id, observation in observations.items():
+            prepared = self._prepare(observation, width, height, result)
+            if int((~prepared[3]).sum()) < self.config.min_visible_joints:
+                result.dropped["too_few_visible_joints"] += 1
+            elif track_id in self._tracks or len(self._tracks) < self.config.max_tracks:
+                usable[track_id] = prepared
+                if track_id not in self._tracks:
+                    self._tracks[track_id] = _TrackRing(self.config.window, self.config.num_joints)
+            else:
+                result.dropped["too_many_tracks"] += 1
         for track_id, ring in self._tracks.items():
-            observation = observations.get(track_id)
-            if observation is None:
+            prepared = usable.get(track_id)
+            if prepared is None:
                 ring.push(stamp_ns, None, None, None, None)
             else:
-                ring.push(stamp_ns, *self._prepare(observation, width, height))
+                ring.push(stamp_ns, *prepared)
                 ring.last_seen_ns = stamp_ns
         self._collect(result)
 
@@ -195,17 +259,25 @@ class WindowBuffer:
             self._collect(result)
         result.gap_frames = missing
 
-    def _prepare(self, observation: Observation, width: float, height: float
+    def _prepare(self, observation: Observation, width: float, height: float, result: PushResult
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Mask low-confidence, non-finite and out-of-image joints; zero every masked value."""
+        """Mask low-confidence, non-finite, out-of-image and confidence > 1 joints (counting the bad values in
+        `result.masked`); zero every masked value."""
         joints = self.config.num_joints
         pixels = np.asarray(observation.pixels, np.float32).reshape(joints, 2)
         confidence = np.asarray(observation.confidence, np.float32).reshape(joints)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
             finite = np.isfinite(pixels).all(axis=1) & np.isfinite(confidence)
             inside = (pixels[:, 0] >= 0) & (pixels[:, 0] < width) & (pixels[:, 1] >= 0) & (pixels[:, 1] < height)
+            plausible = confidence <= 1.0 + CONFIDENCE_TOLERANCE
             confident = (confidence >= self.config.min_confidence) & (confidence > 0)
-        mask = ~(finite & inside & confident)
+        confidence = np.minimum(confidence, np.float32(1.0))
+        outside = int((finite & ~inside).sum())
+        result.masked["non_finite_keypoints"] += int((~finite).sum())
+        result.masked["outside_image"] += outside
+        result.masked["confidence_above_one"] += int((finite & inside & ~plausible).sum())
+        result.mostly_outside += int(outside > finite.sum() / 2)
+        mask = ~(finite & inside & confident & plausible)
         pixels = np.where(mask[:, None], np.float32(0.0), pixels)
         confidence = np.where(mask, np.float32(0.0), confidence)
         keypoints = np.where(mask[:, None], np.float32(0.0), normalize_screen(pixels, width, height))

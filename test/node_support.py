@@ -13,7 +13,8 @@ from diagnostic_msgs.msg import DiagnosticArray
 from mpm_msgs.msg import Keypoint2D, Skeleton2D, Skeleton2DArray, Skeleton3DArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
+from rcl_interfaces.msg import Log
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo
 from visualization_msgs.msg import MarkerArray
 
@@ -83,9 +84,12 @@ class Driver:
         self.skeletons: list[Skeleton3DArray] = []
         self.markers: list[MarkerArray] = []
         self.diagnostics: list[DiagnosticArray] = []
+        self.logs: list[Log] = []  # /rosout: what every node of the context logged
         self.node.create_subscription(Skeleton3DArray, "skeletons3d", self.skeletons.append, 100)
         self.node.create_subscription(MarkerArray, "markers", self.markers.append, 100)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 100)
+        self.node.create_subscription(Log, "/rosout", self.logs.append, QoSProfile(
+            depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         if lifter is not None:
@@ -110,6 +114,14 @@ class Driver:
         if expect_outputs is not None:
             assert self.spin_until(lambda: len(self.skeletons) >= expect_outputs, timeout), \
                 f"expected {expect_outputs} outputs, got {len(self.skeletons)}"
+
+    def log_lines(self, name: str = "mpm_lifter") -> list[str]:
+        """Messages `name` logged so far (spin first to receive them)."""
+        return [log.msg for log in self.logs if log.name == name]
+
+    def diagnostic_values(self) -> dict[str, str]:
+        """Key/values of the newest /diagnostics status."""
+        return {kv.key: kv.value for kv in self.diagnostics[-1].status[0].values} if self.diagnostics else {}
 
     def close(self) -> None:
         self.executor.shutdown()

@@ -45,7 +45,7 @@ def bags(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             if skeleton.track_id == 2:
                 joints[5] = type(root)(x=joints[5].x + JOINT_OFFSET_M, y=joints[5].y, z=joints[5].z)
             predicted.append(type(skeleton)(track_id=skeleton.track_id, joints=joints, confidence=skeleton.confidence,
-                                            masked=skeleton.masked))
+                                            masked=skeleton.masked, placed=False))
         out = type(gt)(header=gt.header, skeletons=predicted)
         writer.write(conns[bag_io.SKELETONS3D_TOPIC], log + LATENCY_NS,
                      store.serialize_cdr(out, bag_io.SKELETON3D_ARRAY_TYPE))

@@ -14,8 +14,9 @@ INVALID = [
     ("frame_rate", -5.0), ("marker_scale", 0.0), ("marker_lifetime", -1.0), ("image_width", 0),
     ("image_height", 0), ("focal_length", -1.0), ("frame_rate", 30), ("window", "nine"), ("causal", "yes"),
     # refused by params.validate
-    ("backend", "cuda"), ("precision", "int8"), ("checkpoint", "no_such_shipped_weights"),
-    ("checkpoint", "/nonexistent/model.pt"),
+    ("backend", "cuda"), ("precision", "int8"), ("checkpoint", "no_such_shipped_weights"), ("input_format", "openpose"),
+    ("checkpoint", "/nonexistent/model.pt"), ("min_visible_joints", 0), ("min_visible_joints", 18),
+    ("focal_length", 0.01), ("output_frame_id", "x" * 300), ("output_frame_id", "two words"),
     # refused because the loaded (tiny, causal, window 9) model does not match
     ("window", 27), ("causal", False), ("lookahead", 1),
     # refused by the backend factory
@@ -35,6 +36,21 @@ def test_invalid_parameter_refuses_configure(context, checkpoint, name, value) -
     with lifter_node(context, model, **overrides) as lifter:
         assert lifter.trigger_configure() == TransitionCallbackReturn.FAILURE
         assert lifter.lifecycle_state == "unconfigured"
+
+
+CONFIGURE_ONLY = {("window", 27), ("causal", False), ("lookahead", 1), ("backend", "tensorrt")}  # need the model
+RUNTIME_INVALID = [(n, v) for n, v in INVALID if (n, v) not in CONFIGURE_ONLY]
+
+
+@pytest.mark.parametrize("name, value", RUNTIME_INVALID, ids=[f"{n}={v!r}" for n, v in RUNTIME_INVALID])
+def test_invalid_parameter_refused_at_runtime_set(context, checkpoint, name, value) -> None:
+    from rclpy.parameter import Parameter
+
+    with lifter_node(context, checkpoint, autostart=False) as lifter:
+        before = lifter.get_parameter(name).value
+        assert not lifter.set_parameters([Parameter(name, value=value)])[0].successful
+        assert lifter.get_parameter(name).value == before
+        assert lifter.trigger_configure() == TransitionCallbackReturn.SUCCESS, "the refused value was not kept"
 
 
 def test_valid_parameters_configure(context, checkpoint) -> None:

@@ -11,7 +11,7 @@ from mpm_msgs.msg import Keypoint2D, Skeleton2D  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
-from mpm_ros.lift_node import Camera, Job, LifterNode  # noqa: E402
+from mpm_ros.lift_node import CAMERA_INFO_GRACE_S, Camera, Job, LifterNode  # noqa: E402
 from node_support import (FRAME_ID, Driver, camera_info, lifter_node, lifter_overrides, skeleton_array,  # noqa: E402
                           stamp_ns, tiny_checkpoint, walking_pixels)
 
@@ -47,11 +47,16 @@ def test_walking_skeleton_causal_end_to_end(context, tmp_path) -> None:
         assert len(frame3.joints) == 17 and all(np.isfinite([p.x, p.y, p.z]).all() for p in frame3.joints)
         # Placed in the camera frame: the root is in front of the camera (z > 0) rather than at the origin.
         assert driver.skeletons[0].skeletons[0].joints[0].z > 0
-        driver.spin_until(lambda: any(m.action == Marker.DELETE for a in driver.markers for m in a.markers), 5.0)
+        def expiries() -> list[list[tuple[str, int]]]:
+            return [[(m.ns, m.id) for m in a.markers] for a in driver.markers
+                    if all(m.action == Marker.DELETE for m in a.markers)]
+        driver.spin_until(expiries, 5.0)
+        placed = {(s.track_id, s.placed) for m in driver.skeletons for s in m.skeletons}
         added = {(m.ns, m.id) for a in driver.markers for m in a.markers if m.action == Marker.ADD}
-        assert added == {("track_1", 0), ("track_1", 1), ("track_2", 0), ("track_2", 1)}
-        deleted = [(m.ns, m.id) for a in driver.markers for m in a.markers if m.action == Marker.DELETE]
-        assert deleted == [("track_2", 0), ("track_2", 1)], "track 2 expires 0.1 s after its last frame"
+        assert added == {(f"track_{t}" + ("" if ok else "/root_relative"), i) for t, ok in placed for i in (0, 1)}
+        assert (1, True) in placed and (2, True) in placed
+        assert expiries() == [[("track_2", 0), ("track_2", 1), ("track_2/root_relative", 0),
+                               ("track_2/root_relative", 1)]], "track 2 expires 0.1 s after its last frame"
     finally:
         driver.close()
         lifter.destroy_node()
@@ -74,12 +79,13 @@ def test_centred_model_outputs_delayed_with_source_stamps(context, tmp_path) -> 
         lifter.destroy_node()
 
 
-BAD_INPUTS = ["wrong_joint_count", "unknown_layout", "non_finite_keypoints", "empty_message", "duplicate_stamp",
-              "out_of_order_stamp", "stamp_jump_back", "too_many_tracks", "duplicate_track_id"]
+BAD_INPUTS = ["wrong_joint_count", "unknown_layout", "empty_message", "duplicate_stamp", "out_of_order_stamp",
+              "stamp_outlier", "too_many_tracks", "duplicate_track_id"]
 
 
 def test_every_bad_input_counted_and_node_keeps_serving(context, tmp_path) -> None:
-    lifter, driver = start(context, tiny_checkpoint(tmp_path), max_tracks=2, output_frame_id="override_frame")
+    lifter, driver = start(context, tiny_checkpoint(tmp_path), max_tracks=2, output_frame_id="override_frame",
+                           image_width=1000, image_height=1000)
     try:
         walker = walking_pixels(4)
         driver.send(skeleton_array(stamp_ns(100), {1: walker[0]}), expect_outputs=1)
@@ -90,9 +96,10 @@ def test_every_bad_input_counted_and_node_keeps_serving(context, tmp_path) -> No
         nan[4] = np.nan
         bad = [short, unknown, skeleton_array(stamp_ns(103), {1: nan}), skeleton_array(stamp_ns(104), {}),
                skeleton_array(stamp_ns(104), {1: walker[2]}), skeleton_array(stamp_ns(103) + 1, {1: walker[2]}),
-               skeleton_array(stamp_ns(0), {1: walker[2]}),
-               skeleton_array(stamp_ns(1), {1: walker[2], 2: walker[3], 3: walker[3]})]
-        duplicate = skeleton_array(stamp_ns(2), {1: walker[3]})
+               skeleton_array(stamp_ns(0), {1: walker[2]}),  # one far stamp: an outlier
+               skeleton_array(stamp_ns(1), {1: walker[2]}), skeleton_array(stamp_ns(2), {1: walker[2]}),  # a loop
+               skeleton_array(stamp_ns(3), {1: walker[2], 2: walker[3], 3: walker[3]})]
+        duplicate = skeleton_array(stamp_ns(4), {1: walker[3]})
         duplicate.skeletons.append(duplicate.skeletons[0])
         bad.append(duplicate)
         for msg in bad:
@@ -100,7 +107,7 @@ def test_every_bad_input_counted_and_node_keeps_serving(context, tmp_path) -> No
             driver.spin_until(lambda: False, 0.05)
         assert driver.spin_until(lambda: set(BAD_INPUTS) <= set(lifter.stats.dropped()), 5.0), lifter.stats.dropped()
         count = len(driver.skeletons)
-        driver.send(skeleton_array(stamp_ns(3), {1: walker[3]}), expect_outputs=count + 1)
+        driver.send(skeleton_array(stamp_ns(5), {1: walker[3]}), expect_outputs=count + 1)
         assert driver.skeletons[-1].header.frame_id == "override_frame"
         assert lifter.lifecycle_state == "active"
 
@@ -108,11 +115,15 @@ def test_every_bad_input_counted_and_node_keeps_serving(context, tmp_path) -> No
             keys = {kv.key for d in driver.diagnostics for kv in d.status[0].values}
             return {f"dropped.{reason}" for reason in BAD_INPUTS} <= keys
         assert driver.spin_until(reported, 5.0), "diagnostics must list every drop reason"
-        status = driver.diagnostics[-1].status[0]
-        values = {kv.key: kv.value for kv in status.values}
+        values = {kv.key: kv.value for kv in driver.diagnostics[-1].status[0].values}
         assert values["backend"] == "torch" and "backend_selection" in values and "inference_p99_ms" in values
-        assert status.level == DiagnosticStatus.WARN, "no camera_info yet is a warning"
-        assert int(values["buffer_resets"]) >= 1
+        assert values["buffer_resets.stamp_jump_back"] == "1", "the sustained jump back (a bag loop) resets"
+        assert int(values["masked.non_finite_keypoints"]) >= 1 and "dropped.non_finite_keypoints" not in values
+        assert int(values["dropped_total"]) == sum(int(v) for k, v in values.items() if k.startswith("dropped."))
+        driver.spin_until(lambda: False, CAMERA_INFO_GRACE_S)
+        driver.send(skeleton_array(stamp_ns(6), {1: walker[3]}))  # > 2 s of keypoints and still no camera_info
+        assert driver.spin_until(lambda: driver.diagnostics[-1].status[0].level == DiagnosticStatus.WARN, 5.0), \
+            "no camera_info after the grace period is a warning"
     finally:
         driver.close()
         lifter.destroy_node()

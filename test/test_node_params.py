@@ -24,7 +24,9 @@ INVALID = [
     ("min_confidence", 1.5), ("track_timeout", 0.0), ("max_tracks", 0), ("input_qos_depth", 0),
     ("output_qos_depth", 0), ("queue_size", 0), ("frame_rate", -1.0), ("marker_scale", 0.0),
     ("marker_lifetime", -1.0), ("image_width", 0), ("image_height", -5), ("focal_length", -1.0),
-    ("checkpoint", "no_such_weights"), ("frame_rate", 30), ("causal", "yes"),
+    ("checkpoint", "no_such_weights"), ("frame_rate", 30), ("causal", "yes"), ("min_visible_joints", 0),
+    ("min_visible_joints", 18), ("focal_length", 0.01), ("output_frame_id", "x" * 300),
+    ("output_frame_id", "camera frame"),
 ]
 
 
@@ -39,6 +41,20 @@ def test_invalid_value_rejected(name: str, value) -> None:
                                      dict(backend="onnxruntime", precision="fp16")])
 def test_inconsistent_combinations_rejected(changes: dict) -> None:
     assert params.validate(defaults() | changes, shipped=[])
+
+
+def test_command_line_problems() -> None:
+    argv = ["lift_node", "--ros-args", "--params-file", "x.yaml", "-p", "min_confidence:=abc", "-p", "no_such:=5",
+            "-p", "max_tracks:=4", "--param", "frame_rate:=30", "-r", "keypoints:=/k"]
+    problems = params.command_line_problems(argv)
+    assert set(problems) == {"min_confidence", "no_such", "frame_rate"}
+    assert "expected float, got str 'abc'" in problems["min_confidence"] and "write 30.0" in problems["frame_rate"]
+    assert params.command_line_problems(["lift_node", "-p", "no_such:=5"]) == {}, "outside --ros-args: not ROS's"
+
+
+def test_live_and_structural_parameters() -> None:
+    assert params.needs_reconfigure(["min_confidence", "marker_scale", "backend", "max_tracks", "use_sim_time"]) == [
+        "backend", "max_tracks"]
 
 
 def test_descriptors_carry_ranges_and_read_only() -> None:

@@ -88,7 +88,7 @@ def test_gap_emits_pending_delayed_frames() -> None:
     emitted = []
     for k, stamp in enumerate(stamps):
         emitted += [e.stamp_ns for e in buf.push(stamp, {0: observation(k)}, W, H).emissions]
-    result = buf.push(NS_PER_S + 20 * PERIOD_NS, {0: observation(5)}, W, H)
+    result = buf.push(NS_PER_S + 6 * PERIOD_NS, {0: observation(5)}, W, H)
     emitted += [e.stamp_ns for e in result.emissions]
     assert emitted == stamps, "frames still waiting for lookahead are emitted when a gap pushes them through"
 
@@ -114,13 +114,76 @@ def test_duplicate_and_out_of_order_stamps_are_dropped() -> None:
     assert buf.track_ids == [0]
 
 
-def test_jump_back_resets_buffers() -> None:
+def test_sustained_jump_back_resets_buffers() -> None:
     buf = buffer(window=3)
     buf.push(100 * NS_PER_S, {0: observation(), 4: observation(1)}, W, H)
-    result = buf.push(2 * NS_PER_S, {0: observation()}, W, H)
-    assert result.status == "reset" and sorted(result.expired) == [0, 4]
+    first = [buf.push(2 * NS_PER_S + k * PERIOD_NS, {0: observation()}, W, H) for k in range(2)]
+    assert [r.status for r in first] == ["stamp_outlier"] * 2, "one or two far frames are outliers, not a loop"
+    result = buf.push(2 * NS_PER_S + 2 * PERIOD_NS, {0: observation()}, W, H)
+    assert result.status == "stamp_jump_back" and sorted(result.expired) == [0, 4]
     assert buf.track_ids == [0]
     assert result.emissions[0].mask[0, :2].all(), "history before the jump is forgotten"
+
+
+@pytest.mark.parametrize("bad_stamp", [0, 10**6 * NS_PER_S, 100 * NS_PER_S - 5 * NS_PER_S],
+                         ids=["zero", "far_future", "5s_back"])
+def test_single_stamp_outlier_is_dropped_without_reset(bad_stamp: int) -> None:
+    buf = buffer(window=3)
+    for k in range(3):
+        buf.push(100 * NS_PER_S + k * PERIOD_NS, {0: observation(k)}, W, H)
+    outlier = buf.push(bad_stamp, {0: observation(), 1: observation(1)}, W, H)
+    assert outlier.status == "stamp_outlier" and not outlier.emissions and not outlier.expired
+    good = buf.push(100 * NS_PER_S + 3 * PERIOD_NS, {0: observation(3)}, W, H)
+    assert good.status == "ok" and buf.track_ids == [0]
+    assert not good.emissions[0].mask[0].any(), "the history of the good track survives the bad frame"
+
+
+def test_forward_jumps_need_confirmation() -> None:
+    buf = buffer(window=5, track_timeout=1.0)
+    for k in range(3):
+        buf.push(NS_PER_S + k * PERIOD_NS, {0: observation()}, W, H)
+    near = buf.push(NS_PER_S + 7 * PERIOD_NS, {0: observation()}, W, H)
+    assert near.status == "ok" and near.gap_frames == 4, "a few missed frames are an ordinary gap"
+    stall = [buf.push(NS_PER_S + (20 + k) * PERIOD_NS, {0: observation()}, W, H) for k in range(3)]
+    assert [r.status for r in stall] == ["stamp_outlier", "stamp_outlier", "ok"], "a stall, once confirmed"
+    assert buf.track_ids == [0] and stall[-1].gap_frames == 5, "continues as a gap (at most T masked frames)"
+    statuses = [buf.push(50 * NS_PER_S + k * PERIOD_NS, {0: observation()}, W, H).status for k in range(3)]
+    assert statuses == ["stamp_outlier", "stamp_outlier", "stamp_jump_forward"]
+
+
+def test_track_with_too_few_visible_joints_is_never_emitted() -> None:
+    buf = buffer(window=3, min_visible_joints=4)
+    garbage = observation()
+    garbage.pixels[:] = np.nan
+    result = buf.push(NS_PER_S, {0: observation(), 9: garbage}, W, H)
+    assert result.dropped["too_few_visible_joints"] == 1 and buf.track_ids == [0], "no track for a phantom"
+    assert [e.track_ids for e in result.emissions] == [[0]]
+    few = observation()
+    few.confidence[3:] = 0.0  # 3 visible joints < 4
+    result = buf.push(NS_PER_S + PERIOD_NS, {0: few}, W, H)
+    assert not result.emissions and result.dropped["too_few_visible_joints"] == 1
+
+
+@pytest.mark.parametrize("value", [5.0, 1e30])
+def test_confidence_above_one_is_masked_and_counted(value: float) -> None:
+    buf = buffer(window=3)
+    obs = observation()
+    obs.confidence[2] = value
+    obs.confidence[3] = 1.0005  # rounding noise: clamped, kept
+    result = buf.push(NS_PER_S, {0: obs}, W, H)
+    emission = result.emissions[0]
+    assert emission.target_mask[0, 2] and emission.target_confidence[0, 2] == 0.0
+    assert not emission.target_mask[0, 3] and emission.target_confidence[0, 3] == 1.0
+    assert result.masked["confidence_above_one"] == 1
+    assert emission.target_confidence.max() <= 1.0
+
+
+def test_joints_outside_the_image_are_counted() -> None:
+    buf = buffer(window=3)
+    obs = observation()
+    obs.pixels[:10] += W  # 10 of 17 joints outside: most of them
+    result = buf.push(NS_PER_S, {0: obs}, W, H)
+    assert result.masked["outside_image"] == 10 and result.mostly_outside == 1
 
 
 def test_max_tracks_drops_new_tracks() -> None:
@@ -143,3 +206,16 @@ def test_frame_period_estimate_is_robust_to_one_gap() -> None:
 def test_invalid_config_rejected(kwargs) -> None:
     with pytest.raises(ValueError):
         BufferConfig(**kwargs)
+
+
+def test_stamps_that_advance_with_the_wall_clock_are_gaps_not_outliers() -> None:
+    buf = buffer(window=5)
+    for k in range(5):
+        buf.push(NS_PER_S + k * PERIOD_NS, {0: observation()}, W, H, arrival_ns=k * PERIOD_NS)
+    # a consumer that fell behind (or a camera that stalled): stamps 10 frames apart, received 10 frames apart
+    slow = [buf.push(NS_PER_S + (4 + 10 * k) * PERIOD_NS, {0: observation()}, W, H,
+                     arrival_ns=(4 + 10 * k) * PERIOD_NS) for k in range(1, 4)]
+    assert [r.status for r in slow] == ["ok"] * 3
+    # a stamp 0.5 s ahead that arrives one frame later is an outlier
+    ahead = buf.push(NS_PER_S + 34 * PERIOD_NS + NS_PER_S // 2, {0: observation()}, W, H, arrival_ns=35 * PERIOD_NS)
+    assert ahead.status == "stamp_outlier"

@@ -1,0 +1,395 @@
+"""Fuzz and soak the mpm_lifter node as a separate process, over DDS, beside good tracks.
+
+    python -m mpm_ros.stress fuzz                    # ~20 s; part of `make test` (test/test_stress_fuzz.py)
+    python -m mpm_ros.stress soak --minutes 10       # the README's soak figures
+
+fuzz: every bad-input class of issue 11 (and seeded random mutations of valid messages) is published between the
+frames of two good tracks. It asserts the node stays alive, answers every good frame, is exact afterwards (the
+last clean frames equal an in-process reference on the same model), counts every bad input by reason, never
+publishes NaN, an all-masked skeleton or a confidence > 1, and logs no traceback or error; then SIGINT → exit 0.
+soak: N churning tracks at a fixed rate for M minutes; prints RSS, completeness, end-to-end latency (receive
+time − source stamp, same clock) and the load average every sample period.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from mpm_msgs.msg import Skeleton2DArray, Skeleton3DArray
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo
+
+from mpm_ros import messages
+from mpm_ros.stress_inputs import (BAD_INPUTS, FPS, GOOD, HEIGHT, K, PERIOD_NS, WIDTH, camera_info, keypoints_msg,
+                                   mutate, walker_frame, walking_pixels)
+CLIP_FRAMES = 90  # 3 s walker clips: they stay inside the 1000x1000 image (longer walks leave it)
+
+
+class Driver:
+    """Publishes inputs and records the node's outputs in a private rclpy context: per output its receive time
+    (time.time()), source stamp and track ids, plus any problem with its content; whole messages only if `keep`."""
+
+    def __init__(self, keep: bool) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node("mpm_stress_driver", context=self.context)
+        self.keypoints = self.node.create_publisher(Skeleton2DArray, "keypoints", qos_profile_sensor_data)
+        self.camera = self.node.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
+        self.keep = keep
+        self.messages: dict[int, Skeleton3DArray] = {}  # by source stamp (keep only)
+        self.received: list[tuple[float, int, tuple[int, ...]]] = []
+        self.answered: dict[int, set[int]] = {}
+        self.problems: list[str] = []
+        self.diagnostics: list[DiagnosticArray] = []
+        self.node.create_subscription(Skeleton3DArray, "skeletons3d", self._on_output, 100)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def _on_output(self, msg: Skeleton3DArray) -> None:
+        stamp, ids = stamp_of(msg), tuple(s.track_id for s in msg.skeletons)
+        self.received.append((time.time(), stamp, ids))
+        self.answered.setdefault(stamp, set()).update(ids)
+        self.problems += output_problems(msg)
+        if self.keep:
+            self.messages[stamp] = msg
+
+    def spin_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                return False
+            self.executor.spin_once(timeout_sec=0.005)
+        return True
+
+    def wait_connected(self, node: NodeProcess, timeout: float) -> bool:
+        """True once the node's topics are matched; False on timeout or when the node process has exited."""
+        self.spin_until(lambda: node.process.poll() is not None or (
+            self.keypoints.get_subscription_count() > 0 and self.node.count_publishers("skeletons3d") > 0
+            and self.node.count_publishers("/diagnostics") > 0), timeout)
+        return node.process.poll() is None and self.keypoints.get_subscription_count() > 0
+
+    def publish(self, msg: Skeleton2DArray | CameraInfo) -> None:
+        (self.camera if isinstance(msg, CameraInfo) else self.keypoints).publish(msg)
+
+    def diagnostic_values(self) -> dict[str, str]:
+        return {kv.key: kv.value for kv in self.diagnostics[-1].status[0].values} if self.diagnostics else {}
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+def _die_with_parent() -> None:
+    """Linux: the node gets SIGTERM when the stress process dies (e.g. killed by a test timeout): no orphans."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class NodeProcess:
+    """`python -m mpm_ros.lift_node` with these overrides; output in a log file."""
+
+    def __init__(self, log_path: Path, overrides: dict[str, str]) -> None:
+        command = [sys.executable, "-m", "mpm_ros.lift_node", "--ros-args"]
+        for name, value in overrides.items():
+            command += ["-p", f"{name}:={value or repr('')}"]  # rcl needs '' for an empty string
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
+                                        env=os.environ | {"RCUTILS_LOGGING_BUFFERED_STREAM": "0"},
+                                        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> int:
+        """SIGINT, wait; the exit status (killed after 30 s)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+        finally:
+            self._log.close()
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def stamp_of(msg) -> int:
+    return messages.ns_from_time(msg.header.stamp)
+
+
+def output_problems(msg: Skeleton3DArray) -> list[str]:
+    """Non-finite joints, all-masked skeletons or confidences outside [0, 1] in one published message."""
+    problems = []
+    for skeleton in msg.skeletons:
+        where = f"track {skeleton.track_id} @ {stamp_of(msg)}"
+        joints = np.array([(p.x, p.y, p.z) for p in skeleton.joints])
+        if joints.shape != (17, 3) or not np.isfinite(joints).all():
+            problems.append(f"{where}: joints of shape {joints.shape} or non-finite")
+        if all(skeleton.masked):
+            problems.append(f"{where}: every joint masked")
+        if not all(0.0 <= c <= 1.0 for c in skeleton.confidence):
+            problems.append(f"{where}: confidence outside [0, 1]")
+    return problems
+
+
+def log_problems(log: str) -> list[str]:
+    """Tracebacks and errors in the node's log (a bad input must only ever produce a warning)."""
+    return [f"node log: {line[:200]}" for line in log.splitlines() if "Traceback" in line or "[ERROR]" in line]
+
+
+def tiny_checkpoint(directory: Path) -> Path:
+    """A seeded random-init tiny causal lifter (window 9): exercises the node, not the model."""
+    import torch
+
+    from mpm_model.checkpoint import save_checkpoint
+    from mpm_model.config import ModelConfig
+    from mpm_model.model import MPMLifter
+
+    config = ModelConfig(window=9, encoder_hidden=32, d_model=32, ffn_dim=64, heads=2, depth=1, decoder_depth=1,
+                         spatial_mask_joints=2, causal=True, lookahead=0)
+    torch.manual_seed(0)
+    return save_checkpoint(directory / "stress_tiny_t9.pt", MPMLifter(config), config, "lifter", train_args={},
+                           data_hash="stress")
+
+
+def reference_joints(checkpoint: Path, engine_dir: Path, frames: list[tuple[int, dict[int, np.ndarray]]]
+                     ) -> dict[int, np.ndarray]:
+    """{track: (17, 3)} for the last of `frames`, computed in-process from a fresh buffer on the same model."""
+    from mpm_model.backends import create_backend
+    from mpm_ros.placement import place_batch
+    from mpm_ros.window_buffer import BufferConfig, Observation, WindowBuffer
+
+    backend = create_backend("torch", checkpoint=checkpoint, device="cpu", precision="fp32", engine_dir=engine_dir)
+    cfg = backend.config
+    buffer = WindowBuffer(BufferConfig(window=cfg.window, target_index=cfg.target_index, min_visible_joints=4,
+                                       frame_rate=FPS))
+    for stamp, tracks in frames:
+        result = buffer.push(stamp, {t: Observation(p, np.full(17, 0.9)) for t, p in tracks.items()}, WIDTH, HEIGHT)
+    emission = result.emissions[-1]
+    joints, _ = place_batch(backend.infer(emission.keypoints, emission.mask)[:, 0], emission.target_pixels,
+                            emission.target_confidence, np.array(K).reshape(3, 3))
+    return dict(zip(emission.track_ids, joints))
+
+
+def run_fuzz(seed: int, mutations: int, rounds: int, workdir: Path) -> list[str]:
+    """The fuzz run; returns the failures (empty = pass)."""
+    checkpoint = tiny_checkpoint(workdir)
+    node = NodeProcess(workdir / "node.log", {
+        "checkpoint": str(checkpoint), "backend": "torch", "device": "cpu", "engine_dir": str(workdir),
+        "image_width": str(WIDTH), "image_height": str(HEIGHT), "frame_rate": "30.0"})
+    driver = Driver(keep=True)
+    rng = np.random.default_rng(seed)
+    clips = {t: walking_pixels(CLIP_FRAMES, seed=t) for t in GOOD}
+    t0 = 1_700_000_000 * 10**9
+    failures: list[str] = []
+    answered = Counter()
+    expected = Counter()
+    clean: list[tuple[int, dict[int, np.ndarray]]] = []
+    try:
+        if not driver.wait_connected(node, 120.0):
+            return [f"the node did not come up:\n{node.log}"]
+        first = 0  # until the first answer, DDS matching may still lose frames: not counted
+        while not driver.answered:
+            if first == 200:
+                return [f"no answer to 200 good frames:\n{node.log}"]
+            driver.publish(camera_info())
+            driver.publish(keypoints_msg(t0 + first * PERIOD_NS, {t: walker_frame(clips[t], first) for t in GOOD}))
+            driver.spin_until(lambda: bool(driver.answered), 0.2)
+            first += 1
+        schedule = ["warmup"] * 30 + [name for _ in range(rounds) for name, _, _ in BAD_INPUTS] + \
+                   ["mutation"] * mutations + ["settle"] * 10 + ["clean"] * 15
+        builders = {name: (counter, build) for name, counter, build in BAD_INPUTS}
+        for k, kind in enumerate(schedule, start=first):
+            stamp = t0 + k * PERIOD_NS
+            good = {t: walker_frame(clips[t], k) for t in GOOD}
+            driver.publish(keypoints_msg(stamp, good))
+            if kind in builders:
+                counter, build = builders[kind]
+                driver.publish(build(stamp, good[1]))
+                expected[counter] += 1
+            elif kind == "mutation":
+                driver.publish(mutate(rng, stamp, good[1]))
+            clean = clean + [(stamp, good)] if kind == "clean" else []
+            phase = "fuzz" if kind in builders or kind in ("mutation", "settle") else kind
+            # a bad frame may legitimately hold a good one back (e.g. stamped a few frames ahead): wait less
+            timeout = 0.5 if phase == "fuzz" else 3.0
+            if driver.spin_until(lambda: driver.answered.get(stamp, set()) >= set(GOOD), timeout):
+                answered[phase] += 1
+            answered[phase + "_sent"] += 1
+            if node.process.poll() is not None:
+                return [f"the node exited with {node.process.returncode} during the {phase} phase:\n{node.log}"]
+        reference, worst = reference_joints(checkpoint, workdir, clean), 0.0
+        last = driver.messages.get(clean[-1][0])
+        if last is None:
+            failures.append("the last clean frame was not answered")
+        for skeleton in last.skeletons if last else []:
+            if skeleton.track_id not in GOOD:
+                continue
+            got = np.array([(p.x, p.y, p.z) for p in skeleton.joints])
+            error = float(np.abs(got - reference[skeleton.track_id]).max())
+            worst = max(worst, error)
+            if error > 1e-3:
+                failures.append(f"track {skeleton.track_id} after the fuzz differs from the reference by {error:.4f} m")
+        diagnostics_after = len(driver.diagnostics)
+        driver.spin_until(lambda: len(driver.diagnostics) >= diagnostics_after + 2, 5.0)
+        values = driver.diagnostic_values()
+        for counter, count in sorted(expected.items()):
+            if int(values.get(counter, 0)) < count:
+                failures.append(f"{counter} = {values.get(counter, 0)}, but {count} such inputs were sent")
+        print(f"fuzz: good tracks after the fuzz vs an in-process reference: max |error| {worst:.2e} m")
+        for phase in ("warmup", "fuzz", "clean"):
+            print(f"fuzz: {phase:6s} good frames answered with both good tracks: {answered[phase]}/"
+                  f"{answered[phase + '_sent']}")
+        if answered["clean"] != answered["clean_sent"] or answered["warmup"] != answered["warmup_sent"]:
+            failures.append("good tracks were not answered in every clean frame")
+        failures += driver.problems[:10]
+        print("fuzz: counters " + ", ".join(f"{k}={v}" for k, v in values.items()
+                                            if k.startswith(("dropped.", "masked.", "buffer_resets"))))
+    finally:
+        driver.close()
+        returncode = node.stop()
+    log = node.log
+    if returncode != 0:
+        failures.append(f"SIGINT: exit status {returncode}")
+    failures += log_problems(log)
+    print(f"fuzz: {sum(expected.values())} bad inputs of {len(BAD_INPUTS)} classes + {mutations} random mutations "
+          f"(seed {seed}); {len(driver.received)} outputs checked; node exit {returncode}; log {node.log_path}")
+    return failures
+
+
+def run_soak(minutes: float, tracks: int, rate: float, checkpoint: str, backend: str, sample_s: float,
+             workdir: Path) -> list[str]:
+    """Real-time soak with churning tracks; prints one row per sample period and a summary."""
+    node = NodeProcess(workdir / "node.log", {"checkpoint": checkpoint, "backend": backend,
+                                              "image_width": str(WIDTH), "image_height": str(HEIGHT)})
+    driver = Driver(keep=False)
+    rng = np.random.default_rng(0)
+    pool = [walking_pixels(CLIP_FRAMES, seed=k) for k in range(2 * tracks)]
+    slots = [[k, int(rng.integers(0, CLIP_FRAMES)), int(rng.integers(rate * 3, rate * 15))] for k in range(tracks)]
+    next_id = tracks
+    sent: list[tuple[float, int, tuple[int, ...]]] = []  # (send time, stamp, track ids)
+    samples: list[tuple[float, float, float]] = []  # (t, RSS MB, 1-min load)
+    try:
+        if not driver.wait_connected(node, 600.0):
+            return [f"the node did not come up:\n{node.log}"]
+        start = time.time()
+        end, next_frame, next_sample, next_camera = start + minutes * 60, start, start, start
+        while (now := time.time()) < end and node.process.poll() is None:
+            if now >= next_camera:
+                driver.publish(camera_info())
+                next_camera += 1.0
+            if now >= next_sample:
+                samples.append((now - start, node.rss_mb(), os.getloadavg()[0]))
+                next_sample += sample_s
+            if now >= next_frame:
+                stamp = time.time_ns()
+                frame = {slot[0]: walker_frame(pool[slot[0] % len(pool)], slot[1]) for slot in slots}
+                driver.publish(keypoints_msg(stamp, frame))
+                sent.append((now, stamp, tuple(frame)))
+                for slot in slots:  # churn: a track leaves after its lifetime, a new id takes its place
+                    slot[1], slot[2] = slot[1] + 1, slot[2] - 1
+                    if slot[2] <= 0:
+                        slot[:] = [next_id, int(rng.integers(0, CLIP_FRAMES)), int(rng.integers(rate * 3, rate * 15))]
+                        next_id += 1
+                next_frame += 1.0 / rate
+            driver.executor.spin_once(timeout_sec=max(0.0, min(next_frame, next_sample) - time.time()))
+        driver.spin_until(lambda: False, 1.0)
+        samples.append((time.time() - start, node.rss_mb(), os.getloadavg()[0]))
+    finally:
+        driver.close()
+        returncode = node.stop()
+    print_soak_table(sent, driver.received, samples, tracks, rate, next_id)
+    print("soak: node counters " + ", ".join(f"{k}={v}" for k, v in driver.diagnostic_values().items()
+                                             if k.startswith(("dropped", "masked", "buffer_resets"))))
+    failures = driver.problems[:10]
+    if returncode != 0:
+        failures.append(f"SIGINT: exit status {returncode}")
+    return failures + log_problems(node.log)
+
+
+Frames = list[tuple[float, int, tuple[int, ...]]]  # (wall time, source stamp ns, track ids)
+
+
+def print_soak_table(sent: Frames, received: Frames, samples: list[tuple[float, float, float]], tracks: int,
+                     rate: float, ids: int) -> None:
+    """Per sample period: RSS, completeness of (frame, track) pairs, end-to-end latency, load average."""
+    answered = {(stamp, track) for _, stamp, ids_ in received for track in ids_}
+    latency_by_stamp = {stamp: t for t, stamp, _ in received}
+    start = sent[0][0] if sent else 0.0
+    print(f"soak: {tracks} tracks at {rate:g} Hz, {ids} track ids in total, {len(sent)} frames")
+    print("| t (s) | node RSS MB | completeness | e2e p50 ms | e2e p99 ms | load avg 1 min |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    all_pairs, all_hits, all_latency = 0, 0, []
+    for (t, rss, load), (t_next, _, _) in zip(samples, samples[1:] + [(float("inf"), 0, 0)]):
+        window = [(stamp, ids_) for when, stamp, ids_ in sent if t <= when - start < t_next]
+        pairs = sum(len(ids_) for _, ids_ in window)
+        hits = sum((stamp, track) in answered for stamp, ids_ in window for track in ids_)
+        latency = [(latency_by_stamp[stamp] - stamp / 1e9) * 1e3 for stamp, _ in window if stamp in latency_by_stamp]
+        all_pairs, all_hits, all_latency = all_pairs + pairs, all_hits + hits, all_latency + latency
+        if not pairs:  # the closing sample: RSS and load only
+            print(f"| {t:.0f} | {rss:.1f} | – | – | – | {load:.2f} |")
+            continue
+        p50, p99 = np.percentile(latency, [50, 99]) if latency else (float("nan"),) * 2
+        print(f"| {t:.0f} | {rss:.1f} | {hits / pairs:.4f} | {p50:.1f} | {p99:.1f} | {load:.2f} |")
+    p50, p99 = np.percentile(all_latency, [50, 99]) if all_latency else (float("nan"),) * 2
+    print(f"soak: RSS {samples[0][1]:.1f} MB at {samples[0][0]:.0f} s → {samples[-1][1]:.1f} MB at "
+          f"{samples[-1][0]:.0f} s; completeness {all_hits}/{all_pairs} = {all_hits / max(all_pairs, 1):.4f}; "
+          f"e2e p50 {p50:.1f} ms, p99 {p99:.1f} ms; load avg 1 min {min(s[2] for s in samples):.2f}–"
+          f"{max(s[2] for s in samples):.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mpm_ros.stress", description=__doc__.split("\n\n")[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    modes = parser.add_subparsers(dest="mode", required=True)
+    fuzz = modes.add_parser("fuzz", help="every bad-input class + random mutations beside two good tracks")
+    fuzz.add_argument("--seed", type=int, default=0)
+    fuzz.add_argument("--mutations", type=int, default=150, help="random mutations of valid messages")
+    fuzz.add_argument("--rounds", type=int, default=2, help="times each bad-input class is sent")
+    soak = modes.add_parser("soak", help="churning tracks in real time; RSS, completeness, latency, load")
+    soak.add_argument("--minutes", type=float, default=10.0)
+    soak.add_argument("--tracks", type=int, default=10)
+    soak.add_argument("--rate", type=float, default=30.0, help="frames per second")
+    soak.add_argument("--checkpoint", default="mpm_t27_causal",
+                      help="shipped name or .pt; '' = untrained model of the default (full) size")
+    soak.add_argument("--backend", default="auto")
+    soak.add_argument("--sample-s", type=float, default=60.0, help="seconds per table row")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="mpm_stress_") as tmp:
+        workdir = Path(tmp)
+        if args.mode == "fuzz":
+            failures = run_fuzz(args.seed, args.mutations, args.rounds, workdir)
+        else:
+            failures = run_soak(args.minutes, args.tracks, args.rate, args.checkpoint, args.backend, args.sample_s,
+                                workdir)
+        for failure in failures:
+            print(f"{args.mode}: FAIL {failure}")
+        print(f"{args.mode}: {'FAILED' if failures else 'passed'}")
+        return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
