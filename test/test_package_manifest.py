@@ -22,6 +22,9 @@ ROSDEP_KEYS = {
     "onnxscript": "python3-onnx-pip",  # installed with the ONNX exporter (see README).
     "onnxruntime": "python3-onnxruntime-pip",
     "rosbags": "python3-rosbags-pip",
+    "mediapipe": "python3-mediapipe-pip",
+    "cv2": "python3-opencv",
+    "flatbuffers": "python3-flatbuffers",
     "launch": "launch",
     "launch_ros": "launch_ros",
 }

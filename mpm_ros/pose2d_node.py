@@ -1,0 +1,340 @@
+"""mpm_pose2d: lifecycle node turning camera images into the lifter's input, mpm_msgs/Skeleton2DArray.
+
+Thin glue: image → `mpm_model.vision.image.image_to_rgb` → detector (MediaPipe BlazePose or a user YOLO-pose
+ONNX) → `PoseTracker` ids → Skeleton2DArray (COCO-17, stamped with the image's stamp) on `keypoints`, which
+is the lifter's input topic. Optional `overlay`: the image with the 2D keypoints and the lifter's 3D
+skeletons (`skeletons3d`, matched by stamp) reprojected through camera_info's K. Detection runs on a worker
+thread behind a one-slot mailbox, so a slow detector drops whole frames (counted) instead of adding latency.
+
+    python -m mpm_ros.pose2d_node --ros-args -r image:=/camera/image_raw -r camera_info:=/camera/camera_info
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from mpm_msgs.msg import Keypoint2D, Skeleton2D, Skeleton2DArray, Skeleton3DArray
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+
+from mpm_model.skeleton import coco17_to_h36m17
+from mpm_model.vision.detectors import LAYOUT, Detection, create_detector
+from mpm_model.vision.image import ImageError, image_to_rgb, rgb_to_image_fields
+from mpm_model.vision.overlay import OverlayTrack, draw_overlay
+from mpm_model.vision.pose_task import default_task_path
+from mpm_model.vision.tracker import PoseTracker
+from mpm_ros.node_main import run_lifecycle_node
+from mpm_ros import messages, param_table, pose2d_params
+from mpm_ros.diagnostics import PipelineStats
+
+NODE_NAME = "mpm_pose2d"
+LOG_THROTTLE_S = 5.0
+JUMP_BACK_S = 1.0
+
+
+@dataclass
+class Frame:
+    """An image waiting for its 3D skeletons (overlay)."""
+
+    rgb: np.ndarray
+    header: object
+    track_ids: list[int]
+    detections: list[Detection]
+    intrinsics: np.ndarray | None
+
+
+class Pose2DNode(LifecycleNode):
+    """The lifecycle node; with autostart (default) it configures and activates itself in the constructor."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        self._refused = pose2d_params.declare_all(self)
+        self.stats = PipelineStats()
+        self._params: pose2d_params.Pose2DParams | None = None
+        self._detector = None
+        self._model = ""
+        self._tracker: PoseTracker | None = None
+        self._outputs: dict = {}
+        self._inputs: list = []
+        self._timer = None
+        self._intrinsics: np.ndarray | None = None
+        self._last_stamp_ns: int | None = None
+        self._overlay_frames: OrderedDict[int, Frame] = OrderedDict()
+        self._overlay_lock = threading.Lock()
+        self._mailbox: tuple[Image, float] | None = None
+        self._mailbox_changed = threading.Condition()
+        self._stop = False
+        self._worker: threading.Thread | None = None
+        self.people_last_frame = 0
+        self.stamp_resets = 0
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        if self.get_parameter("autostart").value and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            self.trigger_activate()
+
+    @property
+    def lifecycle_state(self) -> str:
+        return self._state_machine.current_state[1]
+
+    # ---- lifecycle ------------------------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        values = pose2d_params.read_all(self)
+        errors = list(self._refused.values()) + pose2d_params.validate(values)
+        if errors:
+            return self._refuse("invalid parameters", errors)
+        p = pose2d_params.to_params(values)
+        model = p.model_path or (str(default_task_path()) if p.detector == "mediapipe" else "")
+        try:
+            self._detector = create_detector(p.detector, model, p.max_people, p.min_detection_confidence)
+        except Exception as exc:  # a missing/broken model refuses the transition, never kills the node
+            return self._refuse(f"cannot create the {p.detector} detector", [f"{type(exc).__name__}: {exc}"])
+        self._params, self._model = p, model
+        self._tracker = PoseTracker(max_age_s=p.track_max_age, max_distance=p.track_max_distance,
+                                    min_confidence=p.min_confidence)
+        qos = QoSProfile(depth=p.output_qos_depth, reliability=ReliabilityPolicy.RELIABLE,
+                         history=HistoryPolicy.KEEP_LAST)
+        self._outputs = {"keypoints": self.create_lifecycle_publisher(Skeleton2DArray, "keypoints", qos),
+                         "diagnostics": self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", qos)}
+        if p.publish_overlay:
+            self._outputs["overlay"] = self.create_lifecycle_publisher(Image, "overlay", qos)
+        self.get_logger().info(f"configured: detector {p.detector} ({model}), up to {p.max_people} people, "
+                               f"overlay {'on' if p.publish_overlay else 'off'}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        p = self._params
+        sensor_qos = QoSProfile(depth=p.input_qos_depth, reliability=qos_profile_sensor_data.reliability,
+                                durability=qos_profile_sensor_data.durability, history=HistoryPolicy.KEEP_LAST)
+        self._inputs = [self.create_subscription(Image, "image", self._on_image, sensor_qos),
+                        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, sensor_qos)]
+        if p.publish_overlay:
+            reliable = QoSProfile(depth=p.output_qos_depth, reliability=ReliabilityPolicy.RELIABLE,
+                                  history=HistoryPolicy.KEEP_LAST)
+            self._inputs.append(self.create_subscription(Skeleton3DArray, "skeletons3d", self._on_skeletons3d,
+                                                         reliable))
+        self._stop = False
+        self._worker = threading.Thread(target=self._work, name="mpm_pose2d_detector", daemon=True)
+        self._worker.start()
+        self._timer = self.create_timer(1.0, self._publish_diagnostics)
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_serving()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_serving()
+        self._release()
+        return super().on_shutdown(state)
+
+    def _on_set_parameters(self, changes: list[Parameter]) -> SetParametersResult:
+        """Runtime sets are validated like configure; none applies while configured (all are read there)."""
+        reason = param_table.refusal(pose2d_params.read_all(self), {c.name: c.value for c in changes},
+                                     pose2d_params.validate, self.lifecycle_state if self._params else None)
+        if reason is None:  # a corrected start-up override no longer blocks configure
+            for change in changes:
+                self._refused.pop(change.name, None)
+        return SetParametersResult(successful=reason is None, reason=reason or "")
+
+    def destroy_node(self) -> None:
+        """Stop the worker and close the detector even without a cleanup transition (the MediaPipe runtime must
+        not be left to interpreter shutdown)."""
+        self.stop_worker()
+        if self._detector is not None:
+            self._detector.close()
+            self._detector = None
+        super().destroy_node()
+
+    def _refuse(self, what: str, reasons: list[str]) -> TransitionCallbackReturn:
+        self.get_logger().error(f"configure refused — {what}:\n  " + "\n  ".join(reasons))
+        return TransitionCallbackReturn.FAILURE
+
+    def _stop_serving(self) -> None:
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._inputs = []
+        if self._timer is not None:
+            self.destroy_timer(self._timer)
+            self._timer = None
+        self.stop_worker()
+
+    def stop_worker(self) -> None:
+        """Stop the detector thread (no ROS calls: safe after Ctrl-C shut the context down)."""
+        if self._worker is not None:
+            with self._mailbox_changed:
+                self._stop, self._mailbox = True, None
+                self._mailbox_changed.notify_all()
+            self._worker.join(timeout=10.0)
+            self._worker = None
+
+    def _release(self) -> None:
+        for publisher in self._outputs.values():
+            self.destroy_lifecycle_publisher(publisher)
+        self._outputs = {}
+        if self._detector is not None:
+            self._detector.close()
+        self._detector = self._tracker = self._params = None
+        self._intrinsics, self._last_stamp_ns = None, None
+        with self._overlay_lock:
+            self._overlay_frames.clear()
+
+    # ---- inputs (executor thread) ---------------------------------------------------------------------
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        k = np.asarray(msg.k, np.float64).reshape(3, 3)
+        if not np.isfinite(k).all() or k[0, 0] <= 0 or k[1, 1] <= 0:
+            self._count("invalid_camera_info", f"ignoring camera_info with K {list(msg.k)}")
+            return
+        self._intrinsics = k
+
+    def _on_image(self, msg: Image) -> None:
+        self.stats.input_received()
+        with self._mailbox_changed:
+            if self._mailbox is not None:
+                self.stats.drop("detector_busy")
+            self._mailbox = (msg, time.monotonic())
+            self._mailbox_changed.notify()
+
+    def _on_skeletons3d(self, msg: Skeleton3DArray) -> None:
+        try:
+            with self._overlay_lock:
+                frame = self._overlay_frames.pop(messages.ns_from_time(msg.header.stamp), None)
+            if frame is not None:
+                self._publish_overlay(frame, {s.track_id: s for s in msg.skeletons})
+        except Exception as exc:  # a callback must never raise
+            self._count("internal_error", f"overlay failed: {type(exc).__name__}: {exc}")
+
+    def _count(self, reason: str, message: str) -> None:
+        self.stats.drop(reason)
+        self.get_logger().warning(message, throttle_duration_sec=LOG_THROTTLE_S)
+
+    # ---- detection (worker thread) --------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            with self._mailbox_changed:
+                while self._mailbox is None and not self._stop:
+                    self._mailbox_changed.wait()
+                if self._stop:
+                    return
+                (msg, received_at), self._mailbox = self._mailbox, None
+            try:
+                self._process(msg, received_at)
+            except Exception as exc:  # one failed frame is one dropped frame; the worker keeps serving
+                self._count("internal_error", f"dropping a frame after an internal error: {type(exc).__name__}: {exc}")
+
+    def _stamp_ok(self, stamp_ns: int) -> bool:
+        """Detector timestamps must increase: drop repeats and small reorders, reset on a jump back (bag loop)."""
+        last = self._last_stamp_ns
+        if last is not None and stamp_ns // 1_000_000 <= last // 1_000_000:
+            if last - stamp_ns <= JUMP_BACK_S * 1e9:
+                self._count("duplicate_stamp" if stamp_ns == last else "out_of_order_stamp",
+                            f"dropping image with stamp {stamp_ns / 1e9:.6f} s (last {last / 1e9:.6f} s)")
+                return False
+            self.stamp_resets += 1  # not a drop: this frame is processed, after the reset
+            self.get_logger().warning("image stamps jumped back (bag loop?): detector and tracks reset",
+                                      throttle_duration_sec=LOG_THROTTLE_S)
+            self._detector.reset()
+            self._tracker.reset()
+        self._last_stamp_ns = stamp_ns
+        return True
+
+    def _process(self, msg: Image, received_at: float) -> None:
+        p, detector = self._params, self._detector
+        if p is None or detector is None:
+            return
+        try:
+            rgb = image_to_rgb(msg)
+        except ImageError as exc:
+            self._count(exc.reason, f"dropping image: {exc}")
+            return
+        stamp_ns = messages.ns_from_time(msg.header.stamp)
+        if not self._stamp_ok(stamp_ns):
+            return
+        started = time.monotonic()
+        detections = detector.detect(rgb, stamp_ns // 1_000_000)
+        self.stats.inference_done(time.monotonic() - started)
+        ids = self._tracker.update(stamp_ns * 1e-9, [d.keypoints for d in detections],
+                                   [d.confidence for d in detections])
+        self.people_last_frame = len(detections)
+        self.stats.active_tracks = len(self._tracker.track_ids)
+        out = Skeleton2DArray(header=msg.header, skeletons=[
+            Skeleton2D(track_id=track_id, layout=LAYOUT, keypoints=[
+                Keypoint2D(x=float(x), y=float(y), confidence=float(c))
+                for (x, y), c in zip(d.keypoints, d.confidence)])
+            for track_id, d in zip(ids, detections)])
+        self._outputs["keypoints"].publish(out)
+        stamp_age_s = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
+        self.stats.output_published(time.monotonic() - received_at, stamp_age_s)
+        if p.publish_overlay:
+            self._queue_overlay(stamp_ns, Frame(rgb, msg.header, ids, detections, self._intrinsics))
+
+    # ---- overlay --------------------------------------------------------------------------------------
+    def _queue_overlay(self, stamp_ns: int, frame: Frame) -> None:
+        """Keep the frame until its 3D arrives; frames waiting longer than overlay_wait_frames go out 2D-only."""
+        with self._overlay_lock:
+            self._overlay_frames[stamp_ns] = frame
+            expired = []
+            while len(self._overlay_frames) > self._params.overlay_wait_frames:
+                expired.append(self._overlay_frames.popitem(last=False)[1])
+        for old in expired:
+            self.stats.drop("overlay_without_3d")
+            self._publish_overlay(old, {})
+
+    def _publish_overlay(self, frame: Frame, skeletons3d: dict) -> None:
+        publisher, p = self._outputs.get("overlay"), self._params
+        if publisher is None or p is None:
+            return
+        tracks = []
+        for track_id, detection in zip(frame.track_ids, frame.detections):
+            pixels, confidence = coco17_to_h36m17(detection.keypoints, detection.confidence)
+            masked = confidence < p.min_confidence
+            joints3d = None
+            skeleton = skeletons3d.get(track_id)
+            if skeleton is not None and len(skeleton.joints) == len(pixels):
+                joints3d = np.array([(j.x, j.y, j.z) for j in skeleton.joints], np.float64)
+                masked = np.asarray(skeleton.masked, bool) if len(skeleton.masked) == len(pixels) else masked
+            color = tuple(int(round(c * 255)) for c in messages.track_color(track_id))
+            tracks.append(OverlayTrack(track_id, color, pixels, masked, joints3d))
+        image = Image(header=frame.header, **rgb_to_image_fields(draw_overlay(frame.rgb, tracks, frame.intrinsics)))
+        publisher.publish(image)
+
+    # ---- diagnostics ----------------------------------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        p = self._params
+        if p is None or "diagnostics" not in self._outputs:
+            return
+        snapshot = self.stats.snapshot(extra={
+            "detector": p.detector, "model": self._model, "people_last_frame": str(self.people_last_frame),
+            "stamp_resets": str(self.stamp_resets),
+            "camera_info": "received" if self._intrinsics is not None else "none yet (overlay 2D only)"})
+        level = DiagnosticStatus.OK if snapshot.input_rate_hz > 0 else DiagnosticStatus.WARN
+        summary = (f"{snapshot.output_rate_hz:.1f} Hz, {self.people_last_frame} people" if snapshot.input_rate_hz > 0
+                   else f"no images on '{self.resolve_topic_name('image')}'")
+        self._outputs["diagnostics"].publish(messages.diagnostic_array(
+            self.get_clock().now().nanoseconds, f"{self.get_name()}: detector", p.detector, level, summary,
+            snapshot.as_key_values()))
+
+
+USAGE = """usage: python -m mpm_ros.pose2d_node [--ros-args -p NAME:=VALUE -r image:=TOPIC ...]
+
+The mpm_pose2d lifecycle node: sensor_msgs/Image on `image` (+ CameraInfo on `camera_info`) in,
+mpm_msgs/Skeleton2DArray on `keypoints` (the lifter's input), optional `overlay` image and /diagnostics out."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the node until Ctrl-C; exit status 1 when autostart could not reach the active state."""
+    return run_lifecycle_node(Pose2DNode, USAGE, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

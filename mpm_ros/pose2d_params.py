@@ -1,0 +1,76 @@
+"""Parameters of the mpm_pose2d node: one table, declared with descriptors and validated from it (ROS-free
+validation; the ParamSpec of mpm_ros/params.py, the generic rules of mpm_ros/param_table.py)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mpm_model.vision.detectors import DETECTORS
+from mpm_ros import param_table
+from mpm_ros.params import ParamSpec
+
+PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("detector", "mediapipe", "2D pose detector: mediapipe = BlazePose (offline .task, 1+ people); "
+              "yolo_onnx = a YOLO-pose ONNX model you supply in model_path (multi-person)", choices=DETECTORS),
+    ParamSpec("model_path", "", "Detector model file; empty = the BlazePose .task built by make setup "
+              "($MPM_POSE_TASK or <venv>/share/mpm_ros/models/pose_landmarker_full.task); required for yolo_onnx"),
+    ParamSpec("max_people", 1, "People detected per image (MediaPipe: num_poses; YOLO: kept after NMS)", 1, 64),
+    ParamSpec("min_detection_confidence", 0.5, "Detector score below which a person is not reported", 0.0, 1.0),
+    ParamSpec("track_max_age", 0.5, "Seconds (image stamp time) a track survives unmatched before its id is "
+              "retired", 0.01, 60.0),
+    ParamSpec("track_max_distance", 0.5, "Largest mean keypoint distance (in track box sizes) to match a "
+              "detection to a track", 0.01, 10.0),
+    ParamSpec("input_qos_depth", 2, "Depth of the image / camera_info subscriptions (best effort: accepts best-effort "
+              "and reliable publishers)", 1, 1000),
+    ParamSpec("output_qos_depth", 10, "Depth of the reliable keypoints / overlay publishers", 1, 1000),
+    ParamSpec("publish_overlay", False, "Publish `overlay` (sensor_msgs/Image): the image with the 2D keypoints "
+              "and the lifter's 3D skeletons (subscribed on `skeletons3d`) reprojected"),
+    ParamSpec("overlay_wait_frames", 15, "Frames an image waits for its 3D skeletons before the overlay is "
+              "published 2D-only", 1, 300),
+    ParamSpec("min_confidence", 0.3, "Keypoints below this confidence are drawn hollow (set it to the lifter's "
+              "min_confidence)", 0.0, 1.0),
+    ParamSpec("autostart", True, "Configure and activate on start-up (false: wait for lifecycle transitions)",
+              read_only=True),
+)
+SPECS = {spec.name: spec for spec in PARAMS}
+
+
+@dataclass(frozen=True)
+class Pose2DParams:
+    detector: str
+    model_path: str
+    max_people: int
+    min_detection_confidence: float
+    track_max_age: float
+    track_max_distance: float
+    input_qos_depth: int
+    output_qos_depth: int
+    publish_overlay: bool
+    overlay_wait_frames: int
+    min_confidence: float
+    autostart: bool
+
+
+def validate(values: dict[str, Any]) -> list[str]:
+    """Every problem with a full set of values, as sentences (empty = valid)."""
+    errors = param_table.validate(values, PARAMS)
+    if not errors and values["model_path"] and not Path(values["model_path"]).is_file():
+        errors.append(f"model_path={values['model_path']!r} does not exist")
+    if not errors and values["detector"] == "yolo_onnx" and not values["model_path"]:
+        errors.append("detector yolo_onnx needs model_path: a YOLO-pose .onnx you supply (none ships: the common "
+                      "weights are AGPL-3.0)")
+    return errors
+
+
+def to_params(values: dict[str, Any]) -> Pose2DParams:
+    return Pose2DParams(**{f.name: values[f.name] for f in dataclasses.fields(Pose2DParams)})
+
+
+def declare_all(node) -> dict[str, str]:
+    return param_table.declare(node, PARAMS)
+
+
+def read_all(node) -> dict[str, Any]:
+    return param_table.read(node, PARAMS)
