@@ -1,6 +1,6 @@
 """Launch mpm_lifter (+ optional RViz) in a real ROS 2 install (needs launch, launch_ros; not in the PyPI venv).
 
-    ros2 launch mpm_ros lift.launch.py checkpoint:=synth_t27_causal backend:=auto use_rviz:=true
+    ros2 launch mpm_ros lift.launch.py checkpoint:=mpm_t27_causal backend:=auto use_rviz:=true
 
 The backend and checkpoint arguments override the same keys of params_file.
 """
@@ -22,7 +22,7 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node and its topics"),
         DeclareLaunchArgument("backend", default_value="auto",
                               description="Inference backend: auto, torch, onnxruntime or tensorrt"),
-        DeclareLaunchArgument("checkpoint", default_value="synth_t27_causal",
+        DeclareLaunchArgument("checkpoint", default_value="mpm_t27_causal",
                               description="Shipped weights name or .pt path (empty = untrained random model); "
                                           "window/causal/lookahead in params_file must match it"),
         DeclareLaunchArgument("use_rviz", default_value="false", description="Start RViz with rviz/lift.rviz"),
