@@ -103,7 +103,7 @@ class Driver:
             self.executor.spin_once(timeout_sec=0.02)
         return predicate()
 
-    def wait_connected(self, timeout: float = 15.0) -> None:
+    def wait_connected(self, timeout: float = 30.0) -> None:
         assert self.spin_until(lambda: self.keypoints.get_subscription_count() > 0
                                and self.camera.get_subscription_count() > 0
                                and self.node.count_publishers("skeletons3d") > 0, timeout), "lifter not discovered"
