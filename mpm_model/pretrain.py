@@ -14,7 +14,7 @@ import torch
 
 from .model import MPMPretrainModel
 from .training import (Distributed, add_common_args, config_from_args, fit, load_split, loader, pick_device,
-                       seed_everything, train_view)
+                       seed_everything, set_epoch, train_view)
 
 
 class PairedLoaders:
@@ -31,9 +31,7 @@ class PairedLoaders:
 
     def set_epoch(self, epoch: int) -> None:
         for part in (self.first, self.second):
-            for obj in (getattr(part, "sampler", None), part.dataset):
-                if hasattr(obj, "set_epoch"):
-                    obj.set_epoch(epoch)
+            set_epoch(part, epoch)
 
 
 def build_parser() -> argparse.ArgumentParser:

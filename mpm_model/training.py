@@ -274,7 +274,7 @@ def run_epoch(model: nn.Module, batches: Iterable, step: StepFn, loop: _Loop | N
     return total / count
 
 
-def _set_epoch(batches: Iterable, epoch: int) -> None:
+def set_epoch(batches: Iterable, epoch: int) -> None:
     """New sampler and augmentation draw per epoch (loaders, their samplers and PairedLoaders)."""
     if hasattr(batches, "set_epoch"):
         batches.set_epoch(epoch)
@@ -309,7 +309,7 @@ def fit(model: nn.Module, cfg: ModelConfig, kind: str, train_loader: Iterable, v
         log.info("resumed from %s at epoch %d (step %d)", args.resume, start_epoch, loop.step)
     train_args = json_safe(args)
     for epoch in range(start_epoch, args.epochs):
-        _set_epoch(train_loader, epoch)
+        set_epoch(train_loader, epoch)
         label = f"epoch {epoch + 1}/{args.epochs}"
         train_loss = dist.mean(run_epoch(model, train_loader, step, loop, f"{label} train", args.max_batches,
                                          dist.main))

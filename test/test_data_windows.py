@@ -11,7 +11,7 @@ from mpm_model.data.camera import normalize_screen, project, world_to_camera
 from mpm_model.data.mocap import MocapSequence, load_mocap
 from mpm_model.data.synthetic import synthetic_sequences
 from mpm_model.data.windows import (LiftingWindows, Pose2DWindows, Pose3DWindows, ViewOptions, interpolate_frames,
-                                    split_unpaired, training_view, window_frames)
+                                    split_unpaired, training_view)
 
 TRAIN_FILE = Path(__file__).resolve().parents[2] / "shared/data/mocap_h36m17_train.npz"
 
@@ -26,12 +26,6 @@ def long_walk(metres: float = 15.0, frames: int = 300) -> MocapSequence:
     pose = synthetic_sequences(1, 1, seed=1)[0].poses3d[0]
     shift = np.linspace(0.0, metres, frames)[:, None, None] * np.array([1.0, 0.0, 0.0])
     return MocapSequence("walk", "w", 30.0, (pose[None] + shift).astype(np.float32), "synthetic")
-
-
-def test_window_frames_edge_padding():
-    np.testing.assert_array_equal(window_frames(10, 0, 5, 2), [0, 0, 0, 1, 2])
-    np.testing.assert_array_equal(window_frames(10, 9, 5, 2), [7, 8, 9, 9, 9])
-    np.testing.assert_array_equal(window_frames(10, 4, 3, 2), [2, 3, 4])  # causal-style target at the end
 
 
 def test_interpolate_frames():

@@ -79,12 +79,6 @@ def interpolate_frames(poses: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return (poses[lo] * (1.0 - w) + poses[hi] * w).astype(np.float32)
 
 
-def window_frames(num_frames: int, target: int, window: int, target_index: int) -> np.ndarray:
-    """(window,) frame indices placing `target` at `target_index`, clamped to the sequence (edge replicate)."""
-    start = target - target_index
-    return np.clip(np.arange(start, start + window), 0, num_frames - 1)
-
-
 def split_unpaired(sequences: list[MocapSequence], seed: int = 0) -> tuple[list[MocapSequence], list[MocapSequence]]:
     """Disjoint halves (for 2D, for 3D) so unpaired pretraining never sees both views of a clip.
 
