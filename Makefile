@@ -32,7 +32,7 @@ train: setup
 	@$(PY) tools/train_real.py --data $(DATA) && $(PY) tools/train_real.py --ship
 
 bench: setup
-	@$(PY) -m mpm_model.bench
+	@$(PY) -m mpm_model.deploy.bench
 
 clean:
 	rm -rf build out .pytest_cache

@@ -10,6 +10,8 @@ H36M_JOINTS: tuple[str, ...] = (
 )
 NUM_JOINTS = len(H36M_JOINTS)
 ROOT_JOINT = 0
+# VideoPose3D's kept-joint indices for reducing the 32-joint Human3.6M skeleton to 17 joints.
+H36M32_TO_17: tuple[int, ...] = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
 H36M_PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 H36M_BONES: tuple[tuple[int, int], ...] = tuple((p, c) for c, p in enumerate(H36M_PARENTS) if p >= 0)
 H36M_LEFT: tuple[int, ...] = (4, 5, 6, 11, 12, 13)

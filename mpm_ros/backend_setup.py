@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from mpm_model.backends import Backend, create_backend
+from mpm_model.deploy.backends import Backend, create_backend
 from mpm_model.config import ModelConfig
 from mpm_ros.params import LifterParams
 

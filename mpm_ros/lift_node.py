@@ -38,13 +38,13 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 from mpm_model.checkpoint import list_pretrained  # noqa: E402
 from mpm_ros import messages, params  # noqa: E402
 from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_mismatch  # noqa: E402
-from mpm_ros.camera import Camera, fallback_intrinsics, intrinsics_problem  # noqa: E402
+from mpm_model.streaming.camera import Camera, fallback_intrinsics, intrinsics_problem  # noqa: E402
 from mpm_ros.diagnostics import PipelineStats, frame_rate_problem  # noqa: E402
 from mpm_ros.input_adapters import KeypointInput, unavailable  # noqa: E402
 from mpm_ros.inputs import MAX_FRAME_ID_CHARS, clip, frame_id_problem, max_message_bytes, select_skeletons  # noqa: E402
 from mpm_ros.layouts import LayoutError, decode_keypoints  # noqa: E402
-from mpm_ros.placement import place_batch  # noqa: E402
-from mpm_ros.window_buffer import RESETS, BufferConfig, Emission, Observation, PushResult, WindowBuffer  # noqa: E402
+from mpm_model.streaming.placement import place_batch  # noqa: E402
+from mpm_model.streaming.window_buffer import RESETS, BufferConfig, Emission, Observation, PushResult, WindowBuffer  # noqa: E402
 
 NODE_NAME = "mpm_lifter"
 LOG_THROTTLE_S = 5.0

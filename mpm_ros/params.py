@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from mpm_model.backends.factory import BACKEND_NAMES
-from mpm_ros.camera import fallback_intrinsics, intrinsics_problem
+from mpm_model.deploy.backends.factory import BACKEND_NAMES
+from mpm_model.streaming.camera import fallback_intrinsics, intrinsics_problem
 from mpm_ros.inputs import clip, frame_id_problem
 
 PRECISIONS = ("fp32", "fp16", "bf16")

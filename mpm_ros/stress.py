@@ -178,9 +178,9 @@ def tiny_checkpoint(directory: Path) -> Path:
 def reference_joints(checkpoint: Path, engine_dir: Path, frames: list[tuple[int, dict[int, np.ndarray]]]
                      ) -> dict[int, np.ndarray]:
     """{track: (17, 3)} for the last of `frames`, computed in-process from a fresh buffer on the same model."""
-    from mpm_model.backends import create_backend
-    from mpm_ros.placement import place_batch
-    from mpm_ros.window_buffer import BufferConfig, Observation, WindowBuffer
+    from mpm_model.deploy.backends import create_backend
+    from mpm_model.streaming.placement import place_batch
+    from mpm_model.streaming.window_buffer import BufferConfig, Observation, WindowBuffer
 
     backend = create_backend("torch", checkpoint=checkpoint, device="cpu", precision="fp32", engine_dir=engine_dir)
     cfg = backend.config

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from mpm_model.backends.torch_backend import TorchBackend
+from mpm_model.deploy.backends.torch_backend import TorchBackend
 from mpm_model.config import ModelConfig
 from mpm_model.model import MPMLifter
 

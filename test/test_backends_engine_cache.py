@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mpm_model.backends.engine_cache import (EngineIngredients, engine_paths, file_sha256, rebuild_decision,
+from mpm_model.deploy.backends.engine_cache import (EngineIngredients, engine_paths, file_sha256, rebuild_decision,
                                              write_sidecar)
 from mpm_model.config import ModelConfig
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from mpm_model.backends import create_backend, probe_gpu, tensorrt_installed
-from mpm_model.backends.gpu_probe import GpuInfo
+from mpm_model.deploy.backends import create_backend, probe_gpu, tensorrt_installed
+from mpm_model.deploy.backends.gpu_probe import GpuInfo
 from mpm_model.checkpoint import save_checkpoint
 from mpm_model.config import ModelConfig
 from mpm_model.model import MPMLifter
@@ -32,7 +32,7 @@ def test_probe_never_raises_and_explains():
 
 @pytest.mark.skipif(HAS_GPU_STACK, reason="this machine has tensorrt or a GPU; auto would not pick ORT CPU")
 def test_auto_picks_onnxruntime_cpu_here_and_caches_the_export(checkpoint, tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="mpm_model.backends.factory"):
+    with caplog.at_level(logging.INFO, logger="mpm_model.deploy.backends.factory"):
         backend = create_backend("auto", checkpoint=checkpoint, engine_dir=tmp_path / "engines", threads=1)
     assert backend.name == "onnxruntime" and backend.device == "cpu"
     assert backend.providers == ["CPUExecutionProvider"]

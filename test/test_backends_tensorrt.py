@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from mpm_model import build_engine
-from mpm_model.backends.gpu_probe import probe_gpu, tensorrt_installed
-from mpm_model.backends.torch_backend import TorchBackend
+from mpm_model.deploy import build_engine
+from mpm_model.deploy.backends.gpu_probe import probe_gpu, tensorrt_installed
+from mpm_model.deploy.backends.torch_backend import TorchBackend
 from mpm_model.config import ModelConfig
-from mpm_model.export import export_onnx
+from mpm_model.deploy.export import export_onnx
 from mpm_model.model import MPMLifter
 
 torch.set_num_threads(1)
@@ -56,7 +56,7 @@ def test_cli_without_tensorrt_exits_with_a_clear_error(exported, tmp_path, capsy
 @needs_trt
 @pytest.mark.parametrize("precision,atol", [("fp32", 1e-3), ("fp16", 5e-2)])
 def test_engine_matches_torch_and_is_cached(exported, tmp_path, precision, atol):
-    from mpm_model.backends.tensorrt_backend import TensorRTBackend, ensure_engine
+    from mpm_model.deploy.backends.tensorrt_backend import TensorRTBackend, ensure_engine
 
     model, path = exported
     backend = TensorRTBackend.from_onnx(path, engine_dir=tmp_path, precision=precision, max_batch=4, opt_batch=2)

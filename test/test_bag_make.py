@@ -10,8 +10,8 @@ from rosbags.highlevel import AnyReader
 
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
-from mpm_ros import bag_io
-from mpm_ros.make_bag import START_TIME_NS, make_bag
+from mpm_ros.bags import bag_io
+from mpm_ros.bags.make_bag import START_TIME_NS, make_bag
 
 FPS = 15.0
 DURATION = 4.0
@@ -136,7 +136,7 @@ def test_existing_output_is_not_overwritten(mocap: Path, bag: Path) -> None:
 
 
 def test_cli_writes_bag(mocap: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from mpm_ros.make_bag import main
+    from mpm_ros.bags.make_bag import main
 
     main(["--mocap", str(mocap), "--out", str(tmp_path / "cli"), "--people", "1", "--duration", "0.5",
           "--fps", "10", "--storage", "sqlite3"])

@@ -17,8 +17,8 @@ rclpy = pytest.importorskip("rclpy")
 
 from mpm_model.data.mocap import write_mocap  # noqa: E402
 from mpm_model.data.synthetic import synthetic_sequences  # noqa: E402
-from mpm_ros import bag_io  # noqa: E402
-from mpm_ros.make_bag import make_bag  # noqa: E402
+from mpm_ros.bags import bag_io  # noqa: E402
+from mpm_ros.bags.make_bag import make_bag  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FPS = 10.0
@@ -74,7 +74,7 @@ def peer() -> Any:
 
 
 def _replay(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "mpm_ros.replay", *args], cwd=ROOT, env=dict(os.environ),
+    return subprocess.Popen([sys.executable, "-m", "mpm_ros.bags.replay", *args], cwd=ROOT, env=dict(os.environ),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
-from mpm_ros import bag_io
-from mpm_ros.make_bag import make_bag
-from mpm_ros.report import compute_report, format_table, load_run, main
+from mpm_ros.bags import bag_io
+from mpm_ros.bags.make_bag import make_bag
+from mpm_ros.bags.report import compute_report, format_table, load_run, main
 
 LATENCY_NS = 5_000_000
 JOINT_OFFSET_M = 0.017  # added to one joint of track 2 → MPJPE 1 mm

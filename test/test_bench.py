@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from mpm_model import bench
+from mpm_model.deploy import bench
 
 
 def test_bench_smoke_writes_table_and_json(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""`python -m mpm_model.export` from a saved checkpoint."""
+"""`python -m mpm_model.deploy.export` from a saved checkpoint."""
 import json
 import subprocess
 import sys
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from mpm_model import export
-from mpm_model.backends.onnxruntime_backend import OnnxRuntimeBackend
-from mpm_model.backends.torch_backend import TorchBackend
+from mpm_model.deploy import export
+from mpm_model.deploy.backends.onnxruntime_backend import OnnxRuntimeBackend
+from mpm_model.deploy.backends.torch_backend import TorchBackend
 from mpm_model.checkpoint import save_checkpoint
 from mpm_model.config import ModelConfig
 from mpm_model.model import MPMLifter
@@ -39,6 +39,6 @@ def test_cli_reports_a_missing_checkpoint(tmp_path, capsys):
 
 
 def test_module_entry_point_help():
-    result = subprocess.run([sys.executable, "-m", "mpm_model.export", "--help"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "mpm_model.deploy.export", "--help"], capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 0 and "--batch-max" in result.stdout

@@ -6,10 +6,10 @@ import onnx
 import pytest
 import torch
 
-from mpm_model.backends.onnxruntime_backend import OnnxRuntimeBackend
-from mpm_model.backends.torch_backend import TorchBackend
+from mpm_model.deploy.backends.onnxruntime_backend import OnnxRuntimeBackend
+from mpm_model.deploy.backends.torch_backend import TorchBackend
 from mpm_model.config import ModelConfig
-from mpm_model.export import OnnxExportError, export_onnx, read_onnx_sidecar, sidecar_path
+from mpm_model.deploy.export import OnnxExportError, export_onnx, read_onnx_sidecar, sidecar_path
 from mpm_model.model import MPMLifter
 
 torch.set_num_threads(1)

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from mpm_model.backends.onnxruntime_backend import OnnxRuntimeBackend
-from mpm_model.backends.torch_backend import TorchBackend
+from mpm_model.deploy.backends.onnxruntime_backend import OnnxRuntimeBackend
+from mpm_model.deploy.backends.torch_backend import TorchBackend
 from mpm_model.config import ModelConfig
-from mpm_model.export import export_onnx
+from mpm_model.deploy.export import export_onnx
 from mpm_model.model import MPMLifter
 
 torch.set_num_threads(1)

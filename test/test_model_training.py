@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from mpm_model import evaluate, finetune, model_stats, pretrain
+from mpm_model.deploy import model_stats
+from mpm_model.training import evaluate, finetune, pretrain
 from mpm_model.checkpoint import load_checkpoint
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mpm_ros.placement import estimate_root_translation, place_batch
+from mpm_model.streaming.placement import estimate_root_translation, place_batch
 
 K = np.array([[1145.0, 0, 512.0], [0, 1140.0, 500.0], [0, 0, 1]])
 

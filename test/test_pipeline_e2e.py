@@ -20,8 +20,8 @@ pytest.importorskip("onnxruntime")
 from mpm_model.checkpoint import list_pretrained, load_pretrained  # noqa: E402
 from mpm_model.data.mocap import write_mocap  # noqa: E402
 from mpm_model.data.synthetic import synthetic_sequences  # noqa: E402
-from mpm_ros import bag_io  # noqa: E402
-from mpm_ros.make_bag import make_bag  # noqa: E402
+from mpm_ros.bags import bag_io  # noqa: E402
+from mpm_ros.bags.make_bag import make_bag  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FPS = 12.0
@@ -47,7 +47,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     node_log = open(base / "node.log", "w")
     node = subprocess.Popen([sys.executable, "-m", "mpm_ros.lift_node", "--ros-args", *node_args], cwd=ROOT,
                             env=env, stdout=node_log, stderr=subprocess.STDOUT)
-    replay = subprocess.Popen([sys.executable, "-m", "mpm_ros.replay", "--bag", str(in_bag), "--record",
+    replay = subprocess.Popen([sys.executable, "-m", "mpm_ros.bags.replay", "--bag", str(in_bag), "--record",
                                str(out_bag), "--wait-timeout", "40", "--drain", "3"],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -69,7 +69,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     node_text = (base / "node.log").read_text()
     assert not node_died_early, f"lift_node exited before the replay finished\n{node_text}"
     assert replay.returncode == 0 and "replay done" in replay_log, replay_log + node_text
-    report = subprocess.run([sys.executable, "-m", "mpm_ros.report", "--input", str(in_bag), "--output",
+    report = subprocess.run([sys.executable, "-m", "mpm_ros.bags.report", "--input", str(in_bag), "--output",
                              str(out_bag), "--json-out", str(base / "report.json"), "--plots-dir", str(base / "plots")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert report.returncode == 0, report.stdout + report.stderr

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from mpm_model.data.camera import normalize_screen
-from mpm_ros.window_buffer import NS_PER_S, BufferConfig, Observation, WindowBuffer
+from mpm_model.streaming.window_buffer import NS_PER_S, BufferConfig, Observation, WindowBuffer
 
 J = 17
 W, H = 640, 480

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Node benchmark: lift_node (ONNX Runtime) on 1, 4 and 10 tracks at 30 Hz through the real ROS pipeline
 # (make_bag → replay + record → report), plus bare Backend.infer() latency for the same batch sizes in the
-# same run (python -m mpm_model.bench) — node overhead vs bare inference. Results in out/bench/.
+# same run (python -m mpm_model.deploy.bench) — node overhead vs bare inference. Results in out/bench/.
 # Overrides: TRACKS ("1 4 10"), DURATION (10 s), FPS (30), CHECKPOINT (weights; default shipped or random init).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,14 +19,14 @@ checkpoint=$(best_checkpoint)
 trap stop_node EXIT
 for n in $TRACKS; do
   echo "bench: $n track(s)"
-  "$PY" -m mpm_ros.make_bag --mocap "$CLIP" --out "$OUT/tracks$n/input_bag" --people "$n" --all-visible \
+  "$PY" -m mpm_ros.bags.make_bag --mocap "$CLIP" --out "$OUT/tracks$n/input_bag" --people "$n" --all-visible \
     --dropout 0 --fps "${FPS:-30}" --duration "${DURATION:-10}" --seed "$n"
   # shellcheck disable=SC2046  # word splitting of the -p arguments is intended
   start_node "$OUT/tracks$n/node.log" -p backend:=onnxruntime -p engine_dir:="$PWD/build/engines" \
     $(node_weight_args "$checkpoint")
   replay_through_node "$OUT/tracks$n/input_bag" "$OUT/tracks$n/output_bag"
   stop_node
-  "$PY" -m mpm_ros.report --input "$OUT/tracks$n/input_bag" --output "$OUT/tracks$n/output_bag" \
+  "$PY" -m mpm_ros.bags.report --input "$OUT/tracks$n/input_bag" --output "$OUT/tracks$n/output_bag" \
     --json-out "$OUT/tracks$n/report.json" > "$OUT/tracks$n/report.txt"
 done
 trap - EXIT
@@ -36,7 +36,7 @@ batches=$(echo "$TRACKS" | tr ' ' ',')
 bench_args=(--backends onnxruntime --windows "$window" --batches "$batches" --runs 200 --threads "$(nproc)"
             --json-out "$OUT/infer.json")
 [[ -z "$checkpoint" ]] || bench_args+=(--checkpoint "$checkpoint")
-"$PY" -m mpm_model.bench "${bench_args[@]}" > "$OUT/infer.txt"
+"$PY" -m mpm_model.deploy.bench "${bench_args[@]}" > "$OUT/infer.txt"
 
 "$PY" - "$OUT" $TRACKS <<'EOF'
 import json, sys

@@ -15,7 +15,7 @@ echo "demo: ROS_DOMAIN_ID=$ROS_DOMAIN_ID, output in $OUT/"
 
 [[ -f "$CLIP" ]] || "$PY" tools/make_demo_clip.py --out "$CLIP"
 "$PY" -c "import numpy as np; print('demo: clip source:', sorted(set(np.load('$CLIP')['source'].tolist())))"
-"$PY" -m mpm_ros.make_bag --mocap "$CLIP" --out "$OUT/input_bag" --people "${PEOPLE:-2}" --fps "${FPS:-30}" \
+"$PY" -m mpm_ros.bags.make_bag --mocap "$CLIP" --out "$OUT/input_bag" --people "${PEOPLE:-2}" --fps "${FPS:-30}" \
   --duration "${DURATION:-10}" --seed 0
 
 checkpoint=$(best_checkpoint)
@@ -38,7 +38,7 @@ replay_through_node "$OUT/input_bag" "$OUT/output_bag"
 stop_node
 trap - EXIT
 
-"$PY" -m mpm_ros.report --input "$OUT/input_bag" --output "$OUT/output_bag" --json-out "$OUT/report.json" \
+"$PY" -m mpm_ros.bags.report --input "$OUT/input_bag" --output "$OUT/output_bag" --json-out "$OUT/report.json" \
   --plots-dir "$OUT"
 [[ -n "$checkpoint" ]] || echo "demo: REMINDER: random-init weights — the accuracy numbers above are not meaningful."
 echo "demo: done. Report: $OUT/report.json; plots: $OUT/snapshot.png $OUT/error_over_time.png $OUT/latency_hist.png"

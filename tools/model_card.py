@@ -47,7 +47,7 @@ def measure_lifter(label: str, source: str, test: str, train: str | None) -> dic
     import torch
 
     from mpm_model.checkpoint import load_model
-    from mpm_model.evaluate import EvalOptions, evaluate, select_sequences
+    from mpm_model.training.evaluate import EvalOptions, evaluate, select_sequences
 
     torch.set_num_threads(1)
     model, cfg, meta = load_model(source, kind="lifter")
@@ -72,10 +72,10 @@ def ort_latency(sources: list[str], runs: int, rounds: int = 3) -> list[dict]:
     model of a round alike). Not cached: every run re-measures, in one process, after the evaluations."""
     import torch
 
-    from mpm_model.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from mpm_model.bench import time_backend
+    from mpm_model.deploy.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from mpm_model.deploy.bench import time_backend
     from mpm_model.checkpoint import load_model
-    from mpm_model.export import export_onnx
+    from mpm_model.deploy.export import export_onnx
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +96,7 @@ def measure_completion(source: str, test: str) -> dict:
     import torch
 
     from mpm_model.checkpoint import load_model
-    from mpm_model.evaluate import EvalOptions, evaluate, select_sequences
+    from mpm_model.training.evaluate import EvalOptions, evaluate, select_sequences
 
     torch.set_num_threads(1)
     model, cfg, _ = load_model(source, kind="pretrain")

@@ -27,7 +27,7 @@ stop_node() {
 
 # replay_through_node IN_BAG OUT_BAG: replay + record while watching the node; fails if the node dies.
 replay_through_node() {
-  "$PY" -m mpm_ros.replay --bag "$1" --record "$2" --wait-timeout 90 --drain 3 &
+  "$PY" -m mpm_ros.bags.replay --bag "$1" --record "$2" --wait-timeout 90 --drain 3 &
   local replay_pid=$!
   while kill -0 "$replay_pid" 2>/dev/null; do
     if ! kill -0 "$node_pid" 2>/dev/null; then

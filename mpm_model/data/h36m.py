@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mpm_model.data.mocap import MocapSequence
-from mpm_model.skeleton import NUM_JOINTS
+from mpm_model.skeleton import H36M32_TO_17, NUM_JOINTS
 
-# VideoPose3D's kept-joint indices for reducing the 32-joint Human3.6M skeleton to 17 joints.
-H36M32_TO_17 = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]
 H36M_FPS = 50.0
 H36M_CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
 H36M_CAMERA_RESOLUTIONS = ((1000, 1002), (1000, 1000), (1000, 1000), (1000, 1002))  # (width, height)
@@ -53,7 +51,7 @@ def load_h36m_3d(path: str | os.PathLike) -> list[MocapSequence]:
             if not np.isfinite(poses).all():
                 raise ValueError(f"{path}: {subject}/{action} contains NaN/inf coordinates")
             if poses.shape[1] == 32:
-                poses = poses[:, H36M32_TO_17]
+                poses = poses[:, list(H36M32_TO_17)]
             sequences.append(MocapSequence(f"{subject}/{action}", str(subject), H36M_FPS, poses, "human3.6m"))
     if not sequences:
         raise ValueError(f"{path}: positions_3d holds no sequences")

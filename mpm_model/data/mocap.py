@@ -30,7 +30,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from mpm_model.skeleton import NUM_JOINTS, ROOT_JOINT
+from mpm_model.skeleton import H36M32_TO_17, NUM_JOINTS, ROOT_JOINT
 
 LOG = logging.getLogger(__name__)
 
@@ -168,9 +168,8 @@ def _to_17_joints(poses: np.ndarray, name: str) -> np.ndarray:
     if poses.ndim != 3 or poses.shape[-1] != 3:
         raise ValueError(f"sequence {name!r}: poses must be (N, J, 3), got {poses.shape}")
     if poses.shape[1] == 32:
-        from mpm_model.data.h36m import H36M32_TO_17  # h36m imports this module
 
-        return poses[:, H36M32_TO_17]
+        return poses[:, list(H36M32_TO_17)]
     if poses.shape[1] != NUM_JOINTS:
         raise ValueError(f"sequence {name!r}: expected 17 (or 32) Human3.6M joints, got {poses.shape[1]}")
     return poses

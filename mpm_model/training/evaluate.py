@@ -8,7 +8,7 @@ Lifter metrics are those of the frame the model reports (what the node publishes
 compares consecutive reported frames inside runs of --run targets that share one camera.
 Conditions: --camera h36m|robot, --coco (2D built from COCO-17 points the way the node maps them),
 --detector (detector-like 2D errors), --present-fps (camera rate other than the model's).
-Example: python -m mpm_model.evaluate --checkpoint mpm_t27_causal --data test_slice.npz --camera robot
+Example: python -m mpm_model.training.evaluate --checkpoint mpm_t27_causal --data test_slice.npz --camera robot
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from .checkpoint import CheckpointError, load_model
-from .masking import random_occlusion_mask
+from mpm_model.checkpoint import CheckpointError, load_model
+from mpm_model.masking import random_occlusion_mask
 
 TASK_KIND = {"lift": "lifter", "lift_occluded": "lifter", "complete": "pretrain"}
 
@@ -60,7 +60,7 @@ class EvalOptions:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mpm_model.evaluate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mpm_model.training.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     d = EvalOptions()
     parser.add_argument("--checkpoint", required=True, help="checkpoint path or shipped weights name")
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def select_sequences(data: str, split: str, val_fraction: float, seed: int) -> list:
-    from .data.mocap import load_mocap, split_by_subject
+    from mpm_model.data.mocap import load_mocap, split_by_subject
 
     sequences = load_mocap(data)
     if split != "all":
@@ -97,8 +97,8 @@ def select_sequences(data: str, split: str, val_fraction: float, seed: int) -> l
 
 
 def _dataset(sequences: list, cfg, opts: EvalOptions):
-    from .data.detector import DetectorModel
-    from .data.windows import LiftingWindows, Pose3DWindows, ViewOptions
+    from mpm_model.data.detector import DetectorModel
+    from mpm_model.data.windows import LiftingWindows, Pose3DWindows, ViewOptions
 
     view = ViewOptions(robot_share=1.0 if opts.camera == "robot" else 0.0, coco_share=1.0 if opts.coco else 0.0,
                        detector=DetectorModel() if opts.detector else None,
@@ -137,7 +137,7 @@ def predict(model: torch.nn.Module, cfg, dataset, opts: EvalOptions, device: tor
 
 def compute_metrics(pred: np.ndarray, gt: np.ndarray, runs: np.ndarray | None) -> dict[str, float]:
     """Frame metrics of (N, J, 3) poses; velocity error over consecutive frames of each run id in `runs`."""
-    from . import metrics
+    from mpm_model import metrics
 
     result = {
         "mpjpe_mm": 1000 * metrics.mpjpe(pred, gt),

@@ -5,7 +5,7 @@ Predictions (/skeletons3d) are matched to ground truth by (header stamp, track i
 bag when replay recorded them (their stamps were shifted like the node's inputs), else from the input bag.
 Latency = bag receive time - source header stamp: one clock only when replay re-stamped to now.
 
-    python -m mpm_ros.report --input bags/demo --output out/demo/run --json-out out/demo/report.json --plots-dir out/demo
+    python -m mpm_ros.bags.report --input bags/demo --output out/demo/run --json-out out/demo/report.json --plots-dir out/demo
 """
 from __future__ import annotations
 
@@ -13,68 +13,18 @@ import argparse
 import json
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mpm_model import metrics
-from mpm_ros import bag_io
+from mpm_ros.bags.run_data import RunData, load_run
 
 NUM_JOINTS = 17
 # Diagnostics keys of the lifter that describe the run (copied into the report as "node").
 NODE_KEYS = ("backend", "device", "checkpoint", "window", "mode", "output_delay_frames", "inference_p50_ms",
              "inference_p99_ms", "end_to_end_p50_ms", "end_to_end_p99_ms")
-
-
-@dataclass
-class Prediction:
-    receive_ns: int
-    stamp_ns: int
-    track_id: int
-    joints: np.ndarray  # (17, 3) camera frame metres
-
-
-@dataclass
-class RunData:
-    predictions: list[Prediction]
-    ground_truth: dict[tuple[int, int], np.ndarray]  # (stamp_ns, track_id) -> (17, 3)
-    inputs_per_track: Counter  # track_id -> 2D skeletons received by the node's input topic
-    input_stamps: set[int]
-    output_messages: list[tuple[int, int]]  # (receive_ns, stamp_ns) per /skeletons3d message
-    diagnostics: dict[str, str] = field(default_factory=dict)  # last value per key
-    sources: dict[str, str] = field(default_factory=dict)
-
-
-def _joints(skeleton: Any) -> np.ndarray:
-    return np.array([[p.x, p.y, p.z] for p in skeleton.joints], dtype=np.float64).reshape(-1, 3)
-
-
-def load_run(input_bag: Path, output_bag: Path) -> RunData:
-    """Everything the report needs from the two bags."""
-    topics = [bag_io.SKELETONS3D_TOPIC, bag_io.GROUND_TRUTH_TOPIC, bag_io.KEYPOINTS_TOPIC, bag_io.DIAGNOSTICS_TOPIC]
-    out = bag_io.read_topics(output_bag, topics)
-    sources = {}
-    for topic in (bag_io.GROUND_TRUTH_TOPIC, bag_io.KEYPOINTS_TOPIC):
-        sources[topic] = str(output_bag)
-        if not out[topic]:
-            out[topic] = bag_io.read_topics(input_bag, [topic])[topic]
-            sources[topic] = str(input_bag)
-    predictions, messages = [], []
-    for receive_ns, msg in out[bag_io.SKELETONS3D_TOPIC]:
-        stamp = bag_io.stamp_ns(msg.header)
-        messages.append((receive_ns, stamp))
-        predictions += [Prediction(receive_ns, stamp, int(s.track_id), _joints(s)) for s in msg.skeletons]
-    ground_truth = {(bag_io.stamp_ns(msg.header), int(s.track_id)): _joints(s)
-                    for _, msg in out[bag_io.GROUND_TRUTH_TOPIC] for s in msg.skeletons}
-    inputs = Counter(int(s.track_id) for _, msg in out[bag_io.KEYPOINTS_TOPIC] for s in msg.skeletons)
-    input_stamps = {bag_io.stamp_ns(msg.header) for _, msg in out[bag_io.KEYPOINTS_TOPIC]}
-    diagnostics: dict[str, str] = {}
-    for _, msg in out[bag_io.DIAGNOSTICS_TOPIC]:
-        for status in msg.status:
-            diagnostics.update({kv.key: kv.value for kv in status.values})
-    return RunData(predictions, ground_truth, inputs, input_stamps, messages, diagnostics, sources)
 
 
 def _root_relative(joints: np.ndarray) -> np.ndarray:
@@ -183,7 +133,7 @@ def write_plots(run: RunData, report: dict[str, Any], plots_dir: Path) -> list[P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mpm_ros.report_plots import plot_error_over_time, plot_latency_histogram, plot_snapshot
+    from mpm_ros.bags.report_plots import plot_error_over_time, plot_latency_histogram, plot_snapshot
 
     plots_dir.mkdir(parents=True, exist_ok=True)
     paths = [plots_dir / "snapshot.png", plots_dir / "error_over_time.png", plots_dir / "latency_hist.png"]
@@ -195,7 +145,7 @@ def write_plots(run: RunData, report: dict[str, Any], plots_dir: Path) -> list[P
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mpm_ros.report", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mpm_ros.bags.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", type=Path, required=True, help="the bag that was replayed (make_bag output)")
     parser.add_argument("--output", type=Path, required=True, help="the bag replay recorded")

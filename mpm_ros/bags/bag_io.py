@@ -48,7 +48,7 @@ _NS = 1_000_000_000
 
 def _mpm_msg_dir() -> Path:
     """The .msg files: the source tree next to this package, else the installed share/ copy."""
-    source = Path(__file__).resolve().parents[1] / "mpm_msgs" / "msg"
+    source = Path(__file__).resolve().parents[2] / "mpm_msgs" / "msg"
     if source.is_dir():
         return source
     from ament_index_python.packages import get_package_share_directory  # only in installed layouts

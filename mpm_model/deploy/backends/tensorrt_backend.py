@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from mpm_model.backends.base import Backend
-from mpm_model.backends.engine_cache import (EngineIngredients, engine_paths, file_sha256, rebuild_decision,
+from mpm_model.deploy.backends.base import Backend
+from mpm_model.deploy.backends.engine_cache import (EngineIngredients, engine_paths, file_sha256, rebuild_decision,
                                              write_sidecar)
 from mpm_model.config import ModelConfig
 
@@ -150,7 +150,7 @@ def ensure_engine(onnx_path: str | Path, engine_dir: str | Path = "trt_engines",
                   max_batch: int = 16, opt_batch: int = 1, force_rebuild: bool = False,
                   workspace_mb: int = 1024) -> tuple[Path, ModelConfig, bool]:
     """(engine path, config, rebuilt?): reuse the cached engine if its sidecar matches, else build and cache it."""
-    from mpm_model.export import read_onnx_sidecar
+    from mpm_model.deploy.export import read_onnx_sidecar
 
     onnx_path = Path(onnx_path)
     config, sidecar = read_onnx_sidecar(onnx_path)

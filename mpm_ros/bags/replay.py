@@ -5,7 +5,7 @@ to "now" (keeping relative timing, ground truth shifted identically) so the node
 recorder's receive times share one clock and end-to-end latency is measurable. The output bag holds the
 republished inputs (log time = publish time) and every recorded topic (log time = receive time).
 
-    python -m mpm_ros.replay --bag demo_bag --record out_bag
+    python -m mpm_ros.bags.replay --bag demo_bag --record out_bag
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mpm_ros import bag_io
+from mpm_ros.bags import bag_io
 
 _NS = 1_000_000_000
 DEFAULT_RECORD_TOPICS = f"{bag_io.SKELETONS3D_TOPIC},{bag_io.MARKERS_TOPIC},{bag_io.DIAGNOSTICS_TOPIC}"
@@ -240,7 +240,7 @@ def _drain(drain_s: float, stop: threading.Event, last_output_stamp: list[int],
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mpm_ros.replay", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mpm_ros.bags.replay", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bag", type=Path, required=True, help="rosbag2 directory to replay")
     parser.add_argument("--rate", type=float, default=1.0, help="playback speed factor (default 1.0)")

@@ -1,8 +1,8 @@
 """Fine-tune a lifter (2D -> 3D) on mocap windows: MPM (from a pretrain checkpoint, or from scratch for the
 no-pretraining ablation) or the VideoPose3D-style TCN baseline (--arch tcn). Runs under torchrun (DDP).
 
-Example: python -m mpm_model.finetune --data mocap.npz --pretrained out/pretrain/best.pt --out out/lifter
-         torchrun --nproc_per_node=2 -m mpm_model.finetune --data mocap.npz --out out/lifter
+Example: python -m mpm_model.training.finetune --data mocap.npz --pretrained out/pretrain/best.pt --out out/lifter
+         torchrun --nproc_per_node=2 -m mpm_model.training.finetune --data mocap.npz --out out/lifter
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import logging
 
 import torch
 
-from .checkpoint import CheckpointError, build_model, load_checkpoint
-from .config import ModelConfig
-from .training import (Distributed, add_common_args, config_from_args, fit, load_split, loader, pick_device,
+from mpm_model.checkpoint import CheckpointError, build_model, load_checkpoint
+from mpm_model.config import ModelConfig
+from mpm_model.training.loop import (Distributed, add_common_args, config_from_args, fit, load_split, loader, pick_device,
                        seed_everything, train_view)
 
 # Fields that fix the encoder's weight shapes: a pretrain checkpoint must agree on them.
@@ -21,7 +21,7 @@ ENCODER_FIELDS = ("num_joints", "encoder_hidden", "d_model", "ffn_dim", "heads",
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mpm_model.finetune", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mpm_model.training.finetune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
     parser.add_argument("--pretrained", default=None,
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 def lifting_loaders(args: argparse.Namespace, cfg: ModelConfig, dist: Distributed):
     """(train loader, {source: val loader}, data hash). Validation: held-out subjects, clean 2D, H36M-like
     and robot cameras, fixed per seed."""
-    from .data.windows import LiftingWindows, ViewOptions
+    from mpm_model.data.windows import LiftingWindows, ViewOptions
 
     train_seqs, val_seqs, data_hash = load_split(args)
     common = dict(window=cfg.window, target_index=cfg.target_index, fps=cfg.fps)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from mpm_model.backends.base import Backend
+from mpm_model.deploy.backends.base import Backend
 from mpm_model.config import ModelConfig
 
 LOG = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self, onnx_path: str | Path, device: str = "cpu", threads: int | None = None,
                  max_batch: int | None = None, expected_config: ModelConfig | None = None) -> None:
-        from mpm_model.export import read_onnx_sidecar
+        from mpm_model.deploy.export import read_onnx_sidecar
 
         ort = _import_onnxruntime()
         config, sidecar = read_onnx_sidecar(onnx_path)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from mpm_model.backends.base import Backend
-from mpm_model.backends.gpu_probe import probe_gpu, tensorrt_installed
+from mpm_model.deploy.backends.base import Backend
+from mpm_model.deploy.backends.gpu_probe import probe_gpu, tensorrt_installed
 from mpm_model.config import ModelConfig
 
 LOG = logging.getLogger(__name__)
@@ -31,8 +31,8 @@ def model_fingerprint(model: torch.nn.Module, config: ModelConfig) -> str:
 
 def cached_onnx(checkpoint: str | Path, engine_dir: str | Path, batch_max: int) -> Path:
     """Export the checkpoint to `<engine_dir>/<stem>-<fingerprint16>-b<batch_max>.onnx` unless that file is current."""
-    from mpm_model.backends.torch_backend import load_lifter
-    from mpm_model.export import export_onnx, read_onnx_sidecar
+    from mpm_model.deploy.backends.torch_backend import load_lifter
+    from mpm_model.deploy.export import export_onnx, read_onnx_sidecar
 
     model, config = load_lifter(checkpoint)
     fingerprint = model_fingerprint(model, config)[:16]
@@ -57,7 +57,7 @@ def _onnx_for(checkpoint: str | Path | None, onnx: str | Path | None, engine_dir
 
 
 def _torch(checkpoint: str | Path | None, device: str | None, precision: str, max_batch: int | None) -> Backend:
-    from mpm_model.backends.torch_backend import TorchBackend
+    from mpm_model.deploy.backends.torch_backend import TorchBackend
 
     if checkpoint is None:
         raise ValueError("the torch backend needs checkpoint= (a .pt path or a shipped checkpoint name)")
@@ -67,7 +67,7 @@ def _torch(checkpoint: str | Path | None, device: str | None, precision: str, ma
 
 def _onnxruntime(onnx_path: Path, device: str | None, precision: str, max_batch: int | None,
                  threads: int | None) -> Backend:
-    from mpm_model.backends.onnxruntime_backend import OnnxRuntimeBackend, ort_cuda_available
+    from mpm_model.deploy.backends.onnxruntime_backend import OnnxRuntimeBackend, ort_cuda_available
 
     if precision != "fp32":
         raise ValueError(f"the onnxruntime backend runs the fp32 ONNX export only, got precision={precision!r}")
@@ -77,7 +77,7 @@ def _onnxruntime(onnx_path: Path, device: str | None, precision: str, max_batch:
 
 def _tensorrt(onnx_path: Path, device: str | None, precision: str, max_batch: int | None, engine_dir: str | Path,
               opt_batch: int, force_rebuild: bool) -> Backend:
-    from mpm_model.backends.tensorrt_backend import TensorRTBackend
+    from mpm_model.deploy.backends.tensorrt_backend import TensorRTBackend
 
     return TensorRTBackend.from_onnx(onnx_path, engine_dir=engine_dir, precision=precision,
                                      max_batch=max_batch or 16, opt_batch=opt_batch, force_rebuild=force_rebuild,
@@ -99,7 +99,7 @@ def create_backend(name: str = "auto", checkpoint: str | Path | None = None, onn
         backend = _onnxruntime(_onnx_for(checkpoint, onnx, engine_dir, export_batch_max), device, precision,
                                max_batch, threads)
     elif name == "tensorrt":
-        from mpm_model.backends.tensorrt_backend import check_tensorrt_ready
+        from mpm_model.deploy.backends.tensorrt_backend import check_tensorrt_ready
 
         check_tensorrt_ready(device or "cuda")
         backend = _tensorrt(_onnx_for(checkpoint, onnx, engine_dir, export_batch_max), device, precision, max_batch,
@@ -133,7 +133,7 @@ def _auto(checkpoint: str | Path | None, onnx: str | Path | None, device: str | 
             LOG.warning("auto: TensorRT failed, trying ONNX Runtime: %s", exc)
             notes.append(f"tensorrt failed: {type(exc).__name__}: {exc}")
     if importlib.util.find_spec("onnxruntime") is not None:
-        from mpm_model.backends.onnxruntime_backend import ort_cuda_available
+        from mpm_model.deploy.backends.onnxruntime_backend import ort_cuda_available
 
         cuda_ep = ort_cuda_available()
         ort_device = device or ("cuda" if gpu.available and cuda_ep else "cpu")

@@ -24,9 +24,9 @@ def trtexec_command(onnx: Path, window: int, joints: int, max_batch: int, opt_ba
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mpm_model.build_engine", description=__doc__.splitlines()[0],
+    parser = argparse.ArgumentParser(prog="python -m mpm_model.deploy.build_engine", description=__doc__.splitlines()[0],
                                      epilog="Needs TensorRT 10 and a CUDA GPU (Jetson: JetPack 6).")
-    parser.add_argument("--onnx", required=True, type=Path, help="ONNX from `python -m mpm_model.export`")
+    parser.add_argument("--onnx", required=True, type=Path, help="ONNX from `python -m mpm_model.deploy.export`")
     parser.add_argument("--fp16", action="store_true", help="FP16 engine (LayerNorm/Softmax/Reduce kept FP32)")
     parser.add_argument("--max-batch", type=int, help="profile max batch (default: 16, capped at the export's)")
     parser.add_argument("--opt-batch", type=int, default=1, help="profile opt batch: the typical batch (default 1)")
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trtexec", action="store_true", help="only print the equivalent trtexec command")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from mpm_model.export import read_onnx_sidecar
+    from mpm_model.deploy.export import read_onnx_sidecar
 
     config, sidecar = read_onnx_sidecar(args.onnx)
     args.max_batch = args.max_batch or min(16, sidecar["batch_max"])
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         print(trtexec_command(args.onnx, config.window, config.num_joints, args.max_batch, args.opt_batch,
                               args.fp16, engine))
         return
-    from mpm_model.backends.tensorrt_backend import ensure_engine
+    from mpm_model.deploy.backends.tensorrt_backend import ensure_engine
 
     try:
         engine, _, rebuilt = ensure_engine(args.onnx, args.engine_dir, "fp16" if args.fp16 else "fp32",

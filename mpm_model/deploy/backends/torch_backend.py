@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mpm_model.backends.base import Backend
+from mpm_model.deploy.backends.base import Backend
 from mpm_model.config import ModelConfig
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}

@@ -2,7 +2,7 @@
 
 2D windows (virtual-camera projections, detector-like errors) and 3D windows are drawn independently
 (unpaired, from disjoint halves of the training sequences), as in MPM. Runs under torchrun (DDP).
-Example: python -m mpm_model.pretrain --data mocap.npz --out out/pretrain --epochs 20
+Example: python -m mpm_model.training.pretrain --data mocap.npz --out out/pretrain --epochs 20
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Iterator
 
 import torch
 
-from .model import MPMPretrainModel
-from .training import (Distributed, add_common_args, config_from_args, fit, load_split, loader, pick_device,
+from mpm_model.model import MPMPretrainModel
+from mpm_model.training.loop import (Distributed, add_common_args, config_from_args, fit, load_split, loader, pick_device,
                        seed_everything, set_epoch, train_view)
 
 
@@ -35,7 +35,7 @@ class PairedLoaders:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mpm_model.pretrain", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mpm_model.training.pretrain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
     parser.add_argument("--spatial-mask-joints", type=int, default=5, help="joints masked per frame")
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def pretrain_loaders(args: argparse.Namespace, window: int, fps: float,
                      dist: Distributed) -> tuple[PairedLoaders, dict[str, PairedLoaders], str]:
-    from .data.windows import Pose2DWindows, Pose3DWindows, ViewOptions
+    from mpm_model.data.windows import Pose2DWindows, Pose3DWindows, ViewOptions
 
     train_seqs, val_seqs, data_hash = load_split(args)
     common = dict(window=window, fps=fps, unpaired=True)

@@ -22,8 +22,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .config import ModelConfig
+from mpm_model.checkpoint import load_checkpoint, save_checkpoint
+from mpm_model.config import ModelConfig
 
 log = logging.getLogger(__name__)
 StepFn = Callable[[nn.Module, Any], torch.Tensor]
@@ -58,7 +58,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--num-workers", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    from .data.windows import training_view
+    from mpm_model.data.windows import training_view
 
     recipe = training_view()  # the defaults of the data recipe live there, once
     data = parser.add_argument_group("data recipe (docs/MODEL_CARD.md)")
@@ -93,7 +93,7 @@ def config_from_args(args: argparse.Namespace) -> ModelConfig:
 
 def train_view(args: argparse.Namespace):
     """The ViewOptions of training windows from the data-recipe arguments."""
-    from .data.windows import training_view
+    from mpm_model.data.windows import training_view
 
     view = training_view(robot_share=args.robot_share, coco_share=args.coco_share,
                          occlusion_max=args.occlusion_max, rate_range=tuple(args.rate_range))
@@ -184,7 +184,7 @@ def pick_device(name: str) -> torch.device:
 
 def load_split(args: argparse.Namespace) -> tuple[list, list, str]:
     """(train sequences, val sequences, dataset hash) of --data, split by subject (stratified by source)."""
-    from .data.mocap import dataset_hash, load_mocap, split_by_subject
+    from mpm_model.data.mocap import dataset_hash, load_mocap, split_by_subject
 
     sequences = load_mocap(args.data)
     if args.val_subjects:

@@ -2,7 +2,7 @@
 
 FLOPs are counted by torch.utils.flop_counter.FlopCounterMode for one sample (batch 1, eval mode), plus the
 attention score/value products counted analytically (FlopCounterMode does not see CPU scaled_dot_product_attention);
-1 multiply-accumulate = 2 FLOPs. Example: python -m mpm_model.model_stats --windows 27 81 243
+1 multiply-accumulate = 2 FLOPs. Example: python -m mpm_model.deploy.model_stats --windows 27 81 243
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import json
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .config import ModelConfig
-from .model import Attention, MPMLifter, MPMPretrainModel
+from mpm_model.config import ModelConfig
+from mpm_model.model import Attention, MPMLifter, MPMPretrainModel
 
 
 def count_params(model: torch.nn.Module) -> int:
@@ -69,7 +69,7 @@ def model_table(windows: list[int], causal: bool) -> list[dict[str, float]]:
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, float]]:
-    parser = argparse.ArgumentParser(prog="python -m mpm_model.model_stats", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mpm_model.deploy.model_stats", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--windows", type=int, nargs="+", default=[27, 81, 243])
     parser.add_argument("--causal", action="store_true")

@@ -8,7 +8,7 @@ outside the image), whole-person dropouts, and tracks entering/leaving at differ
 Topics: /camera_info (sensor_msgs/CameraInfo), /keypoints (mpm_msgs/Skeleton2DArray, layout h36m17),
 /ground_truth/skeletons3d (mpm_msgs/Skeleton3DArray; `masked` = joint hidden in that frame's 2D).
 
-    python -m mpm_ros.make_bag --mocap mpm_model/assets/demo_clip.npz --out bags/demo --people 2
+    python -m mpm_ros.bags.make_bag --mocap mpm_model/assets/demo_clip.npz --out bags/demo --people 2
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import numpy as np
 from mpm_model.data import camera as camlib
 from mpm_model.data.mocap import MocapSequence, load_mocap, resample
 from mpm_model.data.occlusion import detector_noise, occlusion_mask
-from mpm_ros import bag_io
+from mpm_ros.bags import bag_io
 
 START_TIME_NS = 1_700_000_000 * 1_000_000_000  # fixed epoch: the same arguments give the same bag
 SLOT_SPACING_M = 2.0  # between neighbouring people's mean positions
@@ -204,7 +204,7 @@ def make_bag(mocap: Path, out: Path, people: int = 2, fps: float = 30.0, noise_p
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mpm_ros.make_bag", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mpm_ros.bags.make_bag", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mocap", type=Path, required=True, help="mocap npz in the shared format")
     parser.add_argument("--out", type=Path, required=True, help="output bag directory (must not exist)")

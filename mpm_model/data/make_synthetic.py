@@ -2,7 +2,7 @@
 
 The shared mocap data is not always at hand (CI, fresh machines); this gives the training and demo
 pipelines real files to run on. Synthetic motion is labelled `source="synthetic-procedural"` in the file.
-Example: python -m mpm_model.make_synthetic --out synth.npz --sequences 40 --frames 1500
+Example: python -m mpm_model.data.make_synthetic --out synth.npz --sequences 40 --frames 1500
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mpm_model.data.synthetic import synthetic_sequences
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mpm_model.make_synthetic", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m mpm_model.data.make_synthetic", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="output npz path")
     parser.add_argument("--sequences", type=int, default=40, help="number of clips (one subject each)")

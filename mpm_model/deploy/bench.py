@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mpm_model.backends.base import Backend
+from mpm_model.deploy.backends.base import Backend
 from mpm_model.config import ModelConfig
 
 LOG = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def cpu_model() -> str:
 
 
 def device_info(threads: int) -> dict[str, Any]:
-    from mpm_model.backends.gpu_probe import probe_gpu
+    from mpm_model.deploy.backends.gpu_probe import probe_gpu
 
     info: dict[str, Any] = {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "threads": threads,
                             "python": platform.python_version(), "torch": torch.__version__}
@@ -74,20 +74,20 @@ def make_backend(name: str, model: torch.nn.Module, cfg: ModelConfig, workdir: P
                  max_batch: int) -> Backend:
     """torch runs the module directly; onnxruntime/tensorrt run a fresh export of it."""
     if name == "torch":
-        from mpm_model.backends.torch_backend import TorchBackend
+        from mpm_model.deploy.backends.torch_backend import TorchBackend
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         return TorchBackend(model, cfg, device=device, max_batch=max_batch)
-    from mpm_model.export import export_onnx
+    from mpm_model.deploy.export import export_onnx
 
     onnx_path = workdir / f"bench_t{cfg.window}_b{max_batch}.onnx"
     if not onnx_path.is_file():
         export_onnx(model, cfg, onnx_path, batch_max=max(2, max_batch))
     if name == "onnxruntime":
-        from mpm_model.backends.onnxruntime_backend import OnnxRuntimeBackend
+        from mpm_model.deploy.backends.onnxruntime_backend import OnnxRuntimeBackend
 
         return OnnxRuntimeBackend(onnx_path, device="cpu", threads=threads, max_batch=max_batch)
-    from mpm_model.backends.tensorrt_backend import TensorRTBackend
+    from mpm_model.deploy.backends.tensorrt_backend import TensorRTBackend
 
     return TensorRTBackend.from_onnx(onnx_path, engine_dir=workdir / "trt_engines", max_batch=max_batch,
                                      opt_batch=1)
@@ -95,7 +95,7 @@ def make_backend(name: str, model: torch.nn.Module, cfg: ModelConfig, workdir: P
 
 def _models(windows: list[int], checkpoint: str | None) -> list[tuple[torch.nn.Module, ModelConfig]]:
     if checkpoint is not None:
-        from mpm_model.backends.torch_backend import load_lifter
+        from mpm_model.deploy.backends.torch_backend import load_lifter
 
         model, cfg = load_lifter(checkpoint)
         if windows != [cfg.window]:
@@ -156,7 +156,7 @@ def _backend_list(text: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mpm_model.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mpm_model.deploy.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--backends", type=_backend_list, default=["torch", "onnxruntime"],
                         help=f"comma-separated, from {','.join(BENCH_BACKENDS)} (default torch,onnxruntime)")
     parser.add_argument("--windows", type=_int_list, default=[27, 81, 243], help="window lengths (default 27,81,243)")

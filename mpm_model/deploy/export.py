@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mpm_model.backends.engine_cache import file_sha256
+from mpm_model.deploy.backends.engine_cache import file_sha256
 from mpm_model.config import ModelConfig
 
 LOG = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def read_onnx_sidecar(onnx_path: str | Path, verify_sha256: bool = True) -> tupl
     if not onnx_path.is_file():
         raise FileNotFoundError(f"ONNX file not found: {onnx_path}")
     if not meta_path.is_file():
-        raise FileNotFoundError(f"ONNX sidecar {meta_path} missing: re-export with `python -m mpm_model.export`")
+        raise FileNotFoundError(f"ONNX sidecar {meta_path} missing: re-export with `python -m mpm_model.deploy.export`")
     sidecar = json.loads(meta_path.read_text())
     if verify_sha256 and sidecar.get("onnx_sha256") != file_sha256(onnx_path):
         raise ValueError(f"{onnx_path} does not match the sha256 in {meta_path.name} (file replaced after export?)")
@@ -113,14 +113,14 @@ def export_onnx(model: nn.Module, cfg: ModelConfig, onnx_path: str | Path, batch
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mpm_model.export", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mpm_model.deploy.export", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="checkpoint .pt path or the name of a shipped one")
     parser.add_argument("--onnx", required=True, type=Path, help="output .onnx (a .onnx.json sidecar is written)")
     parser.add_argument("--batch-max", type=int, default=64, help="largest batch the graph accepts (default 64)")
     parser.add_argument("--opset", type=int, default=18, help=f"ONNX opset, >= {MIN_OPSET} (default 18)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from mpm_model.backends.torch_backend import load_lifter
+    from mpm_model.deploy.backends.torch_backend import load_lifter
 
     try:
         model, cfg = load_lifter(args.checkpoint)

@@ -1,4 +1,4 @@
-"""Figures for mpm_ros.report (matplotlib; the caller selects the Agg backend)."""
+"""Figures for mpm_ros.bags.report (matplotlib; the caller selects the Agg backend)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -7,11 +7,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mpm_model.skeleton import H36M_PARENTS
+from mpm_ros.bags.run_data import RunData
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from mpm_ros.report import RunData
 
 
 def _to_plot(joints: np.ndarray) -> np.ndarray:
