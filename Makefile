@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 DATA ?= ../shared/data/mocap_h36m17_train.npz
 
-.PHONY: setup test demo demo-camera train bench clean
+.PHONY: setup test demo demo-camera train bench bench-node clean
 
 setup:
 	@bash tools/setup_venv.sh
@@ -19,8 +19,14 @@ test: setup
 	$(PY) -m pytest test -ra $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "test: pytest collected no tests — failing" >&2; exit 1; fi; exit $$rc
 
+# Options shared by `make demo` and `make bench-node`, from make or environment variables of these names.
+PIPELINE_ARGS = $(if $(CHECKPOINT),--checkpoint "$(CHECKPOINT)") $(if $(DURATION),--duration $(DURATION)) \
+  $(if $(FPS),--fps $(FPS)) $(if $(OUT),--out "$(OUT)")
+
+# Bundled clip → rosbag → lift_node subprocess ← replay + record → report, offline, in out/demo (mpm_ros/pipeline.py;
+# ROS isolated there). Overrides: make demo CHECKPOINT=name|path PEOPLE=4 DURATION=5 FPS=15 OUT=dir
 demo: setup
-	@bash tools/demo.sh
+	@$(PY) -m mpm_ros.pipeline demo $(PIPELINE_ARGS) $(if $(PEOPLE),--people $(PEOPLE))
 
 # Camera → 2D → 3D on rendered mocap test clips (offline): accuracy/latency report + overlay PNGs in out/demo_camera.
 demo-camera: setup
@@ -33,6 +39,10 @@ train: setup
 
 bench: setup
 	@$(PY) -m mpm_model.deploy.bench
+
+# Node end to end vs bare infer() of the same backend, 1 and 10 tracks at 30 Hz, in out/bench (TRACKS="1 4 10" etc.).
+bench-node: setup
+	@$(PY) -m mpm_ros.pipeline bench $(PIPELINE_ARGS) $(if $(TRACKS),--tracks "$(TRACKS)") $(if $(RUNS),--runs $(RUNS))
 
 clean:
 	rm -rf build out .pytest_cache

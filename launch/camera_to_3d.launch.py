@@ -14,6 +14,8 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
+from mpm_ros.params import SPECS  # the one table of the lifter's parameter defaults
+
 
 def generate_launch_description() -> LaunchDescription:
     share = FindPackageShare("mpm_ros")
@@ -25,9 +27,9 @@ def generate_launch_description() -> LaunchDescription:
                               description="sensor_msgs/CameraInfo topic of that image"),
         DeclareLaunchArgument("params_file", default_value=PathJoinSubstitution([share, "config", "lift.yaml"]),
                               description="Parameter file of the mpm_lifter node"),
-        DeclareLaunchArgument("checkpoint", default_value="mpm_t27_causal",
-                              description="Lifter weights (shipped name or .pt); must match params_file"),
-        DeclareLaunchArgument("backend", default_value="auto", description="auto, torch, onnxruntime or tensorrt"),
+        DeclareLaunchArgument("checkpoint", default_value=SPECS["checkpoint"].default,
+                              description="Lifter weights (shipped name or .pt); window and mode come from it"),
+        DeclareLaunchArgument("backend", default_value=SPECS["backend"].default, description="auto, torch, onnxruntime or tensorrt"),
         DeclareLaunchArgument("detector", default_value="mediapipe", description="mediapipe or yolo_onnx"),
         DeclareLaunchArgument("model_path", default_value="",
                               description="Detector model; empty = the BlazePose .task (required for yolo_onnx)"),

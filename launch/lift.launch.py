@@ -11,6 +11,8 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
+from mpm_ros.params import SPECS  # the one table of the lifter's parameter defaults
+
 
 def generate_launch_description() -> LaunchDescription:
     share = FindPackageShare("mpm_ros")
@@ -20,11 +22,11 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("params_file", default_value=PathJoinSubstitution([share, "config", "lift.yaml"]),
                               description="Parameter file of the mpm_lifter node"),
         DeclareLaunchArgument("namespace", default_value="", description="Namespace of the node and its topics"),
-        DeclareLaunchArgument("backend", default_value="auto",
+        DeclareLaunchArgument("backend", default_value=SPECS["backend"].default,
                               description="Inference backend: auto, torch, onnxruntime or tensorrt"),
-        DeclareLaunchArgument("checkpoint", default_value="mpm_t27_causal",
+        DeclareLaunchArgument("checkpoint", default_value=SPECS["checkpoint"].default,
                               description="Shipped weights name or .pt path (empty = untrained random model); "
-                                          "window/causal/lookahead in params_file must match it"),
+                                          "the model's window, mode and look-ahead come from it"),
         DeclareLaunchArgument("use_rviz", default_value="false", description="Start RViz with rviz/lift.rviz"),
         LifecycleNode(
             package="mpm_ros", executable="lift_node", name="mpm_lifter", namespace=namespace, output="screen",

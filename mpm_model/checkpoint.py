@@ -1,5 +1,9 @@
 """Checkpoints carry their ModelConfig, kind, training arguments and data hash, so a model is never
-rebuilt with the wrong shape and every weight file says how it was made."""
+rebuilt with the wrong shape and every weight file says how it was made.
+
+Every loader takes a file path or a shipped weights name and goes through `resolve`: read_checkpoint (raw
+payload), read_config (config only, no model built), load_checkpoint (model, cfg, meta), load_lifter (model, cfg).
+"""
 from __future__ import annotations
 
 import datetime
@@ -32,6 +36,8 @@ def build_model(kind: str, cfg: ModelConfig) -> nn.Module:
     if cfg.arch not in KINDS[kind]:
         raise ValueError(f"no {kind!r} model for arch {cfg.arch!r} (have {sorted(KINDS[kind])})")
     return KINDS[kind][cfg.arch](cfg)
+
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 LOG = logging.getLogger(__name__)
 
@@ -73,13 +79,25 @@ def save_checkpoint(
     return path
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Raw payload, checked for format; raises CheckpointError on anything unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+def resolve(name_or_path: str | os.PathLike) -> Path:
+    """The checkpoint file for an existing path or a shipped weights name (file stem in WEIGHTS_DIR): the one
+    place a name becomes a file, so every loader accepts both and fails with the same list of shipped names."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = WEIGHTS_DIR / f"{name_or_path}.pt"
+    if os.sep not in str(name_or_path) and shipped.is_file():
+        return shipped
+    raise FileNotFoundError(f"checkpoint not found: {str(name_or_path)!r} is neither a file nor the name of shipped "
+                            f"weights in {WEIGHTS_DIR} (shipped: {list_pretrained() or 'none'})")
+
+
+def read_checkpoint(name_or_path: str | os.PathLike) -> dict[str, Any]:
+    """Raw payload, checked for format; raises CheckpointError on anything unreadable. Memory-mapped, so reading
+    the config of a large file does not read its weights."""
+    path = resolve(name_or_path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # torch raises many types for truncated/foreign files
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -92,39 +110,57 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return payload
 
 
-def load_checkpoint(
-    path: str | os.PathLike, expected_config: ModelConfig | None = None, kind: str | None = None,
-) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
-    """Rebuild the model from its saved config (eval mode) -> (model, cfg, meta).
-
-    meta holds kind, train_args, data_hash, epoch, saved_at, extra and (for resume) optimizer.
-    """
-    payload = read_checkpoint(path)
+def _checked_config(payload: dict[str, Any], source: str | os.PathLike, kind: str | None,
+                    expected_config: ModelConfig | None) -> ModelConfig:
+    """The payload's ModelConfig after the kind and expected-config checks shared by read_config and load_checkpoint."""
     if kind is not None and payload["kind"] != kind:
-        raise CheckpointError(f"{path}: is a {payload['kind']!r} checkpoint, expected {kind!r}")
+        raise CheckpointError(f"{source}: is a {payload['kind']!r} checkpoint, expected {kind!r}")
     if payload["kind"] not in KINDS:
-        raise CheckpointError(f"{path}: unknown kind {payload['kind']!r}")
+        raise CheckpointError(f"{source}: unknown kind {payload['kind']!r}")
     try:
         cfg = ModelConfig.from_dict(payload["config"])
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: invalid config: {exc}") from exc
+        raise CheckpointError(f"{source}: invalid config: {exc}") from exc
     if expected_config is not None and cfg != expected_config:
         diffs = ", ".join(f"{k}: checkpoint {a!r} vs expected {b!r}" for k, (a, b) in cfg.diff(expected_config).items())
-        raise CheckpointError(f"{path}: config mismatch ({diffs})")
+        raise CheckpointError(f"{source}: config mismatch ({diffs})")
+    return cfg
+
+
+def read_config(name_or_path: str | os.PathLike, kind: str | None = None) -> ModelConfig:
+    """The saved ModelConfig without building the model: what a warm backend start or a parameter check needs."""
+    return _checked_config(read_checkpoint(name_or_path), name_or_path, kind, None)
+
+
+def load_checkpoint(
+    name_or_path: str | os.PathLike, *, kind: str | None = None, expected_config: ModelConfig | None = None,
+) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
+    """Rebuild the model from its saved config (eval mode) -> (model, cfg, meta).
+
+    meta holds kind, train_args, data_hash, epoch, saved_at, extra, licence and (for resume) optimizer.
+    """
+    payload = read_checkpoint(name_or_path)
+    cfg = _checked_config(payload, name_or_path, kind, expected_config)
     try:
         model = build_model(payload["kind"], cfg)
     except ValueError as exc:
-        raise CheckpointError(f"{path}: {exc}") from exc
+        raise CheckpointError(f"{name_or_path}: {exc}") from exc
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not fit the saved config: {exc}") from exc
+        raise CheckpointError(f"{name_or_path}: weights do not fit the saved config: {exc}") from exc
     model.eval()
     meta = {k: payload.get(k) for k in ("kind", "train_args", "data_hash", "epoch", "saved_at", "extra", "optimizer")}
     meta["licence"] = (meta["extra"] or {}).get("licence")
     if meta["licence"]:
-        LOG.info("%s: licence %s", path, meta["licence"])
+        LOG.info("%s: licence %s", name_or_path, meta["licence"])
     return model, cfg, meta
+
+
+def load_lifter(name_or_path: str | os.PathLike) -> tuple[nn.Module, ModelConfig]:
+    """(lifter, config): what the deployment paths (backends, export, bench) need from a checkpoint."""
+    model, cfg, _ = load_checkpoint(name_or_path, kind="lifter")
+    return model, cfg
 
 
 def ship_checkpoint(source: str | os.PathLike, name: str, licence: str = WEIGHTS_LICENCE,
@@ -147,27 +183,3 @@ def list_pretrained(kind: str | None = None) -> list[str]:
     ("lifter" or "pretrain")."""
     paths = sorted(WEIGHTS_DIR.glob("*.pt")) if WEIGHTS_DIR.is_dir() else []
     return [p.stem for p in paths if kind is None or read_checkpoint(p)["kind"] == kind]
-
-
-def load_pretrained(name: str, kind: str | None = None) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
-    """Load shipped weights by name, e.g. load_pretrained("mpm_t27_causal"). Shipped weights are
-    non-commercial (CC BY-NC 4.0, see WEIGHTS_LICENCE): meta["licence"] says so and it is logged."""
-    path = WEIGHTS_DIR / f"{name}.pt"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no pretrained weights named {name!r} in {WEIGHTS_DIR}; available: {list_pretrained() or 'none'}")
-    return load_checkpoint(path, kind=kind)
-
-
-def load_model(source: str | os.PathLike, kind: str | None = None,
-               expected_config: ModelConfig | None = None) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
-    """Load from a checkpoint file path or, when no such file exists, the name of shipped weights."""
-    if Path(source).is_file():
-        return load_checkpoint(source, expected_config=expected_config, kind=kind)
-    if os.sep in str(source) or str(source).endswith(".pt"):
-        raise FileNotFoundError(f"checkpoint not found: {source}")
-    model, cfg, meta = load_pretrained(str(source), kind=kind)
-    if expected_config is not None and cfg != expected_config:
-        raise CheckpointError(f"shipped weights {source!r} do not match the expected config: "
-                              f"{expected_config.diff(cfg)}")
-    return model, cfg, meta

@@ -149,7 +149,7 @@ class AdapterNode(LifecycleNode):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the node until Ctrl-C; exit status 1 when autostart could not reach the active state."""
-    return run_lifecycle_node(AdapterNode, __doc__, argv)
+    return run_lifecycle_node(lambda _args: AdapterNode(), __doc__, argv)
 
 
 if __name__ == "__main__":

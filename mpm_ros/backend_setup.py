@@ -1,38 +1,25 @@
 """Backend creation for the node from its parameters (ROS-free): engine cache dir, untrained fallback, config check."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
-from mpm_model.deploy.backends import Backend, create_backend
+from mpm_model.deploy.backends import Backend, create_backend, default_engine_dir
 from mpm_model.config import ModelConfig
 from mpm_ros.params import LifterParams
 
-DEFAULT_WINDOW = 27
 UNTRAINED_SEED = 0
 UNTRAINED_WARNING = "checkpoint is empty: using a randomly initialised model — untrained — outputs are not meaningful"
 
 
-def default_engine_dir() -> Path:
-    """$ROS_HOME/mpm_ros/engines, or ~/.ros/mpm_ros/engines."""
-    ros_home = os.environ.get("ROS_HOME") or os.path.join(os.path.expanduser("~"), ".ros")
-    return Path(ros_home) / "mpm_ros" / "engines"
-
-
-def untrained_checkpoint(params: LifterParams, directory: Path) -> Path:
-    """A seeded random-init lifter of the default config with the requested window/causal/lookahead.
-
-    Seeded so restarts produce the same weights (and the ONNX export cache keyed by weights is reused).
-    """
+def untrained_checkpoint(directory: Path) -> Path:
+    """A seeded random-init lifter of the default ModelConfig (seeded: restarts reuse the same file and export)."""
     from mpm_model.checkpoint import save_checkpoint
     from mpm_model.model import MPMLifter
 
-    config = ModelConfig().replace(window=params.window or DEFAULT_WINDOW, causal=params.causal,
-                                   lookahead=params.lookahead)
-    mode = f"causal{config.lookahead}" if config.causal else "centred"
-    path = directory / f"untrained_t{config.window}_{mode}.pt"
+    config = ModelConfig()
+    path = directory / f"untrained_t{config.window}_{'causal' if config.causal else 'centred'}.pt"
     if not path.is_file():
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(UNTRAINED_SEED)
@@ -41,18 +28,19 @@ def untrained_checkpoint(params: LifterParams, directory: Path) -> Path:
     return path
 
 
-def model_mismatch(params: LifterParams, config: ModelConfig) -> list[str]:
-    """Why the loaded model cannot serve these parameters (empty list = it can)."""
-    errors = []
-    if params.window and params.window != config.window:
-        errors.append(f"window={params.window} but the model has window={config.window} (set window: 0 to follow it)")
-    if params.causal != config.causal:
-        errors.append(f"causal={params.causal} but the model has causal={config.causal}")
-    if params.lookahead != config.lookahead:
-        errors.append(f"lookahead={params.lookahead} but the model has lookahead={config.lookahead}")
+def model_problem(config: ModelConfig) -> str | None:
+    """Why a loaded model cannot serve the node (its shape is otherwise the node's: window, mode, fps), or None."""
     if config.num_joints != 17:
-        errors.append(f"the node serves H36M-17 skeletons but the model has {config.num_joints} joints")
-    return errors
+        return f"the node serves H36M-17 skeletons but the model has {config.num_joints} joints"
+    return None
+
+
+def model_mode(config: ModelConfig) -> str:
+    """How the model answers in time, for logs and diagnostics."""
+    if not config.causal:
+        return f"centred (answers for frame t-{config.window // 2})"
+    return f"causal, lookahead {config.lookahead}" + (f" (answers for frame t-{config.lookahead})"
+                                                       if config.lookahead else " (answers for the newest frame)")
 
 
 def build_backend(params: LifterParams) -> tuple[Backend, bool]:
@@ -60,7 +48,8 @@ def build_backend(params: LifterParams) -> tuple[Backend, bool]:
     engine_dir = Path(params.engine_dir) if params.engine_dir else default_engine_dir()
     engine_dir.mkdir(parents=True, exist_ok=True)
     untrained = not params.checkpoint
-    checkpoint = untrained_checkpoint(params, engine_dir) if untrained else params.checkpoint
+    checkpoint = untrained_checkpoint(engine_dir) if untrained else params.checkpoint
     backend = create_backend(params.backend, checkpoint=checkpoint, device=params.device or None,
-                             precision=params.precision, engine_dir=engine_dir)
+                             precision=params.precision, engine_dir=engine_dir, threads=params.ort_threads or None,
+                             spinning=params.ort_spinning)
     return backend, untrained

@@ -209,7 +209,7 @@ def run_pipeline(clips: list[tuple[str, Clip]], paced: bool, overlay: bool, cont
             "end_to_end": percentiles_ms(e2e)}
         report["dropped"] = {"pose2d": pose2d.stats.dropped(), "lifter": lifter.stats.dropped()}
         report["lifter"] = {"checkpoint": lifter.get_parameter("checkpoint").value,
-                            "backend": getattr(lifter._backend, "name", "?")}
+                            "backend": lifter.backend_name}
         report["answered"] = sum(s in run.skeletons for s in all_stamps) / len(all_stamps)
         return report, run
     finally:

@@ -1,8 +1,9 @@
 """mpm_lifter: lifecycle node lifting mpm_msgs/Skeleton2DArray to Skeleton3DArray + markers + diagnostics.
 
-Thin glue: size check → decode (at most max_tracks skeletons) → layouts → WindowBuffer (callback thread) →
-bounded drop-oldest job queue → worker thread running ONE backend.infer() per input message → placement →
-message builders → publishers. See docs/NODE.md.
+Thin glue around mpm_model.streaming.StreamingLifter: size check → decode (at most max_tracks skeletons) →
+layouts → lifter.push() (callback thread) → bounded drop-oldest job queue → worker thread: lifter.lift() (ONE
+backend.infer() for all tracks, batched placement) → message builders → publishers. The model's window,
+causal/centred mode, look-ahead and rate come from the checkpoint. See docs/NODE.md.
 
     python -m mpm_ros.lift_node --ros-args --params-file config/lift.yaml
 """
@@ -15,36 +16,34 @@ if __name__ == "__main__":  # a signal during the slow imports below ends quietl
     for _signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(_signum, lambda *_: sys.exit(0))
 
-import dataclasses  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections import deque  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 import numpy as np  # noqa: E402
-import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from mpm_msgs.msg import Skeleton2DArray, Skeleton3DArray  # noqa: E402
 from rcl_interfaces.msg import SetParametersResult  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from rclpy.serialization import deserialize_message  # noqa: E402
-from rclpy.signals import SignalHandlerOptions  # noqa: E402
 from sensor_msgs.msg import CameraInfo  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from mpm_model.checkpoint import list_pretrained  # noqa: E402
 from mpm_ros import messages, params  # noqa: E402
-from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_mismatch  # noqa: E402
-from mpm_model.streaming.camera import Camera, fallback_intrinsics, intrinsics_problem  # noqa: E402
+from mpm_ros.params import stream_options  # noqa: E402
+from mpm_model.streaming import Camera, Lifted, StreamingLifter  # noqa: E402
+from mpm_model.streaming.camera import fallback_intrinsics, intrinsics_problem  # noqa: E402
+from mpm_model.streaming.window_buffer import RESETS, Emission, Observation, PushResult  # noqa: E402
+from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_mode, model_problem  # noqa: E402
 from mpm_ros.diagnostics import PipelineStats, frame_rate_problem  # noqa: E402
 from mpm_ros.input_adapters import KeypointInput, unavailable  # noqa: E402
 from mpm_ros.inputs import MAX_FRAME_ID_CHARS, clip, frame_id_problem, max_message_bytes, select_skeletons  # noqa: E402
 from mpm_ros.layouts import LayoutError, decode_keypoints  # noqa: E402
-from mpm_model.streaming.placement import place_batch  # noqa: E402
-from mpm_model.streaming.window_buffer import RESETS, BufferConfig, Emission, Observation, PushResult, WindowBuffer  # noqa: E402
+from mpm_ros.node_main import run_lifecycle_node  # noqa: E402
 
 NODE_NAME = "mpm_lifter"
 LOG_THROTTLE_S = 5.0
@@ -76,10 +75,10 @@ class LifterNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.stats = PipelineStats()
         self._params: params.LifterParams | None = None
-        self._backend = None
+        self._lifter: StreamingLifter | None = None
+        self._marker_placed: dict[int, bool] = {}  # worker: which namespace each track's markers are in
+        self._backend_name = ""
         self._untrained = False
-        self._model_fps: float | None = None
-        self._buffer: WindowBuffer | None = None
         self._camera_info: Camera | None = None
         self._first_input_at: float | None = None
         self._warned_no_camera_info = False
@@ -106,6 +105,11 @@ class LifterNode(LifecycleNode):
     def lifecycle_state(self) -> str:
         return self._state_machine.current_state[1]
 
+    @property
+    def backend_name(self) -> str:
+        """The inference backend in use ("" before configure)."""
+        return self._backend_name
+
     # ---- lifecycle transitions -------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         values = params.read_all(self)
@@ -121,18 +125,14 @@ class LifterNode(LifecycleNode):
             backend, untrained = build_backend(p)
         except Exception as exc:  # any backend failure must refuse the transition, not kill the node
             return self._refuse("cannot create the inference backend", [f"{type(exc).__name__}: {exc}"])
-        mismatch = model_mismatch(p, backend.config)
-        if mismatch:
-            return self._refuse(f"model {p.checkpoint or '(untrained)'} does not match the parameters", mismatch)
+        problem = model_problem(backend.config)
+        if problem:
+            return self._refuse(f"model {p.checkpoint or '(untrained)'} cannot serve this node", [problem])
         if untrained:
             self.get_logger().warning("!" * 20 + " " + UNTRAINED_WARNING + " " + "!" * 20)
         cfg = backend.config
-        self._params, self._backend, self._untrained = p, backend, untrained
-        self._model_fps = getattr(cfg, "fps", None)  # the rate the model was trained at (newer checkpoints)
-        self._buffer = WindowBuffer(BufferConfig(
-            window=cfg.window, target_index=cfg.target_index, num_joints=cfg.num_joints,
-            min_confidence=p.min_confidence, min_visible_joints=p.min_visible_joints, track_timeout=p.track_timeout,
-            max_tracks=p.max_tracks, frame_rate=p.frame_rate))
+        self._params, self._untrained, self._backend_name = p, untrained, backend.name
+        self._lifter = StreamingLifter(backend, stream_options(p))
         output_qos = QoSProfile(depth=p.output_qos_depth, reliability=ReliabilityPolicy.RELIABLE,
                                 history=HistoryPolicy.KEEP_LAST)
         self._outputs = {
@@ -141,9 +141,9 @@ class LifterNode(LifecycleNode):
             "diagnostics": self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", output_qos),
         }
         self.get_logger().info(
-            f"configured: backend {backend.name} on {backend.device} ({backend.selection_reason}); window "
-            f"{cfg.window}, {'causal' if cfg.causal else 'centred'}, output delay "
-            f"{self._buffer.config.delay_frames} frame(s)")
+            f"configured: backend {backend.name} on {backend.device} ({backend.selection_reason}); from the "
+            f"checkpoint: window {cfg.window}, {model_mode(cfg)}, {cfg.fps:g} fps, output delay "
+            f"{self._lifter.delay_frames} frame(s)")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -202,11 +202,17 @@ class LifterNode(LifecycleNode):
             self._worker.join(timeout=10.0)
             self._worker = None
 
+    def destroy_node(self) -> None:
+        """Also ends the inference thread: a destroyed node leaves no thread behind holding it (and its DDS
+        participant) alive."""
+        self.stop_worker()
+        super().destroy_node()
+
     def _release(self) -> None:
         for publisher in self._outputs.values():
             self.destroy_lifecycle_publisher(publisher)
         self._outputs = {}
-        self._backend = self._buffer = self._params = None
+        self._lifter = self._params = None
         self._camera_info = None
         self._first_input_at = None
         self._warned_no_camera_info = False
@@ -233,11 +239,8 @@ class LifterNode(LifecycleNode):
         return SetParametersResult(successful=True)
 
     def _apply_live(self, values: dict) -> None:
-        p = params.to_params(values)
-        self._params = p
-        self._buffer.config = dataclasses.replace(
-            self._buffer.config, min_confidence=p.min_confidence, min_visible_joints=p.min_visible_joints,
-            track_timeout=p.track_timeout, frame_rate=p.frame_rate)
+        self._params = params.to_params(values)
+        self._lifter.set_options(stream_options(self._params))
 
     # ---- input (executor thread) ----------------------------------------------------------------------
     def _on_camera_info(self, msg: CameraInfo) -> None:
@@ -286,7 +289,7 @@ class LifterNode(LifecycleNode):
         received_at = time.monotonic()
         try:
             self.stats.input_received(received_at)
-            if self._buffer is None:
+            if self._lifter is None:
                 return
             handle(payload, received_at)
         except Exception as exc:
@@ -295,7 +298,7 @@ class LifterNode(LifecycleNode):
                                     f"{clip(str(exc))}", throttle_duration_sec=LOG_THROTTLE_S)
 
     def _handle_keypoints(self, msg: Skeleton2DArray, received_at: float) -> None:
-        buffer, p = self._buffer, self._params
+        lifter, p = self._lifter, self._params
         if self._first_input_at is None:
             self._first_input_at = received_at
         frame_id = p.output_frame_id or msg.header.frame_id
@@ -305,14 +308,14 @@ class LifterNode(LifecycleNode):
                         "characters; or set output_frame_id)")
             return
         stamp_ns = messages.ns_from_time(msg.header.stamp)
-        admitted = buffer.admit(stamp_ns, int(received_at * 1e9))  # before decoding: a refused frame costs nothing
+        admitted = lifter.admit(stamp_ns, int(received_at * 1e9))  # before decoding: a refused frame costs nothing
         if admitted not in ("ok",) + RESETS:
             self._count(admitted, f"dropping frame with stamp {stamp_ns / 1e9:.6f} s: {admitted}")
             return
         camera = self._current_camera(received_at)
         if not msg.skeletons:
             self.stats.drop("empty_message")
-        live = set() if admitted in RESETS else set(buffer.track_ids)  # a reset frees every slot
+        live = set() if admitted in RESETS else set(lifter.track_ids)  # a reset frees every slot
         selection = select_skeletons(msg.skeletons, live, p.max_tracks)
         for reason, count in selection.dropped.items():
             self._count(reason, f"dropped {count} skeleton(s): {reason} (max_tracks={p.max_tracks})", count)
@@ -325,7 +328,7 @@ class LifterNode(LifecycleNode):
                             f"{clip(skeleton.layout, 32)!r}, {len(skeleton.keypoints)} keypoints)")
                 continue
             observations[skeleton.track_id] = Observation(pixels, confidence)
-        result = buffer.push(stamp_ns, observations, camera.width, camera.height, admitted, int(received_at * 1e9))
+        result = lifter.push(stamp_ns, observations, camera, admitted, int(received_at * 1e9))
         if result.status in RESETS:
             self.stats.reset_counted(result.status)
             self.get_logger().warning(f"input stamps jumped ({result.status}, confirmed by consecutive frames: bag "
@@ -333,6 +336,8 @@ class LifterNode(LifecycleNode):
                                       throttle_duration_sec=LOG_THROTTLE_S)
         self._record(result, camera, received_at)
         if result.expired:
+            for track_id in result.expired:
+                self._marker_placed.pop(track_id, None)
             self._outputs["markers"].publish(messages.delete_markers(stamp_ns, frame_id, result.expired))
         if result.emissions:
             self._enqueue(Job(result.emissions, frame_id, camera, received_at))
@@ -351,8 +356,8 @@ class LifterNode(LifecycleNode):
                 f"{result.mostly_outside} skeleton(s) have most joints outside the {camera.width}x{camera.height} "
                 "image: do the keypoints and camera_info (or image_width/image_height) describe the same image?",
                 throttle_duration_sec=LOG_THROTTLE_S)
-        self.stats.active_tracks = len(self._buffer.track_ids)
-        self._rate_problem = frame_rate_problem(self._buffer.measured_rate_hz(), self._model_fps)
+        self.stats.active_tracks = len(self._lifter.track_ids)
+        self._rate_problem = frame_rate_problem(self._lifter.measured_rate_hz(), self._lifter.config.fps)
         if self._rate_problem:
             self.get_logger().warning(self._rate_problem, throttle_duration_sec=LOG_THROTTLE_S)
 
@@ -368,7 +373,8 @@ class LifterNode(LifecycleNode):
         with self._jobs_changed:
             while len(self._jobs) >= self._params.queue_size:
                 self._jobs.popleft()
-                self.stats.drop("inference_queue_full")
+                self._count("inference_queue_full", f"inference is slower than the input: dropped the oldest "
+                            f"waiting frame (queue_size={self._params.queue_size})")
             self._jobs.append(job)
             self._jobs_changed.notify()
 
@@ -389,47 +395,47 @@ class LifterNode(LifecycleNode):
                                         throttle_duration_sec=LOG_THROTTLE_S)
 
     def _run(self, job: Job) -> None:
-        backend, p = self._backend, self._params
-        if backend is None:
+        lifter = self._lifter
+        if lifter is None:
             return
-        keypoints = np.concatenate([e.keypoints for e in job.emissions])  # (B, T, J, 2)
-        mask = np.concatenate([e.mask for e in job.emissions])  # (B, T, J)
-        started = time.monotonic()
-        pose3d = backend.infer(keypoints, mask)[:, 0]  # (B, J, 3) root-relative metres
-        self.stats.inference_done(time.monotonic() - started)
-        start = 0
-        for emission in job.emissions:
-            joints = pose3d[start:start + len(emission.track_ids)]  # (b, J, 3)
-            start += len(emission.track_ids)
-            placed = np.zeros(len(joints), bool)
-            if p.place_in_camera_frame and job.camera.intrinsics is not None:
-                joints, placed = place_batch(joints, emission.target_pixels, emission.target_confidence,
-                                             job.camera.intrinsics)
-                self.stats.mask("root_fit_failed", int((~placed).sum()))
-            self._outputs["skeletons3d"].publish(messages.skeleton3d_array(
-                emission.stamp_ns, job.frame_id, emission.track_ids, joints, emission.target_confidence,
-                emission.target_mask, placed))
-            self._outputs["markers"].publish(messages.skeleton_markers(
-                emission.stamp_ns, job.frame_id, emission.track_ids, joints, emission.target_mask, placed,
-                p.marker_scale, p.marker_lifetime))
-            stamp_age_s = (self.get_clock().now().nanoseconds - emission.stamp_ns) * 1e-9
-            self.stats.output_published(time.monotonic() - job.received_at, stamp_age_s)
+        batch = lifter.lift(job.emissions, job.camera)
+        self.stats.inference_done(batch.inference_s)
+        markers = self._outputs["markers"]
+        draw = markers.get_subscription_count() > 0  # no one looking: no marker work
+        for lifted in batch.results:
+            self._publish(lifted, job, markers if draw else None)
+
+    def _publish(self, lifted: Lifted, job: Job, markers) -> None:
+        p = self._params
+        self.stats.mask("root_fit_failed", int((~lifted.placed).sum()) if job.camera.intrinsics is not None
+                        and p.place_in_camera_frame else 0)
+        points = messages.track_points(lifted.joints)
+        self._outputs["skeletons3d"].publish(messages.skeleton3d_array(
+            lifted.stamp_ns, job.frame_id, lifted.track_ids, points, lifted.confidence, lifted.mask, lifted.placed))
+        if markers is not None:
+            shown = self._marker_placed  # track -> placed state its markers were last drawn in
+            switched = np.array([shown.get(t) is not bool(ok) for t, ok in zip(lifted.track_ids, lifted.placed)])
+            shown.update(zip(lifted.track_ids, lifted.placed.tolist()))
+            markers.publish(messages.skeleton_markers(lifted.stamp_ns, job.frame_id, lifted.track_ids, points,
+                                                      lifted.mask, lifted.placed, switched, p.marker_scale,
+                                                      p.marker_lifetime))
+        stamp_age_s = (self.get_clock().now().nanoseconds - lifted.stamp_ns) * 1e-9
+        self.stats.output_published(time.monotonic() - job.received_at, stamp_age_s)
 
     # ---- diagnostics ----------------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
-        backend, p = self._backend, self._params
-        if backend is None:
+        lifter, p = self._lifter, self._params
+        if lifter is None:
             return
-        cfg, now = backend.config, time.monotonic()
+        backend, cfg, now = lifter.backend, lifter.config, time.monotonic()
         camera = "camera_info" if self._camera_info is not None else "parameter fallback (no camera_info yet)"
-        measured = self._buffer.measured_rate_hz()
+        measured = lifter.measured_rate_hz()
         snapshot = self.stats.snapshot(extra={
             "backend": backend.name, "device": str(backend.device), "backend_selection": backend.selection_reason,
             "checkpoint": p.checkpoint or "(untrained random init)", "window": str(cfg.window),
-            "mode": f"causal, lookahead {cfg.lookahead}" if cfg.causal else "centred",
-            "output_delay_frames": str(self._buffer.config.delay_frames), "camera": camera,
+            "mode": model_mode(cfg), "output_delay_frames": str(lifter.delay_frames), "camera": camera,
             "input_stamp_rate_hz": "unknown" if measured is None else f"{measured:.2f}",
-            "model_fps": "unknown" if self._model_fps is None else f"{self._model_fps:g}",
+            "model_fps": f"{cfg.fps:g}",
         })
         problems = [UNTRAINED_WARNING] if self._untrained else []
         if self._warned_no_camera_info and self._camera_info is None:
@@ -452,71 +458,9 @@ Skeleton3DArray on `skeletons3d`, MarkerArray on `markers` and /diagnostics out.
 SIGINT or SIGTERM at any time: clean shutdown, exit status 0."""
 
 
-class ShutdownRequested(BaseException):
-    """Raised in the main thread by the first SIGINT/SIGTERM during start-up (BaseException: no `except Exception`
-    swallows it)."""
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class StopSignals:
-    """SIGINT/SIGTERM handling of main(). The first signal sets `requested`; during start-up (`interrupt`) it also
-    raises ShutdownRequested to cut a long configure short. While spinning nothing is raised — an exception inside
-    an executor callback would leave a task unfinished that executor.shutdown() then waits for — the spin loop
-    polls `requested` instead. Later signals are ignored (SIG_IGN, which also holds during interpreter
-    finalisation) so the shutdown itself runs to the end."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.interrupt = True
-        for signum in STOP_SIGNALS:
-            signal.signal(signum, self._handle)
-
-    def _handle(self, signum: int, frame) -> None:
-        for other in STOP_SIGNALS:
-            signal.signal(other, signal.SIG_IGN)
-        self.requested = True
-        if self.interrupt:
-            raise ShutdownRequested(signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the node until SIGINT/SIGTERM (exit 0); exit status 1 when autostart could not reach the active state."""
-    args = sys.argv if argv is None else argv
-    own_args = args[1:args.index("--ros-args")] if "--ros-args" in args else args[1:]
-    if "-h" in own_args or "--help" in own_args:
-        print(USAGE)
-        return 0
-    stop = StopSignals()  # ours, not rclpy's: the context must stay valid until the worker has stopped
-    node = executor = None
-    status = 0
-    try:
-        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-        node = LifterNode(argv=args, defer_autostart=True)
-        node.autostart()
-        stop.interrupt = False  # from here on the loop below polls stop.requested
-        if stop.requested:
-            pass
-        elif node.get_parameter("autostart").value and node.lifecycle_state != "active":
-            node.get_logger().fatal(f"autostart failed: node is '{node.lifecycle_state}' (see the errors above)")
-            status = 1
-        else:
-            executor = SingleThreadedExecutor()
-            executor.add_node(node)
-            while not stop.requested and rclpy.ok():  # short waits: a signal ends the loop within 0.1 s
-                executor.spin_once(timeout_sec=0.1)
-    except ShutdownRequested:
-        pass
-    finally:
-        if node is not None:
-            node.stop_worker()  # first: the worker publishes, so it must end while the context is valid
-        if executor is not None:
-            executor.shutdown(timeout_sec=5.0)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return status
+    return run_lifecycle_node(lambda args: LifterNode(argv=args, defer_autostart=True), USAGE, argv)
 
 
 if __name__ == "__main__":

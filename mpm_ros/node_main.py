@@ -1,37 +1,82 @@
-"""The `main()` of the small lifecycle nodes (pose2d, input adapter): --help, autostart check, spin, clean exit."""
+"""The `main()` of every lifecycle node here: --help, signals, autostart check, spin, clean exit.
+
+SIGINT or SIGTERM at any time — during the slow start-up, while spinning, twice under load — ends the node
+cleanly with exit status 0 and no traceback; status 1 when autostart could not reach the active state.
+"""
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def run_lifecycle_node(make_node: Callable[[], object], usage: str, argv: list[str] | None = None) -> int:
-    """Spin the node until Ctrl-C; exit status 1 when autostart could not reach the active state, 0 otherwise."""
+class ShutdownRequested(BaseException):
+    """Raised in the main thread by the first SIGINT/SIGTERM during start-up (BaseException: no `except Exception`
+    swallows it)."""
+
+
+class StopSignals:
+    """The first signal sets `requested`; during start-up (`interrupt`) it also raises ShutdownRequested to cut a
+    long configure short. While spinning nothing is raised — an exception inside an executor callback would leave
+    a task unfinished that executor.shutdown() then waits for — the spin loop polls `requested` instead. Later
+    signals are ignored (SIG_IGN, which also holds during interpreter finalisation) so the shutdown runs to the end.
+    Ours, not rclpy's: the context must stay valid until a worker thread has stopped publishing."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.interrupt = True
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame) -> None:
+        for other in STOP_SIGNALS:
+            signal.signal(other, signal.SIG_IGN)
+        self.requested = True
+        if self.interrupt:
+            raise ShutdownRequested(signum)
+
+
+def run_lifecycle_node(make_node: Callable[[list[str]], object], usage: str, argv: list[str] | None = None) -> int:
+    """Build the node with `make_node(argv)`, run its `autostart()` when it has one (nodes that configure in the
+    constructor have none), spin until a stop signal."""
     args = sys.argv if argv is None else argv
     own_args = args[1:args.index("--ros-args")] if "--ros-args" in args else args[1:]
     if "-h" in own_args or "--help" in own_args:
         print(usage)
         return 0
-    rclpy.init(args=args)
-    node = make_node()
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
+    stop = StopSignals()
+    node = executor = None
     status = 0
     try:
-        if node.get_parameter("autostart").value and node.lifecycle_state != "active":
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        node = make_node(args)
+        if hasattr(node, "autostart"):
+            node.autostart()
+        stop.interrupt = False  # from here on the loop below polls stop.requested
+        if stop.requested:
+            pass
+        elif node.get_parameter("autostart").value and node.lifecycle_state != "active":
             node.get_logger().fatal(f"autostart failed: node is '{node.lifecycle_state}' (see the errors above)")
             status = 1
         else:
-            executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            while not stop.requested and rclpy.ok():  # short waits: a signal ends the loop within 0.1 s
+                executor.spin_once(timeout_sec=0.1)
+    except ShutdownRequested:
         pass
     finally:
-        if hasattr(node, "stop_worker"):
-            node.stop_worker()  # nothing publishes from a worker thread while the context goes down
-        executor.shutdown()
-        node.destroy_node()
+        if node is not None and hasattr(node, "stop_worker"):
+            node.stop_worker()  # first: a worker publishes, so it must end while the context is valid
+        if executor is not None:
+            executor.shutdown(timeout_sec=5.0)
+        if node is not None:
+            node.destroy_node()
         rclpy.try_shutdown()
     return status

@@ -17,10 +17,12 @@ from typing import Any
 import yaml
 
 from mpm_model.deploy.backends.factory import BACKEND_NAMES
+from mpm_model.streaming import StreamOptions
 from mpm_model.streaming.camera import fallback_intrinsics, intrinsics_problem
 from mpm_ros.inputs import clip, frame_id_problem
 
 PRECISIONS = ("fp32", "fp16", "bf16")
+DEFAULT_CHECKPOINT = "mpm_t27_causal"  # real-mocap weights, CC BY-NC 4.0 (docs/MODEL_CARD.md)
 INPUT_SOURCES = ("mpm", "yolo_ros", "ros4hri")  # mpm_ros.input_adapters.INPUT_FORMATS adapt the last two
 
 
@@ -37,20 +39,18 @@ class ParamSpec:
 
 
 PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("checkpoint", "", "Shipped weights name (mpm_model.checkpoint.list_pretrained) or a .pt path; "
-              "empty = randomly initialised default model (untrained — outputs are not meaningful)"),
+    ParamSpec("checkpoint", DEFAULT_CHECKPOINT, "Shipped weights name (mpm_model.checkpoint.list_pretrained) or a "
+              ".pt path; the model's window, causal/centred mode, look-ahead and rate come from it; empty = randomly "
+              "initialised default model (untrained — outputs are not meaningful)"),
     ParamSpec("backend", "auto", "Inference backend; auto = TensorRT > ONNX Runtime CUDA > ONNX Runtime CPU > torch",
               choices=BACKEND_NAMES),
     ParamSpec("device", "", "Device for the backend, e.g. cpu, cuda, cuda:0; empty = best available"),
     ParamSpec("engine_dir", "", "Cache directory for exported ONNX files and TensorRT engines; "
               "empty = $ROS_HOME/mpm_ros/engines (~/.ros/mpm_ros/engines)"),
     ParamSpec("precision", "fp32", "Inference precision (onnxruntime runs fp32 only)", choices=PRECISIONS),
-    ParamSpec("window", 0, "Frames per model window; 0 = the loaded model's; otherwise must equal it "
-              "(with an empty checkpoint: the random model's window, 0 = 27)", 0, 729),
-    ParamSpec("causal", True, "Causal model (output for the newest frame minus lookahead) vs centred "
-              "(output for the middle frame, delayed by window//2 frames); must equal the loaded model's"),
-    ParamSpec("lookahead", 0, "Future frames a causal model sees (output delayed by this many frames); "
-              "must equal the loaded model's", 0, 728),
+    ParamSpec("ort_threads", 0, "ONNX Runtime intra-op threads; 0 = its default (one per core)", 0, 256),
+    ParamSpec("ort_spinning", False, "Let ONNX Runtime's idle threads spin: a little faster alone, but they take "
+              "cores from the node's own threads (measured: 2x slower batches under load on 2 cores)"),
     ParamSpec("input_format", "mpm", "2D source: mpm (mpm_msgs/Skeleton2DArray on `keypoints`), yolo_ros "
               "(yolo_msgs/DetectionArray on `detections`) or ros4hri (REP-155 hri_msgs bodies under /humans/bodies)",
               choices=INPUT_SOURCES),
@@ -89,9 +89,8 @@ class LifterParams:
     device: str
     engine_dir: str
     precision: str
-    window: int
-    causal: bool
-    lookahead: int
+    ort_threads: int
+    ort_spinning: bool
     input_format: str
     min_confidence: float
     min_visible_joints: int
@@ -140,11 +139,6 @@ def validate(values: dict[str, Any], shipped: list[str] | None = None) -> list[s
             errors.append(f"{spec.name}={value!r} must be one of {list(spec.choices)}")
     if errors:
         return errors
-    window, lookahead = values["window"], values["lookahead"]
-    if lookahead and not values["causal"]:
-        errors.append(f"lookahead={lookahead} only applies to causal models; set causal:=true or lookahead:=0")
-    if window and lookahead >= window:
-        errors.append(f"lookahead={lookahead} must be < window={window}")
     checkpoint = values["checkpoint"]
     if checkpoint and shipped is not None and not Path(checkpoint).is_file() and checkpoint not in shipped:
         errors.append(f"checkpoint={checkpoint!r} is neither an existing file nor a shipped name "
@@ -206,11 +200,16 @@ def command_line_problems(argv: list[str]) -> dict[str, str]:
     return problems
 
 
-
-
 def to_params(values: dict[str, Any]) -> LifterParams:
     """Typed parameters from already validated values."""
     return LifterParams(**{f.name: values[f.name] for f in dataclasses.fields(LifterParams)})
+
+
+def stream_options(p: LifterParams) -> StreamOptions:
+    """The StreamingLifter's share of the parameters (all of them live)."""
+    return StreamOptions(min_confidence=p.min_confidence, min_visible_joints=p.min_visible_joints,
+                         track_timeout=p.track_timeout, max_tracks=p.max_tracks, frame_rate=p.frame_rate,
+                         place_in_camera_frame=p.place_in_camera_frame)
 
 
 def descriptor(spec: ParamSpec):

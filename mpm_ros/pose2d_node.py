@@ -333,7 +333,7 @@ mpm_msgs/Skeleton2DArray on `keypoints` (the lifter's input), optional `overlay`
 
 def main(argv: list[str] | None = None) -> int:
     """Run the node until Ctrl-C; exit status 1 when autostart could not reach the active state."""
-    return run_lifecycle_node(Pose2DNode, USAGE, argv)
+    return run_lifecycle_node(lambda _args: Pose2DNode(), USAGE, argv)
 
 
 if __name__ == "__main__":

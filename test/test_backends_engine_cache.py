@@ -1,12 +1,12 @@
-"""Engine cache key and rebuild decision (pure logic: no TensorRT needed)."""
+"""Engine cache key, rebuild decision and default directory (pure logic: no TensorRT needed)."""
 import dataclasses
 import json
 
 import pytest
 
-from mpm_model.deploy.backends.engine_cache import (EngineIngredients, engine_paths, file_sha256, rebuild_decision,
-                                             write_sidecar)
 from mpm_model.config import ModelConfig
+from mpm_model.deploy.backends.engine_cache import (EngineIngredients, default_engine_dir, engine_paths, file_sha256,
+                                                    rebuild_decision, write_sidecar)
 
 BASE = EngineIngredients(onnx_sha256="a" * 64, precision="fp16", min_batch=1, opt_batch=1, max_batch=16,
                          tensorrt_version="10.3.0", gpu_name="Orin", compute_capability="8.7")
@@ -19,6 +19,14 @@ CFG = ModelConfig()
 ])
 def test_every_ingredient_changes_the_key(change):
     assert dataclasses.replace(BASE, **change).key() != BASE.key()
+
+
+def test_default_engine_dir_follows_ros_home_at_call_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROS_HOME", str(tmp_path))
+    assert default_engine_dir() == tmp_path / "mpm_ros" / "engines"
+    monkeypatch.delenv("ROS_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_engine_dir() == tmp_path / "home" / ".ros" / "mpm_ros" / "engines"
 
 
 def test_key_is_stable_and_names_the_file(tmp_path):

@@ -1,4 +1,5 @@
-"""OnnxRuntimeBackend: provider assertion, sidecar checks, batch range and chunking past the export's batch_max."""
+"""OnnxRuntimeBackend: provider assertion, thread/spinning options, sidecar checks, batch range and chunking past
+the export's batch_max."""
 import json
 
 import numpy as np
@@ -6,7 +7,7 @@ import onnxruntime
 import pytest
 import torch
 
-from mpm_model.deploy.backends.onnxruntime_backend import OnnxRuntimeBackend, providers_for_device
+from mpm_model.deploy.backends.onnxruntime_backend import SPINNING_KEYS, OnnxRuntimeBackend, providers_for_device
 from mpm_model.deploy.backends.torch_backend import TorchBackend
 from mpm_model.config import ModelConfig
 from mpm_model.deploy.export import export_onnx, sidecar_path
@@ -29,6 +30,16 @@ def test_cpu_session_uses_exactly_the_requested_provider(exported):
     backend = OnnxRuntimeBackend(exported[1], device="cpu", threads=1)
     assert backend.providers == ["CPUExecutionProvider"]
     assert (backend.name, backend.device, backend.max_batch, backend.config) == ("onnxruntime", "cpu", 2, CFG)
+
+
+def test_spinning_is_off_unless_asked_and_threads_are_applied(exported):
+    """Spinning ORT pools busy-wait between calls and take the cores from the ROS executor: off by default."""
+    for kwargs, threads, flag in (({}, 0, "0"), ({"threads": 2, "spinning": True}, 2, "1")):
+        options = OnnxRuntimeBackend(exported[1], **kwargs).session.get_session_options()
+        assert options.intra_op_num_threads == threads
+        assert [options.get_session_config_entry(key) for key in SPINNING_KEYS] == [flag, flag]
+    with pytest.raises(ValueError, match="threads must be >= 0"):
+        OnnxRuntimeBackend(exported[1], threads=-1)
 
 
 def test_batches_beyond_export_range_run_in_chunks(exported):

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mpm_model.deploy import export
+from mpm_model.deploy.backends import create_backend
 from mpm_model.deploy.backends.onnxruntime_backend import OnnxRuntimeBackend
 from mpm_model.deploy.backends.torch_backend import TorchBackend
 from mpm_model.checkpoint import save_checkpoint
@@ -30,6 +31,18 @@ def test_cli_exports_checkpoint(tmp_path, capsys):
     keypoints2d, mask = rng.uniform(-1, 1, (2, 27, 17, 2)).astype(np.float32), rng.random((2, 27, 17)) < 0.2
     expected = TorchBackend.from_checkpoint(checkpoint).infer(keypoints2d, mask)
     np.testing.assert_allclose(OnnxRuntimeBackend(out).infer(keypoints2d, mask), expected, atol=1e-4)
+
+
+def test_cli_default_output_is_the_cache_file_create_backend_reuses(tmp_path, capsys):
+    cfg = ModelConfig(encoder_hidden=32, d_model=32, ffn_dim=64, heads=4, depth=1, causal=True)
+    checkpoint = save_checkpoint(tmp_path / "lifter.pt", MPMLifter(cfg), cfg, "lifter", {}, "synthetic")
+    export.main(["--checkpoint", str(checkpoint), "--engine-dir", str(tmp_path / "engines"), "--batch-max", "4"])
+    (written,) = (tmp_path / "engines").glob("*.onnx")
+    assert f"wrote {written}" in capsys.readouterr().out
+    stamp = written.stat().st_mtime_ns
+    backend = create_backend("onnxruntime", checkpoint=checkpoint, engine_dir=tmp_path / "engines", device="cpu",
+                             export_batch_max=4)
+    assert backend.onnx_path == written and written.stat().st_mtime_ns == stamp  # reused, not exported again
 
 
 def test_cli_reports_a_missing_checkpoint(tmp_path, capsys):

@@ -1,9 +1,10 @@
-"""Checkpoints: round trip, config/kind mismatch, corrupt files, shipped-weights lookup."""
+"""Checkpoints: round trip, config/kind mismatch, corrupt files, one resolver for paths and shipped names."""
 import pytest
 import torch
 
 from mpm_model import checkpoint
-from mpm_model.checkpoint import CheckpointError, list_pretrained, load_checkpoint, load_pretrained, save_checkpoint
+from mpm_model.checkpoint import (CheckpointError, list_pretrained, load_checkpoint, load_lifter, read_config, resolve,
+                                  save_checkpoint)
 from mpm_model.config import ModelConfig
 from mpm_model.model import MPMLifter, MPMPretrainModel
 
@@ -61,26 +62,40 @@ def test_corrupt_foreign_and_tampered_files(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
 
 
-def test_load_pretrained_by_name(tmp_path, monkeypatch):
-    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)
+def test_resolve_takes_a_path_or_a_shipped_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path / "weights")
     assert list_pretrained() == []
-    save_checkpoint(tmp_path / "mpm_tiny.pt", MPMLifter(CFG), CFG, "lifter", {}, "h")
+    shipped = save_checkpoint(tmp_path / "weights" / "mpm_tiny.pt", MPMLifter(CFG), CFG, "lifter", {}, "h")
+    elsewhere = save_checkpoint(tmp_path / "run" / "best.pt", MPMPretrainModel(CFG), CFG, "pretrain", {}, "h")
     assert list_pretrained() == ["mpm_tiny"]
     assert list_pretrained("lifter") == ["mpm_tiny"] and list_pretrained("pretrain") == []
-    model, cfg, _ = load_pretrained("mpm_tiny")
-    assert isinstance(model, MPMLifter) and cfg == CFG
-    with pytest.raises(FileNotFoundError, match=r"available: \['mpm_tiny'\]"):
-        load_pretrained("nope")
+    assert resolve("mpm_tiny") == shipped and resolve(elsewhere) == elsewhere and resolve(str(shipped)) == shipped
+    for missing in ("nope", tmp_path / "nowhere" / "x.pt", "mpm_tiny.pt"):
+        with pytest.raises(FileNotFoundError, match=r"checkpoint not found: .* \(shipped: \['mpm_tiny'\]\)"):
+            resolve(missing)
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="shipped: none"):
+        load_checkpoint("mpm_tiny")
 
 
-def test_load_model_takes_a_path_or_a_shipped_name(tmp_path, monkeypatch):
-    from mpm_model.checkpoint import load_model
+def test_every_loader_resolves_names(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)
+    save_checkpoint(tmp_path / "mpm_tiny.pt", MPMLifter(CFG), CFG, "lifter", {}, "h")
+    model, cfg = load_lifter("mpm_tiny")
+    assert isinstance(model, MPMLifter) and not model.training and cfg == CFG
+    assert load_checkpoint("mpm_tiny", kind="lifter")[1] == CFG and read_config("mpm_tiny") == CFG
+    assert checkpoint.read_checkpoint("mpm_tiny")["kind"] == "lifter"
+    with pytest.raises(CheckpointError, match=r"config mismatch \(window: checkpoint 27 vs expected 81"):
+        load_checkpoint("mpm_tiny", expected_config=CFG.replace(window=81))
+    with pytest.raises(CheckpointError, match="expected 'pretrain'"):
+        read_config("mpm_tiny", kind="pretrain")
 
-    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path / "weights")
-    path = save_checkpoint(tmp_path / "weights" / "mpm_tiny.pt", MPMLifter(CFG), CFG, "lifter", {}, "h")
-    assert load_model(path)[1] == CFG
-    assert load_model("mpm_tiny", kind="lifter")[1] == CFG
-    with pytest.raises(CheckpointError, match="expected config"):
-        load_model("mpm_tiny", expected_config=CFG.replace(window=81))
-    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
-        load_model(tmp_path / "nowhere" / "x.pt")
+
+def test_read_config_builds_no_model(tmp_path):
+    """Weights that fit no model still give their config: read_config never builds or loads one."""
+    payload = torch.load(save_checkpoint(tmp_path / "g.pt", MPMLifter(CFG), CFG, "lifter", {}, "h"), weights_only=True)
+    payload["state_dict"] = {"not_a_weight": torch.zeros(1)}
+    torch.save(payload, tmp_path / "odd.pt")
+    assert read_config(tmp_path / "odd.pt", kind="lifter") == CFG
+    with pytest.raises(CheckpointError, match="weights do not fit"):
+        load_lifter(tmp_path / "odd.pt")

@@ -1,13 +1,17 @@
 """End-to-end CLIs on synthetic mocap: pretrain -> finetune (with and without pretraining) -> evaluate,
-plus --resume, --max-minutes and --help."""
+plus --resume, --max-minutes, --help, the old `python -m mpm_model.<cli>` paths and the typed options."""
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
 
+from mpm_model.checkpoint import load_checkpoint
 from mpm_model.deploy import model_stats
 from mpm_model.training import evaluate, finetune, pretrain
-from mpm_model.checkpoint import load_checkpoint
+from mpm_model.training.finetune import FinetuneOptions
+from mpm_model.training.pretrain import PretrainOptions
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
 
@@ -38,6 +42,7 @@ def test_pretrain_lowers_loss_and_checkpoints(pretrained):
     assert history[-1]["val_loss"] < 0.7 * history[0]["val_loss"]
     model, cfg, meta = load_checkpoint(out / "last.pt", kind="pretrain")
     assert cfg.d_model == 32 and meta["epoch"] == 3 and len(meta["data_hash"]) == 16
+    assert meta["train_args"]["rate_range"] == [20.0, 60.0] and meta["train_args"]["fixed_masks"] is False
     assert (out / "best.pt").is_file() and len(json.loads((out / "history.json").read_text())) == 4
 
 
@@ -100,3 +105,28 @@ def test_help_and_model_stats(capsys):
     rows = model_stats.main(["--windows", "27"])
     assert {r["model"] for r in rows} == {"lifter", "pretrain"} and all(r["gflops"] > 0 for r in rows)
     assert "GFLOPs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("module", ["mpm_model.training.finetune", "mpm_model.finetune", "mpm_model.pretrain",
+                                    "mpm_model.evaluate"])
+def test_module_entry_points_old_and_new(module):
+    done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "--data" in done.stdout, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("cls,module", [(FinetuneOptions, finetune), (PretrainOptions, pretrain)])
+def test_cli_defaults_are_the_options_defaults(cls, module):
+    """Each default is written once, on the options dataclass; the parser only repeats it."""
+    def parse(*extra: str):
+        return cls.from_args(module.build_parser().parse_args(["--data", "d.npz", "--out", "o", *extra]))
+
+    assert parse() == cls(data="d.npz", out="o")
+    assert parse().model_config().window == 27 and parse().view().detector is not None
+    assert parse("--clean-2d").view().detector is None and parse("--rate-range", "10", "20").rate_range == (10.0, 20.0)
+
+
+def test_invalid_options_exit_with_the_reason(mocap, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        finetune.main(["--data", str(mocap), "--out", str(tmp_path), "--val-fraction", "1.5"])
+    assert stop.value.code == 2 and "val fraction must be in (0, 1)" in capsys.readouterr().err
+    assert PretrainOptions(data="d", out="o", spatial_mask_joints=3).model_config().spatial_mask_joints == 3

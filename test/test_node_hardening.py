@@ -20,7 +20,6 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.serialization import serialize_message  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
-from mpm_model.config import ModelConfig  # noqa: E402
 from mpm_ros.lift_node import CAMERA_INFO_GRACE_S, LifterNode  # noqa: E402
 from node_support import (HEIGHT, WIDTH, Driver, camera_info, lifter_overrides, skeleton_array, stamp_ns,  # noqa: E402
                           tiny_checkpoint, walking_pixels)
@@ -72,7 +71,7 @@ def test_phantom_tracks_are_never_published(context, tmp_path) -> None:
         assert {m.ns for a in driver.markers for m in a.markers if m.action == Marker.ADD} <= {
             "track_1", "track_1/root_relative"}
         assert lifter.stats.dropped()["too_few_visible_joints"] == 6 * len(phantoms) + 1
-        assert lifter._buffer.track_ids == [1], "a phantom does not take a track slot"
+        assert lifter._lifter.track_ids == [1], "a phantom does not take a track slot"
 
 
 # ---- 2. unplaced looks placed ---------------------------------------------------------------------------------
@@ -275,11 +274,9 @@ def test_no_camera_info_warning_waits_for_a_grace_period(context, tmp_path) -> N
 
 
 def test_input_rate_far_from_the_model_fps_warns(context, tmp_path) -> None:
-    if "fps" not in ModelConfig.__dataclass_fields__:
-        pytest.skip("ModelConfig has no fps field yet (the node reads it with getattr; see test_node_messages)")
     walker = walking_pixels(15)
     with serving(context, tmp_path) as (lifter, driver):
-        assert lifter._model_fps == 30.0
+        assert lifter._lifter.config.fps == 30.0
         for frame in range(15):  # 15 Hz stamps into a 30 Hz model
             driver.send(skeleton_array(stamp_ns(2 * frame), {1: walker[frame]}), expect_outputs=frame + 1)
         assert driver.spin_until(lambda: driver.diagnostics and "trained at 30" in

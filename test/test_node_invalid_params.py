@@ -9,16 +9,15 @@ from node_support import lifter_node, tiny_checkpoint  # noqa: E402
 
 INVALID = [
     # refused by ROS itself (descriptor range / type), turned into a configure failure
-    ("window", -1), ("lookahead", -1), ("min_confidence", 1.5), ("min_confidence", -0.1), ("track_timeout", 0.0),
+    ("min_confidence", 1.5), ("min_confidence", -0.1), ("track_timeout", 0.0),
     ("max_tracks", 0), ("max_tracks", 1000), ("input_qos_depth", 0), ("output_qos_depth", 0), ("queue_size", 0),
     ("frame_rate", -5.0), ("marker_scale", 0.0), ("marker_lifetime", -1.0), ("image_width", 0),
-    ("image_height", 0), ("focal_length", -1.0), ("frame_rate", 30), ("window", "nine"), ("causal", "yes"),
+    ("image_height", 0), ("focal_length", -1.0), ("frame_rate", 30), ("queue_size", "two"),
+    ("ort_threads", -1), ("ort_threads", 257), ("ort_spinning", "no"),
     # refused by params.validate
     ("backend", "cuda"), ("precision", "int8"), ("checkpoint", "no_such_shipped_weights"), ("input_format", "openpose"),
     ("checkpoint", "/nonexistent/model.pt"), ("min_visible_joints", 0), ("min_visible_joints", 18),
     ("focal_length", 0.01), ("output_frame_id", "x" * 300), ("output_frame_id", "two words"),
-    # refused because the loaded (tiny, causal, window 9) model does not match
-    ("window", 27), ("causal", False), ("lookahead", 1),
     # refused by the backend factory
     ("backend", "tensorrt"),
 ]
@@ -54,14 +53,9 @@ def test_invalid_parameter_refused_at_runtime_set(context, checkpoint, name, val
 
 
 def test_valid_parameters_configure(context, checkpoint) -> None:
-    with lifter_node(context, checkpoint, autostart=False, window=9, frame_rate=30.0) as lifter:
+    with lifter_node(context, checkpoint, autostart=False, frame_rate=30.0) as lifter:
         assert lifter.trigger_configure() == TransitionCallbackReturn.SUCCESS
         assert lifter.lifecycle_state == "inactive"
-
-
-def test_untrained_non_power_of_three_window_refused(context, tmp_path) -> None:
-    with lifter_node(context, "", autostart=False, window=10, engine_dir=str(tmp_path)) as lifter:
-        assert lifter.trigger_configure() == TransitionCallbackReturn.FAILURE
 
 
 def test_autostart_with_invalid_value_leaves_node_unconfigured(context, checkpoint) -> None:

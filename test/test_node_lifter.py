@@ -9,8 +9,11 @@ rclpy = pytest.importorskip("rclpy")
 from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
 from mpm_msgs.msg import Keypoint2D, Skeleton2D  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
+from mpm_model.checkpoint import list_pretrained  # noqa: E402
+from mpm_model.config import ModelConfig  # noqa: E402
 from mpm_ros.lift_node import CAMERA_INFO_GRACE_S, Camera, Job, LifterNode  # noqa: E402
 from node_support import (FRAME_ID, Driver, camera_info, lifter_node, lifter_overrides, skeleton_array,  # noqa: E402
                           stamp_ns, tiny_checkpoint, walking_pixels)
@@ -63,7 +66,7 @@ def test_walking_skeleton_causal_end_to_end(context, tmp_path) -> None:
 
 
 def test_centred_model_outputs_delayed_with_source_stamps(context, tmp_path) -> None:
-    lifter, driver = start(context, tiny_checkpoint(tmp_path, window=9, causal=False), causal=False)
+    lifter, driver = start(context, tiny_checkpoint(tmp_path, window=9, causal=False))
     try:
         walker = walking_pixels(8)
         for frame in range(4):  # window 9 centred: delay 4 frames
@@ -181,7 +184,43 @@ def test_coco_input_and_fallback_focal_length_places_skeleton(context, tmp_path)
 
 
 def test_untrained_checkpoint_warns(context, tmp_path) -> None:
-    with lifter_node(context, "", autostart=False, window=9, engine_dir=str(tmp_path)) as lifter:
+    with lifter_node(context, "", autostart=False, engine_dir=str(tmp_path)) as lifter:
         assert lifter.trigger_configure() == TransitionCallbackReturn.SUCCESS
-        assert lifter._untrained and lifter._backend.config.window == 9
-        assert list(tmp_path.glob("untrained_t9_causal0.pt"))
+        assert lifter._untrained and lifter._lifter.config == ModelConfig(), "the default ModelConfig, random weights"
+        assert list(tmp_path.glob("untrained_t27_centred.pt"))
+
+
+@pytest.mark.parametrize("name", list_pretrained("lifter"))
+def test_every_shipped_lifter_starts_from_its_name_alone(context, name) -> None:
+    """checkpoint:=<name> and nothing else about the model: window, mode and look-ahead come from the file."""
+    lifter = LifterNode(context=context, parameter_overrides=[Parameter("checkpoint", value=name),
+                                                              Parameter("backend", value="torch")])
+    driver = None
+    try:
+        assert lifter.lifecycle_state == "active"
+        cfg = lifter._lifter.config
+        delay = cfg.lookahead if cfg.causal else cfg.window // 2
+        assert lifter._lifter.delay_frames == delay
+        driver = Driver(context, lifter)
+        driver.wait_connected()
+        walker = walking_pixels(delay + 1)
+        for frame in range(delay + 1):  # one at a time: the best-effort input queue holds only a few
+            driver.send(skeleton_array(stamp_ns(frame), {1: walker[frame]}))
+            driver.spin_until(lambda: False, 0.03)
+        assert driver.spin_until(lambda: driver.skeletons, 30.0)
+        assert stamps(driver.skeletons) == [stamp_ns(0)], f"{name}: frame 0 answered after {delay} more frames"
+    finally:
+        if driver is not None:
+            driver.close()
+        lifter.destroy_node()
+
+
+def test_onnxruntime_threads_do_not_spin_unless_asked(context, tmp_path) -> None:
+    """Spinning ORT threads fight rclpy for the cores: off by default, thread count from the parameter."""
+    checkpoint = tiny_checkpoint(tmp_path)
+    for spinning, expected in ((False, "0"), (True, "1")):
+        with lifter_node(context, checkpoint, backend="onnxruntime", engine_dir=str(tmp_path), ort_threads=1,
+                         ort_spinning=spinning) as lifter:
+            options = lifter._lifter.backend.session.get_session_options()
+            assert options.intra_op_num_threads == 1
+            assert options.get_session_config_entry("session.intra_op.allow_spinning") == expected

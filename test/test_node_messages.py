@@ -25,22 +25,24 @@ def test_skeleton3d_array() -> None:
     masked = np.zeros((2, 17), bool)
     masked[1, 3] = True
     confidence = np.where(masked, 0.0, 0.8).astype(np.float32)
-    msg = messages.skeleton3d_array(STAMP, "cam_optical", [4, 9], joints, confidence, masked, np.array([True, False]))
+    msg = messages.skeleton3d_array(STAMP, "cam_optical", [4, 9], messages.track_points(joints), confidence, masked,
+                                    np.array([True, False]))
     assert msg.header.frame_id == "cam_optical" and messages.ns_from_time(msg.header.stamp) == STAMP
     assert [s.track_id for s in msg.skeletons] == [4, 9]
     assert [s.placed for s in msg.skeletons] == [True, False]
     assert msg.skeletons[1].joints[2].z == pytest.approx(joints[1, 2, 2])
     assert list(msg.skeletons[1].masked)[3] and msg.skeletons[1].confidence[3] == 0.0
     with pytest.raises(ValueError):
-        messages.skeleton3d_array(STAMP, "c", [1], joints, confidence, masked, np.ones(1, bool))
+        messages.skeleton3d_array(STAMP, "c", [1], messages.track_points(joints), confidence, masked, np.ones(1, bool))
 
 
 def test_markers_per_track_namespace_stable_ids_and_colours() -> None:
     joints = np.zeros((2, 17, 3))
     masked = np.zeros((2, 17), bool)
     masked[0, 0] = True
-    msg = messages.skeleton_markers(STAMP, "cam", [3, 11], joints, masked, np.ones(2, bool), scale=0.05,
-                                    lifetime_s=0.5)
+    msg = messages.skeleton_markers(STAMP, "cam", [3, 11], messages.track_points(joints), masked, np.ones(2, bool),
+                                    np.zeros(2, bool), scale=0.05, lifetime_s=0.5)
+    assert all(m.action == Marker.ADD for m in msg.markers), "no state change: nothing to delete"
     added = [(m.ns, m.id, m.type) for m in msg.markers if m.action == Marker.ADD]
     assert added == [("track_3", 0, Marker.SPHERE_LIST), ("track_3", 1, Marker.LINE_LIST),
                      ("track_11", 0, Marker.SPHERE_LIST), ("track_11", 1, Marker.LINE_LIST)]
@@ -54,7 +56,8 @@ def test_markers_per_track_namespace_stable_ids_and_colours() -> None:
 
 def test_unplaced_skeleton_markers_have_their_own_namespace_and_colour() -> None:
     joints, masked = np.zeros((2, 17, 3)), np.zeros((2, 17), bool)
-    msg = messages.skeleton_markers(STAMP, "cam", [3, 4], joints, masked, np.array([True, False]), 0.05, 0.5)
+    msg = messages.skeleton_markers(STAMP, "cam", [3, 4], messages.track_points(joints), masked,
+                                    np.array([True, False]), np.ones(2, bool), 0.05, 0.5)
     actions = [(m.ns, m.id, m.action) for m in msg.markers]
     assert actions == [("track_3", 0, Marker.ADD), ("track_3", 1, Marker.ADD),
                        ("track_3/root_relative", 0, Marker.DELETE), ("track_3/root_relative", 1, Marker.DELETE),

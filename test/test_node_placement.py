@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mpm_model.streaming.placement import estimate_root_translation, place_batch
+from mpm_model.streaming.placement import estimate_root_translation, place_batch, root_translations
 
 K = np.array([[1145.0, 0, 512.0], [0, 1140.0, 500.0], [0, 0, 1]])
 
@@ -54,3 +54,33 @@ def test_place_batch_leaves_unplaceable_root_relative() -> None:
     assert ok.tolist() == [True, False]
     np.testing.assert_allclose(placed[0], joints[0] + (0, 0, 4.0), atol=1e-9)
     np.testing.assert_array_equal(placed[1], joints[1])
+
+
+def _lstsq_translation(joints, pixels, weights):
+    """The per-track weighted least squares the batched solve replaces (numpy's lstsq, rank-checked)."""
+    use = weights > 0
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    x, y, z = joints[use].T
+    du, dv = pixels[use, 0] - cx, pixels[use, 1] - cy
+    rows = np.concatenate([np.stack([fx + 0 * du, 0 * du, -du], 1), np.stack([0 * dv, fy + 0 * dv, -dv], 1)])
+    sqrt_w = np.sqrt(np.tile(weights[use], 2))
+    solution, _, rank, _ = np.linalg.lstsq(rows * sqrt_w[:, None], np.concatenate([du * z - fx * x, dv * z - fy * y])
+                                           * sqrt_w, rcond=None)
+    return solution if rank == 3 and use.sum() >= 2 and solution[2] >= 0.1 else None
+
+
+def test_batched_solve_matches_per_track_least_squares_on_noisy_tracks() -> None:
+    rng = np.random.default_rng(5)
+    joints = np.stack([skeleton(s) for s in range(12)])
+    truth = np.column_stack([rng.uniform(-2, 2, 12), rng.uniform(-1, 1, 12), rng.uniform(1.5, 9, 12)])
+    pixels = np.stack([project(j + t) for j, t in zip(joints, truth)]) + rng.normal(0, 3.0, (12, 17, 2))
+    weights = rng.uniform(0.3, 1.0, (12, 17)) * (rng.random((12, 17)) > 0.3)
+    weights[3] = 0.0
+    weights[4, 1:] = 0.0  # one joint: unsolvable
+    translation, solved = root_translations(joints, pixels, weights, K)
+    for b in range(12):
+        expected = _lstsq_translation(joints[b], pixels[b], weights[b])
+        assert solved[b] == (expected is not None)
+        if expected is not None:
+            np.testing.assert_allclose(translation[b], expected, rtol=1e-7, atol=1e-9)
+    assert not solved[3] and not solved[4]

@@ -1,14 +1,10 @@
-"""The whole pipeline on a short bag: make_bag → lift_node (ONNX Runtime, subprocess) ← replay + record
-(subprocess) → report. Checks stamps, track ids, completeness and the report's JSON/PNGs; accuracy only
-with shipped weights."""
+"""The whole pipeline on a short bag, through the same runner as `make demo` and `make bench-node`
+(mpm_ros.pipeline.run_pipeline): make_bag → lift_node (ONNX Runtime, subprocess) ← replay + record (subprocess)
+→ report. Checks stamps, track ids, completeness and the report's JSON/PNGs; accuracy only with shipped weights.
+Also: the runner's discovery wait shuts its rclpy context down whatever happens, and says clearly when the
+lifter was not discovered."""
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +13,13 @@ import pytest
 pytest.importorskip("rclpy")
 pytest.importorskip("onnxruntime")
 
-from mpm_model.checkpoint import list_pretrained, load_pretrained  # noqa: E402
+from mpm_model.checkpoint import list_pretrained  # noqa: E402
 from mpm_model.data.mocap import write_mocap  # noqa: E402
 from mpm_model.data.synthetic import synthetic_sequences  # noqa: E402
+from mpm_ros import pipeline  # noqa: E402
 from mpm_ros.bags import bag_io  # noqa: E402
 from mpm_ros.bags.make_bag import make_bag  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 FPS = 12.0
 SECONDS = 3.0
 # Accuracy bound for shipped weights on this synthetic, jittered, occluded clip (root-relative MPJPE).
@@ -34,53 +30,21 @@ SHIPPED_MPJPE_MM = 150.0
 def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("e2e")
     write_mocap(base / "clip.npz", synthetic_sequences(2, 120, fps=30.0, seed=4))
-    in_bag, out_bag = base / "in_bag", base / "out_bag"
+    in_bag = base / "in_bag"
     make_bag(base / "clip.npz", in_bag, people=2, fps=FPS, duration=SECONDS, occlusion=0.1, dropout=0.05, seed=6)
-    # The streaming case: a shipped causal lifter (no look-ahead delay, so latency is inference + transport).
-    shipped = [name for name in list_pretrained("lifter") if load_pretrained(name)[1].causal]
-    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-    node_args = ["-p", "backend:=onnxruntime", "-p", f"engine_dir:={base / 'engines'}"]
-    if shipped:
-        config = load_pretrained(shipped[0])[1]
-        node_args += ["-p", f"checkpoint:={shipped[0]}", "-p", "window:=0", "-p", "causal:=true",
-                      "-p", f"lookahead:={config.lookahead}"]
-    node_log = open(base / "node.log", "w")
-    node = subprocess.Popen([sys.executable, "-m", "mpm_ros.lift_node", "--ros-args", *node_args], cwd=ROOT,
-                            env=env, stdout=node_log, stderr=subprocess.STDOUT)
-    replay = subprocess.Popen([sys.executable, "-m", "mpm_ros.bags.replay", "--bag", str(in_bag), "--record",
-                               str(out_bag), "--wait-timeout", "40", "--drain", "3"],
-                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 55
-        while replay.poll() is None and node.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if replay.poll() is None:  # the node died or the run hung: stop replay, keep its bag
-            replay.send_signal(signal.SIGINT)
-        replay_log = replay.communicate(timeout=15)[0]
-        node_died_early = node.poll() is not None
-    finally:
-        node.send_signal(signal.SIGINT)
-        try:
-            node_rc = node.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            node.kill()
-            node_rc = node.wait()
-        node_log.close()
-    node_text = (base / "node.log").read_text()
-    assert not node_died_early, f"lift_node exited before the replay finished\n{node_text}"
-    assert replay.returncode == 0 and "replay done" in replay_log, replay_log + node_text
-    report = subprocess.run([sys.executable, "-m", "mpm_ros.bags.report", "--input", str(in_bag), "--output",
-                             str(out_bag), "--json-out", str(base / "report.json"), "--plots-dir", str(base / "plots")],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-    assert report.returncode == 0, report.stdout + report.stderr
-    return {"base": base, "in_bag": in_bag, "out_bag": out_bag, "node_rc": node_rc, "node_log": node_text,
-            "replay_log": replay_log, "report_stdout": report.stdout,
-            "report": json.loads((base / "report.json").read_text()), "shipped": shipped}
+    checkpoint = pipeline.best_checkpoint()  # what `make demo` runs: config/lift.yaml's shipped default
+    node = pipeline.NodeOptions(checkpoint, "onnxruntime", base / "engines", env={"OMP_NUM_THREADS": "1"})
+    result = pipeline.run_pipeline(pipeline.RunOptions(in_bag, base / "run", node, verbose=False, prefix="e2e",
+                                                       replay_timeout_s=120.0))
+    return {"base": base / "run", "in_bag": in_bag, "result": result, "report": result.report,
+            "shipped": checkpoint in list_pretrained("lifter")}
 
 
 def test_outputs_carry_source_stamps_and_track_ids(run: dict[str, Any]) -> None:
-    assert run["node_rc"] == 0, "the node must exit cleanly on SIGINT\n" + run["node_log"]
-    recorded = bag_io.read_topics(run["out_bag"], ["/keypoints", "/skeletons3d"])
+    result: pipeline.RunResult = run["result"]
+    assert result.node_returncode == 0, "the node must exit cleanly on SIGINT\n" + result.node_log
+    assert "replay done" in result.replay_log
+    recorded = bag_io.read_topics(result.output_bag, ["/keypoints", "/skeletons3d"])
     inputs = {bag_io.stamp_ns(m.header): sorted(s.track_id for s in m.skeletons) for _, m in recorded["/keypoints"]}
     outputs = {bag_io.stamp_ns(m.header): sorted(s.track_id for s in m.skeletons) for _, m in recorded["/skeletons3d"]}
     assert len(inputs) == int(FPS * SECONDS)
@@ -120,13 +84,67 @@ def test_report_fields_and_plots(run: dict[str, Any]) -> None:
     assert report["mpjpe_mm"] > 0 and report["p_mpjpe_mm"] > 0
     assert report["node"]["backend"] == "onnxruntime"
     for name in ("snapshot.png", "error_over_time.png", "latency_hist.png"):
-        png = run["base"] / "plots" / name
+        png = run["base"] / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
-    assert "MPJPE" in run["report_stdout"] and "latency" in run["report_stdout"]
+    assert (run["base"] / "report.json").is_file() and (run["base"] / "node.log").is_file()
+    text = run["result"].report_text
+    assert "MPJPE" in text and "latency" in text
 
 
 def test_accuracy_with_shipped_weights(run: dict[str, Any]) -> None:
     if not run["shipped"]:
         pytest.skip("no shipped weights in mpm_model/weights: the node ran a random-init model, so MPJPE "
                     "is not meaningful and is not asserted")
-    assert run["report"]["mpjpe_mm"] < SHIPPED_MPJPE_MM, run["report_stdout"]
+    assert run["report"]["mpjpe_mm"] < SHIPPED_MPJPE_MM, run["result"].report_text
+
+
+def test_node_gets_only_weights_backend_and_cache() -> None:
+    command = pipeline.NodeOptions("mpm_t27_causal", "onnxruntime", Path("/tmp/engines")).command()
+    params = sorted(arg.split(":=")[0] for arg in command[command.index("--ros-args") + 1:] if ":=" in arg)
+    assert params == ["backend", "checkpoint", "engine_dir"]
+    assert "checkpoint:=''" in pipeline.NodeOptions().command(), "empty checkpoint: random init, said explicitly"
+
+
+class _FakeLifter:
+    """Stands in for LifterProcess: never on the graph; alive or already exited."""
+
+    def __init__(self, tmp_path: Path, alive: bool) -> None:
+        self.alive, self.pid, self.log = alive, 4242, tmp_path / "node.log"
+        self.log.write_text("line 1\nlast line of the node log\n")
+
+    def stop(self) -> int:
+        return 1
+
+    failure = pipeline.LifterProcess.failure
+    log_text = pipeline.LifterProcess.log_text
+
+
+@pytest.fixture
+def contexts(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Every rclpy Context the runner creates."""
+    import rclpy
+
+    created = []
+
+    class Recorded(rclpy.Context):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ok_when_destroyed: bool | None = None
+            created.append(self)
+
+        def destroy(self) -> None:
+            self.ok_when_destroyed = self.ok()
+            super().destroy()
+
+    monkeypatch.setattr(rclpy, "Context", Recorded)
+    return created
+
+
+@pytest.mark.parametrize("alive, message", [(False, "exited (status 1) before it was discovered"),
+                                            (True, "was NOT DISCOVERED within 1 s")])
+def test_discovery_failure_is_explicit_and_leaves_no_context(tmp_path: Path, contexts: list, alive: bool,
+                                                             message: str) -> None:
+    with pytest.raises(pipeline.PipelineError) as failure:
+        pipeline.wait_discovered(_FakeLifter(tmp_path, alive), timeout_s=1.0)
+    assert message in str(failure.value) and "last line of the node log" in str(failure.value)
+    assert len(contexts) == 1 and contexts[0].ok_when_destroyed is False, "the context must be shut down, destroyed"

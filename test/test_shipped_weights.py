@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mpm_model.checkpoint import WEIGHTS_DIR, list_pretrained, load_pretrained
+from mpm_model.checkpoint import WEIGHTS_DIR, list_pretrained, load_checkpoint, read_config
 from mpm_model.data.mocap import dataset_hash
 from mpm_model.training.evaluate import EvalOptions, evaluate, select_sequences
 
@@ -24,7 +24,8 @@ def test_every_shipped_file_is_named_licensed_and_small():
     train_file = SHARED / "mocap_h36m17_train.npz"
     for name in [*SHIPPED, "mpm_pretrain_t27_causal"]:
         assert (WEIGHTS_DIR / f"{name}.pt").stat().st_size <= 30e6
-        _, cfg, meta = load_pretrained(name)
+        _, cfg, meta = load_checkpoint(name)
+        assert read_config(name) == cfg
         assert "CC BY-NC 4.0" in meta["licence"] and cfg.fps == 30.0 and meta["optimizer"] is None
         if name in SHIPPED:
             assert (cfg.window, cfg.causal, cfg.lookahead) == SHIPPED[name]
@@ -34,7 +35,7 @@ def test_every_shipped_file_is_named_licensed_and_small():
 
 def _mpjpe(data: Path, opts: EvalOptions) -> float:
     torch.set_num_threads(1)
-    model, cfg, _ = load_pretrained("mpm_t27_causal", kind="lifter")
+    model, cfg, _ = load_checkpoint("mpm_t27_causal", kind="lifter")
     return evaluate(model, cfg, select_sequences(str(data), "all", 0.15, 0), opts)["metrics"]["mpjpe_mm"]
 
 

@@ -46,11 +46,11 @@ def _coverage(window: int, sparse: int = 1) -> dict:
 def measure_lifter(label: str, source: str, test: str, train: str | None) -> dict:
     import torch
 
-    from mpm_model.checkpoint import load_model
+    from mpm_model.checkpoint import load_checkpoint
     from mpm_model.training.evaluate import EvalOptions, evaluate, select_sequences
 
     torch.set_num_threads(1)
-    model, cfg, meta = load_model(source, kind="lifter")
+    model, cfg, meta = load_checkpoint(source, kind="lifter")
     started = time.monotonic()
     result = {"label": label, "source": source, "config": cfg.to_dict(), "trained": (meta.get("extra") or {}).get(
         "history", [{}])[-1], "test": {}, "val": {}}
@@ -72,18 +72,13 @@ def ort_latency(sources: list[str], runs: int, rounds: int = 3) -> list[dict]:
     model of a round alike). Not cached: every run re-measures, in one process, after the evaluations."""
     import torch
 
-    from mpm_model.deploy.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from mpm_model.deploy.backends import create_backend
     from mpm_model.deploy.bench import time_backend
-    from mpm_model.checkpoint import load_model
-    from mpm_model.deploy.export import export_onnx
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        backends = []
-        for i, source in enumerate(sources):
-            model, cfg, _ = load_model(source, kind="lifter")
-            export_onnx(model, cfg, Path(tmp) / f"{i}.onnx", batch_max=8)
-            backends.append(OnnxRuntimeBackend(Path(tmp) / f"{i}.onnx", threads=1, max_batch=8))
+        backends = [create_backend("onnxruntime", checkpoint=source, engine_dir=tmp, device="cpu", threads=1,
+                                   export_batch_max=8) for source in sources]
         samples = [[[] for _ in (1, 8)] for _ in backends]
         for _ in range(rounds):
             for backend, sample in zip(backends, samples):
@@ -95,20 +90,20 @@ def ort_latency(sources: list[str], runs: int, rounds: int = 3) -> list[dict]:
 def measure_completion(source: str, test: str) -> dict:
     import torch
 
-    from mpm_model.checkpoint import load_model
+    from mpm_model.checkpoint import load_checkpoint
     from mpm_model.training.evaluate import EvalOptions, evaluate, select_sequences
 
     torch.set_num_threads(1)
-    model, cfg, _ = load_model(source, kind="pretrain")
+    model, cfg, _ = load_checkpoint(source, kind="pretrain")
     seqs = select_sequences(test, "all", 0.15, 0)
     return {f"{ratio:.1f}": evaluate(model, cfg, seqs, EvalOptions(task="complete", occlusion=ratio, stride=8, run=1))
             for ratio in (0.1, 0.3, 0.5, 0.7)}
 
 
 def _cache_file(cache_dir: Path, label: str, source: str, kind: str) -> Path:
-    from mpm_model.checkpoint import WEIGHTS_DIR
+    from mpm_model.checkpoint import resolve
 
-    path = Path(source) if Path(source).is_file() else WEIGHTS_DIR / f"{source}.pt"
+    path = resolve(source)
     stat = path.stat()
     slug = "".join(c if c.isalnum() else "_" for c in f"{kind}_{label}_{path.name}_{stat.st_size}_{stat.st_mtime_ns}")
     return cache_dir / f"{slug}.json"

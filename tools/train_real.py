@@ -61,22 +61,23 @@ def finished(out: Path, epochs: int) -> bool:
     return len(runs) >= epochs or runs[-1]["minutes"] >= budget.get("minutes", float("inf"))
 
 
-def run_lane(lane: str, args: argparse.Namespace) -> None:
-    pretrain = str(args.out / "pretrain_t27_causal" / "last.pt")
-    pretrain_epochs = max(1, round(LANES["a"][0][2] * args.scale / BATCHES))
+def run_lane(lane: str, data: Path, root: Path, scale: float) -> None:
+    """Run lane `lane`'s trainings one after the other into root/<name>, each as a `python -m` subprocess."""
+    pretrain = str(root / "pretrain_t27_causal" / "last.pt")
+    pretrain_epochs = max(1, round(LANES["a"][0][2] * scale / BATCHES))
     for name, module, steps, minutes, extra in LANES[lane]:
-        out = args.out / name
-        epochs = max(1, round(steps * args.scale / BATCHES))
-        minutes = minutes * args.scale
+        out = root / name
+        epochs = max(1, round(steps * scale / BATCHES))
+        minutes = minutes * scale
         if finished(out, epochs):
             print(f"[{lane}] {name}: finished, skipped", flush=True)
             continue
         if "{pretrain}" in extra:
-            while not finished(args.out / "pretrain_t27_causal", pretrain_epochs):
+            while not finished(root / "pretrain_t27_causal", pretrain_epochs):
                 time.sleep(30)  # lane b waits for lane a's pretraining
         out.mkdir(parents=True, exist_ok=True)
         (out / "budget.json").write_text(json.dumps({"minutes": minutes, "epochs": epochs}))
-        cmd = [sys.executable, "-m", f"mpm_model.{module}", "--data", str(args.data), "--out", str(out),
+        cmd = [sys.executable, "-m", f"mpm_model.training.{module}", "--data", str(data), "--out", str(out),
                "--epochs", str(epochs), "--max-batches", str(BATCHES), "--max-minutes", str(minutes),
                "--threads", "1", "--stride", "2", "--seed", "0",
                *[a.replace("{pretrain}", pretrain) for a in extra]]
@@ -101,7 +102,8 @@ def main() -> None:
         return
     if args.data is None:
         parser.error("--data is required to train")
-    threads = [threading.Thread(target=run_lane, args=(lane, args)) for lane in args.lanes.split(",")]
+    threads = [threading.Thread(target=run_lane, args=(lane, args.data, args.out, args.scale))
+               for lane in args.lanes.split(",")]
     for thread in threads:
         thread.start()
     for thread in threads:

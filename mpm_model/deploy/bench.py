@@ -1,10 +1,13 @@
 """Latency/throughput benchmark of the deployment backends over window lengths and batch sizes.
 
-Without --checkpoint a randomly initialised default-size lifter is used: latency does not depend on the weights.
+Backends are built by create_backend with the node's options (threads, spinning, export cache), so a bare
+`infer()` here is the call the node makes. Without --checkpoint a randomly initialised default-size lifter is
+used: latency does not depend on the weights.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -17,8 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from mpm_model.deploy.backends.base import Backend
+from mpm_model.checkpoint import read_config, save_checkpoint
 from mpm_model.config import ModelConfig
+from mpm_model.deploy.backends.base import Backend
 
 LOG = logging.getLogger(__name__)
 BENCH_BACKENDS = ("torch", "onnxruntime", "tensorrt")
@@ -34,10 +38,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def device_info(threads: int) -> dict[str, Any]:
+def device_info(threads: int, spinning: bool) -> dict[str, Any]:
     from mpm_model.deploy.backends.gpu_probe import probe_gpu
 
-    info: dict[str, Any] = {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "threads": threads,
+    info: dict[str, Any] = {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "threads": threads, "spinning": spinning,
                             "python": platform.python_version(), "torch": torch.__version__}
     try:
         import onnxruntime
@@ -70,61 +74,75 @@ def time_backend(backend: Backend, batch: int, runs: int, warmup: int, seed: int
             "mean_ms": float(latencies.mean() * 1e3), "windows_per_s": float(batch * runs / latencies.sum())}
 
 
-def make_backend(name: str, model: torch.nn.Module, cfg: ModelConfig, workdir: Path, threads: int,
-                 max_batch: int) -> Backend:
-    """torch runs the module directly; onnxruntime/tensorrt run a fresh export of it."""
-    if name == "torch":
-        from mpm_model.deploy.backends.torch_backend import TorchBackend
+@dataclasses.dataclass(frozen=True)
+class BenchOptions:
+    """What to time and how; threads/spinning/engine_dir go to create_backend exactly as the node passes them."""
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        return TorchBackend(model, cfg, device=device, max_batch=max_batch)
-    from mpm_model.deploy.export import export_onnx
+    backends: tuple[str, ...] = ("torch", "onnxruntime")
+    windows: tuple[int, ...] = (27, 81, 243)
+    batches: tuple[int, ...] = (1, 4, 8)
+    runs: int = 50
+    warmup: int = 5
+    threads: int = 0
+    spinning: bool = False
+    checkpoint: str | None = None
+    engine_dir: Path | None = None
 
-    onnx_path = workdir / f"bench_t{cfg.window}_b{max_batch}.onnx"
-    if not onnx_path.is_file():
-        export_onnx(model, cfg, onnx_path, batch_max=max(2, max_batch))
-    if name == "onnxruntime":
-        from mpm_model.deploy.backends.onnxruntime_backend import OnnxRuntimeBackend
-
-        return OnnxRuntimeBackend(onnx_path, device="cpu", threads=threads, max_batch=max_batch)
-    from mpm_model.deploy.backends.tensorrt_backend import TensorRTBackend
-
-    return TensorRTBackend.from_onnx(onnx_path, engine_dir=workdir / "trt_engines", max_batch=max_batch,
-                                     opt_batch=1)
+    def __post_init__(self) -> None:
+        unknown = [n for n in self.backends if n not in BENCH_BACKENDS]
+        if not self.backends or unknown:
+            raise ValueError(f"backends must be from {BENCH_BACKENDS}, got {list(self.backends)}")
+        if not self.windows or not self.batches or min(self.windows) < 1 or min(self.batches) < 1:
+            raise ValueError(f"need positive windows and batches, got {self.windows} and {self.batches}")
+        if self.runs < 1 or self.warmup < 0 or self.threads < 0:
+            raise ValueError(f"need runs >= 1, warmup >= 0, threads >= 0, got {self.runs}, {self.warmup}, "
+                             f"{self.threads}")
 
 
-def _models(windows: list[int], checkpoint: str | None) -> list[tuple[torch.nn.Module, ModelConfig]]:
-    if checkpoint is not None:
-        from mpm_model.deploy.backends.torch_backend import load_lifter
-
-        model, cfg = load_lifter(checkpoint)
-        if windows != [cfg.window]:
-            LOG.warning("checkpoint window is %d; ignoring --windows %s", cfg.window, windows)
-        return [(model, cfg)]
+def _checkpoints(opts: BenchOptions, workdir: Path) -> list[tuple[str | Path, ModelConfig]]:
+    """--checkpoint as given, else a seeded random-init default-size lifter per window saved in workdir."""
+    if opts.checkpoint is not None:
+        cfg = read_config(opts.checkpoint, kind="lifter")
+        if list(opts.windows) != [cfg.window]:
+            LOG.warning("checkpoint window is %d; ignoring --windows %s", cfg.window, list(opts.windows))
+        return [(opts.checkpoint, cfg)]
     from mpm_model.model import MPMLifter
 
     torch.manual_seed(0)
-    return [(MPMLifter(cfg).eval(), cfg) for cfg in (ModelConfig().replace(window=w) for w in windows)]
+    made = []
+    for cfg in (ModelConfig().replace(window=w) for w in opts.windows):
+        path = save_checkpoint(workdir / f"random_t{cfg.window}.pt", MPMLifter(cfg), cfg, "lifter",
+                               {"random_init": True}, "none")
+        made.append((path, cfg))
+    return made
 
 
-def run_bench(backends: list[str], windows: list[int], batches: list[int], runs: int, warmup: int, threads: int,
-              checkpoint: str | None = None) -> dict[str, Any]:
-    torch.set_num_threads(threads)
+def run_bench(opts: BenchOptions) -> dict[str, Any]:
+    """Time every backend x window x batch through create_backend with the node's defaults (export cache, batch
+    limits, ONNX Runtime session options). A random-init model exports to a temporary cache, a --checkpoint to
+    opts.engine_dir (default: the node's), so its ONNX/engine is the very file the node runs; batches past a
+    backend's max_batch run in chunks, as in the node."""
+    from mpm_model.deploy.backends import create_backend
+
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
     load_before = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
-    models = _models(windows, checkpoint)
     results = []
     with tempfile.TemporaryDirectory(prefix="mpm_bench_") as tmp:
-        for model, cfg in models:
-            for name in backends:
-                backend = make_backend(name, model, cfg, Path(tmp), threads, max(batches))
-                for batch in batches:
+        models = _checkpoints(opts, Path(tmp))
+        engine_dir = opts.engine_dir if opts.checkpoint is not None else Path(tmp) / "engines"
+        for checkpoint, cfg in models:
+            for name in opts.backends:
+                backend = create_backend(name, checkpoint=checkpoint, engine_dir=engine_dir, threads=opts.threads,
+                                         spinning=opts.spinning)
+                for batch in opts.batches:
                     row = {"backend": name, "device": backend.device, "window": cfg.window, "batch": batch,
-                           **time_backend(backend, batch, runs, warmup)}
+                           **time_backend(backend, batch, opts.runs, opts.warmup)}
                     LOG.info("%s", row)
                     results.append(row)
-    info = {**device_info(threads), "load_avg_1m_before": load_before}
-    return {"device_info": info, "runs": runs, "warmup": warmup,
-            "model": {"checkpoint": checkpoint, "random_init": checkpoint is None,
+    info = {**device_info(opts.threads, opts.spinning), "load_avg_1m_before": load_before}
+    return {"device_info": info, "runs": opts.runs, "warmup": opts.warmup,
+            "model": {"checkpoint": opts.checkpoint, "random_init": opts.checkpoint is None,
                       "configs": [cfg.to_dict() for _, cfg in models]},
             "results": results}
 
@@ -139,44 +157,50 @@ def format_table(results: list[dict[str, Any]]) -> str:
 
 def _int_list(text: str) -> list[int]:
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        return [int(v) for v in text.split(",") if v.strip()]
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from exc
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
 
 
-def _backend_list(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in BENCH_BACKENDS]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(f"backends must be from {BENCH_BACKENDS}, got {text!r}")
-    return names
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 def main(argv: list[str] | None = None) -> None:
+    d = BenchOptions()
     parser = argparse.ArgumentParser(prog="python -m mpm_model.deploy.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", type=_backend_list, default=["torch", "onnxruntime"],
-                        help=f"comma-separated, from {','.join(BENCH_BACKENDS)} (default torch,onnxruntime)")
-    parser.add_argument("--windows", type=_int_list, default=[27, 81, 243], help="window lengths (default 27,81,243)")
-    parser.add_argument("--batches", type=_int_list, default=[1, 4, 8], help="batch sizes (default 1,4,8)")
-    parser.add_argument("--runs", type=int, default=50, help="timed calls per cell (default 50)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed calls per cell (default 5)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch and ONNX Runtime (default 2)")
+    parser.add_argument("--backends", type=_names, default=list(d.backends),
+                        help=f"comma-separated, from {','.join(BENCH_BACKENDS)} (default {','.join(d.backends)})")
+    parser.add_argument("--windows", type=_int_list, default=list(d.windows),
+                        help=f"window lengths (default {','.join(map(str, d.windows))})")
+    parser.add_argument("--batches", type=_int_list, default=list(d.batches),
+                        help=f"batch sizes (default {','.join(map(str, d.batches))})")
+    parser.add_argument("--runs", type=int, default=d.runs, help=f"timed calls per cell (default {d.runs})")
+    parser.add_argument("--warmup", type=int, default=d.warmup, help=f"untimed calls per cell (default {d.warmup})")
+    parser.add_argument("--threads", type=int, default=d.threads,
+                        help="ONNX Runtime intra-op threads, also torch's when > 0 (default 0 = the runtimes' own "
+                             "default, as the node)")
+    parser.add_argument("--spinning", action="store_true",
+                        help="let ONNX Runtime's thread pools spin between calls (default off, as the node)")
     parser.add_argument("--checkpoint", help="checkpoint path or shipped name (default: random-init default size)")
+    parser.add_argument("--engine-dir", type=Path, help="ONNX/engine cache for --checkpoint (default "
+                        "$ROS_HOME/mpm_ros/engines, ~/.ros/mpm_ros/engines: the node's)")
     parser.add_argument("--json-out", type=Path, help="write results + device info as JSON here")
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.warmup < 0 or args.threads < 1:
-        parser.error("need --runs >= 1, --warmup >= 0, --threads >= 1")
+    try:
+        opts = BenchOptions(backends=tuple(args.backends), windows=tuple(args.windows), batches=tuple(args.batches),
+                            runs=args.runs, warmup=args.warmup, threads=args.threads, spinning=args.spinning,
+                            checkpoint=args.checkpoint, engine_dir=args.engine_dir)
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    report = run_bench(args.backends, args.windows, args.batches, args.runs, args.warmup, args.threads,
-                       args.checkpoint)
+    report = run_bench(opts)
     info = report["device_info"]
-    print(f"CPU: {info['cpu']} ({args.threads} threads, load {info.get('load_avg_1m_before')} -> "
-          f"{info.get('load_avg_1m')}), torch {info['torch']}, onnxruntime {info['onnxruntime']}, "
-          f"GPU: {info['gpu'] or 'none'}; {'random-init' if args.checkpoint is None else args.checkpoint} model, "
-          f"{args.runs} runs after {args.warmup} warm-up")
+    print(f"CPU: {info['cpu']} ({opts.threads or 'default'} threads, spinning {'on' if opts.spinning else 'off'}, "
+          f"load {info.get('load_avg_1m_before')} -> {info.get('load_avg_1m')}), torch {info['torch']}, "
+          f"onnxruntime {info['onnxruntime']}, GPU: {info['gpu'] or 'none'}; "
+          f"{'random-init' if opts.checkpoint is None else opts.checkpoint} model, "
+          f"{opts.runs} runs after {opts.warmup} warm-up")
     print(format_table(report["results"]))
     if args.json_out is not None:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)

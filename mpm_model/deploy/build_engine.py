@@ -30,14 +30,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fp16", action="store_true", help="FP16 engine (LayerNorm/Softmax/Reduce kept FP32)")
     parser.add_argument("--max-batch", type=int, help="profile max batch (default: 16, capped at the export's)")
     parser.add_argument("--opt-batch", type=int, default=1, help="profile opt batch: the typical batch (default 1)")
-    parser.add_argument("--engine-dir", type=Path, default=Path("trt_engines"), help="engine cache directory")
+    parser.add_argument("--engine-dir", type=Path, help="engine cache directory (default $ROS_HOME/mpm_ros/engines, "
+                        "~/.ros/mpm_ros/engines: the node's, so it reuses what is built here)")
     parser.add_argument("--force-rebuild", action="store_true", help="rebuild even if a matching engine is cached")
     parser.add_argument("--workspace-mb", type=int, default=1024, help="builder workspace limit in MiB")
     parser.add_argument("--trtexec", action="store_true", help="only print the equivalent trtexec command")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from mpm_model.deploy.backends.engine_cache import default_engine_dir
     from mpm_model.deploy.export import read_onnx_sidecar
 
+    engine_dir = args.engine_dir or default_engine_dir()
     config, sidecar = read_onnx_sidecar(args.onnx)
     args.max_batch = args.max_batch or min(16, sidecar["batch_max"])
     if not 1 <= args.opt_batch <= args.max_batch:
@@ -45,14 +48,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.max_batch > sidecar["batch_max"]:
         parser.error(f"--max-batch {args.max_batch} exceeds the ONNX export's batch_max {sidecar['batch_max']}")
     if args.trtexec:
-        engine = args.engine_dir / f"{args.onnx.stem}-trtexec.engine"
+        engine = engine_dir / f"{args.onnx.stem}-trtexec.engine"
         print(trtexec_command(args.onnx, config.window, config.num_joints, args.max_batch, args.opt_batch,
                               args.fp16, engine))
         return
     from mpm_model.deploy.backends.tensorrt_backend import ensure_engine
 
     try:
-        engine, _, rebuilt = ensure_engine(args.onnx, args.engine_dir, "fp16" if args.fp16 else "fp32",
+        engine, _, rebuilt = ensure_engine(args.onnx, engine_dir, "fp16" if args.fp16 else "fp32",
                                            args.max_batch, args.opt_batch, args.force_rebuild, args.workspace_mb)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -115,23 +115,28 @@ def export_onnx(model: nn.Module, cfg: ModelConfig, onnx_path: str | Path, batch
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mpm_model.deploy.export", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="checkpoint .pt path or the name of a shipped one")
-    parser.add_argument("--onnx", required=True, type=Path, help="output .onnx (a .onnx.json sidecar is written)")
+    parser.add_argument("--onnx", type=Path, help="output .onnx (a .onnx.json sidecar is written); default: the "
+                        "file create_backend caches for this checkpoint in --engine-dir, which the node then reuses")
+    parser.add_argument("--engine-dir", type=Path, help="cache directory for the default --onnx "
+                        "(default $ROS_HOME/mpm_ros/engines, ~/.ros/mpm_ros/engines: the node's)")
     parser.add_argument("--batch-max", type=int, default=64, help="largest batch the graph accepts (default 64)")
     parser.add_argument("--opset", type=int, default=18, help=f"ONNX opset, >= {MIN_OPSET} (default 18)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from mpm_model.deploy.backends.torch_backend import load_lifter
+    from mpm_model.checkpoint import load_lifter
+    from mpm_model.deploy.backends.factory import onnx_cache_path
 
     try:
         model, cfg = load_lifter(args.checkpoint)
+        onnx_path = args.onnx or onnx_cache_path(args.checkpoint, args.engine_dir, args.batch_max)
     except (OSError, ValueError) as exc:  # missing file, unknown shipped name, CheckpointError
         parser.exit(2, f"error: cannot load checkpoint {args.checkpoint!r}: {exc}\n")
     try:
-        sidecar = export_onnx(model, cfg, args.onnx, batch_max=args.batch_max, opset=args.opset)
+        sidecar = export_onnx(model, cfg, onnx_path, batch_max=args.batch_max, opset=args.opset)
     except OnnxExportError as exc:
         parser.exit(1, f"error: {exc}\n")
-    print(f"wrote {args.onnx} (opset {sidecar['opset']}, window {cfg.window}, batch 1..{args.batch_max}, "
-          f"sha256 {sidecar['onnx_sha256'][:16]}) and {sidecar_path(args.onnx)}")
+    print(f"wrote {onnx_path} (opset {sidecar['opset']}, window {cfg.window}, batch 1..{args.batch_max}, "
+          f"sha256 {sidecar['onnx_sha256'][:16]}) and {sidecar_path(onnx_path)}")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from mpm_model.checkpoint import CheckpointError, load_model
+from mpm_model.checkpoint import CheckpointError, load_checkpoint
 from mpm_model.masking import random_occlusion_mask
 
 TASK_KIND = {"lift": "lifter", "lift_occluded": "lifter", "complete": "pretrain"}
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                            camera=args.camera, coco=args.coco, detector=args.detector, present_fps=args.present_fps,
                            split=args.split, val_fraction=args.val_fraction, seed=args.seed, stride=args.stride,
                            run=args.run, batch_size=args.batch_size)
-        model, cfg, meta = load_model(args.checkpoint, kind=TASK_KIND[args.task])
+        model, cfg, meta = load_checkpoint(args.checkpoint, kind=TASK_KIND[args.task])
         sequences = select_sequences(args.data, opts.split, opts.val_fraction, opts.seed)
     except (OSError, ValueError, CheckpointError) as exc:
         raise SystemExit(f"evaluate --task {args.task}: {exc}") from exc

@@ -7,77 +7,89 @@ Example: python -m mpm_model.training.finetune --data mocap.npz --pretrained out
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 
 import torch
 
 from mpm_model.checkpoint import CheckpointError, build_model, load_checkpoint
 from mpm_model.config import ModelConfig
-from mpm_model.training.loop import (Distributed, add_common_args, config_from_args, fit, load_split, loader, pick_device,
-                       seed_everything, train_view)
+from mpm_model.training.loop import (Distributed, TrainOptions, add_common_args, fit, load_split, loader, pick_device,
+                                     seed_everything)
 
 # Fields that fix the encoder's weight shapes: a pretrain checkpoint must agree on them.
 ENCODER_FIELDS = ("num_joints", "encoder_hidden", "d_model", "ffn_dim", "heads", "depth")
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneOptions(TrainOptions):
+    """TrainOptions plus the pretrain checkpoint (path or shipped name) whose encoder initialises the lifter."""
+
+    pretrained: str | None = None
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mpm_model.training.finetune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
-    parser.add_argument("--pretrained", default=None,
+    parser.add_argument("--pretrained", default=FinetuneOptions.defaults()["pretrained"],
                         help="pretrain checkpoint whose encoder initialises the lifter (weights of another window "
                              "length transfer except the positional embeddings)")
     return parser
 
 
-def lifting_loaders(args: argparse.Namespace, cfg: ModelConfig, dist: Distributed):
+def lifting_loaders(opts: TrainOptions, cfg: ModelConfig, dist: Distributed):
     """(train loader, {source: val loader}, data hash). Validation: held-out subjects, clean 2D, H36M-like
     and robot cameras, fixed per seed."""
     from mpm_model.data.windows import LiftingWindows, ViewOptions
 
-    train_seqs, val_seqs, data_hash = load_split(args)
+    train_seqs, val_seqs, data_hash = load_split(opts)
     common = dict(window=cfg.window, target_index=cfg.target_index, fps=cfg.fps)
-    train = LiftingWindows(train_seqs, stride=args.stride, cameras_per_seq=args.cameras, seed=args.seed,
-                           augment=True, view=train_view(args), **common)
+    train = LiftingWindows(train_seqs, stride=opts.stride, cameras_per_seq=opts.cameras, seed=opts.seed,
+                           augment=True, view=opts.view(), **common)
     val_view = ViewOptions(robot_share=0.5)
     val = {}
     for source in sorted({s.source for s in val_seqs}):
         seqs = [s for s in val_seqs if s.source == source]
-        ds = LiftingWindows(seqs, stride=max(args.stride, cfg.window // 3, 8), cameras_per_seq=1,
-                            seed=args.seed + 1, augment=False, view=val_view, **common)
-        val[source or "val"] = loader(ds, args, False, dist)
-    return loader(train, args, True, dist), val, data_hash
+        ds = LiftingWindows(seqs, stride=max(opts.stride, cfg.window // 3, 8), cameras_per_seq=1,
+                            seed=opts.seed + 1, augment=False, view=val_view, **common)
+        val[source or "val"] = loader(ds, opts, False, dist)
+    return loader(train, opts, True, dist), val, data_hash
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        opts = FinetuneOptions.from_args(parser.parse_args(argv))
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
-    cfg = config_from_args(args)
-    device = pick_device(args.device)
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    seed_everything(opts.seed)
+    cfg = opts.model_config()
+    device = pick_device(opts.device)
     dist = Distributed(device)
     try:
         model = build_model("lifter", cfg)
         extra = {"pretrained": None}
-        if args.pretrained:
+        if opts.pretrained:
             if cfg.arch != "mpm":
                 raise SystemExit("--pretrained needs --arch mpm (the TCN baseline has no pretraining)")
             try:
-                pretrained, pre_cfg, _ = load_checkpoint(args.pretrained, kind="pretrain")
+                pretrained, pre_cfg, _ = load_checkpoint(opts.pretrained, kind="pretrain")
             except (OSError, CheckpointError) as exc:
                 raise SystemExit(f"--pretrained: {exc}") from exc
             differ = {k: v for k, v in pre_cfg.diff(cfg).items() if k in ENCODER_FIELDS}
             if differ:
-                raise SystemExit(f"--pretrained {args.pretrained} has a different encoder shape: {differ}")
+                raise SystemExit(f"--pretrained {opts.pretrained} has a different encoder shape: {differ}")
             report = model.load_pretrained_encoder(pretrained.state_dict())
             if dist.main:
                 print(f"pretrained encoder: copied {len(report['copied'])} tensors, "
                       f"not in checkpoint {report['not_in_checkpoint']}, shape mismatch {report['shape_mismatch']}")
-            extra = {"pretrained": str(args.pretrained), "transfer": report}
+            extra = {"pretrained": str(opts.pretrained), "transfer": report}
         model.to(device)
-        train_loader, val_loaders, data_hash = lifting_loaders(args, cfg, dist)
+        train_loader, val_loaders, data_hash = lifting_loaders(opts, cfg, dist)
         wrapped = dist.wrap(model)
 
         def step(m: torch.nn.Module, batch: dict) -> torch.Tensor:
@@ -87,9 +99,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 return inner.loss_from_outputs(seq3d, target3d, batch["pose3d"].to(device))
             return inner.loss(batch["keypoints2d"].to(device), batch["mask"].to(device), batch["pose3d"].to(device))
 
-        history = fit(wrapped, cfg, "lifter", train_loader, val_loaders, step, args, data_hash, extra, dist)
+        history = fit(wrapped, cfg, "lifter", train_loader, val_loaders, step, opts, data_hash, extra, dist)
         if history and dist.main:
-            print(f"done: {len(history)} epochs, last val loss {history[-1]['val_loss']:.4f}, checkpoints in {args.out}")
+            print(f"done: {len(history)} epochs, last val loss {history[-1]['val_loss']:.4f}, checkpoints in {opts.out}")
         return history
     finally:
         dist.close()

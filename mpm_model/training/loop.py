@@ -1,5 +1,6 @@
-"""Shared pieces of the pretrain / finetune CLIs: arguments, config, data split, source-balanced sampling,
-DistributedDataParallel set-up, and the loop with checkpoints, --resume and a time-aware LR schedule.
+"""Shared pieces of the pretrain / finetune CLIs: their options (TrainOptions, built from the arguments), config,
+data split, source-balanced sampling, DistributedDataParallel set-up, and the loop with checkpoints, --resume and
+a time-aware LR schedule.
 
 The learning rate follows a cosine over progress = max(step / total steps, minutes / --max-minutes), so
 a run stopped by the clock has annealed as fully as one that ran all its epochs.
@@ -15,7 +16,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -23,12 +24,16 @@ from torch import nn
 from tqdm import tqdm
 
 from mpm_model.checkpoint import load_checkpoint, save_checkpoint
-from mpm_model.config import ModelConfig
+from mpm_model.config import ARCHS, ModelConfig
+from mpm_model.data.windows import ViewOptions, training_view
 
 log = logging.getLogger(__name__)
 StepFn = Callable[[nn.Module, Any], torch.Tensor]
 WARMUP_FRACTION = 0.03
 MIN_LR_FRACTION = 0.02
+_MODEL = ModelConfig()
+_RECIPE = training_view()  # the defaults of the data recipe live there, once
+_T = TypeVar("_T", bound="TrainOptions")
 
 
 def seed_everything(seed: int) -> None:
@@ -37,67 +42,128 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainOptions:
+    """Options shared by pretrain and finetune, one field per CLI flag of the same name; main() builds it from
+    argparse, whose defaults are these."""
+
+    data: str
+    out: str
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    max_minutes: float | None = None
+    resume: str | None = None
+    val_fraction: float = 0.15
+    val_subjects: str | None = None
+    stride: int = 1
+    cameras: int = 1
+    max_batches: int | None = None
+    device: str = "auto"
+    num_workers: int = 0
+    threads: int | None = None
+    # data recipe (mpm_model.data.windows.training_view)
+    robot_share: float = _RECIPE.robot_share
+    coco_share: float = _RECIPE.coco_share
+    occlusion_max: float = _RECIPE.occlusion_max
+    rate_range: tuple[float, float] = _RECIPE.rate_range
+    clean_2d: bool = False
+    source_balance: float = 0.25
+    # ModelConfig fields
+    arch: str = _MODEL.arch
+    window: int = _MODEL.window
+    causal: bool = _MODEL.causal
+    lookahead: int = _MODEL.lookahead
+    fps: float = _MODEL.fps
+    d_model: int = _MODEL.d_model
+    depth: int = _MODEL.depth
+    heads: int = _MODEL.heads
+    ffn_dim: int = _MODEL.ffn_dim
+    encoder_hidden: int = _MODEL.encoder_hidden
+    decoder_depth: int = _MODEL.decoder_depth
+    dropout: float = _MODEL.dropout
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rate_range", tuple(float(v) for v in self.rate_range))
+        if min(self.epochs, self.batch_size, self.stride, self.cameras) < 1:
+            raise ValueError(f"epochs, batch size, stride and cameras must be >= 1, got {self.epochs}, "
+                             f"{self.batch_size}, {self.stride}, {self.cameras}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val fraction must be in (0, 1), got {self.val_fraction}")
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Field defaults by name: the argparse defaults, so every default is written once (above)."""
+        return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
+    @classmethod
+    def from_args(cls: type[_T], args: argparse.Namespace) -> _T:
+        """From a parser of add_common_args (plus the subclass's own flags)."""
+        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+    def model_config(self) -> ModelConfig:
+        return ModelConfig(
+            window=self.window, causal=self.causal, lookahead=self.lookahead, d_model=self.d_model, depth=self.depth,
+            heads=self.heads, ffn_dim=self.ffn_dim, encoder_hidden=self.encoder_hidden,
+            decoder_depth=self.decoder_depth, dropout=self.dropout, fps=self.fps, arch=self.arch)
+
+    def view(self) -> ViewOptions:
+        """The ViewOptions of training windows."""
+        view = training_view(robot_share=self.robot_share, coco_share=self.coco_share,
+                             occlusion_max=self.occlusion_max, rate_range=self.rate_range)
+        return dataclasses.replace(view, detector=None) if self.clean_2d else view
+
+    def record(self) -> dict[str, Any]:
+        """Plain JSON types for the checkpoint's train_args (checkpoints load with weights_only=True)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
-    """Arguments shared by pretrain and finetune."""
+    """Arguments shared by pretrain and finetune (the fields of TrainOptions)."""
+    d = TrainOptions.defaults()
     parser.add_argument("--data", required=True, help="mocap npz (shared format, see mpm_model.data.mocap)")
     parser.add_argument("--out", required=True, help="output folder for last.pt, best.pt and history.json")
-    parser.add_argument("--epochs", type=int, default=20, help="passes (of --max-batches batches when given)")
-    parser.add_argument("--batch-size", type=int, default=64, help="per process")
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-minutes", type=float, default=None,
+    parser.add_argument("--epochs", type=int, default=d["epochs"], help="passes (of --max-batches batches when given)")
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"], help="per process")
+    parser.add_argument("--lr", type=float, default=d["lr"])
+    parser.add_argument("--weight-decay", type=float, default=d["weight_decay"])
+    parser.add_argument("--seed", type=int, default=d["seed"])
+    parser.add_argument("--max-minutes", type=float, default=d["max_minutes"],
                         help="stop after the epoch that passes this; the LR schedule anneals by then")
-    parser.add_argument("--resume", default=None, help="checkpoint (e.g. OUT/last.pt) to continue from")
-    parser.add_argument("--val-fraction", type=float, default=0.15,
+    parser.add_argument("--resume", default=d["resume"], help="checkpoint (e.g. OUT/last.pt) to continue from")
+    parser.add_argument("--val-fraction", type=float, default=d["val_fraction"],
                         help="subjects held out per source (split by subject)")
-    parser.add_argument("--val-subjects", default=None, help="comma list of subjects held out (overrides fraction)")
-    parser.add_argument("--stride", type=int, default=1, help="frames between training windows")
-    parser.add_argument("--cameras", type=int, default=1, help="camera draws per window and epoch")
-    parser.add_argument("--max-batches", type=int, default=None, help="batches per epoch (and validation cap)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--num-workers", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    from mpm_model.data.windows import training_view
-
-    recipe = training_view()  # the defaults of the data recipe live there, once
+    parser.add_argument("--val-subjects", default=d["val_subjects"],
+                        help="comma list of subjects held out (overrides fraction)")
+    parser.add_argument("--stride", type=int, default=d["stride"], help="frames between training windows")
+    parser.add_argument("--cameras", type=int, default=d["cameras"], help="camera draws per window and epoch")
+    parser.add_argument("--max-batches", type=int, default=d["max_batches"],
+                        help="batches per epoch (and validation cap)")
+    parser.add_argument("--device", default=d["device"], help="auto, cpu or cuda")
+    parser.add_argument("--num-workers", type=int, default=d["num_workers"])
+    parser.add_argument("--threads", type=int, default=d["threads"], help="torch intra-op threads (default: torch's)")
     data = parser.add_argument_group("data recipe (docs/MODEL_CARD.md)")
-    data.add_argument("--robot-share", type=float, default=recipe.robot_share, help="windows seen by robot cameras")
-    data.add_argument("--coco-share", type=float, default=recipe.coco_share,
+    data.add_argument("--robot-share", type=float, default=d["robot_share"], help="windows seen by robot cameras")
+    data.add_argument("--coco-share", type=float, default=d["coco_share"],
                       help="windows whose 2D goes through COCO-17")
-    data.add_argument("--occlusion-max", type=float, default=recipe.occlusion_max,
+    data.add_argument("--occlusion-max", type=float, default=d["occlusion_max"],
                       help="extra occlusion drawn in half the windows")
-    data.add_argument("--rate-range", type=float, nargs=2, default=recipe.rate_range, metavar=("LOW", "HIGH"),
+    data.add_argument("--rate-range", type=float, nargs=2, default=d["rate_range"], metavar=("LOW", "HIGH"),
                       help="presented camera rate (Hz) drawn per window")
     data.add_argument("--clean-2d", action="store_true", help="no detector errors (exact projections)")
-    data.add_argument("--source-balance", type=float, default=0.25,
+    data.add_argument("--source-balance", type=float, default=d["source_balance"],
                       help="each source's share of windows ∝ frames^this (1 = natural, 0 = equal)")
     model = parser.add_argument_group("model (ModelConfig fields)")
-    model.add_argument("--arch", choices=("mpm", "tcn"), default="mpm")
-    model.add_argument("--window", type=int, default=27)
+    model.add_argument("--arch", choices=ARCHS, default=d["arch"])
+    model.add_argument("--window", type=int, default=d["window"])
     model.add_argument("--causal", action="store_true", help="streaming model: frame t sees frames <= t+lookahead")
-    model.add_argument("--lookahead", type=int, default=0)
-    model.add_argument("--fps", type=float, default=ModelConfig().fps, help="model (camera) rate, Hz")
-    defaults = ModelConfig()
+    model.add_argument("--lookahead", type=int, default=d["lookahead"])
+    model.add_argument("--fps", type=float, default=d["fps"], help="model (camera) rate, Hz")
     for name in ("d_model", "depth", "heads", "ffn_dim", "encoder_hidden", "decoder_depth"):
-        model.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
-    model.add_argument("--dropout", type=float, default=defaults.dropout)
-
-
-def config_from_args(args: argparse.Namespace) -> ModelConfig:
-    return ModelConfig(
-        window=args.window, causal=args.causal, lookahead=args.lookahead, d_model=args.d_model, depth=args.depth,
-        heads=args.heads, ffn_dim=args.ffn_dim, encoder_hidden=args.encoder_hidden,
-        decoder_depth=args.decoder_depth, dropout=args.dropout, fps=args.fps, arch=args.arch)
-
-
-def train_view(args: argparse.Namespace):
-    """The ViewOptions of training windows from the data-recipe arguments."""
-    from mpm_model.data.windows import training_view
-
-    view = training_view(robot_share=args.robot_share, coco_share=args.coco_share,
-                         occlusion_max=args.occlusion_max, rate_range=tuple(args.rate_range))
-    return dataclasses.replace(view, detector=None) if args.clean_2d else view
+        model.add_argument(f"--{name.replace('_', '-')}", type=int, default=d[name])
+    model.add_argument("--dropout", type=float, default=d["dropout"])
 
 
 class Distributed:
@@ -164,16 +230,16 @@ class BalancedSampler(torch.utils.data.Sampler):
         return iter(drawn[self.rank::self.world].tolist())
 
 
-def loader(dataset, args: argparse.Namespace, train: bool, dist: Distributed) -> torch.utils.data.DataLoader:
+def loader(dataset, opts: TrainOptions, train: bool, dist: Distributed) -> torch.utils.data.DataLoader:
     """Training loaders sample by source balance; validation loaders shard sequentially across ranks."""
     from torch.utils.data import DataLoader, Subset
 
     if train:
-        sampler = BalancedSampler(dataset.item_sources(), args.source_balance, args.seed, dist.rank, dist.world)
-        return DataLoader(dataset, batch_size=args.batch_size, sampler=sampler, num_workers=args.num_workers,
-                          drop_last=len(sampler) > args.batch_size)
+        sampler = BalancedSampler(dataset.item_sources(), opts.source_balance, opts.seed, dist.rank, dist.world)
+        return DataLoader(dataset, batch_size=opts.batch_size, sampler=sampler, num_workers=opts.num_workers,
+                          drop_last=len(sampler) > opts.batch_size)
     shard = Subset(dataset, range(dist.rank, len(dataset), dist.world)) if dist.world > 1 else dataset
-    return DataLoader(shard, batch_size=args.batch_size, shuffle=False, num_workers=args.num_workers)
+    return DataLoader(shard, batch_size=opts.batch_size, shuffle=False, num_workers=opts.num_workers)
 
 
 def pick_device(name: str) -> torch.device:
@@ -182,28 +248,23 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def load_split(args: argparse.Namespace) -> tuple[list, list, str]:
-    """(train sequences, val sequences, dataset hash) of --data, split by subject (stratified by source)."""
+def load_split(opts: TrainOptions) -> tuple[list, list, str]:
+    """(train sequences, val sequences, dataset hash) of opts.data, split by subject (stratified by source)."""
     from mpm_model.data.mocap import dataset_hash, load_mocap, split_by_subject
 
-    sequences = load_mocap(args.data)
-    if args.val_subjects:
-        held_out = {s.strip() for s in args.val_subjects.split(",") if s.strip()}
+    sequences = load_mocap(opts.data)
+    if opts.val_subjects:
+        held_out = {s.strip() for s in opts.val_subjects.split(",") if s.strip()}
         known = {str(s.subject) for s in sequences}
         if not held_out <= known:
             raise ValueError(f"--val-subjects {sorted(held_out - known)} not in data; subjects: {sorted(known)}")
         train = [s for s in sequences if str(s.subject) not in held_out]
         val = [s for s in sequences if str(s.subject) in held_out]
     else:
-        train, val = split_by_subject(sequences, val_fraction=args.val_fraction, seed=args.seed)
+        train, val = split_by_subject(sequences, val_fraction=opts.val_fraction, seed=opts.seed)
     if not train or not val:
-        raise ValueError(f"split of {args.data} left {len(train)} train / {len(val)} val sequences")
-    return train, val, dataset_hash(args.data)
-
-
-def json_safe(args: argparse.Namespace) -> dict[str, Any]:
-    """argparse values as plain JSON types (checkpoints load with weights_only=True)."""
-    return {k: v if isinstance(v, (int, float, str, bool, type(None))) else str(v) for k, v in vars(args).items()}
+        raise ValueError(f"split of {opts.data} left {len(train)} train / {len(val)} val sequences")
+    return train, val, dataset_hash(opts.data)
 
 
 def _capped(batches: Iterable, max_batches: int | None) -> Iterable:
@@ -231,9 +292,9 @@ def _batches_per_epoch(batches: Iterable, max_batches: int | None) -> int:
 class _Loop:
     """Optimizer state, step count and clock of one training run (saved in every checkpoint)."""
 
-    def __init__(self, model: nn.Module, args: argparse.Namespace, total_steps: int) -> None:
-        self.model, self.args, self.total_steps = model, args, total_steps
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    def __init__(self, model: nn.Module, opts: TrainOptions, total_steps: int) -> None:
+        self.model, self.opts, self.total_steps = model, opts, total_steps
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
         self.step, self.minutes_before, self.started = 0, 0.0, time.monotonic()
 
     @property
@@ -241,9 +302,9 @@ class _Loop:
         return self.minutes_before + (time.monotonic() - self.started) / 60
 
     def train_batch(self, loss: torch.Tensor) -> None:
-        factor = lr_factor(self.step, self.total_steps, self.minutes, self.args.max_minutes)
+        factor = lr_factor(self.step, self.total_steps, self.minutes, self.opts.max_minutes)
         for group in self.optimizer.param_groups:
-            group["lr"] = self.args.lr * factor
+            group["lr"] = self.opts.lr * factor
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -285,19 +346,19 @@ def set_epoch(batches: Iterable, epoch: int) -> None:
 
 
 def fit(model: nn.Module, cfg: ModelConfig, kind: str, train_loader: Iterable, val_loaders: dict[str, Iterable],
-        step: StepFn, args: argparse.Namespace, data_hash: str, extra: dict[str, Any] | None = None,
+        step: StepFn, opts: TrainOptions, data_hash: str, extra: dict[str, Any] | None = None,
         dist: Distributed | None = None) -> list[dict[str, Any]]:
-    """Train for args.epochs (or until args.max_minutes), saving OUT/last.pt every epoch and OUT/best.pt on
+    """Train for opts.epochs (or until opts.max_minutes), saving OUT/last.pt every epoch and OUT/best.pt on
     the best validation loss (mean over the per-source validation loaders). Returns the history (also in
     OUT/history.json). Under torchrun only rank 0 writes; every rank computes the same mean losses."""
     dist = dist or Distributed(torch.device("cpu"))
-    out = Path(args.out)
-    per_epoch = _batches_per_epoch(train_loader, args.max_batches)
-    loop = _Loop(model, args, total_steps=per_epoch * args.epochs)
+    out = Path(opts.out)
+    per_epoch = _batches_per_epoch(train_loader, opts.max_batches)
+    loop = _Loop(model, opts, total_steps=per_epoch * opts.epochs)
     start_epoch, history, best = 0, [], math.inf
     base = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-    if args.resume:
-        resumed, _, meta = load_checkpoint(args.resume, expected_config=cfg, kind=kind)
+    if opts.resume:
+        resumed, _, meta = load_checkpoint(opts.resume, expected_config=cfg, kind=kind)
         base.load_state_dict(resumed.state_dict())
         if meta["optimizer"] is not None:
             loop.optimizer.load_state_dict(meta["optimizer"])
@@ -306,14 +367,14 @@ def fit(model: nn.Module, cfg: ModelConfig, kind: str, train_loader: Iterable, v
         history = list(saved.get("history", []))
         loop.step, loop.minutes_before = int(saved.get("step", 0)), float(saved.get("minutes", 0.0))
         best = min((h["val_loss"] for h in history), default=math.inf)
-        log.info("resumed from %s at epoch %d (step %d)", args.resume, start_epoch, loop.step)
-    train_args = json_safe(args)
-    for epoch in range(start_epoch, args.epochs):
+        log.info("resumed from %s at epoch %d (step %d)", opts.resume, start_epoch, loop.step)
+    train_args = opts.record()
+    for epoch in range(start_epoch, opts.epochs):
         set_epoch(train_loader, epoch)
-        label = f"epoch {epoch + 1}/{args.epochs}"
-        train_loss = dist.mean(run_epoch(model, train_loader, step, loop, f"{label} train", args.max_batches,
+        label = f"epoch {epoch + 1}/{opts.epochs}"
+        train_loss = dist.mean(run_epoch(model, train_loader, step, loop, f"{label} train", opts.max_batches,
                                          dist.main))
-        val = {name: dist.mean(run_epoch(model, batches, step, None, f"{label} val {name}", args.max_batches,
+        val = {name: dist.mean(run_epoch(model, batches, step, None, f"{label} val {name}", opts.max_batches,
                                          dist.main)) for name, batches in val_loaders.items()}
         val_loss = float(np.mean(list(val.values())))
         history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_per_source": val,
@@ -328,10 +389,10 @@ def fit(model: nn.Module, cfg: ModelConfig, kind: str, train_loader: Iterable, v
                 save_checkpoint(out / "best.pt", base, cfg, kind, train_args, data_hash, None, epoch, meta_extra)
             (out / "history.json").write_text(json.dumps(history, indent=2))
         best = min(best, val_loss)
-        over = args.max_minutes is not None and loop.minutes >= args.max_minutes
+        over = opts.max_minutes is not None and loop.minutes >= opts.max_minutes
         if dist.mean(float(over)) > 0:  # any rank out of time stops them all (no rank left waiting)
             if dist.main:
-                tqdm.write(f"time budget of {args.max_minutes} min reached after epoch {epoch + 1}")
+                tqdm.write(f"time budget of {opts.max_minutes} min reached after epoch {epoch + 1}")
             break
     if dist.world > 1:  # ranks must agree: DDP averages every gradient
         checksum = sum(float(p.detach().double().abs().sum()) for p in base.parameters())

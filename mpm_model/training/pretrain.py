@@ -7,14 +7,16 @@ Example: python -m mpm_model.training.pretrain --data mocap.npz --out out/pretra
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from typing import Iterator
 
 import torch
 
+from mpm_model.config import ModelConfig
 from mpm_model.model import MPMPretrainModel
-from mpm_model.training.loop import (Distributed, add_common_args, config_from_args, fit, load_split, loader, pick_device,
-                       seed_everything, set_epoch, train_view)
+from mpm_model.training.loop import (Distributed, TrainOptions, add_common_args, fit, load_split, loader, pick_device,
+                                     seed_everything, set_epoch)
 
 
 class PairedLoaders:
@@ -34,64 +36,83 @@ class PairedLoaders:
             set_epoch(part, epoch)
 
 
+@dataclasses.dataclass(frozen=True)
+class PretrainOptions(TrainOptions):
+    """TrainOptions plus the masking of pretraining (defaults: ModelConfig's)."""
+
+    spatial_mask_joints: int = ModelConfig().spatial_mask_joints
+    temporal_mask_ratio: float = ModelConfig().temporal_mask_ratio
+    fixed_masks: bool = False
+
+    def model_config(self) -> ModelConfig:
+        return super().model_config().replace(spatial_mask_joints=self.spatial_mask_joints,
+                                              temporal_mask_ratio=self.temporal_mask_ratio)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mpm_model.training.pretrain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
-    parser.add_argument("--spatial-mask-joints", type=int, default=5, help="joints masked per frame")
-    parser.add_argument("--temporal-mask-ratio", type=float, default=0.6, help="fraction of frames dropped")
+    d = PretrainOptions.defaults()
+    parser.add_argument("--spatial-mask-joints", type=int, default=d["spatial_mask_joints"],
+                        help="joints masked per frame")
+    parser.add_argument("--temporal-mask-ratio", type=float, default=d["temporal_mask_ratio"],
+                        help="fraction of frames dropped")
     parser.add_argument("--fixed-masks", action="store_true",
                         help="always the nominal mask counts (default: half the batches draw smaller ones)")
     return parser
 
 
-def pretrain_loaders(args: argparse.Namespace, window: int, fps: float,
+def pretrain_loaders(opts: PretrainOptions, window: int, fps: float,
                      dist: Distributed) -> tuple[PairedLoaders, dict[str, PairedLoaders], str]:
     from mpm_model.data.windows import Pose2DWindows, Pose3DWindows, ViewOptions
 
-    train_seqs, val_seqs, data_hash = load_split(args)
+    train_seqs, val_seqs, data_hash = load_split(opts)
     common = dict(window=window, fps=fps, unpaired=True)
-    view = train_view(args)
+    view = opts.view()
     train = PairedLoaders(
-        loader(Pose2DWindows(train_seqs, stride=args.stride, cameras_per_seq=args.cameras, seed=args.seed,
-                             augment=True, view=view, **common), args, True, dist),
-        loader(Pose3DWindows(train_seqs, stride=args.stride, cameras_per_seq=args.cameras, seed=args.seed,
-                             augment=True, view=view, **common), args, True, dist))
-    val_common = dict(stride=max(args.stride, window // 3, 8), cameras_per_seq=1, seed=args.seed + 1,
+        loader(Pose2DWindows(train_seqs, stride=opts.stride, cameras_per_seq=opts.cameras, seed=opts.seed,
+                             augment=True, view=view, **common), opts, True, dist),
+        loader(Pose3DWindows(train_seqs, stride=opts.stride, cameras_per_seq=opts.cameras, seed=opts.seed,
+                             augment=True, view=view, **common), opts, True, dist))
+    val_common = dict(stride=max(opts.stride, window // 3, 8), cameras_per_seq=1, seed=opts.seed + 1,
                       augment=False, view=ViewOptions(robot_share=0.5), **common)
-    val = {"all": PairedLoaders(loader(Pose2DWindows(val_seqs, **val_common), args, False, dist),
-                                loader(Pose3DWindows(val_seqs, **val_common), args, False, dist))}
+    val = {"all": PairedLoaders(loader(Pose2DWindows(val_seqs, **val_common), opts, False, dist),
+                                loader(Pose3DWindows(val_seqs, **val_common), opts, False, dist))}
     return train, val, data_hash
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        opts = PretrainOptions.from_args(parser.parse_args(argv))
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
-    cfg = config_from_args(args).replace(spatial_mask_joints=args.spatial_mask_joints,
-                                         temporal_mask_ratio=args.temporal_mask_ratio)
-    device = pick_device(args.device)
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    seed_everything(opts.seed)
+    cfg = opts.model_config()
+    device = pick_device(opts.device)
     dist = Distributed(device)
     try:
         model = MPMPretrainModel(cfg).to(device)
         if dist.main:
             print(f"pretraining: masked ratio {cfg.masked_ratio:.1%} ({cfg.spatial_mask_joints}/{cfg.num_joints} "
                   f"joints, {cfg.temporal_masked_frames}/{cfg.window} frames)"
-                  + ("" if args.fixed_masks else "; half the batches draw smaller masks"))
-        train_loader, val_loaders, data_hash = pretrain_loaders(args, cfg.window, cfg.fps, dist)
+                  + ("" if opts.fixed_masks else "; half the batches draw smaller masks"))
+        train_loader, val_loaders, data_hash = pretrain_loaders(opts, cfg.window, cfg.fps, dist)
         wrapped = dist.wrap(model)
 
         def step(m: torch.nn.Module, batch: tuple[dict, dict]) -> torch.Tensor:
             batch2d, batch3d = batch
-            vary = m.training and not args.fixed_masks
+            vary = m.training and not opts.fixed_masks
             return m(batch2d["keypoints2d"].to(device), batch3d["pose3d"].to(device), batch2d["mask"].to(device),
                      vary_masks=vary).loss
 
-        history = fit(wrapped, cfg, "pretrain", train_loader, val_loaders, step, args, data_hash, dist=dist)
+        history = fit(wrapped, cfg, "pretrain", train_loader, val_loaders, step, opts, data_hash, dist=dist)
         if history and dist.main:
-            print(f"done: {len(history)} epochs, last val loss {history[-1]['val_loss']:.4f}, checkpoints in {args.out}")
+            print(f"done: {len(history)} epochs, last val loss {history[-1]['val_loss']:.4f}, checkpoints in {opts.out}")
         return history
     finally:
         dist.close()

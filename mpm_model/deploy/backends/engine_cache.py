@@ -2,13 +2,15 @@
 
 Engines are specific to the ONNX file, precision, optimisation profile, TensorRT version and GPU; loading one
 built elsewhere either fails or silently misbehaves, so each engine carries a JSON sidecar and is rebuilt on any
-mismatch (never loaded blindly).
+mismatch (never loaded blindly). `default_engine_dir()` is the one cache directory the node, `create_backend` and
+the export / build_engine / bench CLIs share when none is given.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,15 @@ from mpm_model.config import ModelConfig
 SIDECAR_FORMAT = 1
 
 
+def default_engine_dir() -> Path:
+    """$ROS_HOME/mpm_ros/engines (ROS_HOME defaulting to ~/.ros), read at call time: one cache for the node and the
+    CLIs, so an engine built by hand is the one the node reuses."""
+    ros_home = os.environ.get("ROS_HOME") or os.path.join(os.path.expanduser("~"), ".ros")
+    return Path(ros_home) / "mpm_ros" / "engines"
+
+
 def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

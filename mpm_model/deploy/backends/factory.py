@@ -1,62 +1,80 @@
 """create_backend: one entry point that picks (or honours) a backend and says why.
 
 `auto` prefers TensorRT (tensorrt importable + CUDA GPU), then ONNX Runtime on CUDA, then ONNX Runtime on CPU,
-then plain torch. Without an explicit ONNX file the checkpoint is exported once to a cached ONNX in engine_dir.
+then plain torch. Without an explicit ONNX file the checkpoint is exported once to a cached ONNX in engine_dir,
+named by the sha256 of the checkpoint file: a warm start hashes the file and reads its config, builds no model.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
+import os
 from pathlib import Path
 
 import torch
 
+from mpm_model.checkpoint import load_lifter, read_config, resolve
 from mpm_model.deploy.backends.base import Backend
+from mpm_model.deploy.backends.engine_cache import default_engine_dir, file_sha256
 from mpm_model.deploy.backends.gpu_probe import probe_gpu, tensorrt_installed
-from mpm_model.config import ModelConfig
 
 LOG = logging.getLogger(__name__)
 BACKEND_NAMES = ("auto", "torch", "onnxruntime", "tensorrt")
 
 
-def model_fingerprint(model: torch.nn.Module, config: ModelConfig) -> str:
-    """sha256 over the config and every weight: names the cached ONNX so new weights never reuse a stale export."""
-    digest = hashlib.sha256(repr(sorted(config.to_dict().items())).encode())
-    for key, tensor in sorted(model.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+def onnx_cache_path(checkpoint: str | os.PathLike, engine_dir: str | Path | None, batch_max: int) -> Path:
+    """`<engine_dir>/<stem>-<sha256 of the checkpoint file, 16 hex>-b<batch_max>.onnx`: keyed on the file's bytes,
+    so new weights at the same path get a new export and a warm start needs no model."""
+    path = resolve(checkpoint)
+    return Path(engine_dir or default_engine_dir()) / f"{path.stem}-{file_sha256(path)[:16]}-b{batch_max}.onnx"
 
 
-def cached_onnx(checkpoint: str | Path, engine_dir: str | Path, batch_max: int) -> Path:
-    """Export the checkpoint to `<engine_dir>/<stem>-<fingerprint16>-b<batch_max>.onnx` unless that file is current."""
-    from mpm_model.deploy.backends.torch_backend import load_lifter
+def cached_onnx(checkpoint: str | os.PathLike, engine_dir: str | Path | None = None, batch_max: int = 64) -> Path:
+    """The cached export of a lifter checkpoint; the model is built (and exported) only when none matches."""
     from mpm_model.deploy.export import export_onnx, read_onnx_sidecar
 
-    model, config = load_lifter(checkpoint)
-    fingerprint = model_fingerprint(model, config)[:16]
-    onnx_path = Path(engine_dir) / f"{Path(str(checkpoint)).stem}-{fingerprint}-b{batch_max}.onnx"
+    path = resolve(checkpoint)
+    onnx_path = onnx_cache_path(path, engine_dir, batch_max)
+    config = read_config(path, kind="lifter")
     try:
-        cached_config, _ = read_onnx_sidecar(onnx_path)
-        if cached_config == config:
+        if read_onnx_sidecar(onnx_path)[0] == config:
             LOG.info("reusing exported %s", onnx_path)
             return onnx_path
+        why = "its sidecar holds another ModelConfig"
     except (OSError, ValueError, KeyError) as exc:
-        LOG.info("exporting %s to %s (%s)", checkpoint, onnx_path, exc)
+        why = str(exc)
+    LOG.info("exporting %s to %s (%s)", path, onnx_path, why)
+    model, config = load_lifter(path)
     export_onnx(model, config, onnx_path, batch_max=batch_max)
     return onnx_path
 
 
-def _onnx_for(checkpoint: str | Path | None, onnx: str | Path | None, engine_dir: str | Path, batch_max: int) -> Path:
-    if onnx is not None:
-        return Path(onnx)
-    if checkpoint is None:
-        raise ValueError("give onnx= (an exported .onnx) or checkpoint= (to export one)")
-    return cached_onnx(checkpoint, engine_dir, batch_max)
+class _OnnxSource:
+    """The ONNX file of one create_backend call, made at most once: auto's TensorRT -> ONNX Runtime fallback reuses
+    the export (or re-raises its failure) instead of exporting again."""
+
+    def __init__(self, checkpoint: str | os.PathLike | None, onnx: str | Path | None, engine_dir: Path,
+                 batch_max: int) -> None:
+        self._checkpoint, self._engine_dir, self._batch_max = checkpoint, engine_dir, batch_max
+        self._path: Path | None = Path(onnx) if onnx is not None else None
+        self._error: Exception | None = None
+
+    def path(self) -> Path:
+        if self._error is not None:
+            raise self._error
+        if self._path is None:
+            try:
+                if self._checkpoint is None:
+                    raise ValueError("give onnx= (an exported .onnx) or checkpoint= (to export one)")
+                self._path = cached_onnx(self._checkpoint, self._engine_dir, self._batch_max)
+            except Exception as exc:  # remembered: the next backend tried must not export again
+                self._error = exc
+                raise
+        return self._path
 
 
-def _torch(checkpoint: str | Path | None, device: str | None, precision: str, max_batch: int | None) -> Backend:
+def _torch(checkpoint: str | os.PathLike | None, device: str | None, precision: str,
+           max_batch: int | None) -> Backend:
     from mpm_model.deploy.backends.torch_backend import TorchBackend
 
     if checkpoint is None:
@@ -66,16 +84,16 @@ def _torch(checkpoint: str | Path | None, device: str | None, precision: str, ma
 
 
 def _onnxruntime(onnx_path: Path, device: str | None, precision: str, max_batch: int | None,
-                 threads: int | None) -> Backend:
+                 threads: int | None, spinning: bool) -> Backend:
     from mpm_model.deploy.backends.onnxruntime_backend import OnnxRuntimeBackend, ort_cuda_available
 
     if precision != "fp32":
         raise ValueError(f"the onnxruntime backend runs the fp32 ONNX export only, got precision={precision!r}")
     device = device or ("cuda" if ort_cuda_available() and probe_gpu().available else "cpu")
-    return OnnxRuntimeBackend(onnx_path, device=device, threads=threads, max_batch=max_batch)
+    return OnnxRuntimeBackend(onnx_path, device=device, threads=threads, max_batch=max_batch, spinning=spinning)
 
 
-def _tensorrt(onnx_path: Path, device: str | None, precision: str, max_batch: int | None, engine_dir: str | Path,
+def _tensorrt(onnx_path: Path, device: str | None, precision: str, max_batch: int | None, engine_dir: Path,
               opt_batch: int, force_rebuild: bool) -> Backend:
     from mpm_model.deploy.backends.tensorrt_backend import TensorRTBackend
 
@@ -84,36 +102,40 @@ def _tensorrt(onnx_path: Path, device: str | None, precision: str, max_batch: in
                                      device=device or "cuda")
 
 
-def create_backend(name: str = "auto", checkpoint: str | Path | None = None, onnx: str | Path | None = None,
-                   device: str | None = None, precision: str = "fp32", engine_dir: str | Path = "trt_engines",
-                   max_batch: int | None = None, threads: int | None = None, opt_batch: int = 1,
-                   force_rebuild: bool = False, export_batch_max: int = 64) -> Backend:
-    """Build the named backend (or the best available for `auto`); `backend.selection_reason` says why."""
+def create_backend(name: str = "auto", *, checkpoint: str | os.PathLike | None = None, onnx: str | Path | None = None,
+                   device: str | None = None, precision: str = "fp32", engine_dir: str | Path | None = None,
+                   max_batch: int | None = None, threads: int | None = None, spinning: bool = False,
+                   opt_batch: int = 1, force_rebuild: bool = False, export_batch_max: int = 64) -> Backend:
+    """Build the named backend (or the best available for `auto`); `backend.selection_reason` says why.
+
+    checkpoint: file path or shipped weights name; engine_dir: ONNX/engine cache (default default_engine_dir());
+    threads / spinning: ONNX Runtime intra-op threads (None or 0 = ORT's default) and thread-pool spinning.
+    """
     if name not in BACKEND_NAMES:
         raise ValueError(f"backend must be one of {BACKEND_NAMES}, got {name!r}")
+    engine_dir = Path(engine_dir) if engine_dir else default_engine_dir()
+    source = _OnnxSource(checkpoint, onnx, engine_dir, export_batch_max)
     if name == "torch":
         backend = _torch(checkpoint, device, precision, max_batch)
     elif name == "onnxruntime":
         if precision != "fp32":  # checked before a possibly slow export
             raise ValueError(f"the onnxruntime backend runs the fp32 ONNX export only, got precision={precision!r}")
-        backend = _onnxruntime(_onnx_for(checkpoint, onnx, engine_dir, export_batch_max), device, precision,
-                               max_batch, threads)
+        backend = _onnxruntime(source.path(), device, precision, max_batch, threads, spinning)
     elif name == "tensorrt":
         from mpm_model.deploy.backends.tensorrt_backend import check_tensorrt_ready
 
         check_tensorrt_ready(device or "cuda")
-        backend = _tensorrt(_onnx_for(checkpoint, onnx, engine_dir, export_batch_max), device, precision, max_batch,
-                            engine_dir, opt_batch, force_rebuild)
+        backend = _tensorrt(source.path(), device, precision, max_batch, engine_dir, opt_batch, force_rebuild)
     else:
-        return _auto(checkpoint, onnx, device, precision, engine_dir, max_batch, threads, opt_batch, force_rebuild,
-                     export_batch_max)
+        return _auto(checkpoint, source, device, precision, engine_dir, max_batch, threads, spinning, opt_batch,
+                     force_rebuild)
     LOG.info("backend %s on %s: %s", backend.name, backend.device, backend.selection_reason)
     return backend
 
 
-def _auto(checkpoint: str | Path | None, onnx: str | Path | None, device: str | None, precision: str,
-          engine_dir: str | Path, max_batch: int | None, threads: int | None, opt_batch: int, force_rebuild: bool,
-          export_batch_max: int) -> Backend:
+def _auto(checkpoint: str | os.PathLike | None, source: _OnnxSource, device: str | None, precision: str,
+          engine_dir: Path, max_batch: int | None, threads: int | None, spinning: bool, opt_batch: int,
+          force_rebuild: bool) -> Backend:
     """Try TensorRT, ONNX Runtime (CUDA, then CPU), torch; each skip or failure is part of the reason."""
     gpu = probe_gpu()
     notes: list[str] = []
@@ -125,8 +147,7 @@ def _auto(checkpoint: str | Path | None, onnx: str | Path | None, device: str | 
         notes.append(f"tensorrt skipped: device {device} requested")
     else:
         try:
-            backend = _tensorrt(_onnx_for(checkpoint, onnx, engine_dir, export_batch_max), device, precision,
-                                max_batch, engine_dir, opt_batch, force_rebuild)
+            backend = _tensorrt(source.path(), device, precision, max_batch, engine_dir, opt_batch, force_rebuild)
             version = f" {gpu.tensorrt_version}" if gpu.tensorrt_version else ""
             return _chosen(backend, f"tensorrt{version} with GPU {gpu.name} (sm {gpu.compute_capability})", notes)
         except Exception as exc:  # auto must still produce a backend; the failure goes into the reason and log
@@ -146,8 +167,7 @@ def _auto(checkpoint: str | Path | None, onnx: str | Path | None, device: str | 
         if precision != "fp32":
             notes.append(f"onnxruntime runs fp32 (precision {precision} not applied)")
         try:
-            backend = _onnxruntime(_onnx_for(checkpoint, onnx, engine_dir, export_batch_max), ort_device, "fp32",
-                                   max_batch, threads)
+            backend = _onnxruntime(source.path(), ort_device, "fp32", max_batch, threads, spinning)
             return _chosen(backend, f"onnxruntime on {ort_device} ({', '.join(backend.providers)})", notes)
         except Exception as exc:
             LOG.warning("auto: ONNX Runtime failed, falling back to torch: %s", exc)

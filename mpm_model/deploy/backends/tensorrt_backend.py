@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from mpm_model.deploy.backends.base import Backend
-from mpm_model.deploy.backends.engine_cache import (EngineIngredients, engine_paths, file_sha256, rebuild_decision,
-                                             write_sidecar)
+from mpm_model.deploy.backends.engine_cache import (EngineIngredients, default_engine_dir, engine_paths, file_sha256,
+                                                    rebuild_decision, write_sidecar)
 from mpm_model.config import ModelConfig
 
 LOG = logging.getLogger(__name__)
@@ -146,10 +146,11 @@ def current_ingredients(onnx_path: Path, precision: str, max_batch: int, opt_bat
                              compute_capability=f"{major}.{minor}")
 
 
-def ensure_engine(onnx_path: str | Path, engine_dir: str | Path = "trt_engines", precision: str = "fp32",
+def ensure_engine(onnx_path: str | Path, engine_dir: str | Path | None = None, precision: str = "fp32",
                   max_batch: int = 16, opt_batch: int = 1, force_rebuild: bool = False,
                   workspace_mb: int = 1024) -> tuple[Path, ModelConfig, bool]:
-    """(engine path, config, rebuilt?): reuse the cached engine if its sidecar matches, else build and cache it."""
+    """(engine path, config, rebuilt?): reuse the cached engine if its sidecar matches, else build and cache it
+    (in engine_dir, default default_engine_dir())."""
     from mpm_model.deploy.export import read_onnx_sidecar
 
     onnx_path = Path(onnx_path)
@@ -157,7 +158,7 @@ def ensure_engine(onnx_path: str | Path, engine_dir: str | Path = "trt_engines",
     if max_batch > sidecar["batch_max"]:
         raise ValueError(f"max_batch={max_batch} exceeds the ONNX export's batch range 1..{sidecar['batch_max']}")
     ingredients = current_ingredients(onnx_path, precision, max_batch, opt_batch)
-    engine_path, sidecar_path = engine_paths(engine_dir, onnx_path, ingredients)
+    engine_path, sidecar_path = engine_paths(engine_dir or default_engine_dir(), onnx_path, ingredients)
     rebuild, why = rebuild_decision(engine_path, sidecar_path, ingredients, config, force_rebuild)
     LOG.info("TensorRT engine %s: %s", "rebuild" if rebuild else "reuse", why)
     if rebuild:
@@ -206,7 +207,7 @@ class TensorRTBackend(Backend):
         self._stream = torch.cuda.Stream(device=self._device)
 
     @classmethod
-    def from_onnx(cls, onnx_path: str | Path, engine_dir: str | Path = "trt_engines", precision: str = "fp32",
+    def from_onnx(cls, onnx_path: str | Path, engine_dir: str | Path | None = None, precision: str = "fp32",
                   max_batch: int = 16, opt_batch: int = 1, force_rebuild: bool = False,
                   device: str = "cuda") -> "TensorRTBackend":
         engine_path, config, _ = ensure_engine(onnx_path, engine_dir, precision, max_batch, opt_batch, force_rebuild)

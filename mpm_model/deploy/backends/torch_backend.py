@@ -7,18 +7,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from mpm_model.deploy.backends.base import Backend
+from mpm_model.checkpoint import load_lifter
 from mpm_model.config import ModelConfig
+from mpm_model.deploy.backends.base import Backend
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def load_lifter(checkpoint: str | Path) -> tuple[torch.nn.Module, ModelConfig]:
-    """(model, config) from a checkpoint file path or the name of a shipped checkpoint (mpm_model/weights/)."""
-    from mpm_model.checkpoint import load_model
-
-    model, config, _ = load_model(checkpoint, kind="lifter")
-    return model, config
 
 
 class TorchBackend(Backend):
@@ -43,6 +36,7 @@ class TorchBackend(Backend):
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str | Path, **kwargs: Any) -> "TorchBackend":
+        """From a checkpoint file or shipped weights name (mpm_model.checkpoint.resolve)."""
         model, config = load_lifter(checkpoint)
         return cls(model, config, **kwargs)
 

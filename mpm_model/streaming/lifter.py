@@ -1,0 +1,137 @@
+"""StreamingLifter: frames of per-track 2D keypoints in, per-track 3D skeletons out — the node's work, without ROS.
+
+One object owns the per-track windows (WindowBuffer), runs ONE backend.infer() for every track whose window is
+ready, splits the batch, and places each skeleton in the camera frame with the intrinsics (one batched solve).
+The two halves can run on different threads, as in the node: `push()` (cheap, on the input thread) returns the
+emissions, `lift()` (the inference, on a worker) turns them into results. `step()` does both in one call.
+
+Timing: a causal model answers for the newest frame (minus its lookahead), a centred one for frame t - T//2;
+every result carries the stamp of the source frame it describes, never the stamp of the frame that triggered it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from mpm_model.config import ModelConfig
+from mpm_model.streaming.camera import Camera
+from mpm_model.streaming.placement import root_translations
+from mpm_model.streaming.window_buffer import BufferConfig, Emission, Observation, PushResult, WindowBuffer
+
+
+class InferenceBackend(Protocol):
+    """What the lifter needs of a backend (mpm_model.deploy.backends.Backend has it)."""
+
+    config: ModelConfig
+
+    def infer(self, keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """The tunable part (the model's shape comes from its config). All of these may change while streaming."""
+
+    min_confidence: float = 0.3  # keypoints below are masked
+    min_visible_joints: int = 4  # a track's frame with fewer usable joints is not used
+    track_timeout: float = 1.0  # s of stamp time without the track → expired
+    max_tracks: int = 16
+    frame_rate: float = 0.0  # Hz for gap detection; 0 = estimate from the stamps
+    place_in_camera_frame: bool = True  # root translation from the intrinsics (else root-relative)
+
+
+@dataclass(frozen=True)
+class Lifted:
+    """The 3D skeletons of the tracks seen in one source frame."""
+
+    stamp_ns: int  # the source frame's stamp
+    track_ids: tuple[int, ...]
+    joints: np.ndarray  # (B, J, 3) float64 metres: camera frame where placed, else root-relative
+    confidence: np.ndarray  # (B, J) float32 input confidence of the source frame, 0 where masked
+    mask: np.ndarray  # (B, J) bool, True = joint masked in the source frame
+    placed: np.ndarray  # (B,) bool
+
+
+@dataclass(frozen=True)
+class LiftBatch:
+    results: list[Lifted]
+    inference_s: float  # wall time of the one backend.infer() call
+
+
+class StreamingLifter:
+    """Per-track windows → one batched inference → placed per-track 3D (see the module docstring)."""
+
+    def __init__(self, backend: InferenceBackend, options: StreamOptions = StreamOptions()) -> None:
+        self.backend = backend
+        cfg = backend.config
+        self.buffer = WindowBuffer(BufferConfig(window=cfg.window, target_index=cfg.target_index,
+                                                num_joints=cfg.num_joints, **self._buffer_fields(options)))
+        self.options = options
+
+    @staticmethod
+    def _buffer_fields(options: StreamOptions) -> dict:
+        return {"min_confidence": options.min_confidence, "min_visible_joints": options.min_visible_joints,
+                "track_timeout": options.track_timeout, "max_tracks": options.max_tracks,
+                "frame_rate": options.frame_rate}
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.backend.config
+
+    @property
+    def delay_frames(self) -> int:
+        """Frames between the newest input and the frame an output describes."""
+        return self.buffer.config.delay_frames
+
+    @property
+    def track_ids(self) -> list[int]:
+        return self.buffer.track_ids
+
+    def measured_rate_hz(self) -> float | None:
+        return self.buffer.measured_rate_hz()
+
+    def set_options(self, options: StreamOptions) -> None:
+        """Apply new options at once; live tracks keep their history."""
+        self.buffer.config = dataclasses.replace(self.buffer.config, **self._buffer_fields(options))
+        self.options = options
+
+    def admit(self, stamp_ns: int, arrival_ns: int | None = None) -> str:
+        """Judge a frame's stamp before decoding it (WindowBuffer.admit): "ok", a refusal, or a reset."""
+        return self.buffer.admit(stamp_ns, arrival_ns)
+
+    def push(self, stamp_ns: int, observations: dict[int, Observation], camera: Camera,
+             admitted: str | None = None, arrival_ns: int | None = None) -> PushResult:
+        """Add one frame of every track; the result's emissions are the windows ready for lift()."""
+        return self.buffer.push(stamp_ns, observations, camera.width, camera.height, admitted, arrival_ns)
+
+    def lift(self, emissions: list[Emission], camera: Camera) -> LiftBatch:
+        """One backend.infer() over every emitted window, split per source frame, placed when possible."""
+        if not emissions:
+            return LiftBatch([], 0.0)
+        keypoints = np.concatenate([e.keypoints for e in emissions])  # (B, T, J, 2)
+        mask = np.concatenate([e.mask for e in emissions])  # (B, T, J)
+        started = time.monotonic()
+        pose3d = np.asarray(self.backend.infer(keypoints, mask))[:, 0].astype(np.float64)  # (B, J, 3) root-rel.
+        inference_s = time.monotonic() - started
+        placed = np.zeros(len(pose3d), bool)
+        if self.options.place_in_camera_frame and camera.intrinsics is not None:
+            pixels = np.concatenate([e.target_pixels for e in emissions])  # (B, J, 2)
+            weights = np.concatenate([e.target_confidence for e in emissions])  # (B, J)
+            translation, placed = root_translations(pose3d, pixels, weights, camera.intrinsics)
+            pose3d += translation[:, None, :]
+        results, start = [], 0
+        for emission in emissions:
+            end = start + len(emission.track_ids)
+            results.append(Lifted(emission.stamp_ns, tuple(emission.track_ids), pose3d[start:end],
+                                  emission.target_confidence, emission.target_mask, placed[start:end]))
+            start = end
+        return LiftBatch(results, inference_s)
+
+    def step(self, stamp_ns: int, observations: dict[int, Observation], camera: Camera,
+             arrival_ns: int | None = None) -> tuple[PushResult, list[Lifted]]:
+        """push() then lift() in one call (single-threaded use: tests, offline processing, benchmarks)."""
+        result = self.push(stamp_ns, observations, camera, arrival_ns=arrival_ns)
+        return result, self.lift(result.emissions, camera).results

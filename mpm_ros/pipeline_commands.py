@@ -1,0 +1,185 @@
+"""The two commands of `python -m mpm_ros.pipeline`, on the runner in mpm_ros/pipeline.py.
+
+demo (`make demo`): the bundled clip → a 2-person bag → lifter ← replay + record → report, in out/demo.
+
+bench (`make bench-node`): the lifter end to end vs bare `Backend.infer()`. For each track count an --all-visible
+bag (no dropouts), one runner pass; then, in the same run, bare `infer()` of the SAME backend configuration —
+built by the node's own mpm_ros.backend_setup.build_backend from its parameter defaults plus the runner's
+checkpoint, backend and engine dir (same ONNX export, device, threads) — at batch = track count. Table +
+bench.json in out/bench, with `uptime` before and after (other processes on the CPU move every number here).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mpm_ros.pipeline import (DEMO_CLIP, REPLAY_WAIT_S, ROOT, NodeOptions, RunOptions, RunResult, best_checkpoint,
+                              ensure_clip, fresh_dir, isolate_ros, run_pipeline, say)
+
+RANDOM_INIT_BANNER = """\
+############################################################################
+#  NO TRAINED WEIGHTS (none shipped, or --checkpoint ''): the node runs a  #
+#  RANDOMLY INITIALISED model. Rate, latency and completeness are real;    #
+#  MPJPE / P-MPJPE and the 3D snapshot are NOT meaningful.                 #
+#  Train (`make train`) or pass --checkpoint NAME|PATH.                    #
+############################################################################"""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    out: Path = ROOT / "out/demo"
+    checkpoint: str | None = None  # None = best_checkpoint()
+    backend: str = "onnxruntime"
+    people: int = 2
+    fps: float = 30.0
+    duration_s: float = 10.0
+    clip: Path = DEMO_CLIP
+
+
+def demo(options: DemoOptions) -> RunResult:
+    """`make demo`: the bundled clip → a bag → lifter ← replay + record → report, all in options.out."""
+    import numpy as np
+
+    from mpm_ros.bags.make_bag import make_bag
+
+    out = options.out
+    fresh_dir(out)
+    env = isolate_ros(out)
+    say("demo", f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}, output in {out}/")
+    ensure_clip(options.clip)
+    say("demo", f"clip source: {sorted(set(np.load(options.clip)['source'].tolist()))}")
+    counts = make_bag(options.clip, out / "input_bag", people=options.people, fps=options.fps,
+                      duration=options.duration_s, seed=0)
+    print(f"make_bag: wrote {out / 'input_bag'} (mcap): {counts}", flush=True)
+    checkpoint = best_checkpoint(options.checkpoint)
+    say("demo", f"weights: {checkpoint}" if checkpoint else RANDOM_INIT_BANNER)
+    result = run_pipeline(RunOptions(out / "input_bag", out, NodeOptions(checkpoint, options.backend), prefix="demo",
+                                     replay_timeout_s=options.duration_s + REPLAY_WAIT_S + 120.0))
+    if not checkpoint:
+        say("demo", "REMINDER: random-init weights — the accuracy numbers above are not meaningful.")
+    say("demo", f"done. Report: {out}/report.json; plots: {out}/snapshot.png {out}/error_over_time.png "
+                f"{out}/latency_hist.png")
+    say("demo", f"bags: {out}/input_bag (replayed), {out}/output_bag (recorded); logs: {out}/node.log, "
+                f"{out}/replay.log")
+    return result
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    out: Path = ROOT / "out/bench"
+    tracks: tuple[int, ...] = (1, 10)
+    fps: float = 30.0
+    duration_s: float = 10.0
+    checkpoint: str | None = None  # None = best_checkpoint(); "" = the node's random-init model
+    backend: str = "onnxruntime"
+    runs: int = 200
+    warmup: int = 20
+    clip: Path = DEMO_CLIP
+
+
+def uptime() -> str:
+    """`uptime` output (load averages), or os.getloadavg() where there is no `uptime`."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "load average: " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def node_run(options: BenchOptions, node: NodeOptions, tracks: int) -> dict[str, Any]:
+    """One pipeline pass with `tracks` people in view the whole time; the report (also in tracks<N>/)."""
+    from mpm_ros.bags.make_bag import make_bag
+
+    out = options.out / f"tracks{tracks}"
+    make_bag(options.clip, out / "input_bag", people=tracks, fps=options.fps, duration=options.duration_s,
+             dropout=0.0, seed=tracks, all_visible=True)
+    result = run_pipeline(RunOptions(out / "input_bag", out, node, plots=False, verbose=False, prefix="bench",
+                                     replay_timeout_s=options.duration_s + REPLAY_WAIT_S + 120.0))
+    (out / "report.txt").write_text(result.report_text + "\n")
+    return result.report
+
+
+def node_backend(node: NodeOptions) -> Any:
+    """The backend exactly as the lifter builds it: its own build_backend on its parameter defaults plus what the
+    runner passed (so threads, spinning, device, export cache and the random-init fallback all match)."""
+    from mpm_ros.backend_setup import build_backend
+    from mpm_ros.params import PARAMS, to_params
+
+    values = {spec.name: spec.default for spec in PARAMS} | node.parameters()
+    return build_backend(to_params(values))[0]
+
+
+def bare_infer(node: NodeOptions, batches: list[int], runs: int, warmup: int) -> dict[int, dict[str, Any]]:
+    """Bare backend.infer() latency per batch size, in this process, with the node's backend configuration."""
+    from mpm_model.deploy.bench import time_backend
+
+    backend = node_backend(node)
+    info = {"backend": backend.name, "device": str(backend.device), "window": backend.config.window,
+            "selection_reason": backend.selection_reason}
+    return {batch: {**info, "batch": batch, **time_backend(backend, batch, runs, warmup)} for batch in batches}
+
+
+def compare(tracks: int, report: dict[str, Any], bare: dict[str, Any]) -> dict[str, Any]:
+    """One table row: node end to end vs bare infer() at batch = tracks (ms; ratios are node / bare)."""
+    e2e = report["latency_ms"]
+    p50, p99 = e2e["p50"] or float("nan"), e2e["p99"] or float("nan")
+    return {"tracks": tracks, "output_hz": report["output_rate_hz"], "e2e_p50_ms": p50, "e2e_p99_ms": p99,
+            "bare_p50_ms": bare["p50_ms"], "bare_p99_ms": bare["p99_ms"],
+            "ratio_p50": p50 / bare["p50_ms"], "ratio_p99": p99 / bare["p99_ms"],
+            "overhead_p50_ms": p50 - bare["p50_ms"], "overhead_p99_ms": p99 - bare["p99_ms"],
+            "node_infer_p50_ms": report["node"].get("inference_p50_ms"), "completeness": report["completeness"],
+            "dropped_total": report["dropped"].get("dropped_total"), "dropped": report["dropped"]}
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    def num(value: Any, digits: int = 1) -> str:
+        return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+    lines = ["| tracks | output Hz | e2e p50 ms | e2e p99 ms | bare infer p50 ms | bare infer p99 ms | e2e/bare p50 "
+             "| e2e/bare p99 | node overhead p50 ms | node overhead p99 ms | node infer p50 ms | completeness | "
+             "dropped |", "|---:" * 13 + "|"]
+    for r in rows:
+        lines.append(f"| {r['tracks']} | {num(r['output_hz'])} | {num(r['e2e_p50_ms'])} | {num(r['e2e_p99_ms'])} | "
+                     f"{num(r['bare_p50_ms'])} | {num(r['bare_p99_ms'])} | {num(r['ratio_p50'], 2)} | "
+                     f"{num(r['ratio_p99'], 2)} | {num(r['overhead_p50_ms'])} | {num(r['overhead_p99_ms'])} | "
+                     f"{num(r['node_infer_p50_ms'])} | {num(r['completeness'], 3)} | {num(r['dropped_total'])} |")
+    return "\n".join(lines)
+
+
+def bench(options: BenchOptions) -> dict[str, Any]:
+    """Node runs for every track count, then bare infer() for the same batch sizes; printed and bench.json."""
+    from mpm_model.deploy.bench import cpu_model
+
+    fresh_dir(options.out)
+    env = isolate_ros(options.out)
+    ensure_clip(options.clip)
+    checkpoint = best_checkpoint(options.checkpoint)
+    node = NodeOptions(checkpoint, options.backend)
+    before = uptime()
+    say("bench", f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}, weights "
+                 f"{checkpoint or 'random init (latency does not depend on the weights)'}; {before}")
+    reports: dict[int, dict[str, Any]] = {}
+    for tracks in dict.fromkeys(options.tracks):
+        say("bench", f"{tracks} track(s): node run ({options.duration_s:g} s at {options.fps:g} Hz)")
+        reports[tracks] = node_run(options, node, tracks)
+    say("bench", f"bare {options.backend} infer(): batches {list(reports)}, {options.runs} runs each")
+    bare = bare_infer(node, list(reports), options.runs, options.warmup)
+    after = uptime()
+    rows = [compare(n, reports[n], bare[n]) for n in reports]
+    first = bare[next(iter(reports))]
+    machine = {"cpu": cpu_model(), "cpu_count": os.cpu_count()}
+    header = (f"CPU: {machine['cpu']} ({machine['cpu_count']} cores); backend {first['backend']} on "
+              f"{first['device']} built by the node's build_backend ({first['selection_reason']}), window "
+              f"{first['window']}, weights {checkpoint or 'random init'}; {options.fps:g} Hz, "
+              f"{options.duration_s:g} s per run, {options.runs} bare runs\n"
+              f"uptime before: {before}\nuptime after:  {after}")
+    print(header + "\n" + format_table(rows), flush=True)
+    result = {"options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
+              "checkpoint": checkpoint, "machine": machine, "uptime_before": before, "uptime_after": after,
+              "rows": rows, "bare": list(bare.values()), "reports": {str(n): r for n, r in reports.items()}}
+    (options.out / "bench.json").write_text(json.dumps(result, indent=2))
+    say("bench", f"wrote {options.out / 'bench.json'} (per-run reports and logs in {options.out}/tracks<N>/)")
+    return result
