@@ -9,8 +9,6 @@ Supported layouts (the `layout` string of mpm_msgs/Skeleton2D):
 """
 from __future__ import annotations
 
-from typing import Iterable, Protocol
-
 import numpy as np
 
 from mpm_model.skeleton import COCO_JOINTS, NUM_JOINTS, coco17_to_h36m17
@@ -18,12 +16,6 @@ from mpm_model.skeleton import COCO_JOINTS, NUM_JOINTS, coco17_to_h36m17
 LAYOUT_H36M17 = "h36m17"
 LAYOUT_COCO17 = "coco17"
 LAYOUT_JOINTS = {LAYOUT_H36M17: NUM_JOINTS, LAYOUT_COCO17: len(COCO_JOINTS)}
-
-
-class Keypoint(Protocol):
-    x: float
-    y: float
-    confidence: float
 
 
 class LayoutError(ValueError):
@@ -52,9 +44,3 @@ def to_h36m17(layout: str, keypoints: np.ndarray, confidence: np.ndarray) -> tup
         with np.errstate(invalid="ignore"):
             return coco17_to_h36m17(keypoints, confidence)
     return keypoints, confidence
-
-
-def decode_keypoints(layout: str, keypoints: Iterable[Keypoint]) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoint2D-like objects (x, y, confidence) → H36M-17 (17, 2) pixels + (17,) confidence."""
-    values = np.array([(k.x, k.y, k.confidence) for k in keypoints], dtype=np.float32).reshape(-1, 3)
-    return to_h36m17(layout, values[:, :2], values[:, 2])

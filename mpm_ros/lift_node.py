@@ -42,7 +42,8 @@ from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_mode, 
 from mpm_ros.diagnostics import PipelineStats, frame_rate_problem  # noqa: E402
 from mpm_ros.input_adapters import KeypointInput, unavailable  # noqa: E402
 from mpm_ros.inputs import MAX_FRAME_ID_CHARS, clip, frame_id_problem, max_message_bytes, select_skeletons  # noqa: E402
-from mpm_ros.layouts import LayoutError, decode_keypoints  # noqa: E402
+from mpm_ros import keypoints_wire  # noqa: E402
+from mpm_ros.layouts import LayoutError, to_h36m17  # noqa: E402
 from mpm_ros.node_main import run_lifecycle_node  # noqa: E402
 
 NODE_NAME = "mpm_lifter"
@@ -269,7 +270,7 @@ class LifterNode(LifecycleNode):
         self._guarded(self._decode_raw, data)
 
     def _on_adapted(self, msg: Skeleton2DArray) -> None:
-        self._guarded(self._handle_keypoints, msg)
+        self._guarded(lambda m, received_at: self._handle_keypoints(keypoints_wire.from_message(m), received_at), msg)
 
     def _image_size(self) -> tuple[int, int]:
         """(width, height) for normalised adapter inputs (ros4hri): camera_info's, else the parameters'."""
@@ -282,7 +283,14 @@ class LifterNode(LifecycleNode):
             self._count("oversized_message", f"dropping a {len(data)}-byte keypoints message (limit {limit} "
                         f"bytes for max_tracks={self._params.max_tracks})")
             return
-        self._handle_keypoints(deserialize_message(data, Skeleton2DArray), received_at)
+        try:
+            frame = keypoints_wire.read_skeleton2d_array(data)
+        except keypoints_wire.WireError as exc:
+            self._count("malformed_message", f"dropping a malformed keypoints message: {clip(str(exc))}")
+            return
+        if frame is None:  # an encapsulation the numpy reader does not know: rclpy decodes it
+            frame = keypoints_wire.from_message(deserialize_message(data, Skeleton2DArray))
+        self._handle_keypoints(frame, received_at)
 
     def _guarded(self, handle, payload) -> None:
         """Run an input callback: it must never raise (count, log, keep serving)."""
@@ -297,17 +305,17 @@ class LifterNode(LifecycleNode):
             self.get_logger().error(f"dropping a frame after an internal error: {type(exc).__name__}: "
                                     f"{clip(str(exc))}", throttle_duration_sec=LOG_THROTTLE_S)
 
-    def _handle_keypoints(self, msg: Skeleton2DArray, received_at: float) -> None:
+    def _handle_keypoints(self, msg: keypoints_wire.WireFrame, received_at: float) -> None:
         lifter, p = self._lifter, self._params
         if self._first_input_at is None:
             self._first_input_at = received_at
-        frame_id = p.output_frame_id or msg.header.frame_id
+        frame_id = p.output_frame_id or msg.frame_id
         problem = frame_id_problem(frame_id)
         if problem:
             self._count("invalid_frame_id", f"dropping a frame: {problem} (max {MAX_FRAME_ID_CHARS} printable "
                         "characters; or set output_frame_id)")
             return
-        stamp_ns = messages.ns_from_time(msg.header.stamp)
+        stamp_ns = msg.stamp_ns
         admitted = lifter.admit(stamp_ns, int(received_at * 1e9))  # before decoding: a refused frame costs nothing
         if admitted not in ("ok",) + RESETS:
             self._count(admitted, f"dropping frame with stamp {stamp_ns / 1e9:.6f} s: {admitted}")
@@ -322,7 +330,7 @@ class LifterNode(LifecycleNode):
         observations: dict[int, Observation] = {}
         for skeleton in selection.kept:
             try:
-                pixels, confidence = decode_keypoints(skeleton.layout, skeleton.keypoints)
+                pixels, confidence = to_h36m17(skeleton.layout, skeleton.keypoints[:, :2], skeleton.keypoints[:, 2])
             except LayoutError as exc:
                 self._count(exc.reason, f"dropping track {skeleton.track_id}: {exc.reason} (layout "
                             f"{clip(skeleton.layout, 32)!r}, {len(skeleton.keypoints)} keypoints)")

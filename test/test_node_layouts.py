@@ -1,11 +1,9 @@
 """layouts: h36m17 passes through, coco17 maps to H36M-17 with synthesised joints, bad skeletons are refused."""
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
 from mpm_model.skeleton import COCO_JOINTS, H36M_JOINTS
-from mpm_ros.layouts import LayoutError, decode_keypoints, to_h36m17
+from mpm_ros.layouts import LayoutError, to_h36m17
 
 
 def coco_example() -> tuple[np.ndarray, np.ndarray]:
@@ -36,18 +34,10 @@ def test_coco17_synthesised_joints() -> None:
     assert conf[h36m["pelvis"]] == confidence[[coco["left_hip"], coco["right_hip"]]].min()
 
 
-def test_decode_from_message_like_objects() -> None:
-    keypoints = [SimpleNamespace(x=float(i), y=2.0 * i, confidence=0.5) for i in range(17)]
-    pixels, confidence = decode_keypoints("h36m17", keypoints)
-    assert pixels.shape == (17, 2) and confidence.shape == (17,)
-    assert pixels[3].tolist() == [3.0, 6.0]
-
-
 @pytest.mark.parametrize("layout, count, reason", [("openpose25", 17, "unknown_layout"),
                                                    ("coco17", 16, "wrong_joint_count"),
                                                    ("h36m17", 0, "wrong_joint_count")])
 def test_bad_skeletons_raise_with_reason(layout: str, count: int, reason: str) -> None:
-    keypoints = [SimpleNamespace(x=1.0, y=1.0, confidence=1.0) for _ in range(count)]
     with pytest.raises(LayoutError) as info:
-        decode_keypoints(layout, keypoints)
+        to_h36m17(layout, np.ones((count, 2)), np.ones(count))
     assert info.value.reason == reason

@@ -221,16 +221,19 @@ class WindowBuffer:
         self._last_stamp_ns, self._last_arrival_ns = stamp_ns, arrival_ns
 
         usable = {}
-        for track_id, observation in observations.items():
-            prepared = self._prepare(observation, width, height, result)
-            if int((~prepared[3]).sum()) < self.config.min_visible_joints:
-                result.dropped["too_few_visible_joints"] += 1
-            elif track_id in self._tracks or len(self._tracks) < self.config.max_tracks:
-                usable[track_id] = prepared
-                if track_id not in self._tracks:
-                    self._tracks[track_id] = _TrackRing(self.config.window, self.config.num_joints)
-            else:
-                result.dropped["too_many_tracks"] += 1
+        ids = list(observations)
+        if ids:
+            prepared = self._prepare(observations, width, height, result)  # all tracks at once
+            visible = (~prepared[3]).sum(axis=1)  # (N,)
+            for index, track_id in enumerate(ids):
+                if visible[index] < self.config.min_visible_joints:
+                    result.dropped["too_few_visible_joints"] += 1
+                elif track_id in self._tracks or len(self._tracks) < self.config.max_tracks:
+                    usable[track_id] = tuple(array[index] for array in prepared)
+                    if track_id not in self._tracks:
+                        self._tracks[track_id] = _TrackRing(self.config.window, self.config.num_joints)
+                else:
+                    result.dropped["too_many_tracks"] += 1
         for track_id, ring in self._tracks.items():
             prepared = usable.get(track_id)
             if prepared is None:
@@ -259,28 +262,30 @@ class WindowBuffer:
             self._collect(result)
         result.gap_frames = missing
 
-    def _prepare(self, observation: Observation, width: float, height: float, result: PushResult
+    def _prepare(self, observations: dict[int, Observation], width: float, height: float, result: PushResult
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Mask low-confidence, non-finite, out-of-image and confidence > 1 joints (counting the bad values in
-        `result.masked`); zero every masked value."""
+        """Mask low-confidence, non-finite, out-of-image and confidence > 1 joints of every track in one pass
+        (counting the bad values in `result.masked`); zero every masked value. Returns (N, J, 2) normalised
+        keypoints, (N, J, 2) pixels, (N, J) confidence, (N, J) mask, in the order of `observations`."""
         joints = self.config.num_joints
-        pixels = np.asarray(observation.pixels, np.float32).reshape(joints, 2)
-        confidence = np.asarray(observation.confidence, np.float32).reshape(joints)
+        pixels = np.stack([np.asarray(o.pixels, np.float32).reshape(joints, 2) for o in observations.values()])
+        confidence = np.stack([np.asarray(o.confidence, np.float32).reshape(joints) for o in observations.values()])
         with np.errstate(invalid="ignore", over="ignore"):
-            finite = np.isfinite(pixels).all(axis=1) & np.isfinite(confidence)
-            inside = (pixels[:, 0] >= 0) & (pixels[:, 0] < width) & (pixels[:, 1] >= 0) & (pixels[:, 1] < height)
+            finite = np.isfinite(pixels).all(axis=-1) & np.isfinite(confidence)  # (N, J)
+            x, y = pixels[..., 0], pixels[..., 1]
+            inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
             plausible = confidence <= 1.0 + CONFIDENCE_TOLERANCE
             confident = (confidence >= self.config.min_confidence) & (confidence > 0)
         confidence = np.minimum(confidence, np.float32(1.0))
-        outside = int((finite & ~inside).sum())
+        outside = finite & ~inside
         result.masked["non_finite_keypoints"] += int((~finite).sum())
-        result.masked["outside_image"] += outside
+        result.masked["outside_image"] += int(outside.sum())
         result.masked["confidence_above_one"] += int((finite & inside & ~plausible).sum())
-        result.mostly_outside += int(outside > finite.sum() / 2)
+        result.mostly_outside += int((outside.sum(axis=1) > finite.sum(axis=1) / 2).sum())
         mask = ~(finite & inside & confident & plausible)
-        pixels = np.where(mask[:, None], np.float32(0.0), pixels)
+        pixels = np.where(mask[..., None], np.float32(0.0), pixels)
         confidence = np.where(mask, np.float32(0.0), confidence)
-        keypoints = np.where(mask[:, None], np.float32(0.0), normalize_screen(pixels, width, height))
+        keypoints = np.where(mask[..., None], np.float32(0.0), normalize_screen(pixels, width, height))
         return keypoints.astype(np.float32), pixels, confidence, mask
 
     def _collect(self, result: PushResult) -> None:

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 
 import torch
 
 from mpm_model.checkpoint import CheckpointError, build_model, load_checkpoint
 from mpm_model.config import ModelConfig
-from mpm_model.training.loop import (Distributed, TrainOptions, add_common_args, fit, load_split, loader, pick_device,
-                                     seed_everything)
+from mpm_model.training.loop import (Distributed, TrainOptions, add_common_args, fit, load_split, loader, start_run)
 
 # Fields that fix the encoder's weight shapes: a pretrain checkpoint must agree on them.
 ENCODER_FIELDS = ("num_joints", "encoder_hidden", "d_model", "ffn_dim", "heads", "depth")
@@ -58,18 +56,7 @@ def lifting_loaders(opts: TrainOptions, cfg: ModelConfig, dist: Distributed):
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = build_parser()
-    try:
-        opts = FinetuneOptions.from_args(parser.parse_args(argv))
-    except ValueError as exc:
-        parser.error(str(exc))
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if opts.threads:
-        torch.set_num_threads(opts.threads)
-    seed_everything(opts.seed)
-    cfg = opts.model_config()
-    device = pick_device(opts.device)
-    dist = Distributed(device)
+    opts, cfg, device, dist = start_run(build_parser(), FinetuneOptions, argv)
     try:
         model = build_model("lifter", cfg)
         extra = {"pretrained": None}

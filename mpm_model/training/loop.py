@@ -120,6 +120,9 @@ class TrainOptions:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
+OptionsT = TypeVar("OptionsT", bound=TrainOptions)
+
+
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Arguments shared by pretrain and finetune (the fields of TrainOptions)."""
     d = TrainOptions.defaults()
@@ -240,6 +243,22 @@ def loader(dataset, opts: TrainOptions, train: bool, dist: Distributed) -> torch
                           drop_last=len(sampler) > opts.batch_size)
     shard = Subset(dataset, range(dist.rank, len(dataset), dist.world)) if dist.world > 1 else dataset
     return DataLoader(shard, batch_size=opts.batch_size, shuffle=False, num_workers=opts.num_workers)
+
+
+def start_run(parser: argparse.ArgumentParser, options: type[OptionsT], argv: list[str] | None
+              ) -> tuple[OptionsT, ModelConfig, torch.device, Distributed]:
+    """The common start of a training CLI: options from the command line (bad values → parser.error), logging,
+    threads, seeds, the model config, the device and the (possibly single-process) distributed group."""
+    try:
+        opts = options.from_args(parser.parse_args(argv))
+    except ValueError as exc:
+        parser.error(str(exc))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    seed_everything(opts.seed)
+    device = pick_device(opts.device)
+    return opts, opts.model_config(), device, Distributed(device)
 
 
 def pick_device(name: str) -> torch.device:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 from typing import Iterator
 
 import torch
 
 from mpm_model.config import ModelConfig
 from mpm_model.model import MPMPretrainModel
-from mpm_model.training.loop import (Distributed, TrainOptions, add_common_args, fit, load_split, loader, pick_device,
-                                     seed_everything, set_epoch)
+from mpm_model.training.loop import (Distributed, TrainOptions, add_common_args, fit, load_split, loader, set_epoch,
+                                     start_run)
 
 
 class PairedLoaders:
@@ -83,18 +82,7 @@ def pretrain_loaders(opts: PretrainOptions, window: int, fps: float,
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = build_parser()
-    try:
-        opts = PretrainOptions.from_args(parser.parse_args(argv))
-    except ValueError as exc:
-        parser.error(str(exc))
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if opts.threads:
-        torch.set_num_threads(opts.threads)
-    seed_everything(opts.seed)
-    cfg = opts.model_config()
-    device = pick_device(opts.device)
-    dist = Distributed(device)
+    opts, cfg, device, dist = start_run(build_parser(), PretrainOptions, argv)
     try:
         model = MPMPretrainModel(cfg).to(device)
         if dist.main:
