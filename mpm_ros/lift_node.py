@@ -33,18 +33,17 @@ from sensor_msgs.msg import CameraInfo  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from mpm_model.checkpoint import list_pretrained  # noqa: E402
-from mpm_ros import messages, params  # noqa: E402
-from mpm_ros.params import stream_options  # noqa: E402
 from mpm_model.streaming import Camera, Lifted, StreamingLifter  # noqa: E402
 from mpm_model.streaming.camera import fallback_intrinsics, intrinsics_problem  # noqa: E402
 from mpm_model.streaming.window_buffer import RESETS, Emission, Observation, PushResult  # noqa: E402
+from mpm_ros import keypoints_wire, messages, params  # noqa: E402
 from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_mode, model_problem  # noqa: E402
 from mpm_ros.diagnostics import PipelineStats, frame_rate_problem  # noqa: E402
 from mpm_ros.input_adapters import KeypointInput, unavailable  # noqa: E402
 from mpm_ros.inputs import MAX_FRAME_ID_CHARS, clip, frame_id_problem, max_message_bytes, select_skeletons  # noqa: E402
-from mpm_ros import keypoints_wire  # noqa: E402
 from mpm_ros.layouts import LayoutError, to_h36m17  # noqa: E402
 from mpm_ros.node_main import run_lifecycle_node  # noqa: E402
+from mpm_ros.params import stream_options  # noqa: E402
 
 NODE_NAME = "mpm_lifter"
 LOG_THROTTLE_S = 5.0
