@@ -1,6 +1,7 @@
 """create_backend choices on this machine, its export cache keyed on the checkpoint file, and the crash-proof
 GPU probe."""
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,3 +155,14 @@ def test_bad_requests(checkpoint):
     for name in ("torch", "onnxruntime"):
         with pytest.raises(FileNotFoundError, match=r"checkpoint not found: 'no_such_shipped_model' .*shipped: \["):
             create_backend(name, checkpoint="no_such_shipped_model")
+
+
+def test_export_cache_key_follows_the_graph_code(checkpoint, tmp_path, monkeypatch) -> None:
+    """Same weights, new model/export code (a faster graph, a fix): a new export, never the stale file."""
+    from mpm_model.deploy.backends import factory
+
+    root = Path(factory.__file__).resolve().parents[2]
+    assert all((root / name).is_file() for name in factory.GRAPH_SOURCES)
+    before = onnx_cache_path(checkpoint, tmp_path, 64)
+    monkeypatch.setattr(factory, "graph_code_hash", lambda: "0" * 64)
+    assert onnx_cache_path(checkpoint, tmp_path, 64) != before

@@ -6,6 +6,8 @@ named by the sha256 of the checkpoint file: a warm start hashes the file and rea
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
 import logging
 import os
@@ -22,11 +24,25 @@ LOG = logging.getLogger(__name__)
 BACKEND_NAMES = ("auto", "torch", "onnxruntime", "tensorrt")
 
 
+# The code that writes the graph: a change to any of these (a faster formulation, a fix) must not reuse an export.
+GRAPH_SOURCES = ("model.py", "tcn.py", "config.py", "deploy/export.py")
+
+
+@functools.lru_cache(maxsize=1)
+def graph_code_hash() -> str:
+    """sha256 over the sources that define the exported graph (read once per process)."""
+    digest = hashlib.sha256()
+    for name in GRAPH_SOURCES:
+        digest.update((Path(__file__).resolve().parents[2] / name).read_bytes())
+    return digest.hexdigest()
+
+
 def onnx_cache_path(checkpoint: str | os.PathLike, engine_dir: str | Path | None, batch_max: int) -> Path:
-    """`<engine_dir>/<stem>-<sha256 of the checkpoint file, 16 hex>-b<batch_max>.onnx`: keyed on the file's bytes,
-    so new weights at the same path get a new export and a warm start needs no model."""
+    """`<engine_dir>/<stem>-<16 hex>-b<batch_max>.onnx`, the hex from the checkpoint file's sha256 and the graph
+    code's: new weights at the same path, or new model/export code, get a new export; a warm start needs no model."""
     path = resolve(checkpoint)
-    return Path(engine_dir or default_engine_dir()) / f"{path.stem}-{file_sha256(path)[:16]}-b{batch_max}.onnx"
+    key = hashlib.sha256((file_sha256(path) + graph_code_hash()).encode()).hexdigest()[:16]
+    return Path(engine_dir or default_engine_dir()) / f"{path.stem}-{key}-b{batch_max}.onnx"
 
 
 def cached_onnx(checkpoint: str | os.PathLike, engine_dir: str | Path | None = None, batch_max: int = 64) -> Path:
