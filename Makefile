@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 DATA ?= ../shared/data/mocap_h36m17_train.npz
 
-.PHONY: setup test demo demo-camera train bench bench-node clean
+.PHONY: setup test demo demo-camera train bench bench-models bench-backends bench-node clean
 
 setup:
 	@bash tools/setup_venv.sh
@@ -37,12 +37,21 @@ demo-camera: setup
 train: setup
 	@$(PY) tools/train_real.py --data $(DATA) && $(PY) tools/train_real.py --ship
 
-bench: setup
-	@$(PY) -m mpm_model.deploy.bench
+# The two tables of the README, one run: node vs bare infer() (bench-node), then MPM vs the reference MPM (given
+# REFERENCE_DIR=<checkout of vvirgooo2/MPM>, outside this repo) vs the TCN baseline (bench-models); out/bench/.
+bench: bench-node bench-models
 
 # Node end to end vs bare infer() of the same backend, 1 and 10 tracks at 30 Hz, in out/bench (TRACKS="1 4 10" etc.).
 bench-node: setup
 	@$(PY) -m mpm_ros.pipeline bench $(PIPELINE_ARGS) $(if $(TRACKS),--tracks "$(TRACKS)") $(if $(RUNS),--runs $(RUNS))
+
+bench-models: setup
+	@mkdir -p out/bench && $(PY) -m mpm_model.deploy.bench_models $(if $(REFERENCE_DIR),--reference-dir "$(REFERENCE_DIR)") \
+	  --json-out out/bench/models.json --markdown-out out/bench/models.md
+
+# Per backend x window x batch latency of bare infer() (torch, onnxruntime; TensorRT where installed).
+bench-backends: setup
+	@$(PY) -m mpm_model.deploy.bench
 
 clean:
 	rm -rf build out .pytest_cache

@@ -3,9 +3,15 @@
 Causal models: only the first encoder layer may look `lookahead` frames ahead; every later attention is
 strictly causal, so the output for frame t depends on input frames <= t + lookahead and no more
 (a per-layer lookahead would compound with depth).
+
+Graph form (docs/DEPLOYMENT.md, "Model speed"): causal masks are additive float buffers (0 / -inf, built once
+per window, non-persistent, so checkpoints are unchanged); in eval mode BatchNorm is folded into the per-frame
+linear layers and every 1x1 / strided Conv1d runs as a matmul on (B, T, C) tokens, so no layout transposes
+remain; while exporting (torch.export / ONNX) GELU is spelt as the erf pattern ONNX Runtime fuses into BiasGelu.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -42,9 +48,46 @@ def validate_pose(name: str, pose: torch.Tensor, cfg: ModelConfig, coords: int,
         raise ValueError(f"{name} has {int((~finite).sum())} non-finite unmasked joints (mask them instead)")
 
 
+def _graph_mode() -> bool:
+    """True while exporting a graph: use the formulations that ONNX Runtime / TensorRT fuse best."""
+    return torch.compiler.is_exporting() or torch.jit.is_tracing()
+
+
 def causal_allowed(query_pos: torch.Tensor, key_pos: torch.Tensor, lookahead: int) -> torch.Tensor:
     """Attention permission (..., Nq, Nk), True where key frame <= query frame + lookahead."""
     return key_pos.unsqueeze(-2) <= query_pos.unsqueeze(-1) + lookahead
+
+
+def attention_bias(allowed: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Additive attention mask from a boolean permission: 0 where allowed, -inf elsewhere (same shape)."""
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, float("-inf"))
+
+
+def causal_bias(query_pos: torch.Tensor, key_pos: torch.Tensor, lookahead: int) -> torch.Tensor:
+    """`causal_allowed` as an additive float mask (..., Nq, Nk)."""
+    return attention_bias(causal_allowed(query_pos, key_pos, lookahead))
+
+
+def _gelu(act: nn.GELU, x: torch.Tensor) -> torch.Tensor:
+    """nn.GELU; while exporting, exact GELU spelt x * 0.5 * (1 + erf(x / sqrt 2)), which ONNX Runtime fuses
+    (with the preceding bias add) into one BiasGelu node; the exporter's own decomposition is not fused."""
+    if _graph_mode() and act.approximate == "none":
+        return x * 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
+    return act(x)
+
+
+def _fold_bn(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight (out, in), bias (out,)) of Linear == eval-mode BatchNorm(Conv1d k=1) on (..., in) tokens."""
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    return conv.weight.squeeze(-1) * scale.unsqueeze(-1), (conv.bias - bn.running_mean) * scale + bn.bias
+
+
+def _conv_bn_act(x: torch.Tensor, conv: nn.Conv1d, bn: nn.BatchNorm1d, act: nn.Module, drop: nn.Module,
+                 training: bool) -> torch.Tensor:
+    """Conv1d(k=1) + BatchNorm1d + activation + dropout on (B, T, C) tokens -> (B, T, C')."""
+    if training:  # batch statistics: the modules as they are, in their (B, C, T) layout
+        return drop(act(bn(conv(x.transpose(1, 2))))).transpose(1, 2)
+    return act(F.linear(x, *_fold_bn(conv, bn)))
 
 
 class Attention(nn.Module):
@@ -55,11 +98,17 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """x (B, N, d); bias: additive float mask (N, N) or (B, 1, N, N), a boolean permission (True = may
+        attend, converted), or None."""
         b, n, d = x.shape
-        q, k, v = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # (B, H, N, dh)
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0)
+        h = self.heads
+        q, k, v = self.qkv(x).unflatten(-1, (3 * h, d // h)).transpose(1, 2).split(h, dim=1)  # (B, H, N, dh)
+        if bias is not None and bias.dtype != q.dtype:
+            bias = attention_bias(bias, q.dtype) if bias.dtype == torch.bool else bias.to(q.dtype)
+        # A float mask exports as MatMul-Add-Softmax-MatMul (a boolean one adds Where and IsNaN passes over every
+        # (B, H, N, N) score tensor), and from opset 23 as one ONNX Attention node.
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 
@@ -76,23 +125,24 @@ class TransformerBlock(nn.Module):
             nn.Linear(cfg.ffn_dim, cfg.d_model))
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.norm1(x), allowed))
-        return x + self.drop(self.mlp(self.norm2(x)))
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.norm1(x), bias))
+        fc1, act, drop, fc2 = self.mlp
+        return x + self.drop(fc2(drop(_gelu(act, fc1(self.norm2(x))))))
 
 
 class TransformerStack(nn.Module):
-    """Blocks + final LayerNorm; `first_allowed` masks layer 0, `rest_allowed` the others."""
+    """Blocks + final LayerNorm; `first_bias` masks layer 0, `rest_bias` the others (additive, or None)."""
 
     def __init__(self, cfg: ModelConfig, depth: int) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(TransformerBlock(cfg) for _ in range(depth))
         self.norm = nn.LayerNorm(cfg.d_model)
 
-    def forward(self, x: torch.Tensor, first_allowed: torch.Tensor | None = None,
-                rest_allowed: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, first_bias: torch.Tensor | None = None,
+                rest_bias: torch.Tensor | None = None) -> torch.Tensor:
         for i, block in enumerate(self.blocks):
-            x = block(x, first_allowed if i == 0 else rest_allowed)
+            x = block(x, first_bias if i == 0 else rest_bias)
         return self.norm(x)
 
 
@@ -104,8 +154,8 @@ class FrameEncoder(nn.Module):
         self.net = nn.Sequential(nn.Conv1d(in_channels, hidden, 1), nn.BatchNorm1d(hidden),
                                  nn.LeakyReLU(0.2), nn.Dropout(dropout))
 
-    def forward(self, pose: torch.Tensor) -> torch.Tensor:  # (B, T, J, C) -> (B, hidden, T)
-        return self.net(pose.flatten(2).transpose(1, 2))
+    def forward(self, pose: torch.Tensor) -> torch.Tensor:  # (B, T, J, C) -> (B, T, hidden)
+        return _conv_bn_act(pose.flatten(2), *self.net, training=self.training)
 
 
 class SharedBlock(nn.Module):
@@ -119,8 +169,10 @@ class SharedBlock(nn.Module):
         self.residual = nn.Sequential(*layers)
         self.out = nn.Conv1d(hidden, d_model, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, hidden, T) -> (B, T, d_model)
-        return self.out(x + self.residual(x)).transpose(1, 2)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, hidden) -> (B, T, d_model)
+        y = _conv_bn_act(x, *self.residual[:4], training=self.training)
+        y = _conv_bn_act(y, *self.residual[4:], training=self.training)
+        return F.linear(x + y, self.out.weight.squeeze(-1), self.out.bias)
 
 
 class PoseEncoder(nn.Module):
@@ -138,9 +190,20 @@ class PoseEncoder(nn.Module):
         self.shared_block = SharedBlock(cfg.encoder_hidden, cfg.d_model, cfg.dropout)
         self.pos_embed = nn.Parameter(torch.randn(1, cfg.window, cfg.d_model) * 0.02)
         self.transformer = TransformerStack(cfg, cfg.depth)
+        # Additive causal masks of the full window (None when centred); not in the state_dict.
         frames = torch.arange(cfg.window)
-        self.register_buffer("full_first", causal_allowed(frames, frames, cfg.lookahead), persistent=False)
-        self.register_buffer("full_rest", causal_allowed(frames, frames, 0), persistent=False)
+        first, rest = (causal_bias(frames, frames, cfg.lookahead), causal_bias(frames, frames, 0)) \
+            if cfg.causal else (None, None)
+        self.register_buffer("first_bias", first, persistent=False)
+        self.register_buffer("rest_bias", rest, persistent=False)
+
+    def frame_features(self, pose: torch.Tensor, joint_mask: torch.Tensor) -> torch.Tensor:
+        """Per-frame part: mask tokens + modality encoder + shared block, (B, T, J, C) -> (B, T, d_model).
+
+        Frame t's row depends on frame t's input only (in eval mode), so a stream can cache it."""
+        token = self.joint_token2d if pose.shape[-1] == 2 else self.joint_token3d
+        pose = torch.where(joint_mask.unsqueeze(-1), token.to(pose.dtype), pose)  # (B, T, J, C)
+        return self.shared_block((self.encoder2d if pose.shape[-1] == 2 else self.encoder3d)(pose))
 
     def forward(self, pose: torch.Tensor, joint_mask: torch.Tensor,
                 keep_index: torch.Tensor | None = None) -> torch.Tensor:
@@ -148,17 +211,17 @@ class PoseEncoder(nn.Module):
 
         Returns encoded tokens (B, K, d_model) for the kept frames (all T frames when keep_index is None).
         """
-        is_2d = pose.shape[-1] == 2
-        token = self.joint_token2d if is_2d else self.joint_token3d
-        pose = torch.where(joint_mask.unsqueeze(-1), token.to(pose.dtype), pose)  # (B, T, J, C)
-        x = (self.encoder2d if is_2d else self.encoder3d)(pose)
-        x = self.shared_block(x) + self.pos_embed  # (B, T, d)
-        first, rest = (self.full_first, self.full_rest) if self.cfg.causal else (None, None)
+        return self.temporal(self.frame_features(pose, joint_mask), keep_index)
+
+    def temporal(self, features: torch.Tensor, keep_index: torch.Tensor | None = None) -> torch.Tensor:
+        """Window part: position embedding + temporal transformer on frame_features (B, T, d_model)."""
+        x = features + self.pos_embed  # (B, T, d)
+        first, rest = self.first_bias, self.rest_bias
         if keep_index is not None:
             x = x.gather(1, keep_index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))  # (B, K, d)
             if self.cfg.causal:
-                first = causal_allowed(keep_index, keep_index, self.cfg.lookahead).unsqueeze(1)  # (B, 1, K, K)
-                rest = causal_allowed(keep_index, keep_index, 0).unsqueeze(1)
+                first = causal_bias(keep_index, keep_index, self.cfg.lookahead).unsqueeze(1)  # (B, 1, K, K)
+                rest = causal_bias(keep_index, keep_index, 0).unsqueeze(1)
         return self.transformer(x, first, rest)
 
 
@@ -221,9 +284,9 @@ class MPMPretrainModel(nn.Module):
             full = self.mask_token.expand(b, self.cfg.window, d).scatter(
                 1, keep_index.unsqueeze(-1).expand(-1, -1, d), tokens)
         full = full + self.decoder_pos_embed
-        allowed = self.encoder.full_rest if self.cfg.causal else None
+        bias = self.encoder.rest_bias
         decoder, head = (self.decoder2d, self.head2d) if coords == 2 else (self.decoder3d, self.head3d)
-        pose = head(decoder(full, allowed, allowed)).view(b, self.cfg.window, self.cfg.num_joints, coords)
+        pose = head(decoder(full, bias, bias)).view(b, self.cfg.window, self.cfg.num_joints, coords)
         return pose if coords == 2 else pose * self.root_zero
 
     def _mask_counts(self, vary: bool, generator: torch.Generator | None) -> tuple[int, int]:
@@ -298,14 +361,26 @@ class StridedLayer(nn.Module):
             nn.Conv1d(cfg.ffn_dim, cfg.d_model, stride, stride=stride))
         self.drop = nn.Dropout(cfg.dropout)
         steps = torch.arange(length)
-        self.register_buffer("allowed", causal_allowed(steps, steps, 0), persistent=False)
+        self.register_buffer("attn_bias", causal_bias(steps, steps, 0) if cfg.causal else None, persistent=False)
         self.causal = cfg.causal
+
+    def _reduce(self, x: torch.Tensor) -> torch.Tensor:
+        """The FFN on (B, N, d) tokens as matmuls: Conv1d(k=1), GELU, then Conv1d(k=s, stride=s) as a Linear
+        over each group of s consecutive tokens -> (B, N / s, d)."""
+        fc1, act, drop, fc2 = self.ffn
+        y = drop(_gelu(act, F.linear(x, fc1.weight.squeeze(-1), fc1.bias)))  # (B, N, F)
+        b, n, f = y.shape
+        s = self.stride
+        if _graph_mode():  # weight permuted once at export (constant-folded): no transpose in the graph
+            return F.linear(y.reshape(b, n // s, s * f), fc2.weight.transpose(1, 2).reshape(-1, s * f), fc2.bias)
+        # eager: permute the (small) activation, not the weight, so no weight copy per call
+        return F.linear(y.view(b, n // s, s, f).transpose(2, 3).reshape(b, n // s, f * s),
+                        fc2.weight.view(-1, f * s), fc2.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, N, d) -> (B, N / stride, d)
         x = x + self.pos_embed
-        x = x + self.drop(self.attn(self.norm1(x), self.allowed if self.causal else None))
-        reduced = self.ffn(self.norm2(x).transpose(1, 2)).transpose(1, 2)
-        return x[:, self.pick::self.stride] + self.drop(reduced)
+        x = x + self.drop(self.attn(self.norm1(x), self.attn_bias))
+        return x[:, self.pick::self.stride] + self.drop(self._reduce(self.norm2(x)))
 
 
 class MPMLifter(nn.Module):
@@ -331,9 +406,12 @@ class MPMLifter(nn.Module):
         b, t, j, _ = keypoints2d.shape
         tokens = self.encoder(keypoints2d, mask)  # (B, T, d)
         seq3d = self.head_seq(tokens).view(b, t, j, 3) * self.root_zero
+        return seq3d, self.target_from_tokens(tokens)
+
+    def target_from_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Head B on encoder tokens (B, T, d) -> target3d (B, 1, J, 3)."""
         reduced = self.strided_norm(self.strided(tokens))  # (B, 1, d)
-        target3d = self.head_target(reduced).view(b, 1, j, 3) * self.root_zero
-        return seq3d, target3d
+        return self.head_target(reduced).view(tokens.shape[0], 1, self.cfg.num_joints, 3) * self.root_zero
 
     def lift(self, keypoints2d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mask = torch.zeros(keypoints2d.shape[:-1], dtype=torch.bool, device=keypoints2d.device)
