@@ -103,7 +103,9 @@ class Attention(nn.Module):
         attend, converted), or None."""
         b, n, d = x.shape
         h = self.heads
-        q, k, v = self.qkv(x).unflatten(-1, (3 * h, d // h)).transpose(1, 2).split(h, dim=1)  # (B, H, N, dh)
+        qkv = self.qkv(x).unflatten(-1, (3 * h, d // h)).transpose(1, 2)  # (B, 3H, N, dh)
+        # Slices, not split(): Split's num_outputs form (opset 18) does not convert down to opset 17 (TensorRT 8.x).
+        q, k, v = qkv[:, :h], qkv[:, h:2 * h], qkv[:, 2 * h:]  # (B, H, N, dh) each
         if bias is not None and bias.dtype != q.dtype:
             bias = attention_bias(bias, q.dtype) if bias.dtype == torch.bool else bias.to(q.dtype)
         # A float mask exports as MatMul-Add-Softmax-MatMul (a boolean one adds Where and IsNaN passes over every
