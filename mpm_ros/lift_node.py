@@ -419,6 +419,9 @@ class LifterNode(LifecycleNode):
         points = messages.track_points(lifted.joints)
         self._outputs["skeletons3d"].publish(messages.skeleton3d_array(
             lifted.stamp_ns, job.frame_id, lifted.track_ids, points, lifted.confidence, lifted.mask, lifted.placed))
+        # Latency is the skeletons' (the markers that follow are for the eyes: RViz)
+        stamp_age_s = (self.get_clock().now().nanoseconds - lifted.stamp_ns) * 1e-9
+        self.stats.output_published(time.monotonic() - job.received_at, stamp_age_s)
         if markers is not None:
             shown = self._marker_placed  # track -> placed state its markers were last drawn in
             switched = np.array([shown.get(t) is not bool(ok) for t, ok in zip(lifted.track_ids, lifted.placed)])
@@ -426,8 +429,6 @@ class LifterNode(LifecycleNode):
             markers.publish(messages.skeleton_markers(lifted.stamp_ns, job.frame_id, lifted.track_ids, points,
                                                       lifted.mask, lifted.placed, switched, p.marker_scale,
                                                       p.marker_lifetime))
-        stamp_age_s = (self.get_clock().now().nanoseconds - lifted.stamp_ns) * 1e-9
-        self.stats.output_published(time.monotonic() - job.received_at, stamp_age_s)
 
     # ---- diagnostics ----------------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
