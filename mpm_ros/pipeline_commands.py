@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -79,14 +78,6 @@ class BenchOptions:
     runs: int = 200
     warmup: int = 20
     clip: Path = DEMO_CLIP
-
-
-def uptime() -> str:
-    """`uptime` output (load averages), or os.getloadavg() where there is no `uptime`."""
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "load average: " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def node_run(options: BenchOptions, node: NodeOptions, tracks: int) -> dict[str, Any]:
@@ -159,7 +150,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 def bench(options: BenchOptions) -> dict[str, Any]:
     """Node runs for every track count, then bare infer() for the same batch sizes; printed and bench.json."""
-    from mpm_model.deploy.bench import cpu_model
+    from mpm_model.deploy.bench import cpu_model, uptime
 
     fresh_dir(options.out)
     env = isolate_ros(options.out)

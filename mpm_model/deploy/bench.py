@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import platform
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,14 @@ from mpm_model.deploy.backends.base import Backend
 
 LOG = logging.getLogger(__name__)
 BENCH_BACKENDS = ("torch", "onnxruntime", "tensorrt")
+
+
+def uptime() -> str:
+    """`uptime` output (load averages) for benchmark tables, or os.getloadavg() where there is no `uptime`."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "load average: " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def cpu_model() -> str:

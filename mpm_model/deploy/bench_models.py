@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from mpm_model.config import ModelConfig
+from mpm_model.deploy.bench import cpu_model, uptime
 from mpm_model.deploy.export import export_onnx
 from mpm_model.deploy.model_stats import lifter_flops
 from mpm_model.model import MPMLifter
@@ -188,13 +188,6 @@ def _percentiles(times: list[float]) -> dict[str, float]:
             "p90_ms": float(np.percentile(ms, 90)), "calls": int(ms.size)}
 
 
-def _uptime() -> str:
-    try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 # ----------------------------------------------------------------------------------------------------- table
 
 @dataclass(frozen=True)
@@ -226,7 +219,7 @@ def run(opts: ModelBenchOptions) -> dict[str, Any]:
     elif reference_dir is None:
         skipped = "no --reference-dir given"
     info: dict[str, Any] = {
-        "uptime_before": _uptime(), "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "threads": opts.threads,
+        "uptime_before": uptime(), "cpu": cpu_model(), "cpu_count": os.cpu_count(), "threads": opts.threads,
         "spinning": False, "opset": opts.opset, "graph_optimization": "ORT_ENABLE_ALL",
         "onnxruntime": onnxruntime.__version__, "torch": torch.__version__, "python": platform.python_version(),
         "rounds": opts.rounds, "reference_dir": str(reference_dir) if reference_dir else None,
@@ -257,7 +250,7 @@ def run(opts: ModelBenchOptions) -> dict[str, Any]:
         floors = {n: Timed(f"matmul {n}^3", ort_session(floor_matmul_onnx(workdir / f"floor{n}.onnx", n), opts.threads),
                            {"X": rng.standard_normal((n, n)).astype(np.float32)}) for n in FLOOR_SIZES}
         interleaved([*floors.values(), *items.values()], opts.rounds, opts.round_ms)
-    info["uptime_after"] = _uptime()
+    info["uptime_after"] = uptime()
     info["matmul"] = {}
     for n, timed in floors.items():
         stats = _percentiles(timed.times)
@@ -282,16 +275,6 @@ def run(opts: ModelBenchOptions) -> dict[str, Any]:
             row["causal_over_centred"] = round(row["ours_causal"]["p50_ms"] / row["ours_centred"]["p50_ms"], 3)
             rows.append(row)
     return {"info": info, "rows": rows}
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def markdown(report: dict[str, Any]) -> str:
