@@ -15,12 +15,12 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from mpm_msgs.msg import Skeleton2DArray
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo
 
-from mpm_ros.node_main import run_lifecycle_node
+from mpm_ros.node_main import ServingNode, run_lifecycle_node
 from mpm_ros import messages, param_table
 from mpm_ros.diagnostics import PipelineStats
 from mpm_ros.input_adapters import INPUT_FORMATS, KeypointInput, unavailable
@@ -41,10 +41,11 @@ PARAMS: tuple[ParamSpec, ...] = (
 )
 
 
-class AdapterNode(LifecycleNode):
-    """The relay; with autostart (default) it configures and activates itself in the constructor."""
+class AdapterNode(ServingNode):
+    """The relay; with autostart (default) it configures and activates itself in the constructor
+    (`defer_autostart`: left to `autostart()`, as main does inside its signal guard)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, defer_autostart: bool = False, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
         self._refused = param_table.declare(self, PARAMS)
         self.stats = PipelineStats()
@@ -55,12 +56,8 @@ class AdapterNode(LifecycleNode):
         self._outputs: dict = {}
         self._timer = None
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        if self.get_parameter("autostart").value and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-            self.trigger_activate()
-
-    @property
-    def lifecycle_state(self) -> str:
-        return self._state_machine.current_state[1]
+        if not defer_autostart:
+            self.autostart()
 
     def _on_set_parameters(self, changes: list[Parameter]) -> SetParametersResult:
         """Runtime sets are validated like configure; none applies while configured (all are read there)."""
@@ -95,19 +92,10 @@ class AdapterNode(LifecycleNode):
         self._timer = self.create_timer(1.0, self._publish_diagnostics)
         return super().on_activate(state)
 
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_serving()
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+    def _release(self) -> None:
         for publisher in self._outputs.values():
             self.destroy_lifecycle_publisher(publisher)
         self._outputs, self._values, self._size = {}, None, None
-        return super().on_cleanup(state)
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_serving()
-        return super().on_shutdown(state)
 
     def _stop_serving(self) -> None:
         if self._input is not None:
@@ -149,7 +137,7 @@ class AdapterNode(LifecycleNode):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the node until Ctrl-C; exit status 1 when autostart could not reach the active state."""
-    return run_lifecycle_node(lambda _args: AdapterNode(), __doc__, argv)
+    return run_lifecycle_node(lambda _args: AdapterNode(defer_autostart=True), __doc__, argv)
 
 
 if __name__ == "__main__":

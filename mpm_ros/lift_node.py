@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from mpm_msgs.msg import Skeleton2DArray, Skeleton3DArray  # noqa: E402
 from rcl_interfaces.msg import SetParametersResult  # noqa: E402
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn  # noqa: E402
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from rclpy.serialization import deserialize_message  # noqa: E402
@@ -42,7 +42,7 @@ from mpm_ros.diagnostics import PipelineStats, frame_rate_problem  # noqa: E402
 from mpm_ros.input_adapters import KeypointInput, unavailable  # noqa: E402
 from mpm_ros.inputs import MAX_FRAME_ID_CHARS, clip, frame_id_problem, max_message_bytes, select_skeletons  # noqa: E402
 from mpm_ros.layouts import LayoutError, to_h36m17  # noqa: E402
-from mpm_ros.node_main import run_lifecycle_node  # noqa: E402
+from mpm_ros.node_main import ServingNode, run_lifecycle_node  # noqa: E402
 from mpm_ros.params import stream_options  # noqa: E402
 
 NODE_NAME = "mpm_lifter"
@@ -59,7 +59,7 @@ class Job:
     received_at: float  # time.monotonic() when the triggering input arrived
 
 
-class LifterNode(LifecycleNode):
+class LifterNode(ServingNode):
     """The lifecycle node; with autostart (default) it configures and activates itself in the constructor.
 
     `argv` (the process arguments, given by main) lets configure refuse `-p` overrides ROS drops silently.
@@ -95,15 +95,6 @@ class LifterNode(LifecycleNode):
         self._worker: threading.Thread | None = None
         if not defer_autostart:
             self.autostart()
-
-    def autostart(self) -> None:
-        """Configure and activate when the autostart parameter is set."""
-        if self.get_parameter("autostart").value and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-            self.trigger_activate()
-
-    @property
-    def lifecycle_state(self) -> str:
-        return self._state_machine.current_state[1]
 
     @property
     def backend_name(self) -> str:
@@ -162,23 +153,6 @@ class LifterNode(LifecycleNode):
         self._worker.start()
         self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
         return super().on_activate(state)
-
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_serving()
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
-        return super().on_cleanup(state)
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_serving()
-        self._release()
-        return super().on_shutdown(state)
-
-    def _refuse(self, what: str, reasons: list[str]) -> TransitionCallbackReturn:
-        self.get_logger().error(f"configure refused — {what}:\n  " + "\n  ".join(reasons))
-        return TransitionCallbackReturn.FAILURE
 
     def _stop_serving(self) -> None:
         for subscription in self._inputs:

@@ -1,4 +1,5 @@
-"""The `main()` of every lifecycle node here: --help, signals, autostart check, spin, clean exit.
+"""What every lifecycle node here shares: the transitions around serve/release (`ServingNode`) and the `main()`
+(--help, signals, autostart check, spin, clean exit).
 
 SIGINT or SIGTERM at any time — during the slow start-up, while spinning, twice under load — ends the node
 cleanly with exit status 0 and no traceback; status 1 when autostart could not reach the active state.
@@ -11,9 +12,48 @@ from typing import Callable
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class ServingNode(LifecycleNode):
+    """A lifecycle node whose activate starts serving and whose configure acquires what serving needs:
+    deactivate stops serving, cleanup releases, shutdown does both. Subclasses write `_stop_serving()` and
+    `_release()`; `autostart()` (configure + activate when the autostart parameter is set) is run by the
+    constructor of each node unless deferred, and by `run_lifecycle_node` inside its signal guard."""
+
+    @property
+    def lifecycle_state(self) -> str:
+        return self._state_machine.current_state[1]
+
+    def autostart(self) -> None:
+        if self.get_parameter("autostart").value and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            self.trigger_activate()
+
+    def _stop_serving(self) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def _refuse(self, what: str, reasons: list[str]) -> TransitionCallbackReturn:
+        self.get_logger().error(f"configure refused — {what}:\n  " + "\n  ".join(reasons))
+        return TransitionCallbackReturn.FAILURE
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_serving()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_serving()
+        self._release()
+        return super().on_shutdown(state)
 
 
 class ShutdownRequested(BaseException):
@@ -42,9 +82,10 @@ class StopSignals:
             raise ShutdownRequested(signum)
 
 
-def run_lifecycle_node(make_node: Callable[[list[str]], object], usage: str, argv: list[str] | None = None) -> int:
-    """Build the node with `make_node(argv)`, run its `autostart()` when it has one (nodes that configure in the
-    constructor have none), spin until a stop signal."""
+def run_lifecycle_node(make_node: Callable[[list[str]], ServingNode], usage: str, argv: list[str] | None = None
+                       ) -> int:
+    """Build the node with `make_node(argv)` (autostart deferred), run its `autostart()`, spin until a stop
+    signal."""
     args = sys.argv if argv is None else argv
     own_args = args[1:args.index("--ros-args")] if "--ros-args" in args else args[1:]
     if "-h" in own_args or "--help" in own_args:
@@ -56,8 +97,7 @@ def run_lifecycle_node(make_node: Callable[[list[str]], object], usage: str, arg
     try:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
         node = make_node(args)
-        if hasattr(node, "autostart"):
-            node.autostart()
+        node.autostart()
         stop.interrupt = False  # from here on the loop below polls stop.requested
         if stop.requested:
             pass

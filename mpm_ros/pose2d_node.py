@@ -20,7 +20,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from mpm_msgs.msg import Keypoint2D, Skeleton2D, Skeleton2DArray, Skeleton3DArray
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -31,7 +31,7 @@ from mpm_model.vision.image import ImageError, image_to_rgb, rgb_to_image_fields
 from mpm_model.vision.overlay import OverlayTrack, draw_overlay
 from mpm_model.vision.pose_task import default_task_path
 from mpm_model.vision.tracker import PoseTracker
-from mpm_ros.node_main import run_lifecycle_node
+from mpm_ros.node_main import ServingNode, run_lifecycle_node
 from mpm_ros import messages, param_table, pose2d_params
 from mpm_ros.diagnostics import PipelineStats
 
@@ -51,10 +51,11 @@ class Frame:
     intrinsics: np.ndarray | None
 
 
-class Pose2DNode(LifecycleNode):
-    """The lifecycle node; with autostart (default) it configures and activates itself in the constructor."""
+class Pose2DNode(ServingNode):
+    """The lifecycle node; with autostart (default) it configures and activates itself in the constructor
+    (`defer_autostart`: left to `autostart()`, as main does inside its signal guard)."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, defer_autostart: bool = False, **kwargs) -> None:
         super().__init__(NODE_NAME, **kwargs)
         self._refused = pose2d_params.declare_all(self)
         self.stats = PipelineStats()
@@ -76,12 +77,8 @@ class Pose2DNode(LifecycleNode):
         self.people_last_frame = 0
         self.stamp_resets = 0
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        if self.get_parameter("autostart").value and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-            self.trigger_activate()
-
-    @property
-    def lifecycle_state(self) -> str:
-        return self._state_machine.current_state[1]
+        if not defer_autostart:
+            self.autostart()
 
     # ---- lifecycle ------------------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -125,19 +122,6 @@ class Pose2DNode(LifecycleNode):
         self._timer = self.create_timer(1.0, self._publish_diagnostics)
         return super().on_activate(state)
 
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_serving()
-        return super().on_deactivate(state)
-
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
-        return super().on_cleanup(state)
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_serving()
-        self._release()
-        return super().on_shutdown(state)
-
     def _on_set_parameters(self, changes: list[Parameter]) -> SetParametersResult:
         """Runtime sets are validated like configure; none applies while configured (all are read there)."""
         reason = param_table.refusal(pose2d_params.read_all(self), {c.name: c.value for c in changes},
@@ -155,10 +139,6 @@ class Pose2DNode(LifecycleNode):
             self._detector.close()
             self._detector = None
         super().destroy_node()
-
-    def _refuse(self, what: str, reasons: list[str]) -> TransitionCallbackReturn:
-        self.get_logger().error(f"configure refused — {what}:\n  " + "\n  ".join(reasons))
-        return TransitionCallbackReturn.FAILURE
 
     def _stop_serving(self) -> None:
         for subscription in self._inputs:
@@ -333,7 +313,7 @@ mpm_msgs/Skeleton2DArray on `keypoints` (the lifter's input), optional `overlay`
 
 def main(argv: list[str] | None = None) -> int:
     """Run the node until Ctrl-C; exit status 1 when autostart could not reach the active state."""
-    return run_lifecycle_node(lambda _args: Pose2DNode(), USAGE, argv)
+    return run_lifecycle_node(lambda _args: Pose2DNode(defer_autostart=True), USAGE, argv)
 
 
 if __name__ == "__main__":
