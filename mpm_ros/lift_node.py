@@ -197,8 +197,9 @@ class LifterNode(ServingNode):
         names = [change.name for change in changes]
         current = params.read_all(self)
         values = current | {change.name: change.value for change in changes if change.name in params.SPECS}
-        known = set(params.validate(current, shipped=list_pretrained()))
-        errors = [e for e in params.validate(values, shipped=list_pretrained()) if e not in known]
+        shipped = list_pretrained()
+        known = set(params.validate(current, shipped=shipped))
+        errors = [e for e in params.validate(values, shipped=shipped) if e not in known]
         if errors:
             return SetParametersResult(successful=False, reason="; ".join(errors))
         structural = params.needs_reconfigure(names) if self._params is not None else []

@@ -179,19 +179,14 @@ def reference_joints(checkpoint: Path, engine_dir: Path, frames: list[tuple[int,
                      ) -> dict[int, np.ndarray]:
     """{track: (17, 3)} for the last of `frames`, computed in-process from a fresh buffer on the same model."""
     from mpm_model.deploy.backends import create_backend
-    from mpm_model.streaming.placement import place_batch
-    from mpm_model.streaming.window_buffer import BufferConfig, Observation, WindowBuffer
+    from mpm_model.streaming import Camera, Observation, StreamingLifter, StreamOptions
 
     backend = create_backend("torch", checkpoint=checkpoint, device="cpu", precision="fp32", engine_dir=engine_dir)
-    cfg = backend.config
-    buffer = WindowBuffer(BufferConfig(window=cfg.window, target_index=cfg.target_index, min_visible_joints=4,
-                                       frame_rate=FPS))
+    lifter = StreamingLifter(backend, StreamOptions(min_visible_joints=4, frame_rate=FPS))
+    camera = Camera(WIDTH, HEIGHT, np.array(K, np.float64).reshape(3, 3))
     for stamp, tracks in frames:
-        result = buffer.push(stamp, {t: Observation(p, np.full(17, 0.9)) for t, p in tracks.items()}, WIDTH, HEIGHT)
-    emission = result.emissions[-1]
-    joints, _ = place_batch(backend.infer(emission.keypoints, emission.mask)[:, 0], emission.target_pixels,
-                            emission.target_confidence, np.array(K).reshape(3, 3))
-    return dict(zip(emission.track_ids, joints))
+        _, lifted = lifter.step(stamp, {t: Observation(p, np.full(17, 0.9)) for t, p in tracks.items()}, camera)
+    return dict(zip(lifted[-1].track_ids, lifted[-1].joints))
 
 
 def run_fuzz(seed: int, mutations: int, rounds: int, workdir: Path) -> list[str]:

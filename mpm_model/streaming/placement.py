@@ -66,10 +66,3 @@ def root_translations(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndar
     translation = np.linalg.solve(safe, np.where(solvable[:, None], target, 0.0)[..., None])[..., 0]  # (B, 3)
     solved = solvable & np.isfinite(translation).all(-1) & (translation[:, 2] >= MIN_DEPTH_M)
     return np.where(solved[:, None], translation, 0.0), solved
-
-
-def place_batch(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray,
-                intrinsics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(B, J, 3) + (B, J, 2) + (B, J) → placed joints (B, J, 3) and (B,) bool "placed"; unplaced stay root-relative."""
-    translation, placed = root_translations(joints3d, pixels, weights, intrinsics)
-    return np.asarray(joints3d, np.float64) + translation[:, None, :], placed
