@@ -29,13 +29,14 @@ WEIGHTS_LICENCE = ("CC BY-NC 4.0 (non-commercial): trained on Bandai Namco Resea
                    "HDM05 (CC BY-SA 3.0) and CMU mocap (mocap.cs.cmu.edu); see docs/MODEL_CARD.md")
 
 
-def build_model(kind: str, cfg: ModelConfig) -> nn.Module:
-    """A fresh model of `kind` ("pretrain" or "lifter") for cfg.arch."""
+def build_model(kind: str, cfg: ModelConfig, dropout: float = 0.0) -> nn.Module:
+    """A fresh model of `kind` ("pretrain" or "lifter") for cfg.arch; dropout is the training setting (0 for
+    inference: it is not part of the saved config)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
     if cfg.arch not in KINDS[kind]:
         raise ValueError(f"no {kind!r} model for arch {cfg.arch!r} (have {sorted(KINDS[kind])})")
-    return KINDS[kind][cfg.arch](cfg)
+    return KINDS[kind][cfg.arch](cfg, dropout=dropout)
 
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"

@@ -18,7 +18,10 @@ ARCHS = ("mpm", "tcn")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Hyper-parameters of the MPM pretrain model and the lifter (shape of every tensor follows from these)."""
+    """Architecture of the MPM pretrain model and the lifter: the shape of every tensor and the graph follow from
+    these, and nothing else is here. Training settings (dropout, pretraining masks, loss weights) live with
+    training (mpm_model.training.loop.TrainOptions, mpm_model.masking.PretrainObjective), so a deployed sidecar
+    or ONNX cache key changes only when the graph does."""
 
     num_joints: int = 17
     window: int = 27
@@ -28,11 +31,6 @@ class ModelConfig:
     heads: int = 8
     depth: int = 4
     decoder_depth: int = 2
-    dropout: float = 0.1
-    spatial_mask_joints: int = 5
-    temporal_mask_ratio: float = 0.6
-    loss_weight_2d: float = 5.0
-    loss_weight_3d: float = 2.0
     causal: bool = False
     lookahead: int = 0
     # Frame rate (Hz) the model was trained at: the node warns when its input runs at another rate.
@@ -68,17 +66,6 @@ class ModelConfig:
             raise ValueError(
                 f"stride_schedule {self.stride_schedule} must be positive and multiply to window={self.window}"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not 0 <= self.spatial_mask_joints < self.num_joints:
-            raise ValueError(f"spatial_mask_joints must be in [0, {self.num_joints}), got {self.spatial_mask_joints}")
-        if not 0.0 <= self.temporal_mask_ratio < 1.0 or self.temporal_kept_frames < 1:
-            raise ValueError(
-                f"temporal_mask_ratio={self.temporal_mask_ratio} must be in [0, 1) and keep at least one of "
-                f"{self.window} frames"
-            )
-        if self.loss_weight_2d < 0 or self.loss_weight_3d < 0:
-            raise ValueError("loss weights must be >= 0")
         if not isinstance(self.causal, bool):
             raise ValueError(f"causal must be a bool, got {self.causal!r}")
         if not isinstance(self.lookahead, int) or not 0 <= self.lookahead < self.window:
@@ -94,21 +81,6 @@ class ModelConfig:
     def target_index(self) -> int:
         """Frame of the window that head B (and every deployed backend) reports."""
         return self.window - 1 - self.lookahead if self.causal else self.window // 2
-
-    @property
-    def temporal_masked_frames(self) -> int:
-        """Frames dropped per pretraining sample (a fixed count keeps batch shapes static)."""
-        return round(self.temporal_mask_ratio * self.window)
-
-    @property
-    def temporal_kept_frames(self) -> int:
-        return self.window - self.temporal_masked_frames
-
-    @property
-    def masked_ratio(self) -> float:
-        """Nominal fraction of masked joint-frames: a joint is visible only if its frame is kept and it is unmasked."""
-        visible_joints = self.num_joints - self.spatial_mask_joints
-        return 1.0 - (1.0 - self.temporal_mask_ratio) * visible_joints / self.num_joints
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -4,7 +4,47 @@ Convention everywhere: True = masked.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+
+
+@dataclass(frozen=True)
+class PretrainObjective:
+    """What masked pose pretraining hides and how its 2D and 3D losses add up. A training setting: given to
+    MPMPretrainModel when it is built and recorded in the checkpoint's train_args, never in ModelConfig."""
+
+    spatial_mask_joints: int = 5  # joints masked per frame
+    temporal_mask_ratio: float = 0.6  # fraction of the window's frames dropped from the encoder
+    loss_weight_2d: float = 5.0
+    loss_weight_3d: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.spatial_mask_joints, int) or self.spatial_mask_joints < 0:
+            raise ValueError(f"spatial_mask_joints must be an int >= 0, got {self.spatial_mask_joints!r}")
+        if not 0.0 <= self.temporal_mask_ratio < 1.0:
+            raise ValueError(f"temporal_mask_ratio must be in [0, 1), got {self.temporal_mask_ratio}")
+        if self.loss_weight_2d < 0 or self.loss_weight_3d < 0:
+            raise ValueError(f"loss weights must be >= 0, got {self.loss_weight_2d}, {self.loss_weight_3d}")
+
+    def check(self, num_joints: int, window: int) -> None:
+        """Raise ValueError unless the masks fit a model of `num_joints` joints and `window` frames."""
+        if self.spatial_mask_joints >= num_joints:
+            raise ValueError(f"spatial_mask_joints must be in [0, {num_joints}), got {self.spatial_mask_joints}")
+        if self.kept_frames(window) < 1:
+            raise ValueError(f"temporal_mask_ratio={self.temporal_mask_ratio} must keep at least one of {window} "
+                             "frames")
+
+    def masked_frames(self, window: int) -> int:
+        """Frames dropped per pretraining sample (a fixed count keeps batch shapes static)."""
+        return round(self.temporal_mask_ratio * window)
+
+    def kept_frames(self, window: int) -> int:
+        return window - self.masked_frames(window)
+
+    def masked_ratio(self, num_joints: int) -> float:
+        """Nominal fraction of masked joint-frames: a joint is visible only if its frame is kept and it is unmasked."""
+        return 1.0 - (1.0 - self.temporal_mask_ratio) * (num_joints - self.spatial_mask_joints) / num_joints
 
 
 def _check_counts(name: str, count: int, total: int) -> None:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .masking import random_frame_drop, random_joint_mask
+from .masking import PretrainObjective, random_frame_drop, random_joint_mask
 
 
 def _skip_checks() -> bool:
@@ -117,15 +117,15 @@ class Attention(nn.Module):
 class TransformerBlock(nn.Module):
     """Pre-LN transformer encoder layer."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, dropout: float) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(cfg.d_model)
-        self.attn = Attention(cfg.d_model, cfg.heads, cfg.dropout)
+        self.attn = Attention(cfg.d_model, cfg.heads, dropout)
         self.norm2 = nn.LayerNorm(cfg.d_model)
         self.mlp = nn.Sequential(
-            nn.Linear(cfg.d_model, cfg.ffn_dim), nn.GELU(), nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.d_model, cfg.ffn_dim), nn.GELU(), nn.Dropout(dropout),
             nn.Linear(cfg.ffn_dim, cfg.d_model))
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         x = x + self.drop(self.attn(self.norm1(x), bias))
@@ -136,9 +136,9 @@ class TransformerBlock(nn.Module):
 class TransformerStack(nn.Module):
     """Blocks + final LayerNorm; `first_bias` masks layer 0, `rest_bias` the others (additive, or None)."""
 
-    def __init__(self, cfg: ModelConfig, depth: int) -> None:
+    def __init__(self, cfg: ModelConfig, depth: int, dropout: float) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList(TransformerBlock(cfg) for _ in range(depth))
+        self.blocks = nn.ModuleList(TransformerBlock(cfg, dropout) for _ in range(depth))
         self.norm = nn.LayerNorm(cfg.d_model)
 
     def forward(self, x: torch.Tensor, first_bias: torch.Tensor | None = None,
@@ -180,18 +180,18 @@ class SharedBlock(nn.Module):
 class PoseEncoder(nn.Module):
     """Joint-mask tokens + modality encoder + shared block + temporal transformer (shared by 2D and 3D)."""
 
-    def __init__(self, cfg: ModelConfig, with_3d: bool) -> None:
+    def __init__(self, cfg: ModelConfig, with_3d: bool, dropout: float) -> None:
         super().__init__()
         self.cfg = cfg
         j = cfg.num_joints
         self.joint_token2d = nn.Parameter(torch.randn(j, 2) * 0.02)
-        self.encoder2d = FrameEncoder(j * 2, cfg.encoder_hidden, cfg.dropout)
+        self.encoder2d = FrameEncoder(j * 2, cfg.encoder_hidden, dropout)
         if with_3d:
             self.joint_token3d = nn.Parameter(torch.randn(j, 3) * 0.02)
-            self.encoder3d = FrameEncoder(j * 3, cfg.encoder_hidden, cfg.dropout)
-        self.shared_block = SharedBlock(cfg.encoder_hidden, cfg.d_model, cfg.dropout)
+            self.encoder3d = FrameEncoder(j * 3, cfg.encoder_hidden, dropout)
+        self.shared_block = SharedBlock(cfg.encoder_hidden, cfg.d_model, dropout)
         self.pos_embed = nn.Parameter(torch.randn(1, cfg.window, cfg.d_model) * 0.02)
-        self.transformer = TransformerStack(cfg, cfg.depth)
+        self.transformer = TransformerStack(cfg, cfg.depth, dropout)
         # Additive causal masks of the full window (None when centred); not in the state_dict.
         frames = torch.arange(cfg.window)
         first, rest = (causal_bias(frames, frames, cfg.lookahead), causal_bias(frames, frames, 0)) \
@@ -251,7 +251,7 @@ def _root_zero(cfg: ModelConfig) -> torch.Tensor:
 class PretrainOutput:
     """Predictions for every frame + the masks that were drawn (True = masked) + losses."""
 
-    loss: torch.Tensor | None = None  # loss_weight_2d * loss2d + loss_weight_3d * loss3d
+    loss: torch.Tensor | None = None  # objective.loss_weight_2d * loss2d + objective.loss_weight_3d * loss3d
     loss2d: torch.Tensor | None = None
     loss3d: torch.Tensor | None = None
     pred2d: torch.Tensor | None = None  # (B, T, J, 2)
@@ -265,14 +265,17 @@ class PretrainOutput:
 class MPMPretrainModel(nn.Module):
     """Masked 2D and masked 3D pose modeling through one shared encoder; small per-modality decoders."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, dropout: float = 0.0,
+                 objective: PretrainObjective = PretrainObjective()) -> None:
+        """dropout and objective are training settings (a loaded checkpoint is built without them)."""
         super().__init__()
-        self.cfg = cfg
-        self.encoder = PoseEncoder(cfg, with_3d=True)
+        objective.check(cfg.num_joints, cfg.window)
+        self.cfg, self.objective = cfg, objective
+        self.encoder = PoseEncoder(cfg, with_3d=True, dropout=dropout)
         self.mask_token = nn.Parameter(torch.randn(1, 1, cfg.d_model) * 0.02)
         self.decoder_pos_embed = nn.Parameter(torch.randn(1, cfg.window, cfg.d_model) * 0.02)
-        self.decoder2d = TransformerStack(cfg, cfg.decoder_depth)
-        self.decoder3d = TransformerStack(cfg, cfg.decoder_depth)
+        self.decoder2d = TransformerStack(cfg, cfg.decoder_depth, dropout)
+        self.decoder3d = TransformerStack(cfg, cfg.decoder_depth, dropout)
         self.head2d = nn.Linear(cfg.d_model, cfg.num_joints * 2)
         self.head3d = nn.Linear(cfg.d_model, cfg.num_joints * 3)
         self.register_buffer("root_zero", _root_zero(cfg), persistent=False)
@@ -295,7 +298,7 @@ class MPMPretrainModel(nn.Module):
         """(masked joints per frame, dropped frames): the config's, or with `vary` for half the batches a
         uniform draw up to them, so the encoder also learns sparse masks and full-length sequences
         (what completion and lifting feed it) and not only the nominal 71.8 %."""
-        joints, frames = self.cfg.spatial_mask_joints, self.cfg.temporal_masked_frames
+        joints, frames = self.objective.spatial_mask_joints, self.objective.masked_frames(self.cfg.window)
         if not vary or float(torch.rand((), generator=generator)) < 0.5:
             return joints, frames
         draw = torch.rand(2, generator=generator)
@@ -331,13 +334,13 @@ class MPMPretrainModel(nn.Module):
             out.pred2d, out.joint_mask2d, out.frame_mask2d = self._masked_reconstruction(
                 pose2d, missing2d, generator, vary_masks)
             out.loss2d = masked_mpjpe_loss(out.pred2d, pose2d, missing2d)
-            total.append(self.cfg.loss_weight_2d * out.loss2d)
+            total.append(self.objective.loss_weight_2d * out.loss2d)
         if pose3d is not None:
             validate_pose("pose3d", pose3d, self.cfg, 3)
             out.pred3d, out.joint_mask3d, out.frame_mask3d = self._masked_reconstruction(
                 pose3d, None, generator, vary_masks)
             out.loss3d = mpjpe_loss(out.pred3d, pose3d * self.root_zero)
-            total.append(self.cfg.loss_weight_3d * out.loss3d)
+            total.append(self.objective.loss_weight_3d * out.loss3d)
         out.loss = torch.stack(total).sum()
         return out
 
@@ -350,18 +353,18 @@ class MPMPretrainModel(nn.Module):
 class StridedLayer(nn.Module):
     """Pre-LN attention, then a strided Conv1d FFN that shrinks the sequence by `stride` (P-STMO)."""
 
-    def __init__(self, cfg: ModelConfig, length: int, stride: int) -> None:
+    def __init__(self, cfg: ModelConfig, length: int, stride: int, dropout: float) -> None:
         super().__init__()
         self.stride = stride
         self.pick = stride - 1 if cfg.causal else stride // 2  # residual frame of each group
         self.pos_embed = nn.Parameter(torch.randn(1, length, cfg.d_model) * 0.02)
         self.norm1 = nn.LayerNorm(cfg.d_model)
-        self.attn = Attention(cfg.d_model, cfg.heads, cfg.dropout)
+        self.attn = Attention(cfg.d_model, cfg.heads, dropout)
         self.norm2 = nn.LayerNorm(cfg.d_model)
         self.ffn = nn.Sequential(
-            nn.Conv1d(cfg.d_model, cfg.ffn_dim, 1), nn.GELU(), nn.Dropout(cfg.dropout),
+            nn.Conv1d(cfg.d_model, cfg.ffn_dim, 1), nn.GELU(), nn.Dropout(dropout),
             nn.Conv1d(cfg.ffn_dim, cfg.d_model, stride, stride=stride))
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = nn.Dropout(dropout)
         steps = torch.arange(length)
         self.register_buffer("attn_bias", causal_bias(steps, steps, 0) if cfg.causal else None, persistent=False)
         self.causal = cfg.causal
@@ -388,14 +391,15 @@ class StridedLayer(nn.Module):
 class MPMLifter(nn.Module):
     """2D -> 3D lifter: pretrained encoder, head A (every frame) and head B (strided, target frame)."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, dropout: float = 0.0) -> None:
+        """dropout is a training setting (fine-tuning passes it; a loaded checkpoint is built without)."""
         super().__init__()
         self.cfg = cfg
-        self.encoder = PoseEncoder(cfg, with_3d=False)
+        self.encoder = PoseEncoder(cfg, with_3d=False, dropout=dropout)
         self.head_seq = nn.Linear(cfg.d_model, cfg.num_joints * 3)
         layers, length = [], cfg.window
         for stride in cfg.stride_schedule:
-            layers.append(StridedLayer(cfg, length, stride))
+            layers.append(StridedLayer(cfg, length, stride, dropout))
             length //= stride
         self.strided = nn.Sequential(*layers)
         self.strided_norm = nn.LayerNorm(cfg.d_model)

@@ -36,7 +36,8 @@ class TCNBlock(nn.Module):
 class TCNLifter(nn.Module):
     """2D -> 3D temporal convolution network with receptive field cfg.window = prod(cfg.stride_schedule)."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, dropout: float = 0.0) -> None:
+        """dropout is a training setting (fine-tuning passes it; a loaded checkpoint is built without)."""
         super().__init__()
         if cfg.arch != "tcn":
             raise ValueError(f"TCNLifter needs ModelConfig(arch='tcn'), got arch={cfg.arch!r}")
@@ -45,8 +46,8 @@ class TCNLifter(nn.Module):
         first = widths[0]
         self.expand = nn.Sequential(
             nn.Conv1d(cfg.num_joints * 3, channels, first, stride=first, bias=False),
-            nn.BatchNorm1d(channels, momentum=0.1), nn.ReLU(), nn.Dropout(cfg.dropout))
-        self.blocks = nn.Sequential(*(TCNBlock(channels, w, cfg.dropout, self._pick(w)) for w in widths[1:]))
+            nn.BatchNorm1d(channels, momentum=0.1), nn.ReLU(), nn.Dropout(dropout))
+        self.blocks = nn.Sequential(*(TCNBlock(channels, w, dropout, self._pick(w)) for w in widths[1:]))
         self.head = nn.Conv1d(channels, cfg.num_joints * 3, 1)
         self.register_buffer("root_zero", _root_zero(cfg), persistent=False)
 

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from mpm_model import checkpoint
-from mpm_model.checkpoint import (CheckpointError, list_pretrained, load_checkpoint, load_lifter, read_config, resolve,
-                                  save_checkpoint)
+from mpm_model.checkpoint import (CheckpointError, build_model, list_pretrained, load_checkpoint, load_lifter,
+                                  read_config, resolve, save_checkpoint)
 from mpm_model.config import ModelConfig
 from mpm_model.model import MPMLifter, MPMPretrainModel
 
@@ -24,6 +24,19 @@ def test_round_trip_reproduces_outputs(tmp_path):
     mask = torch.zeros(2, 27, 17, dtype=torch.bool)
     assert torch.equal(model(kp, mask)[1], lifter(kp, mask)[1])
     assert not (tmp_path / "a" / "l.pt.tmp").exists()
+
+
+@pytest.mark.parametrize("kind,arch", [("lifter", "mpm"), ("lifter", "tcn"), ("pretrain", "mpm")])
+def test_dropout_is_a_build_argument_not_saved(tmp_path, kind, arch):
+    """Training builds with its dropout; the checkpoint keeps the architecture only, so a loaded model has none."""
+    cfg = CFG.replace(arch=arch)
+    model = build_model(kind, cfg, dropout=0.3)
+    rates = {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
+    assert rates == {0.3}
+    path = save_checkpoint(tmp_path / "d.pt", model, cfg, kind, {"dropout": 0.3}, "h")
+    loaded, _, meta = load_checkpoint(path)
+    assert {m.p for m in loaded.modules() if isinstance(m, torch.nn.Dropout)} == {0.0}
+    assert "dropout" not in torch.load(path, weights_only=True)["config"] and meta["train_args"]["dropout"] == 0.3
 
 
 def test_config_and_kind_mismatch(tmp_path):

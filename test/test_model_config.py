@@ -1,19 +1,33 @@
-"""ModelConfig: derived fields, exact mask ratio, strict dict round-trip; skeleton tables; mask draws."""
+"""ModelConfig: architecture only, derived fields, strict dict round-trip; the pretraining objective's exact mask
+ratio; skeleton tables; mask draws."""
 import numpy as np
 import pytest
 import torch
 
 from mpm_model.config import ModelConfig
-from mpm_model.masking import random_frame_drop, random_joint_mask, random_occlusion_mask, tube_mask
+from mpm_model.masking import (PretrainObjective, random_frame_drop, random_joint_mask, random_occlusion_mask,
+                                tube_mask)
 from mpm_model.skeleton import COCO_JOINTS, H36M_FLIP_PERMUTATION, H36M_PARENTS, coco17_to_h36m17
+
+
+ARCHITECTURE = {"num_joints", "window", "encoder_hidden", "d_model", "ffn_dim", "heads", "depth", "decoder_depth",
+                "causal", "lookahead", "fps", "arch", "stride_schedule"}
 
 
 def test_defaults_and_masked_ratio_exact():
     cfg = ModelConfig()
     assert (cfg.num_joints, cfg.window, cfg.d_model, cfg.heads, cfg.depth) == (17, 27, 256, 8, 4)
-    assert cfg.masked_ratio == 1 - (1 - 0.6) * (17 - 5) / 17
-    assert round(cfg.masked_ratio * 100, 1) == 71.8
-    assert (cfg.temporal_masked_frames, cfg.temporal_kept_frames) == (16, 11)
+    goal = PretrainObjective()
+    assert goal.masked_ratio(cfg.num_joints) == 1 - (1 - 0.6) * (17 - 5) / 17
+    assert round(goal.masked_ratio(cfg.num_joints) * 100, 1) == 71.8
+    assert (goal.masked_frames(cfg.window), goal.kept_frames(cfg.window)) == (16, 11)
+
+
+def test_config_is_architecture_only():
+    """Training settings (dropout, masks, loss weights) never reach a sidecar or an ONNX cache key."""
+    assert set(ModelConfig().to_dict()) == ARCHITECTURE
+    with pytest.raises(ValueError, match=r"unknown \['dropout'\]"):
+        ModelConfig.from_dict({**ModelConfig().to_dict(), "dropout": 0.1})
 
 
 @pytest.mark.parametrize("window,schedule", [(27, (3, 3, 3)), (81, (3, 3, 3, 3)), (243, (3, 3, 3, 3, 3))])
@@ -40,7 +54,15 @@ def test_explicit_schedule_and_invalid_configs():
     with pytest.raises(ValueError, match="lookahead"):
         ModelConfig(causal=True, lookahead=27)
     with pytest.raises(ValueError, match="spatial_mask_joints"):
-        ModelConfig(spatial_mask_joints=17)
+        PretrainObjective(spatial_mask_joints=17).check(17, 27)
+    with pytest.raises(ValueError, match="spatial_mask_joints"):
+        PretrainObjective(spatial_mask_joints=-1)
+    with pytest.raises(ValueError, match="temporal_mask_ratio"):
+        PretrainObjective(temporal_mask_ratio=1.0)
+    with pytest.raises(ValueError, match="keep at least one"):
+        PretrainObjective(temporal_mask_ratio=0.9).check(17, 3)
+    with pytest.raises(ValueError, match="loss weights"):
+        PretrainObjective(loss_weight_3d=-1.0)
 
 
 def test_dict_round_trip_and_strict_keys():
@@ -64,10 +86,10 @@ def test_joint_and_frame_mask_counts_exact():
     assert keep.shape == (64, 11) and bool((frame_mask.sum(-1) == 16).all())
     assert bool((keep[:, 1:] > keep[:, :-1]).all())  # sorted, unique
     assert not bool(frame_mask.gather(1, keep).any())
-    cfg = ModelConfig()
+    cfg, goal = ModelConfig(), PretrainObjective()
     visible = (~joint) & (~frame_mask).unsqueeze(-1)
     realised = 1 - visible.float().mean().item()
-    expected = 1 - cfg.temporal_kept_frames / cfg.window * (17 - 5) / 17
+    expected = 1 - goal.kept_frames(cfg.window) / cfg.window * (17 - 5) / 17
     assert realised == pytest.approx(expected, abs=1e-6)
     # different draws differ (not a constant pattern)
     assert not torch.equal(joint[0], joint[1])

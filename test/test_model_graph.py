@@ -184,9 +184,9 @@ def test_attention_accepts_a_boolean_permission():
 
 
 def test_training_mode_uses_batch_statistics_and_updates_them():
-    cfg = ModelConfig(window=27, causal=True, dropout=0.0, **TINY)
+    cfg = ModelConfig(window=27, causal=True, **TINY)
     torch.manual_seed(0)
-    model = MPMLifter(cfg)
+    model = MPMLifter(cfg, dropout=0.0)
     keypoints2d, mask = _inputs(cfg, 2, batch=4)
     before = model.encoder.encoder2d.net[1].running_mean.clone()
     train_out = model.train()(keypoints2d, mask)[1]
@@ -199,9 +199,9 @@ def test_training_mode_uses_batch_statistics_and_updates_them():
 
 
 def test_pretrain_keep_index_path_is_causal():
-    cfg = ModelConfig(window=27, causal=True, dropout=0.0, **TINY)
+    cfg = ModelConfig(window=27, causal=True, **TINY)
     torch.manual_seed(0)
-    model = MPMPretrainModel(cfg).eval()
+    model = MPMPretrainModel(cfg, dropout=0.0).eval()
     pose = torch.randn(2, 27, 17, 3)
     keep = torch.arange(0, 27, 2).expand(2, -1)
     mask = torch.zeros(2, 27, 17, dtype=torch.bool)

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from mpm_model.config import ModelConfig
+from mpm_model.masking import PretrainObjective
 from mpm_model.model import MPMLifter, MPMPretrainModel
 
 torch.set_num_threads(1)
@@ -30,11 +31,13 @@ def test_shapes_every_window(window, causal, lookahead):
     seq3d, target3d = lifter(kp, mask)
     assert seq3d.shape == (2, window, 17, 3) and target3d.shape == (2, 1, 17, 3)
     assert bool((seq3d[..., 0, :] == 0).all()) and bool((target3d[..., 0, :] == 0).all())  # root-relative
-    out = MPMPretrainModel(cfg)(kp, pose3d)
+    goal = PretrainObjective(spatial_mask_joints=4, loss_weight_2d=3.0, loss_weight_3d=0.5)
+    out = MPMPretrainModel(cfg, objective=goal)(kp, pose3d)
     assert out.pred2d.shape == (2, window, 17, 2) and out.pred3d.shape == (2, window, 17, 3)
     assert out.frame_mask2d.shape == (2, window) and out.joint_mask3d.shape == (2, window, 17)
-    assert int(out.frame_mask2d[0].sum()) == cfg.temporal_masked_frames
-    expected = cfg.loss_weight_2d * out.loss2d + cfg.loss_weight_3d * out.loss3d
+    assert int(out.frame_mask2d[0].sum()) == goal.masked_frames(window)
+    assert bool((out.joint_mask2d.sum(-1) == 4).all())
+    expected = goal.loss_weight_2d * out.loss2d + goal.loss_weight_3d * out.loss3d
     assert torch.allclose(out.loss, expected)
 
 

@@ -10,7 +10,7 @@ from mpm_model.deploy.export import export_onnx
 from mpm_model.tcn import TCNLifter
 
 torch.set_num_threads(1)
-TINY = dict(arch="tcn", d_model=64, dropout=0.0)
+TINY = dict(arch="tcn", d_model=64)
 
 
 @pytest.mark.parametrize("window,causal", [(27, True), (27, False), (81, True)])

@@ -1,5 +1,6 @@
 """End-to-end CLIs on synthetic mocap: pretrain -> finetune (with and without pretraining) -> evaluate,
 plus --resume, --max-minutes, --help, the old `python -m mpm_model.<cli>` paths and the typed options."""
+import dataclasses
 import json
 import subprocess
 import sys
@@ -8,6 +9,8 @@ import pytest
 import torch
 
 from mpm_model.checkpoint import load_checkpoint
+from mpm_model.config import ModelConfig
+from mpm_model.masking import PretrainObjective
 from mpm_model.deploy import model_stats
 from mpm_model.training import evaluate, finetune, pretrain
 from mpm_model.training.finetune import FinetuneOptions
@@ -43,6 +46,8 @@ def test_pretrain_lowers_loss_and_checkpoints(pretrained):
     model, cfg, meta = load_checkpoint(out / "last.pt", kind="pretrain")
     assert cfg.d_model == 32 and meta["epoch"] == 3 and len(meta["data_hash"]) == 16
     assert meta["train_args"]["rate_range"] == [20.0, 60.0] and meta["train_args"]["fixed_masks"] is False
+    assert meta["train_args"]["objective"] == dataclasses.asdict(PretrainObjective())
+    assert meta["train_args"]["dropout"] == 0.1 and "model" not in meta["train_args"]  # the config says it
     assert (out / "best.pt").is_file() and len(json.loads((out / "history.json").read_text())) == 4
 
 
@@ -121,7 +126,9 @@ def test_cli_defaults_are_the_options_defaults(cls, module):
         return cls.from_args(module.build_parser().parse_args(["--data", "d.npz", "--out", "o", *extra]))
 
     assert parse() == cls(data="d.npz", out="o")
-    assert parse().model_config().window == 27 and parse().view().detector is not None
+    assert parse().model == ModelConfig() and parse().view().detector is not None
+    window81 = parse("--window", "81", "--causal", "--lookahead", "3", "--dropout", "0.2")
+    assert window81.model == ModelConfig(window=81, causal=True, lookahead=3) and window81.dropout == 0.2
     assert parse("--clean-2d").view().detector is None and parse("--rate-range", "10", "20").rate_range == (10.0, 20.0)
 
 
@@ -129,4 +136,12 @@ def test_invalid_options_exit_with_the_reason(mocap, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         finetune.main(["--data", str(mocap), "--out", str(tmp_path), "--val-fraction", "1.5"])
     assert stop.value.code == 2 and "val fraction must be in (0, 1)" in capsys.readouterr().err
-    assert PretrainOptions(data="d", out="o", spatial_mask_joints=3).model_config().spatial_mask_joints == 3
+    for module, flags, reason in [(finetune, ["--lookahead", "2"], "lookahead > 0 only applies to causal"),
+                                  (finetune, ["--dropout", "1.0"], "dropout must be in [0, 1)"),
+                                  (pretrain, ["--spatial-mask-joints", "17"], "spatial_mask_joints must be in [0, 17)")]:
+        with pytest.raises(SystemExit) as stop:
+            module.main(["--data", str(mocap), "--out", str(tmp_path), *flags])
+        assert stop.value.code == 2 and reason in capsys.readouterr().err
+    parser = pretrain.build_parser()
+    opts = PretrainOptions.from_args(parser.parse_args(["--data", "d", "--out", "o", "--spatial-mask-joints", "3"]))
+    assert opts.objective == PretrainObjective(spatial_mask_joints=3)

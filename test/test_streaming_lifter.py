@@ -25,7 +25,7 @@ PERIOD_NS = 33_333_333
 
 def tiny_backend(directory: Path, window: int = 9, causal: bool = True, lookahead: int = 0):
     config = ModelConfig(window=window, encoder_hidden=32, d_model=32, ffn_dim=64, heads=2, depth=1, decoder_depth=1,
-                         spatial_mask_joints=2, causal=causal, lookahead=lookahead)
+                         causal=causal, lookahead=lookahead)
     torch.manual_seed(0)
     path = save_checkpoint(directory / f"tiny_{window}_{causal}_{lookahead}.pt", MPMLifter(config), config, "lifter",
                            train_args={}, data_hash="test")

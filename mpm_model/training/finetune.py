@@ -58,7 +58,7 @@ def lifting_loaders(opts: TrainOptions, cfg: ModelConfig, dist: Distributed):
 def main(argv: list[str] | None = None) -> list[dict]:
     opts, cfg, device, dist = start_run(build_parser(), FinetuneOptions, argv)
     try:
-        model = build_model("lifter", cfg)
+        model = build_model("lifter", cfg, dropout=opts.dropout)
         extra = {"pretrained": None}
         if opts.pretrained:
             if cfg.arch != "mpm":

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 StepFn = Callable[[nn.Module, Any], torch.Tensor]
 WARMUP_FRACTION = 0.03
 MIN_LR_FRACTION = 0.02
-_MODEL = ModelConfig()
 _RECIPE = training_view()  # the defaults of the data recipe live there, once
 _T = TypeVar("_T", bound="TrainOptions")
 
@@ -42,10 +41,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _is_record(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainOptions:
-    """Options shared by pretrain and finetune, one field per CLI flag of the same name; main() builds it from
-    argparse, whose defaults are these."""
+    """Options shared by pretrain and finetune; main() builds it from argparse, whose defaults are these. A plain
+    field is the CLI flag of the same name; a record field (`model`, a subclass's `objective`) is built from the
+    flags named like the record's fields, so the architecture travels as one ModelConfig and is never copied."""
 
     data: str
     out: str
@@ -71,19 +75,8 @@ class TrainOptions:
     rate_range: tuple[float, float] = _RECIPE.rate_range
     clean_2d: bool = False
     source_balance: float = 0.25
-    # ModelConfig fields
-    arch: str = _MODEL.arch
-    window: int = _MODEL.window
-    causal: bool = _MODEL.causal
-    lookahead: int = _MODEL.lookahead
-    fps: float = _MODEL.fps
-    d_model: int = _MODEL.d_model
-    depth: int = _MODEL.depth
-    heads: int = _MODEL.heads
-    ffn_dim: int = _MODEL.ffn_dim
-    encoder_hidden: int = _MODEL.encoder_hidden
-    decoder_depth: int = _MODEL.decoder_depth
-    dropout: float = _MODEL.dropout
+    model: ModelConfig = ModelConfig()  # the architecture: saved as the checkpoint's config, not in train_args
+    dropout: float = 0.1  # training only: the models get it as a build argument, checkpoints do not carry it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate_range", tuple(float(v) for v in self.rate_range))
@@ -92,22 +85,36 @@ class TrainOptions:
                              f"{self.batch_size}, {self.stride}, {self.cameras}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val fraction must be in (0, 1), got {self.val_fraction}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        """Field defaults by name: the argparse defaults, so every default is written once (above)."""
-        return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+        """Defaults by flag name (a record's fields flattened): the argparse defaults, so every default is written
+        once, here or on the record's own class."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.default is dataclasses.MISSING:
+                continue
+            if _is_record(f.default):
+                values.update({r.name: getattr(f.default, r.name) for r in dataclasses.fields(f.default)})
+            else:
+                values[f.name] = f.default
+        return values
 
     @classmethod
     def from_args(cls: type[_T], args: argparse.Namespace) -> _T:
-        """From a parser of add_common_args (plus the subclass's own flags)."""
-        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
-
-    def model_config(self) -> ModelConfig:
-        return ModelConfig(
-            window=self.window, causal=self.causal, lookahead=self.lookahead, d_model=self.d_model, depth=self.depth,
-            heads=self.heads, ffn_dim=self.ffn_dim, encoder_hidden=self.encoder_hidden,
-            decoder_depth=self.decoder_depth, dropout=self.dropout, fps=self.fps, arch=self.arch)
+        """From a parser of add_common_args (plus the subclass's own flags); a record takes the flags its parser
+        declares, its class defaults for the rest (a derived stride schedule follows --window)."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if _is_record(f.default):
+                record = type(f.default)
+                values[f.name] = record(**{r.name: getattr(args, r.name) for r in dataclasses.fields(record)
+                                           if hasattr(args, r.name)})
+            else:
+                values[f.name] = getattr(args, f.name)
+        return cls(**values)
 
     def view(self) -> ViewOptions:
         """The ViewOptions of training windows."""
@@ -116,8 +123,9 @@ class TrainOptions:
         return dataclasses.replace(view, detector=None) if self.clean_2d else view
 
     def record(self) -> dict[str, Any]:
-        """Plain JSON types for the checkpoint's train_args (checkpoints load with weights_only=True)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        """Plain JSON types for the checkpoint's train_args (checkpoints load with weights_only=True); the model
+        is left out: the checkpoint saves it as its config."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items() if k != "model"}
 
 
 OptionsT = TypeVar("OptionsT", bound=TrainOptions)
@@ -158,7 +166,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--clean-2d", action="store_true", help="no detector errors (exact projections)")
     data.add_argument("--source-balance", type=float, default=d["source_balance"],
                       help="each source's share of windows ∝ frames^this (1 = natural, 0 = equal)")
-    model = parser.add_argument_group("model (ModelConfig fields)")
+    model = parser.add_argument_group("model (ModelConfig: the architecture, saved in the checkpoint)")
     model.add_argument("--arch", choices=ARCHS, default=d["arch"])
     model.add_argument("--window", type=int, default=d["window"])
     model.add_argument("--causal", action="store_true", help="streaming model: frame t sees frames <= t+lookahead")
@@ -166,7 +174,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--fps", type=float, default=d["fps"], help="model (camera) rate, Hz")
     for name in ("d_model", "depth", "heads", "ffn_dim", "encoder_hidden", "decoder_depth"):
         model.add_argument(f"--{name.replace('_', '-')}", type=int, default=d[name])
-    model.add_argument("--dropout", type=float, default=d["dropout"])
+    parser.add_argument("--dropout", type=float, default=d["dropout"], help="training only (not saved in the model)")
 
 
 class Distributed:
@@ -258,7 +266,7 @@ def start_run(parser: argparse.ArgumentParser, options: type[OptionsT], argv: li
         torch.set_num_threads(opts.threads)
     seed_everything(opts.seed)
     device = pick_device(opts.device)
-    return opts, opts.model_config(), device, Distributed(device)
+    return opts, opts.model, device, Distributed(device)
 
 
 def pick_device(name: str) -> torch.device:

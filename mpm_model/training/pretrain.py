@@ -12,7 +12,7 @@ from typing import Iterator
 
 import torch
 
-from mpm_model.config import ModelConfig
+from mpm_model.masking import PretrainObjective
 from mpm_model.model import MPMPretrainModel
 from mpm_model.training.loop import (Distributed, TrainOptions, add_common_args, fit, load_split, loader, set_epoch,
                                      start_run)
@@ -37,15 +37,14 @@ class PairedLoaders:
 
 @dataclasses.dataclass(frozen=True)
 class PretrainOptions(TrainOptions):
-    """TrainOptions plus the masking of pretraining (defaults: ModelConfig's)."""
+    """TrainOptions plus the pretraining objective (masks, loss weights; defaults: PretrainObjective's)."""
 
-    spatial_mask_joints: int = ModelConfig().spatial_mask_joints
-    temporal_mask_ratio: float = ModelConfig().temporal_mask_ratio
+    objective: PretrainObjective = PretrainObjective()
     fixed_masks: bool = False
 
-    def model_config(self) -> ModelConfig:
-        return super().model_config().replace(spatial_mask_joints=self.spatial_mask_joints,
-                                              temporal_mask_ratio=self.temporal_mask_ratio)
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.objective.check(self.model.num_joints, self.model.window)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,10 +83,11 @@ def pretrain_loaders(opts: PretrainOptions, window: int, fps: float,
 def main(argv: list[str] | None = None) -> list[dict]:
     opts, cfg, device, dist = start_run(build_parser(), PretrainOptions, argv)
     try:
-        model = MPMPretrainModel(cfg).to(device)
+        goal = opts.objective
+        model = MPMPretrainModel(cfg, dropout=opts.dropout, objective=goal).to(device)
         if dist.main:
-            print(f"pretraining: masked ratio {cfg.masked_ratio:.1%} ({cfg.spatial_mask_joints}/{cfg.num_joints} "
-                  f"joints, {cfg.temporal_masked_frames}/{cfg.window} frames)"
+            print(f"pretraining: masked ratio {goal.masked_ratio(cfg.num_joints):.1%} ({goal.spatial_mask_joints}/"
+                  f"{cfg.num_joints} joints, {goal.masked_frames(cfg.window)}/{cfg.window} frames)"
                   + ("" if opts.fixed_masks else "; half the batches draw smaller masks"))
         train_loader, val_loaders, data_hash = pretrain_loaders(opts, cfg.window, cfg.fps, dist)
         wrapped = dist.wrap(model)
