@@ -23,15 +23,15 @@ test: setup
 PIPELINE_ARGS = $(if $(CHECKPOINT),--checkpoint "$(CHECKPOINT)") $(if $(DURATION),--duration $(DURATION)) \
   $(if $(FPS),--fps $(FPS)) $(if $(OUT),--out "$(OUT)")
 
-# Bundled clip → rosbag → lift_node subprocess ← replay + record → report, offline, in out/demo (mpm_ros/pipeline.py;
+# Bundled clip → rosbag → lift_node subprocess ← replay + record → report, offline, in out/demo (mpm_ros/harness/pipeline.py;
 # ROS isolated there). Overrides: make demo CHECKPOINT=name|path PEOPLE=4 DURATION=5 FPS=15 OUT=dir
 demo: setup
-	@$(PY) -m mpm_ros.pipeline demo $(PIPELINE_ARGS) $(if $(PEOPLE),--people $(PEOPLE))
+	@$(PY) -m mpm_ros.harness.pipeline demo $(PIPELINE_ARGS) $(if $(PEOPLE),--people $(PEOPLE))
 
 # Camera → 2D → 3D on rendered mocap test clips (offline): accuracy/latency report + overlay PNGs in out/demo_camera.
 demo-camera: setup
 	@export ROS_DOMAIN_ID=$$(( RANDOM % 100 + 1 )) ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_LOCALHOST_ONLY=1 \
-	  ROS_HOME=$${ROS_HOME:-$$(mktemp -d)} GLOG_minloglevel=2; $(PY) -m mpm_ros.camera_demo --out out/demo_camera
+	  ROS_HOME=$${ROS_HOME:-$$(mktemp -d)} GLOG_minloglevel=2; $(PY) -m mpm_ros.harness.camera_demo --out out/demo_camera
 
 # Real-data training of the shipped models and baselines (resumable; docs/MODEL_CARD.md), then ship them.
 train: setup
@@ -43,7 +43,7 @@ bench: bench-node bench-models
 
 # Node end to end vs bare infer() of the same backend, 1 and 10 tracks at 30 Hz, in out/bench (TRACKS="1 4 10" etc.).
 bench-node: setup
-	@$(PY) -m mpm_ros.pipeline bench $(PIPELINE_ARGS) $(if $(TRACKS),--tracks "$(TRACKS)") $(if $(RUNS),--runs $(RUNS))
+	@$(PY) -m mpm_ros.harness.pipeline bench $(PIPELINE_ARGS) $(if $(TRACKS),--tracks "$(TRACKS)") $(if $(RUNS),--runs $(RUNS))
 
 bench-models: setup
 	@mkdir -p out/bench && $(PY) -m mpm_model.deploy.bench_models $(if $(REFERENCE_DIR),--reference-dir "$(REFERENCE_DIR)") \

@@ -36,7 +36,7 @@ setup(
             "lift_node = mpm_ros.lift_node:main",
             "pose2d_node = mpm_ros.pose2d_node:main",
             "input_adapter = mpm_ros.adapter_node:main",
-            "mpm-camera-demo = mpm_ros.camera_demo:main",
+            "mpm-camera-demo = mpm_ros.harness.camera_demo:main",
             "mpm-pose-task = mpm_model.vision.pose_task:main",
             "mpm-make-bag = mpm_ros.bags.make_bag:main",
             "mpm-replay = mpm_ros.bags.replay:main",

@@ -4,7 +4,6 @@ model/tcn/config/checkpoint (the networks and their files) · data/ (mocap, came
 training/ (pretrain, finetune, evaluate, the shared loop) · deploy/ (export, engines, backends, bench) ·
 streaming/ (per-track windows → one batched inference → placed 3D: what the node runs) · vision/ (image → 2D).
 """
-from mpm_model import moved  # noqa: F401  (old entry-point paths such as mpm_model.finetune)
 import importlib
 
 # Re-exported names, imported on first use: `import mpm_model.streaming` (or a node's signal handlers set up

@@ -1,8 +1,6 @@
-"""mpm_ros: ROS 2 nodes and tools that lift streaming 2D keypoints to 3D skeletons with mpm_model.
+"""mpm_ros: ROS 2 nodes that lift streaming 2D keypoints to 3D skeletons with mpm_model.
 
-lift_node (+ params, inputs, layouts, messages, diagnostics) · pose2d_node / adapter_node (camera and detector
-front ends) · bags/ (make_bag, replay, report) · stress (fuzz and soak).
+The product: lift_node (+ params, frame_decoder, worker, layouts, messages, diagnostics), pose2d_node and
+adapter_node (camera and detector front ends), node_main and param_table (what every node shares).
+Tools around it: bags/ (make_bag, replay, report) and harness/ (pipeline runner, stress, camera demo).
 """
-from mpm_model.moved import register
-
-register({f"mpm_ros.{name}": f"mpm_ros.bags.{name}" for name in ("make_bag", "replay", "report")})

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from mpm_model.deploy.backends import Backend, create_backend, default_engine_dir
 from mpm_model.config import ModelConfig
+from mpm_model.deploy.backends import Backend, create_backend, default_engine_dir
+from mpm_model.untrained import random_checkpoint
 from mpm_ros.params import LifterParams
 
 UNTRAINED_SEED = 0
@@ -15,17 +14,9 @@ UNTRAINED_WARNING = "checkpoint is empty: using a randomly initialised model —
 
 def untrained_checkpoint(directory: Path) -> Path:
     """A seeded random-init lifter of the default ModelConfig (seeded: restarts reuse the same file and export)."""
-    from mpm_model.checkpoint import save_checkpoint
-    from mpm_model.model import MPMLifter
-
     config = ModelConfig()
     path = directory / f"untrained_t{config.window}_{'causal' if config.causal else 'centred'}.pt"
-    if not path.is_file():
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(UNTRAINED_SEED)
-            model = MPMLifter(config)
-        save_checkpoint(path, model, config, "lifter", train_args={"untrained": True}, data_hash="untrained")
-    return path
+    return random_checkpoint(path, config, seed=UNTRAINED_SEED)
 
 
 def model_problem(config: ModelConfig) -> str | None:

@@ -16,12 +16,11 @@ from typing import Any
 
 import yaml
 
-from mpm_model.deploy.backends.factory import BACKEND_NAMES
+from mpm_model.deploy.backends.names import BACKEND_NAMES, PRECISIONS, precision_problem
 from mpm_model.streaming import StreamOptions
 from mpm_model.streaming.camera import fallback_intrinsics, intrinsics_problem
 from mpm_ros.inputs import clip, frame_id_problem
 
-PRECISIONS = ("fp32", "fp16", "bf16")
 DEFAULT_CHECKPOINT = "mpm_t27_causal"  # real-mocap weights, CC BY-NC 4.0 (docs/MODEL_CARD.md)
 INPUT_SOURCES = ("mpm", "yolo_ros", "ros4hri")  # mpm_ros.input_adapters.INPUT_FORMATS adapt the last two
 
@@ -143,8 +142,9 @@ def validate(values: dict[str, Any], shipped: list[str] | None = None) -> list[s
     if checkpoint and shipped is not None and not Path(checkpoint).is_file() and checkpoint not in shipped:
         errors.append(f"checkpoint={checkpoint!r} is neither an existing file nor a shipped name "
                       f"(shipped: {shipped or 'none'})")
-    if values["backend"] == "onnxruntime" and values["precision"] != "fp32":
-        errors.append(f"backend=onnxruntime runs fp32 only, got precision={values['precision']!r}")
+    backend_problem = precision_problem(values["backend"], values["precision"])
+    if backend_problem:
+        errors.append(backend_problem)
     frame_problem = frame_id_problem(values["output_frame_id"])
     if frame_problem:
         errors.append(f"output_frame_id: {frame_problem}")

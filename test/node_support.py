@@ -8,7 +8,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 import rclpy
-import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from mpm_msgs.msg import Keypoint2D, Skeleton2D, Skeleton2DArray, Skeleton3DArray
 from rclpy.executors import SingleThreadedExecutor
@@ -18,11 +17,9 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profi
 from sensor_msgs.msg import CameraInfo
 from visualization_msgs.msg import MarkerArray
 
-from mpm_model.checkpoint import save_checkpoint
-from mpm_model.config import ModelConfig
 from mpm_model.data.camera import look_at
 from mpm_model.data.synthetic import synthetic_sequence
-from mpm_model.model import MPMLifter
+from mpm_model.untrained import random_checkpoint, tiny_config
 from mpm_ros.lift_node import LifterNode
 
 WIDTH, HEIGHT, FOCAL = 1000, 1000, 1145.0
@@ -34,11 +31,8 @@ T0_NS = 1_700_000_000_123_456_789
 
 def tiny_checkpoint(directory: Path, window: int = 9, causal: bool = True, lookahead: int = 0) -> Path:
     """A random-init TINY lifter (never used to judge accuracy)."""
-    config = ModelConfig(window=window, encoder_hidden=32, d_model=32, ffn_dim=64, heads=2, depth=1, decoder_depth=1,
-                         spatial_mask_joints=2, causal=causal, lookahead=lookahead)
-    torch.manual_seed(0)
     path = Path(directory) / f"tiny_t{window}_{'causal' if causal else 'centred'}{lookahead}.pt"
-    return save_checkpoint(path, MPMLifter(config), config, "lifter", train_args={}, data_hash="test")
+    return random_checkpoint(path, tiny_config(window, causal, lookahead))
 
 
 def walking_pixels(num_frames: int, seed: int = 0) -> np.ndarray:

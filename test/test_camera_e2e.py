@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mpm_model.vision.render import render_clip
-from mpm_ros.camera_demo import FPS, run_pipeline, summary
+from mpm_ros.harness.camera_demo import FPS, run_camera_pipeline, summary
 
 from camera_support import slice_clip
 
@@ -27,9 +27,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     try:
         # torch: no ONNX export at start-up (the demo runs the config's backend); paced=False: each image waits
         # for its 3D, so the scores do not depend on how busy the CI machine is.
-        result, _ = run_pipeline(clips, paced=False, overlay=True, context=context,
-                                 lifter_values={"backend": "torch", "device": "cpu",
-                                                "engine_dir": str(tmp_path_factory.mktemp("engines"))})
+        result, _ = run_camera_pipeline(clips, paced=False, overlay=True, context=context,
+                                        lifter_values={"backend": "torch", "device": "cpu",
+                                                       "engine_dir": str(tmp_path_factory.mktemp("engines"))})
     finally:
         rclpy.shutdown(context=context)
     print(summary(result))

@@ -112,9 +112,9 @@ def test_help_and_model_stats(capsys):
     assert "GFLOPs" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("module", ["mpm_model.training.finetune", "mpm_model.finetune", "mpm_model.pretrain",
-                                    "mpm_model.evaluate"])
-def test_module_entry_points_old_and_new(module):
+@pytest.mark.parametrize("module", ["mpm_model.training.finetune", "mpm_model.training.pretrain",
+                                    "mpm_model.training.evaluate"])
+def test_module_entry_points(module):
     done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "--data" in done.stdout, done.stderr[-2000:]
 

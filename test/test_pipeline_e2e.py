@@ -1,5 +1,6 @@
 """The whole pipeline on a short bag, through the same runner as `make demo` and `make bench-node`
-(mpm_ros.pipeline.run_pipeline): make_bag → lift_node (ONNX Runtime, subprocess) ← replay + record (subprocess)
+(mpm_ros.harness.runner.run_pipeline): make_bag → lift_node (ONNX Runtime, subprocess) ← replay + record
+(subprocess)
 → report. Checks stamps, track ids, completeness and the report's JSON/PNGs; accuracy only with shipped weights.
 Also: the runner's discovery wait shuts its rclpy context down whatever happens, and says clearly when the
 lifter was not discovered."""
@@ -16,7 +17,7 @@ pytest.importorskip("onnxruntime")
 from mpm_model.checkpoint import list_pretrained  # noqa: E402
 from mpm_model.data.mocap import write_mocap  # noqa: E402
 from mpm_model.data.synthetic import synthetic_sequences  # noqa: E402
-from mpm_ros import pipeline  # noqa: E402
+from mpm_ros.harness import process, runner  # noqa: E402
 from mpm_ros.bags import bag_io  # noqa: E402
 from mpm_ros.bags.make_bag import make_bag  # noqa: E402
 
@@ -32,16 +33,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     write_mocap(base / "clip.npz", synthetic_sequences(2, 120, fps=30.0, seed=4))
     in_bag = base / "in_bag"
     make_bag(base / "clip.npz", in_bag, people=2, fps=FPS, duration=SECONDS, occlusion=0.1, dropout=0.05, seed=6)
-    checkpoint = pipeline.best_checkpoint()  # what `make demo` runs: config/lift.yaml's shipped default
-    node = pipeline.NodeOptions(checkpoint, "onnxruntime", base / "engines", env={"OMP_NUM_THREADS": "1"})
-    result = pipeline.run_pipeline(pipeline.RunOptions(in_bag, base / "run", node, verbose=False, prefix="e2e",
+    checkpoint = runner.best_checkpoint()  # what `make demo` runs: config/lift.yaml's shipped default
+    node = runner.NodeOptions(checkpoint, "onnxruntime", base / "engines", env={"OMP_NUM_THREADS": "1"})
+    result = runner.run_pipeline(runner.RunOptions(in_bag, base / "run", node, verbose=False, prefix="e2e",
                                                        replay_timeout_s=120.0))
     return {"base": base / "run", "in_bag": in_bag, "result": result, "report": result.report,
             "shipped": checkpoint in list_pretrained("lifter")}
 
 
 def test_outputs_carry_source_stamps_and_track_ids(run: dict[str, Any]) -> None:
-    result: pipeline.RunResult = run["result"]
+    result: runner.RunResult = run["result"]
     assert result.node_returncode == 0, "the node must exit cleanly on SIGINT\n" + result.node_log
     assert "replay done" in result.replay_log
     recorded = bag_io.read_topics(result.output_bag, ["/keypoints", "/skeletons3d"])
@@ -99,14 +100,18 @@ def test_accuracy_with_shipped_weights(run: dict[str, Any]) -> None:
 
 
 def test_node_gets_only_weights_backend_and_cache() -> None:
-    command = pipeline.NodeOptions("mpm_t27_causal", "onnxruntime", Path("/tmp/engines")).command()
+    node = runner.NodeOptions("mpm_t27_causal", "onnxruntime", Path("/tmp/engines"))
+    command = process.ros_arguments(node.parameters())
     params = sorted(arg.split(":=")[0] for arg in command[command.index("--ros-args") + 1:] if ":=" in arg)
     assert params == ["backend", "checkpoint", "engine_dir"]
-    assert "checkpoint:=''" in pipeline.NodeOptions().command(), "empty checkpoint: random init, said explicitly"
+    assert "checkpoint:=''" in process.ros_arguments(runner.NodeOptions().parameters()), \
+        "empty checkpoint: random init, said explicitly"
 
 
 class _FakeLifter:
-    """Stands in for LifterProcess: never on the graph; alive or already exited."""
+    """Stands in for NodeProcess: never on the graph; alive or already exited."""
+
+    module = "mpm_ros.lift_node"
 
     def __init__(self, tmp_path: Path, alive: bool) -> None:
         self.alive, self.pid, self.log = alive, 4242, tmp_path / "node.log"
@@ -115,8 +120,8 @@ class _FakeLifter:
     def stop(self) -> int:
         return 1
 
-    failure = pipeline.LifterProcess.failure
-    log_text = pipeline.LifterProcess.log_text
+    failure = process.NodeProcess.failure
+    log_text = process.NodeProcess.log_text
 
 
 @pytest.fixture
@@ -144,7 +149,7 @@ def contexts(monkeypatch: pytest.MonkeyPatch) -> list:
                                             (True, "was NOT DISCOVERED within 1 s")])
 def test_discovery_failure_is_explicit_and_leaves_no_context(tmp_path: Path, contexts: list, alive: bool,
                                                              message: str) -> None:
-    with pytest.raises(pipeline.PipelineError) as failure:
-        pipeline.wait_discovered(_FakeLifter(tmp_path, alive), timeout_s=1.0)
+    with pytest.raises(process.HarnessError) as failure:
+        runner.wait_discovered(_FakeLifter(tmp_path, alive), timeout_s=1.0)
     assert message in str(failure.value) and "last line of the node log" in str(failure.value)
     assert len(contexts) == 1 and contexts[0].ok_when_destroyed is False, "the context must be shut down, destroyed"

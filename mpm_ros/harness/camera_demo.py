@@ -1,7 +1,7 @@
 """Camera → 2D → 3D on pictures with ground truth: render mocap test clips into images, run them through
 pose2d_node and the lifter (in-process, real rclpy, real MediaPipe), and score the 3D against the mocap.
 
-    python -m mpm_ros.camera_demo --out out/demo_camera          # what `make demo-camera` runs
+    python -m mpm_ros.harness.camera_demo --out out/demo_camera          # what `make demo-camera` runs
 
 Reports the detection rate, 2D error, root-relative MPJPE / P-MPJPE, and the CPU latency of each stage at
 30 Hz (detector call, lifter inference, image publish → Skeleton3DArray received), and writes overlay PNGs.
@@ -20,9 +20,7 @@ import numpy as np
 import rclpy
 import yaml
 from mpm_msgs.msg import Skeleton2DArray, Skeleton3DArray
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
 from mpm_model.metrics import p_mpjpe
@@ -30,10 +28,11 @@ from mpm_model.skeleton import coco17_to_h36m17
 from mpm_model.vision.image import rgb_to_image_fields
 from mpm_model.vision.render import Clip, render_clip
 from mpm_ros import messages
+from mpm_ros.harness.driver import Driver
+from mpm_ros.harness.process import ROOT
 from mpm_ros.lift_node import LifterNode
 from mpm_ros.pose2d_node import Pose2DNode
 
-ROOT = Path(__file__).resolve().parents[1]
 TEST_SLICE = ROOT.parent / "shared/data/mocap_h36m17_test_slice.npz"
 BUNDLED_CLIP = ROOT / "mpm_model/assets/demo_clip.npz"
 FPS = 30.0
@@ -82,32 +81,25 @@ class Run:
     overlays: dict[int, Image] = field(default_factory=dict)
 
 
-class Driver:
-    """Publishes images + camera_info like a camera driver (best effort) and records the pipeline's outputs."""
+class CameraFeed:
+    """The camera demo's driver (mpm_ros.harness.driver): publishes images + camera_info like a camera driver
+    (best effort) and records the pipeline's outputs, spinning the in-process nodes with it."""
 
     def __init__(self, context: rclpy.Context, nodes: list) -> None:
-        self.node = rclpy.create_node("camera_demo_driver", context=context)
-        self.image = self.node.create_publisher(Image, "image", qos_profile_sensor_data)
-        self.camera = self.node.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
+        self.driver = Driver("camera_demo_driver", context, nodes)
         self.run = Run()
-        self.node.create_subscription(Skeleton2DArray, "keypoints",
-                                      lambda m: self.run.keypoints.update({_stamp(m): m}), 100)
-        self.node.create_subscription(Skeleton3DArray, "skeletons3d", self._on_skeletons, 100)
-        self.node.create_subscription(Image, "overlay", lambda m: self.run.overlays.update({_stamp(m): m}), 100)
-        self.executor = SingleThreadedExecutor(context=context)
-        for node in [self.node, *nodes]:
-            self.executor.add_node(node)
+        self.driver.record(Skeleton2DArray, "keypoints", lambda m: self.run.keypoints.update({_stamp(m): m}))
+        self.driver.record(Skeleton3DArray, "skeletons3d", self._on_skeletons)
+        self.driver.record(Image, "overlay", lambda m: self.run.overlays.update({_stamp(m): m}))
+        self.driver.publisher(Image, "image")
+        self.driver.publisher(CameraInfo, "camera_info")
+        self.spin_until = self.driver.spin_until
+        self.close = self.driver.close
 
     def _on_skeletons(self, msg: Skeleton3DArray) -> None:
         stamp = _stamp(msg)
         self.run.received.setdefault(stamp, time.monotonic())
         self.run.skeletons[stamp] = msg
-
-    def spin_until(self, predicate, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not predicate() and time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.005)
-        return predicate()
 
     def play(self, clip: Clip, t0_ns: int, paced: bool, timeout: float = 10.0) -> list[int]:
         """Publish the clip's frames; paced = at FPS in real time, else each after the previous one's 3D arrived."""
@@ -122,9 +114,9 @@ class Driver:
             msg.header.stamp = info.header.stamp = messages.time_from_ns(stamp)
             if paced:
                 self.spin_until(lambda: False, start + t / clip.fps - time.monotonic())
-            self.camera.publish(info)
+            self.driver.publish("camera_info", info)
             self.run.published[stamp] = time.monotonic()
-            self.image.publish(msg)
+            self.driver.publish("image", msg)
             stamps.append(stamp)
             if not paced:
                 self.spin_until(lambda: stamp in self.run.skeletons, timeout)
@@ -134,16 +126,10 @@ class Driver:
         return stamps
 
     def wait_connected(self, timeout: float = 20.0) -> bool:
-        return self.spin_until(lambda: self.image.get_subscription_count() > 0
-                               and self.node.count_publishers("skeletons3d") > 0
-                               and self.node.count_publishers("keypoints") > 0, timeout)
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
+        return self.spin_until(lambda: self.driver.matched(["image"], ["skeletons3d", "keypoints"]), timeout)
 
 
-def score(clip: Clip, stamps: list[int], run: Run) -> dict[str, Any]:
+def score_clip(clip: Clip, stamps: list[int], run: Run) -> dict[str, Any]:
     """Detection rate (of the frames the detector processed), 2D error, root-relative 3D error, for one clip."""
     processed, detected, errors2d, pred, gt = 0, 0, [], [], []
     for t, stamp in enumerate(stamps):
@@ -179,12 +165,12 @@ def percentiles_ms(seconds: list[float]) -> dict[str, float]:
             "count": len(seconds)}
 
 
-def run_pipeline(clips: list[tuple[str, Clip]], paced: bool, overlay: bool, context: rclpy.Context,
+def run_camera_pipeline(clips: list[tuple[str, Clip]], paced: bool, overlay: bool, context: rclpy.Context,
                  lifter_values: dict[str, Any] | None = None) -> tuple[dict[str, Any], Run]:
     """Start both nodes, play every clip (a 2 s stamp gap between clips expires the tracks), score them."""
     pose2d = Pose2DNode(context=context, parameter_overrides=[Parameter("publish_overlay", value=overlay)])
     lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(**(lifter_values or {})))
-    driver = Driver(context, [pose2d, lifter])
+    driver = CameraFeed(context, [pose2d, lifter])
     try:
         for node in (pose2d, lifter):
             if node.lifecycle_state != "active":
@@ -196,7 +182,7 @@ def run_pipeline(clips: list[tuple[str, Clip]], paced: bool, overlay: bool, cont
         all_stamps: list[int] = []
         for name, clip in clips:
             stamps = driver.play(clip, t0, paced)
-            report["clips"][name] = score(clip, stamps, driver.run)
+            report["clips"][name] = score_clip(clip, stamps, driver.run)
             all_stamps += stamps
             t0 = stamps[-1] + int(CLIP_GAP_S * 1e9)
             driver.spin_until(lambda: False, CLIP_GAP_S)  # a real pause: the lifter judges stamps by its clock too
@@ -260,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     context = rclpy.Context()
     rclpy.init(context=context)
     try:
-        report, run = run_pipeline(clips, paced=True, overlay=True, context=context)
+        report, run = run_camera_pipeline(clips, paced=True, overlay=True, context=context)
     finally:
         rclpy.shutdown(context=context)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Fuzz and soak the mpm_lifter node as a separate process, over DDS, beside good tracks.
 
-    python -m mpm_ros.stress fuzz                    # ~20 s; part of `make test` (test/test_stress_fuzz.py)
-    python -m mpm_ros.stress soak --minutes 10       # the README's soak figures
+    python -m mpm_ros.harness.stress fuzz                    # ~20 s; part of `make test` (test/test_stress_fuzz.py)
+    python -m mpm_ros.harness.stress soak --minutes 10       # the README's soak figures
 
 fuzz: every bad-input class of issue 11 (and seeded random mutations of valid messages) is published between the
 frames of two good tracks. It asserts the node stays alive, answers every good frame, is exact afterwards (the
@@ -14,49 +14,44 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from mpm_msgs.msg import Skeleton2DArray, Skeleton3DArray
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo
 
+from mpm_model.untrained import random_checkpoint, tiny_config
 from mpm_ros import messages
-from mpm_ros.stress_inputs import (BAD_INPUTS, FPS, GOOD, HEIGHT, K, PERIOD_NS, WIDTH, camera_info, keypoints_msg,
-                                   mutate, walker_frame, walking_pixels)
+from mpm_ros.harness.driver import Driver
+from mpm_ros.harness.process import NodeProcess, log_problems
+from mpm_ros.harness.stress_inputs import (BAD_INPUTS, FPS, GOOD, HEIGHT, K, PERIOD_NS, WIDTH, camera_info,
+                                           keypoints_msg, mutate, walker_frame, walking_pixels)
 CLIP_FRAMES = 90  # 3 s walker clips: they stay inside the 1000x1000 image (longer walks leave it)
 
 
-class Driver:
-    """Publishes inputs and records the node's outputs in a private rclpy context: per output its receive time
-    (time.time()), source stamp and track ids, plus any problem with its content; whole messages only if `keep`."""
+class LifterWatch:
+    """The stress runs' driver (mpm_ros.harness.driver): publishes keypoints and camera_info in a private context
+    and records, per output, its receive time (time.time()), source stamp and track ids, plus any problem with its
+    content; whole messages only if `keep`."""
 
     def __init__(self, keep: bool) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node("mpm_stress_driver", context=self.context)
-        self.keypoints = self.node.create_publisher(Skeleton2DArray, "keypoints", qos_profile_sensor_data)
-        self.camera = self.node.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
+        self.driver = Driver("mpm_stress_driver")
         self.keep = keep
         self.messages: dict[int, Skeleton3DArray] = {}  # by source stamp (keep only)
         self.received: list[tuple[float, int, tuple[int, ...]]] = []
         self.answered: dict[int, set[int]] = {}
         self.problems: list[str] = []
         self.diagnostics: list[DiagnosticArray] = []
-        self.node.create_subscription(Skeleton3DArray, "skeletons3d", self._on_output, 100)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
+        self.driver.publisher(Skeleton2DArray, "keypoints")
+        self.driver.publisher(CameraInfo, "camera_info")
+        self.driver.record(Skeleton3DArray, "skeletons3d", self._on_output)
+        self.driver.record(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
+        self.spin_until = self.driver.spin_until
 
     def _on_output(self, msg: Skeleton3DArray) -> None:
         stamp, ids = stamp_of(msg), tuple(s.track_id for s in msg.skeletons)
@@ -66,74 +61,20 @@ class Driver:
         if self.keep:
             self.messages[stamp] = msg
 
-    def spin_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                return False
-            self.executor.spin_once(timeout_sec=0.005)
-        return True
-
     def wait_connected(self, node: NodeProcess, timeout: float) -> bool:
         """True once the node's topics are matched; False on timeout or when the node process has exited."""
-        self.spin_until(lambda: node.process.poll() is not None or (
-            self.keypoints.get_subscription_count() > 0 and self.node.count_publishers("skeletons3d") > 0
-            and self.node.count_publishers("/diagnostics") > 0), timeout)
-        return node.process.poll() is None and self.keypoints.get_subscription_count() > 0
+        topics = {"inputs": ["keypoints"], "outputs": ["skeletons3d", "/diagnostics"]}
+        self.spin_until(lambda: not node.alive or self.driver.matched(**topics), timeout)
+        return node.alive and self.driver.matched(["keypoints"])
 
     def publish(self, msg: Skeleton2DArray | CameraInfo) -> None:
-        (self.camera if isinstance(msg, CameraInfo) else self.keypoints).publish(msg)
+        self.driver.publish("camera_info" if isinstance(msg, CameraInfo) else "keypoints", msg)
 
     def diagnostic_values(self) -> dict[str, str]:
         return {kv.key: kv.value for kv in self.diagnostics[-1].status[0].values} if self.diagnostics else {}
 
     def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
-
-
-def _die_with_parent() -> None:
-    """Linux: the node gets SIGTERM when the stress process dies (e.g. killed by a test timeout): no orphans."""
-    import ctypes
-
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class NodeProcess:
-    """`python -m mpm_ros.lift_node` with these overrides; output in a log file."""
-
-    def __init__(self, log_path: Path, overrides: dict[str, str]) -> None:
-        command = [sys.executable, "-m", "mpm_ros.lift_node", "--ros-args"]
-        for name, value in overrides.items():
-            command += ["-p", f"{name}:={value or repr('')}"]  # rcl needs '' for an empty string
-        self.log_path = log_path
-        self._log = open(log_path, "w")
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env=os.environ | {"RCUTILS_LOGGING_BUFFERED_STREAM": "0"},
-                                        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
-
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> int:
-        """SIGINT, wait; the exit status (killed after 30 s)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        try:
-            return self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-        finally:
-            self._log.close()
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        self.driver.close()
 
 
 def stamp_of(msg) -> int:
@@ -155,26 +96,6 @@ def output_problems(msg: Skeleton3DArray) -> list[str]:
     return problems
 
 
-def log_problems(log: str) -> list[str]:
-    """Tracebacks and errors in the node's log (a bad input must only ever produce a warning)."""
-    return [f"node log: {line[:200]}" for line in log.splitlines() if "Traceback" in line or "[ERROR]" in line]
-
-
-def tiny_checkpoint(directory: Path) -> Path:
-    """A seeded random-init tiny causal lifter (window 9): exercises the node, not the model."""
-    import torch
-
-    from mpm_model.checkpoint import save_checkpoint
-    from mpm_model.config import ModelConfig
-    from mpm_model.model import MPMLifter
-
-    config = ModelConfig(window=9, encoder_hidden=32, d_model=32, ffn_dim=64, heads=2, depth=1, decoder_depth=1,
-                         spatial_mask_joints=2, causal=True, lookahead=0)
-    torch.manual_seed(0)
-    return save_checkpoint(directory / "stress_tiny_t9.pt", MPMLifter(config), config, "lifter", train_args={},
-                           data_hash="stress")
-
-
 def reference_joints(checkpoint: Path, engine_dir: Path, frames: list[tuple[int, dict[int, np.ndarray]]]
                      ) -> dict[int, np.ndarray]:
     """{track: (17, 3)} for the last of `frames`, computed in-process from a fresh buffer on the same model."""
@@ -191,11 +112,11 @@ def reference_joints(checkpoint: Path, engine_dir: Path, frames: list[tuple[int,
 
 def run_fuzz(seed: int, mutations: int, rounds: int, workdir: Path) -> list[str]:
     """The fuzz run; returns the failures (empty = pass)."""
-    checkpoint = tiny_checkpoint(workdir)
+    checkpoint = random_checkpoint(workdir / "stress_tiny_t9.pt", tiny_config())
     node = NodeProcess(workdir / "node.log", {
         "checkpoint": str(checkpoint), "backend": "torch", "device": "cpu", "engine_dir": str(workdir),
         "image_width": str(WIDTH), "image_height": str(HEIGHT), "frame_rate": "30.0"})
-    driver = Driver(keep=True)
+    driver = LifterWatch(keep=True)
     rng = np.random.default_rng(seed)
     clips = {t: walking_pixels(CLIP_FRAMES, seed=t) for t in GOOD}
     t0 = 1_700_000_000 * 10**9
@@ -205,11 +126,11 @@ def run_fuzz(seed: int, mutations: int, rounds: int, workdir: Path) -> list[str]
     clean: list[tuple[int, dict[int, np.ndarray]]] = []
     try:
         if not driver.wait_connected(node, 120.0):
-            return [f"the node did not come up:\n{node.log}"]
+            return [f"the node did not come up:\n{node.log_text()}"]
         first = 0  # until the first answer, DDS matching may still lose frames: not counted
         while not driver.answered:
             if first == 200:
-                return [f"no answer to 200 good frames:\n{node.log}"]
+                return [f"no answer to 200 good frames:\n{node.log_text()}"]
             driver.publish(camera_info())
             driver.publish(keypoints_msg(t0 + first * PERIOD_NS, {t: walker_frame(clips[t], first) for t in GOOD}))
             driver.spin_until(lambda: bool(driver.answered), 0.2)
@@ -234,8 +155,8 @@ def run_fuzz(seed: int, mutations: int, rounds: int, workdir: Path) -> list[str]
             if driver.spin_until(lambda: driver.answered.get(stamp, set()) >= set(GOOD), timeout):
                 answered[phase] += 1
             answered[phase + "_sent"] += 1
-            if node.process.poll() is not None:
-                return [f"the node exited with {node.process.returncode} during the {phase} phase:\n{node.log}"]
+            if not node.alive:
+                return [f"the node exited with {node.process.returncode} during the {phase} phase:\n{node.log_text()}"]
         reference, worst = reference_joints(checkpoint, workdir, clean), 0.0
         last = driver.messages.get(clean[-1][0])
         if last is None:
@@ -265,13 +186,13 @@ def run_fuzz(seed: int, mutations: int, rounds: int, workdir: Path) -> list[str]
                                             if k.startswith(("dropped.", "masked.", "buffer_resets"))))
     finally:
         driver.close()
-        returncode = node.stop()
-    log = node.log
+        returncode = node.stop(timeout_s=30.0)
+    log = node.log_text()
     if returncode != 0:
         failures.append(f"SIGINT: exit status {returncode}")
     failures += log_problems(log)
     print(f"fuzz: {sum(expected.values())} bad inputs of {len(BAD_INPUTS)} classes + {mutations} random mutations "
-          f"(seed {seed}); {len(driver.received)} outputs checked; node exit {returncode}; log {node.log_path}")
+          f"(seed {seed}); {len(driver.received)} outputs checked; node exit {returncode}; log {node.log}")
     return failures
 
 
@@ -280,7 +201,7 @@ def run_soak(minutes: float, tracks: int, rate: float, checkpoint: str, backend:
     """Real-time soak with churning tracks; prints one row per sample period and a summary."""
     node = NodeProcess(workdir / "node.log", {"checkpoint": checkpoint, "backend": backend,
                                               "image_width": str(WIDTH), "image_height": str(HEIGHT)})
-    driver = Driver(keep=False)
+    driver = LifterWatch(keep=False)
     rng = np.random.default_rng(0)
     pool = [walking_pixels(CLIP_FRAMES, seed=k) for k in range(2 * tracks)]
     slots = [[k, int(rng.integers(0, CLIP_FRAMES)), int(rng.integers(rate * 3, rate * 15))] for k in range(tracks)]
@@ -289,10 +210,10 @@ def run_soak(minutes: float, tracks: int, rate: float, checkpoint: str, backend:
     samples: list[tuple[float, float, float]] = []  # (t, RSS MB, 1-min load)
     try:
         if not driver.wait_connected(node, 600.0):
-            return [f"the node did not come up:\n{node.log}"]
+            return [f"the node did not come up:\n{node.log_text()}"]
         start = time.time()
         end, next_frame, next_sample, next_camera = start + minutes * 60, start, start, start
-        while (now := time.time()) < end and node.process.poll() is None:
+        while (now := time.time()) < end and node.alive:
             if now >= next_camera:
                 driver.publish(camera_info())
                 next_camera += 1.0
@@ -310,19 +231,19 @@ def run_soak(minutes: float, tracks: int, rate: float, checkpoint: str, backend:
                         slot[:] = [next_id, int(rng.integers(0, CLIP_FRAMES)), int(rng.integers(rate * 3, rate * 15))]
                         next_id += 1
                 next_frame += 1.0 / rate
-            driver.executor.spin_once(timeout_sec=max(0.0, min(next_frame, next_sample) - time.time()))
+            driver.driver.executor.spin_once(timeout_sec=max(0.0, min(next_frame, next_sample) - time.time()))
         driver.spin_until(lambda: False, 1.0)
         samples.append((time.time() - start, node.rss_mb(), os.getloadavg()[0]))
     finally:
         driver.close()
-        returncode = node.stop()
+        returncode = node.stop(timeout_s=30.0)
     print_soak_table(sent, driver.received, samples, tracks, rate, next_id)
     print("soak: node counters " + ", ".join(f"{k}={v}" for k, v in driver.diagnostic_values().items()
                                              if k.startswith(("dropped", "masked", "buffer_resets"))))
     failures = driver.problems[:10]
     if returncode != 0:
         failures.append(f"SIGINT: exit status {returncode}")
-    return failures + log_problems(node.log)
+    return failures + log_problems(node.log_text())
 
 
 Frames = list[tuple[float, int, tuple[int, ...]]]  # (wall time, source stamp ns, track ids)
@@ -357,7 +278,7 @@ def print_soak_table(sent: Frames, received: Frames, samples: list[tuple[float, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mpm_ros.stress", description=__doc__.split("\n\n")[1],
+    parser = argparse.ArgumentParser(prog="python -m mpm_ros.harness.stress", description=__doc__.split("\n\n")[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     modes = parser.add_subparsers(dest="mode", required=True)
     fuzz = modes.add_parser("fuzz", help="every bad-input class + random mutations beside two good tracks")

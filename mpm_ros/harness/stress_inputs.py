@@ -1,4 +1,4 @@
-"""The inputs of the stress runs (mpm_ros.stress): a projected walker, message builders, every bad-input class
+"""The inputs of the stress runs (mpm_ros.harness.stress): a projected walker, message builders, every bad-input class
 of issue 11 with the counter it must raise, and seeded random mutations of valid messages (ROS messages only)."""
 from __future__ import annotations
 

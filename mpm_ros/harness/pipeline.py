@@ -1,4 +1,7 @@
-"""The two commands of `python -m mpm_ros.pipeline`, on the runner in mpm_ros/pipeline.py.
+"""`make demo` and `make bench-node`: the two commands on the runner in mpm_ros/harness/runner.py.
+
+    python -m mpm_ros.harness.pipeline demo  [--checkpoint NAME|PATH] [--people 2] [--duration 10] [--fps 30]
+    python -m mpm_ros.harness.pipeline bench [--tracks 1,10] [--duration 10] [--fps 30] [--runs 200] [--out DIR]
 
 demo (`make demo`): the bundled clip → a 2-person bag → lifter ← replay + record → report, in out/demo.
 
@@ -10,14 +13,18 @@ bench.json in out/bench, with `uptime` before and after (other processes on the 
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import subprocess
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mpm_ros.pipeline import (DEMO_CLIP, REPLAY_WAIT_S, ROOT, NodeOptions, RunOptions, RunResult, best_checkpoint,
-                              ensure_clip, fresh_dir, isolate_ros, run_pipeline, say)
+from mpm_ros.harness.process import ROOT, HarnessError
+from mpm_ros.harness.runner import (DEMO_CLIP, REPLAY_WAIT_S, NodeOptions, RunOptions, RunResult, best_checkpoint,
+                                    ensure_clip, fresh_dir, isolate_ros, run_pipeline, say)
 
 RANDOM_INIT_BANNER = """\
 ############################################################################
@@ -182,3 +189,54 @@ def bench(options: BenchOptions) -> dict[str, Any]:
     (options.out / "bench.json").write_text(json.dumps(result, indent=2))
     say("bench", f"wrote {options.out / 'bench.json'} (per-run reports and logs in {options.out}/tracks<N>/)")
     return result
+
+
+def _tracks(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(dict.fromkeys(int(v) for v in text.replace(",", " ").split()))  # unique, in order
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected track counts like 1,10, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive track counts, got {text!r}")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mpm_ros.harness.pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, out, text in (("demo", "out/demo", "the end-to-end demo (`make demo`)"),
+                            ("bench", "out/bench", "node end-to-end vs bare infer() (`make bench-node`)")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--checkpoint", help="shipped name or .pt; '' = random init (default: the node's default, if shipped)")
+        sub.add_argument("--backend", default="onnxruntime", help="lifter backend (default onnxruntime)")
+        sub.add_argument("--fps", type=float, default=30.0, help="bag frame rate (default 30)")
+        sub.add_argument("--duration", type=float, default=10.0, help="bag seconds (default 10)")
+        sub.add_argument("--out", type=Path, default=ROOT / out, help=f"output directory, wiped first ({out})")
+    commands.choices["demo"].add_argument("--people", type=int, default=2, help="tracked people (default 2)")
+    bench = commands.choices["bench"]
+    bench.add_argument("--tracks", type=_tracks, default=(1, 10), help="track counts (default 1,10)")
+    bench.add_argument("--runs", type=int, default=200, help="timed bare infer() calls per batch (default 200)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            demo(DemoOptions(out=args.out, checkpoint=args.checkpoint, backend=args.backend, people=args.people,
+                             fps=args.fps, duration_s=args.duration))
+        else:
+            bench(BenchOptions(out=args.out, tracks=args.tracks, fps=args.fps, duration_s=args.duration,
+                               checkpoint=args.checkpoint, backend=args.backend, runs=args.runs))
+    except (HarnessError, ValueError, OSError, subprocess.CalledProcessError) as err:
+        say(args.command, f"FAILED: {err}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        say(args.command, "interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
