@@ -11,7 +11,8 @@ from mpm_model import checkpoint as checkpoints
 from mpm_model.checkpoint import save_checkpoint
 from mpm_model.config import ModelConfig
 from mpm_model.deploy.backends import create_backend, default_engine_dir, probe_gpu, tensorrt_installed
-from mpm_model.deploy.backends.factory import _OnnxSource, onnx_cache_path
+from mpm_model.deploy.backends.factory import _OnnxSource
+from mpm_model.deploy.export import onnx_cache_path
 from mpm_model.deploy.backends.gpu_probe import GpuInfo
 from mpm_model.model import MPMLifter
 
@@ -25,9 +26,9 @@ class CountedLifter(MPMLifter):
 
     built = 0
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, dropout: float = 0.0) -> None:
         type(self).built += 1
-        super().__init__(cfg)
+        super().__init__(cfg, dropout=dropout)
 
 
 @pytest.fixture
@@ -99,13 +100,13 @@ def test_a_failed_export_is_not_tried_again(tmp_path, counted, checkpoint):
     """auto's TensorRT -> ONNX Runtime fallback asks the same source twice: the second ask re-raises, no export."""
     blocked = tmp_path / "not_a_dir"
     blocked.write_text("a file where the cache directory should be")
-    source, start = _OnnxSource(checkpoint, None, blocked, 64), counted.built
+    source = _OnnxSource(checkpoint, None, blocked, 64)
     with pytest.raises(OSError) as first:
         source.path()
-    assert counted.built == start + 1
+    after_first = counted.built  # the cache lock fails before any model is built
     with pytest.raises(OSError) as second:
         source.path()
-    assert second.value is first.value and counted.built == start + 1
+    assert second.value is first.value and counted.built == after_first
 
 
 def test_engine_dir_defaults_to_the_nodes_cache(checkpoint, tmp_path, monkeypatch):
@@ -159,10 +160,30 @@ def test_bad_requests(checkpoint):
 
 def test_export_cache_key_follows_the_graph_code(checkpoint, tmp_path, monkeypatch) -> None:
     """Same weights, new model/export code (a faster graph, a fix): a new export, never the stale file."""
-    from mpm_model.deploy.backends import factory
+    from mpm_model.deploy import export
 
-    root = Path(factory.__file__).resolve().parents[2]
-    assert all((root / name).is_file() for name in factory.GRAPH_SOURCES)
+    root = Path(export.__file__).resolve().parents[1]
+    assert all((root / name).is_file() for name in export.GRAPH_SOURCES)
     before = onnx_cache_path(checkpoint, tmp_path, 64)
-    monkeypatch.setattr(factory, "graph_code_hash", lambda: "0" * 64)
+    monkeypatch.setattr(export, "graph_code_hash", lambda: "0" * 64)
     assert onnx_cache_path(checkpoint, tmp_path, 64) != before
+
+
+def test_a_fallback_says_why_on_the_backend_and_in_a_warning(checkpoint, tmp_path, monkeypatch, caplog):
+    """Issue 20: auto falling back (here ORT -> torch, the export failed) is no longer silent."""
+    from mpm_model.deploy.backends import factory
+    from mpm_model.deploy.export import OnnxExportError
+
+    fine = create_backend("auto", checkpoint=checkpoint, engine_dir=tmp_path, device="cpu", export_batch_max=2)
+    assert fine.name == "onnxruntime" and fine.fallback_reason is None  # ORT on CPU is the best here: no fallback
+
+    def broken_export(*args, **kwargs):
+        raise OnnxExportError("exporter died")
+
+    monkeypatch.setattr(factory, "cached_onnx", broken_export)
+    with caplog.at_level(logging.WARNING, logger="mpm_model.deploy.backends.factory"):
+        backend = create_backend("auto", checkpoint=checkpoint, engine_dir=tmp_path, device="cpu")
+    assert backend.name == "torch"
+    assert backend.fallback_reason == "fell back to torch: onnxruntime failed: OnnxExportError: exporter died"
+    assert backend.fallback_reason in caplog.text
+    assert create_backend("torch", checkpoint=checkpoint).fallback_reason is None  # asked for: not a fallback

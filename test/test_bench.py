@@ -7,7 +7,7 @@ import torch
 from mpm_model.checkpoint import save_checkpoint
 from mpm_model.config import ModelConfig
 from mpm_model.deploy import bench
-from mpm_model.deploy.backends.factory import onnx_cache_path
+from mpm_model.deploy.export import onnx_cache_path
 from mpm_model.model import MPMLifter
 
 

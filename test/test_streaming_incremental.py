@@ -7,8 +7,9 @@ import torch
 
 from mpm_model.config import ModelConfig
 from mpm_model.model import MPMLifter
-from mpm_model.streaming.incremental import (IncrementalLifter, compare, export_step_onnx, full_recompute,
-                                             mocap_streams)
+from mpm_model.deploy.bench_incremental import compare, full_recompute, mocap_streams
+from mpm_model.deploy.export import export_step_onnx
+from mpm_model.streaming.incremental import IncrementalLifter
 
 torch.set_num_threads(1)
 TINY = dict(encoder_hidden=32, d_model=32, ffn_dim=64, heads=4, depth=2)
@@ -107,3 +108,27 @@ def test_shipped_causal_lifter_on_real_streams():
     assert report["max_abs_diff_m"] <= 1e-5
     assert abs(report["mpjpe_full_mm"] - report["mpjpe_incremental_mm"]) <= 1e-3
     assert 20 < report["mpjpe_full_mm"] < 300
+
+
+def test_cli_reports_accuracy_and_latency(tmp_path):
+    """`python -m mpm_model.deploy.bench_incremental` (docs/DEPLOYMENT.md), small: a tiny model, two short clips."""
+    import json
+    import subprocess
+    import sys
+
+    from mpm_model.untrained import random_checkpoint, tiny_config
+
+    checkpoint = random_checkpoint(tmp_path / "tiny.pt", tiny_config(window=9))
+    data = tmp_path / "clips.npz"
+    subprocess.run([sys.executable, "-m", "mpm_model.data.make_synthetic", "--out", str(data), "--sequences", "2",
+                    "--frames", "90"], check=True, capture_output=True)
+    out = tmp_path / "report.json"
+    run = subprocess.run([sys.executable, "-m", "mpm_model.deploy.bench_incremental", "--checkpoint", str(checkpoint),
+                          "--data", str(data), "--tracks", "2", "--threads", "1", "--rounds", "2", "--json-out",
+                          str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads(out.read_text())
+    assert report["accuracy"]["frames"] > 0 and report["accuracy"]["max_abs_diff_m"] <= 1e-5
+    row = report["latency_tracks2"]
+    assert set(row) == {"torch_full_ms", "torch_incremental_ms", "ort_full_ms", "ort_incremental_ms"}
+    assert all(value > 0 for value in row.values()) and "load average" in report["uptime_after"]

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from mpm_model.checkpoint import read_config, save_checkpoint
+from mpm_model.checkpoint import read_config
 from mpm_model.config import ModelConfig
 from mpm_model.deploy.backends.base import Backend
+from mpm_model.untrained import random_checkpoint
 
 LOG = logging.getLogger(__name__)
 BENCH_BACKENDS = ("torch", "onnxruntime", "tensorrt")
@@ -115,15 +116,8 @@ def _checkpoints(opts: BenchOptions, workdir: Path) -> list[tuple[str | Path, Mo
         if list(opts.windows) != [cfg.window]:
             LOG.warning("checkpoint window is %d; ignoring --windows %s", cfg.window, list(opts.windows))
         return [(opts.checkpoint, cfg)]
-    from mpm_model.model import MPMLifter
-
-    torch.manual_seed(0)
-    made = []
-    for cfg in (ModelConfig().replace(window=w) for w in opts.windows):
-        path = save_checkpoint(workdir / f"random_t{cfg.window}.pt", MPMLifter(cfg), cfg, "lifter",
-                               {"random_init": True}, "none")
-        made.append((path, cfg))
-    return made
+    configs = [ModelConfig().replace(window=w) for w in opts.windows]
+    return [(random_checkpoint(workdir / f"random_t{cfg.window}.pt", cfg), cfg) for cfg in configs]
 
 
 def run_bench(opts: BenchOptions) -> dict[str, Any]:

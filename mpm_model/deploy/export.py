@@ -1,4 +1,5 @@
-"""ONNX export of MPMLifter's target-frame head (`pose3d`) with a static window and a dynamic batch dimension.
+"""ONNX export of MPMLifter's target-frame head (`pose3d`) with a static window and a dynamic batch dimension, the
+shared export cache (`cached_onnx`), and the one-step graph of the incremental lifter (`export_step_onnx`).
 
 Uses the torch.export-based (dynamo) exporter only: a failure is raised as OnnxExportError with the exporter's
 reason, never hidden behind a fallback to the legacy TorchScript exporter (which bakes in shapes).
@@ -6,8 +7,11 @@ reason, never hidden behind a fallback to the legacy TorchScript exporter (which
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -15,13 +19,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from mpm_model.deploy.backends.engine_cache import file_sha256
+from mpm_model.checkpoint import load_lifter, read_config, resolve
 from mpm_model.config import ModelConfig
+from mpm_model.deploy.backends.cache_files import atomic_path, atomic_write_text, fill_once
+from mpm_model.deploy.backends.engine_cache import default_engine_dir, file_sha256
+from mpm_model.model import MPMLifter
 
 LOG = logging.getLogger(__name__)
 INPUT_NAMES = ("keypoints2d", "mask")
 OUTPUT_NAME = "pose3d"
 MIN_OPSET = 17  # LayerNormalization is a single op from opset 17
+# The code that writes the graph: a change to any of these (a faster formulation, a fix) must not reuse an export.
+GRAPH_SOURCES = ("model.py", "tcn.py", "config.py", "deploy/export.py")
 
 
 class OnnxExportError(RuntimeError):
@@ -64,9 +73,33 @@ def _exporter_versions() -> dict[str, str]:
     return {"torch": torch.__version__, "onnx": onnx.__version__, "onnxscript": onnxscript.__version__}
 
 
+def _export_checked(model: nn.Module, cfg: ModelConfig, path: Path, batch_max: int, opset: int) -> None:
+    """Dynamo export of head B to `path`, then the ONNX checker; OnnxExportError with the reason on failure."""
+    import onnx
+
+    wrapper = _TargetPose(model).eval()
+    window, joints = cfg.window, cfg.num_joints
+    example = (torch.zeros(2, window, joints, 2), torch.zeros(2, window, joints, dtype=torch.bool))
+    batch = torch.export.Dim("batch", min=1, max=batch_max)
+    for chatty in ("onnxscript", "onnx_ir"):  # their INFO logs list every rewrite; keep warnings only
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    try:
+        torch.onnx.export(wrapper, example, str(path), dynamo=True, opset_version=opset, verbose=False,
+                          input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME], external_data=False,
+                          dynamic_shapes={"keypoints2d": {0: batch}, "mask": {0: batch}}, optimize=True)
+    except Exception as exc:  # the exporter raises many types; all mean "this model did not export"
+        raise OnnxExportError(f"torch.onnx dynamo export of MPMLifter (window={window}, causal={cfg.causal}) "
+                              f"failed: {type(exc).__name__}: {exc}") from exc
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except Exception as exc:
+        raise OnnxExportError(f"onnx.checker rejected the export of {path.name}: {exc}") from exc
+
+
 def export_onnx(model: nn.Module, cfg: ModelConfig, onnx_path: str | Path, batch_max: int = 64,
                 opset: int = 18) -> dict[str, Any]:
-    """Export model (an MPMLifter for cfg) to onnx_path + a JSON sidecar; returns the sidecar dict."""
+    """Export model (an MPMLifter for cfg) to onnx_path + a JSON sidecar; returns the sidecar dict. Both files are
+    replaced atomically, the sidecar last; a failed export leaves the previous pair as it was."""
     import onnx
 
     if opset < MIN_OPSET:
@@ -74,28 +107,13 @@ def export_onnx(model: nn.Module, cfg: ModelConfig, onnx_path: str | Path, batch
     if batch_max < 2:
         raise ValueError(f"batch_max must be >= 2 so the batch dimension stays dynamic, got {batch_max}")
     onnx_path = Path(onnx_path)
-    onnx_path.parent.mkdir(parents=True, exist_ok=True)
-    sidecar_path(onnx_path).unlink(missing_ok=True)  # no sidecar may vouch for a half-written or failed export
-    wrapper = _TargetPose(model).eval()
-    window, joints = cfg.window, cfg.num_joints
-    example = (torch.zeros(2, window, joints, 2), torch.zeros(2, window, joints, dtype=torch.bool))
-    batch = torch.export.Dim("batch", min=1, max=batch_max)
     started = time.perf_counter()
-    for chatty in ("onnxscript", "onnx_ir"):  # their INFO logs list every rewrite; keep warnings only
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-    try:
-        torch.onnx.export(wrapper, example, str(onnx_path), dynamo=True, opset_version=opset, verbose=False,
-                          input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME], external_data=False,
-                          dynamic_shapes={"keypoints2d": {0: batch}, "mask": {0: batch}}, optimize=True)
-    except Exception as exc:  # the exporter raises many types; all mean "this model did not export"
-        raise OnnxExportError(f"torch.onnx dynamo export of MPMLifter (window={window}, causal={cfg.causal}) "
-                              f"failed: {type(exc).__name__}: {exc}") from exc
-    try:
-        onnx.checker.check_model(str(onnx_path), full_check=True)
-    except Exception as exc:
-        raise OnnxExportError(f"onnx.checker rejected {onnx_path}: {exc}") from exc
-    graph = onnx.load(str(onnx_path), load_external_data=False)
+    with atomic_path(onnx_path) as temp:  # readers see the previous export or this one complete, never half
+        _export_checked(model, cfg, temp, batch_max, opset)
+        graph = onnx.load(str(temp), load_external_data=False)
+        onnx_sha256 = file_sha256(temp)
     actual_opset = next(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx"))
+    window, joints = cfg.window, cfg.num_joints
     sidecar = {
         "config": cfg.to_dict(),
         "target_index": cfg.target_index,
@@ -105,11 +123,80 @@ def export_onnx(model: nn.Module, cfg: ModelConfig, onnx_path: str | Path, batch
         "batch_max": batch_max,
         "opset": actual_opset,
         "exporter": {"dynamo": True, **_exporter_versions()},
-        "onnx_sha256": file_sha256(onnx_path),
+        "onnx_sha256": onnx_sha256,
         "export_seconds": round(time.perf_counter() - started, 2),
     }
-    sidecar_path(onnx_path).write_text(json.dumps(sidecar, indent=2))
+    atomic_write_text(sidecar_path(onnx_path), json.dumps(sidecar, indent=2))  # last: it vouches for the file
     return sidecar
+
+
+@functools.lru_cache(maxsize=1)
+def graph_code_hash() -> str:
+    """sha256 over the sources that define the exported graph (read once per process)."""
+    digest = hashlib.sha256()
+    for name in GRAPH_SOURCES:
+        digest.update((Path(__file__).resolve().parents[1] / name).read_bytes())
+    return digest.hexdigest()
+
+
+def onnx_cache_path(checkpoint: str | os.PathLike, engine_dir: str | Path | None, batch_max: int) -> Path:
+    """`<engine_dir>/<stem>-<16 hex>-b<batch_max>.onnx`, the hex from the checkpoint file's sha256 and the graph
+    code's: new weights at the same path, or new model/export code, get a new export; a warm start needs no model."""
+    path = resolve(checkpoint)
+    key = hashlib.sha256((file_sha256(path) + graph_code_hash()).encode()).hexdigest()[:16]
+    return Path(engine_dir or default_engine_dir()) / f"{path.stem}-{key}-b{batch_max}.onnx"
+
+
+def cached_onnx(checkpoint: str | os.PathLike, engine_dir: str | Path | None = None, batch_max: int = 64) -> Path:
+    """The cached export of a lifter checkpoint; the model is built (and exported) only when none matches. Processes
+    exporting the same checkpoint at once wait for the first and reuse its file (cache_files.fill_once)."""
+    path = resolve(checkpoint)
+    onnx_path = onnx_cache_path(path, engine_dir, batch_max)
+    config = read_config(path, kind="lifter")
+
+    def problem() -> str | None:
+        try:
+            return None if read_onnx_sidecar(onnx_path)[0] == config else "its sidecar holds another ModelConfig"
+        except (OSError, ValueError, KeyError) as exc:
+            return str(exc)
+
+    def export(why: str) -> None:
+        LOG.info("exporting %s to %s (%s)", path, onnx_path, why)
+        model, _ = load_lifter(path)
+        export_onnx(model, config, onnx_path, batch_max=batch_max)
+
+    if not fill_once(onnx_path, problem, export):
+        LOG.info("reusing exported %s", onnx_path)
+    return onnx_path
+
+
+class _StepGraph(nn.Module):
+    """One IncrementalLifter step as a pure function, for export: (frame, mask, features) -> (pose3d, features')."""
+
+    def __init__(self, model: MPMLifter) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, keypoints2d: torch.Tensor, mask: torch.Tensor,
+                features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        new = self.model.encoder.frame_features(keypoints2d, mask)  # (B, 1, d)
+        features = torch.cat([features[:, 1:], new], dim=1)  # (B, T, d)
+        return self.model.target_from_tokens(self.model.encoder.temporal(features)), features
+
+
+def export_step_onnx(model: MPMLifter, onnx_path: str | Path, batch_max: int = 64, opset: int = 18) -> None:
+    """ONNX graph of one `mpm_model.streaming.incremental.IncrementalLifter` step: inputs keypoints2d (B, 1, J, 2),
+    mask (B, 1, J) bool, features (B, T, d_model) -> pose3d (B, 1, J, 3), features_next (B, T, d_model). Start
+    `features` as `IncrementalLifter(model).features` (fully masked frames) and feed features_next back. Same
+    exporter settings as `export_onnx`."""
+    cfg = model.cfg
+    example = (torch.zeros(2, 1, cfg.num_joints, 2), torch.zeros(2, 1, cfg.num_joints, dtype=torch.bool),
+               torch.zeros(2, cfg.window, cfg.d_model))
+    batch = torch.export.Dim("batch", min=1, max=batch_max)
+    torch.onnx.export(_StepGraph(model).eval(), example, str(onnx_path), dynamo=True, opset_version=opset,
+                      verbose=False, input_names=["keypoints2d", "mask", "features"],
+                      output_names=["pose3d", "features_next"], external_data=False, optimize=True,
+                      dynamic_shapes={"keypoints2d": {0: batch}, "mask": {0: batch}, "features": {0: batch}})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -123,9 +210,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--opset", type=int, default=18, help=f"ONNX opset, >= {MIN_OPSET} (default 18)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from mpm_model.checkpoint import load_lifter
-    from mpm_model.deploy.backends.factory import onnx_cache_path
-
     try:
         model, cfg = load_lifter(args.checkpoint)
         onnx_path = args.onnx or onnx_cache_path(args.checkpoint, args.engine_dir, args.batch_max)

@@ -1,11 +1,24 @@
-"""Deployment backends sharing one `Backend.infer` interface; heavy runtimes (onnxruntime, tensorrt) load lazily."""
-from mpm_model.deploy.backends.base import Backend
-from mpm_model.deploy.backends.engine_cache import default_engine_dir
-from mpm_model.deploy.backends.factory import BACKEND_NAMES, create_backend
-from mpm_model.deploy.backends.gpu_probe import GpuInfo, probe_gpu, tensorrt_installed
-from mpm_model.deploy.backends.onnxruntime_backend import OnnxRuntimeBackend
-from mpm_model.deploy.backends.tensorrt_backend import TensorRTBackend
-from mpm_model.deploy.backends.torch_backend import TorchBackend
+"""Deployment backends sharing one `Backend.infer` interface. Names are imported on first use: the torch-free parts
+(`names`, `engine_cache`, `cache_files`) load without torch, and onnxruntime / tensorrt load only when used."""
+import importlib
 
-__all__ = ["BACKEND_NAMES", "Backend", "GpuInfo", "OnnxRuntimeBackend", "TensorRTBackend", "TorchBackend",
-           "create_backend", "default_engine_dir", "probe_gpu", "tensorrt_installed"]
+_EXPORTS = {
+    "mpm_model.deploy.backends.base": ("Backend",),
+    "mpm_model.deploy.backends.engine_cache": ("default_engine_dir",),
+    "mpm_model.deploy.backends.factory": ("create_backend",),
+    "mpm_model.deploy.backends.gpu_probe": ("GpuInfo", "probe_gpu", "tensorrt_installed"),
+    "mpm_model.deploy.backends.names": ("BACKEND_NAMES", "PRECISIONS", "precision_problem"),
+    "mpm_model.deploy.backends.onnxruntime_backend": ("OnnxRuntimeBackend",),
+    "mpm_model.deploy.backends.tensorrt_backend": ("TensorRTBackend",),
+    "mpm_model.deploy.backends.torch_backend": ("TorchBackend",),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module 'mpm_model.deploy.backends' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOME[name]), name)
+
+
+__all__ = sorted(_HOME)

@@ -24,6 +24,7 @@ class Backend(abc.ABC):
         self.device = device
         self.max_batch = int(max_batch)
         self.selection_reason = f"{self.name} backend requested explicitly"
+        self.fallback_reason: str | None = None  # set when a better backend failed (create_backend's auto)
 
     def infer(self, keypoints2d: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """(B,T,J,2) float + (B,T,J) bool (True = masked) -> (B,1,J,3) float32; B > max_batch runs in chunks."""

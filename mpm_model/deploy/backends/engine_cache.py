@@ -10,13 +10,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mpm_model.config import ModelConfig
+from mpm_model.deploy.backends.cache_files import atomic_write_bytes, atomic_write_text, fill_once
+from mpm_model.deploy.backends.names import precision_problem
 
+LOG = logging.getLogger(__name__)
 SIDECAR_FORMAT = 1
 
 
@@ -53,8 +58,9 @@ class EngineIngredients:
         if not 1 <= self.min_batch <= self.opt_batch <= self.max_batch:
             raise ValueError(f"profile must satisfy 1 <= min <= opt <= max, got "
                              f"{self.min_batch}/{self.opt_batch}/{self.max_batch}")
-        if self.precision not in ("fp32", "fp16"):
-            raise ValueError(f"TensorRT precision must be 'fp32' or 'fp16', got {self.precision!r}")
+        problem = precision_problem("tensorrt", self.precision)
+        if problem:
+            raise ValueError(problem)
 
     def key(self) -> str:
         """sha256 hex over a canonical JSON of the ingredients."""
@@ -109,5 +115,26 @@ def write_sidecar(sidecar_path: Path, engine_path: Path, ingredients: EngineIngr
         "build_seconds": round(build_seconds, 3),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    sidecar_path.write_text(json.dumps(sidecar, indent=2))
+    atomic_write_text(sidecar_path, json.dumps(sidecar, indent=2))
     return sidecar
+
+
+def cached_engine(engine_dir: str | Path, onnx_path: str | Path, ingredients: EngineIngredients,
+                  config: ModelConfig, build: Callable[[], bytes], force_rebuild: bool = False) -> tuple[Path, bool]:
+    """(engine path, built by this call?): reuse the cached engine when its sidecar matches, else `build()` the
+    serialised engine and store it, engine then sidecar, each replaced atomically. Processes that need the same
+    engine at once build it once: the others wait on its lock and reuse it (cache_files.fill_once)."""
+    engine_path, sidecar_path = engine_paths(engine_dir, onnx_path, ingredients)
+
+    def problem() -> str | None:
+        rebuild, why = rebuild_decision(engine_path, sidecar_path, ingredients, config, force_rebuild)
+        LOG.info("TensorRT engine %s: %s", "rebuild" if rebuild else "reuse", why)
+        return why if rebuild else None
+
+    def store(why: str) -> None:
+        started = time.perf_counter()
+        atomic_write_bytes(engine_path, build())
+        write_sidecar(sidecar_path, engine_path, ingredients, config, time.perf_counter() - started)
+        LOG.info("wrote %s (%.1f s)", engine_path, time.perf_counter() - started)
+
+    return engine_path, fill_once(engine_path, problem, store)

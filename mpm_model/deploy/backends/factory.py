@@ -1,13 +1,13 @@
 """create_backend: one entry point that picks (or honours) a backend and says why.
 
 `auto` prefers TensorRT (tensorrt importable + CUDA GPU), then ONNX Runtime on CUDA, then ONNX Runtime on CPU,
-then plain torch. Without an explicit ONNX file the checkpoint is exported once to a cached ONNX in engine_dir,
-named by the sha256 of the checkpoint file: a warm start hashes the file and reads its config, builds no model.
+then plain torch. Without an explicit ONNX file the checkpoint is exported once to a cached ONNX in engine_dir
+(`mpm_model.deploy.export.cached_onnx`: keyed on the checkpoint file's sha256, shared safely by processes that
+start together); a warm start hashes the file and reads its config, builds no model. When auto had to pass over a
+backend that failed, `backend.fallback_reason` says so (the node raises a WARN for it).
 """
 from __future__ import annotations
 
-import functools
-import hashlib
 import importlib.util
 import logging
 import os
@@ -15,54 +15,13 @@ from pathlib import Path
 
 import torch
 
-from mpm_model.checkpoint import load_lifter, read_config, resolve
 from mpm_model.deploy.backends.base import Backend
-from mpm_model.deploy.backends.engine_cache import default_engine_dir, file_sha256
+from mpm_model.deploy.backends.engine_cache import default_engine_dir
 from mpm_model.deploy.backends.gpu_probe import probe_gpu, tensorrt_installed
+from mpm_model.deploy.backends.names import precision_problem
+from mpm_model.deploy.export import cached_onnx
 
 LOG = logging.getLogger(__name__)
-BACKEND_NAMES = ("auto", "torch", "onnxruntime", "tensorrt")
-
-
-# The code that writes the graph: a change to any of these (a faster formulation, a fix) must not reuse an export.
-GRAPH_SOURCES = ("model.py", "tcn.py", "config.py", "deploy/export.py")
-
-
-@functools.lru_cache(maxsize=1)
-def graph_code_hash() -> str:
-    """sha256 over the sources that define the exported graph (read once per process)."""
-    digest = hashlib.sha256()
-    for name in GRAPH_SOURCES:
-        digest.update((Path(__file__).resolve().parents[2] / name).read_bytes())
-    return digest.hexdigest()
-
-
-def onnx_cache_path(checkpoint: str | os.PathLike, engine_dir: str | Path | None, batch_max: int) -> Path:
-    """`<engine_dir>/<stem>-<16 hex>-b<batch_max>.onnx`, the hex from the checkpoint file's sha256 and the graph
-    code's: new weights at the same path, or new model/export code, get a new export; a warm start needs no model."""
-    path = resolve(checkpoint)
-    key = hashlib.sha256((file_sha256(path) + graph_code_hash()).encode()).hexdigest()[:16]
-    return Path(engine_dir or default_engine_dir()) / f"{path.stem}-{key}-b{batch_max}.onnx"
-
-
-def cached_onnx(checkpoint: str | os.PathLike, engine_dir: str | Path | None = None, batch_max: int = 64) -> Path:
-    """The cached export of a lifter checkpoint; the model is built (and exported) only when none matches."""
-    from mpm_model.deploy.export import export_onnx, read_onnx_sidecar
-
-    path = resolve(checkpoint)
-    onnx_path = onnx_cache_path(path, engine_dir, batch_max)
-    config = read_config(path, kind="lifter")
-    try:
-        if read_onnx_sidecar(onnx_path)[0] == config:
-            LOG.info("reusing exported %s", onnx_path)
-            return onnx_path
-        why = "its sidecar holds another ModelConfig"
-    except (OSError, ValueError, KeyError) as exc:
-        why = str(exc)
-    LOG.info("exporting %s to %s (%s)", path, onnx_path, why)
-    model, config = load_lifter(path)
-    export_onnx(model, config, onnx_path, batch_max=batch_max)
-    return onnx_path
 
 
 class _OnnxSource:
@@ -99,12 +58,10 @@ def _torch(checkpoint: str | os.PathLike | None, device: str | None, precision: 
     return TorchBackend.from_checkpoint(checkpoint, device=device, precision=precision, max_batch=max_batch or 64)
 
 
-def _onnxruntime(onnx_path: Path, device: str | None, precision: str, max_batch: int | None,
-                 threads: int | None, spinning: bool) -> Backend:
+def _onnxruntime(onnx_path: Path, device: str | None, max_batch: int | None, threads: int | None,
+                 spinning: bool) -> Backend:
     from mpm_model.deploy.backends.onnxruntime_backend import OnnxRuntimeBackend, ort_cuda_available
 
-    if precision != "fp32":
-        raise ValueError(f"the onnxruntime backend runs the fp32 ONNX export only, got precision={precision!r}")
     device = device or ("cuda" if ort_cuda_available() and probe_gpu().available else "cpu")
     return OnnxRuntimeBackend(onnx_path, device=device, threads=threads, max_batch=max_batch, spinning=spinning)
 
@@ -127,16 +84,15 @@ def create_backend(name: str = "auto", *, checkpoint: str | os.PathLike | None =
     checkpoint: file path or shipped weights name; engine_dir: ONNX/engine cache (default default_engine_dir());
     threads / spinning: ONNX Runtime intra-op threads (None or 0 = ORT's default) and thread-pool spinning.
     """
-    if name not in BACKEND_NAMES:
-        raise ValueError(f"backend must be one of {BACKEND_NAMES}, got {name!r}")
+    problem = precision_problem(name, precision)
+    if problem:  # checked before a possibly slow export
+        raise ValueError(problem)
     engine_dir = Path(engine_dir) if engine_dir else default_engine_dir()
     source = _OnnxSource(checkpoint, onnx, engine_dir, export_batch_max)
     if name == "torch":
         backend = _torch(checkpoint, device, precision, max_batch)
     elif name == "onnxruntime":
-        if precision != "fp32":  # checked before a possibly slow export
-            raise ValueError(f"the onnxruntime backend runs the fp32 ONNX export only, got precision={precision!r}")
-        backend = _onnxruntime(source.path(), device, precision, max_batch, threads, spinning)
+        backend = _onnxruntime(source.path(), device, max_batch, threads, spinning)
     elif name == "tensorrt":
         from mpm_model.deploy.backends.tensorrt_backend import check_tensorrt_ready
 
@@ -152,23 +108,26 @@ def create_backend(name: str = "auto", *, checkpoint: str | os.PathLike | None =
 def _auto(checkpoint: str | os.PathLike | None, source: _OnnxSource, device: str | None, precision: str,
           engine_dir: Path, max_batch: int | None, threads: int | None, spinning: bool, opt_batch: int,
           force_rebuild: bool) -> Backend:
-    """Try TensorRT, ONNX Runtime (CUDA, then CPU), torch; each skip or failure is part of the reason."""
+    """Try TensorRT, ONNX Runtime (CUDA, then CPU), torch; each skip or failure is part of the reason, and what
+    failed (or is installed but unusable) also goes into `fallback_reason`."""
     gpu = probe_gpu()
     notes: list[str] = []
+    failures: list[str] = []
     if not tensorrt_installed():
         notes.append("tensorrt is not installed")
     elif not (gpu.available and gpu.torch_cuda):
-        notes.append(f"tensorrt is installed but unusable: {gpu.reason}")
+        failures.append(f"tensorrt is installed but unusable: {gpu.reason}")
     elif device is not None and not device.startswith("cuda"):
         notes.append(f"tensorrt skipped: device {device} requested")
     else:
         try:
             backend = _tensorrt(source.path(), device, precision, max_batch, engine_dir, opt_batch, force_rebuild)
             version = f" {gpu.tensorrt_version}" if gpu.tensorrt_version else ""
-            return _chosen(backend, f"tensorrt{version} with GPU {gpu.name} (sm {gpu.compute_capability})", notes)
+            return _chosen(backend, f"tensorrt{version} with GPU {gpu.name} (sm {gpu.compute_capability})", notes,
+                           failures)
         except Exception as exc:  # auto must still produce a backend; the failure goes into the reason and log
             LOG.warning("auto: TensorRT failed, trying ONNX Runtime: %s", exc)
-            notes.append(f"tensorrt failed: {type(exc).__name__}: {exc}")
+            failures.append(f"tensorrt failed: {type(exc).__name__}: {exc}")
     if importlib.util.find_spec("onnxruntime") is not None:
         from mpm_model.deploy.backends.onnxruntime_backend import ort_cuda_available
 
@@ -183,17 +142,23 @@ def _auto(checkpoint: str | os.PathLike | None, source: _OnnxSource, device: str
         if precision != "fp32":
             notes.append(f"onnxruntime runs fp32 (precision {precision} not applied)")
         try:
-            backend = _onnxruntime(source.path(), ort_device, "fp32", max_batch, threads, spinning)
-            return _chosen(backend, f"onnxruntime on {ort_device} ({', '.join(backend.providers)})", notes)
+            backend = _onnxruntime(source.path(), ort_device, max_batch, threads, spinning)
+            return _chosen(backend, f"onnxruntime on {ort_device} ({', '.join(backend.providers)})", notes,
+                           failures)
         except Exception as exc:
             LOG.warning("auto: ONNX Runtime failed, falling back to torch: %s", exc)
-            notes.append(f"onnxruntime failed: {type(exc).__name__}: {exc}")
+            failures.append(f"onnxruntime failed: {type(exc).__name__}: {exc}")
     else:
-        notes.append("onnxruntime is not installed")
-    return _chosen(_torch(checkpoint, device, precision, max_batch), "torch (last resort)", notes)
+        failures.append("onnxruntime is not installed")
+    return _chosen(_torch(checkpoint, device, precision, max_batch), "torch (last resort)", notes, failures)
 
 
-def _chosen(backend: Backend, choice: str, notes: list[str]) -> Backend:
-    backend.selection_reason = f"auto chose {choice}" + (f" because {'; '.join(notes)}" if notes else "")
+def _chosen(backend: Backend, choice: str, notes: list[str], failures: list[str]) -> Backend:
+    """Record why `backend` was chosen; a fallback (something better failed) is logged as a warning."""
+    reasons = notes + failures
+    backend.selection_reason = f"auto chose {choice}" + (f" because {'; '.join(reasons)}" if reasons else "")
+    if failures:
+        backend.fallback_reason = f"fell back to {backend.name}: {'; '.join(failures)}"
+        LOG.warning("backend %s on %s: %s", backend.name, backend.device, backend.fallback_reason)
     LOG.info("backend %s on %s: %s", backend.name, backend.device, backend.selection_reason)
     return backend

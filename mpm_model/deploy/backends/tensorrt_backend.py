@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from mpm_model.deploy.backends.base import Backend
-from mpm_model.deploy.backends.engine_cache import (EngineIngredients, default_engine_dir, engine_paths, file_sha256,
-                                                    rebuild_decision, write_sidecar)
+from mpm_model.deploy.backends.engine_cache import (EngineIngredients, cached_engine, default_engine_dir,
+                                                    file_sha256)
 from mpm_model.config import ModelConfig
 
 LOG = logging.getLogger(__name__)
@@ -150,7 +150,8 @@ def ensure_engine(onnx_path: str | Path, engine_dir: str | Path | None = None, p
                   max_batch: int = 16, opt_batch: int = 1, force_rebuild: bool = False,
                   workspace_mb: int = 1024) -> tuple[Path, ModelConfig, bool]:
     """(engine path, config, rebuilt?): reuse the cached engine if its sidecar matches, else build and cache it
-    (in engine_dir, default default_engine_dir())."""
+    (in engine_dir, default default_engine_dir(); engine_cache.cached_engine: atomic, built once when several
+    processes start together)."""
     from mpm_model.deploy.export import read_onnx_sidecar
 
     onnx_path = Path(onnx_path)
@@ -158,16 +159,9 @@ def ensure_engine(onnx_path: str | Path, engine_dir: str | Path | None = None, p
     if max_batch > sidecar["batch_max"]:
         raise ValueError(f"max_batch={max_batch} exceeds the ONNX export's batch range 1..{sidecar['batch_max']}")
     ingredients = current_ingredients(onnx_path, precision, max_batch, opt_batch)
-    engine_path, sidecar_path = engine_paths(engine_dir or default_engine_dir(), onnx_path, ingredients)
-    rebuild, why = rebuild_decision(engine_path, sidecar_path, ingredients, config, force_rebuild)
-    LOG.info("TensorRT engine %s: %s", "rebuild" if rebuild else "reuse", why)
-    if rebuild:
-        engine_path.parent.mkdir(parents=True, exist_ok=True)
-        sidecar_path.unlink(missing_ok=True)
-        started = time.perf_counter()
-        engine_path.write_bytes(build_serialized_engine(onnx_path, config, ingredients, workspace_mb))
-        write_sidecar(sidecar_path, engine_path, ingredients, config, time.perf_counter() - started)
-        LOG.info("wrote %s (%.1f s)", engine_path, time.perf_counter() - started)
+    engine_path, rebuild = cached_engine(engine_dir or default_engine_dir(), onnx_path, ingredients, config,
+                                         lambda: build_serialized_engine(onnx_path, config, ingredients, workspace_mb),
+                                         force_rebuild)
     return engine_path, config, rebuild
 
 

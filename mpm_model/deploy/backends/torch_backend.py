@@ -10,8 +10,9 @@ import torch
 from mpm_model.checkpoint import load_lifter
 from mpm_model.config import ModelConfig
 from mpm_model.deploy.backends.base import Backend
+from mpm_model.deploy.backends.names import PRECISIONS, precision_problem
 
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPES = dict(zip(PRECISIONS, (torch.float32, torch.float16, torch.bfloat16)))
 
 
 class TorchBackend(Backend):
@@ -24,13 +25,14 @@ class TorchBackend(Backend):
 
     def __init__(self, model: torch.nn.Module, config: ModelConfig, device: str = "cpu", precision: str = "fp32",
                  max_batch: int = 64) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        problem = precision_problem(self.name, precision)
+        if problem:
+            raise ValueError(problem)
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise RuntimeError(f"device {device!r} requested but torch {torch.__version__} sees no CUDA device")
         super().__init__(config, device, max_batch)
         self.precision = precision
-        self._dtype = PRECISIONS[precision]
+        self._dtype = DTYPES[precision]
         self._torch_device = torch.device(device)
         self.model = model.to(device=self._torch_device, dtype=self._dtype).eval()
 
