@@ -26,14 +26,6 @@ def model_problem(config: ModelConfig) -> str | None:
     return None
 
 
-def model_mode(config: ModelConfig) -> str:
-    """How the model answers in time, for logs and diagnostics."""
-    if not config.causal:
-        return f"centred (answers for frame t-{config.window // 2})"
-    return f"causal, lookahead {config.lookahead}" + (f" (answers for frame t-{config.lookahead})"
-                                                       if config.lookahead else " (answers for the newest frame)")
-
-
 def build_backend(params: LifterParams) -> tuple[Backend, bool]:
     """(backend, untrained) for validated parameters; raises ValueError/RuntimeError/OSError with the reason."""
     engine_dir = Path(params.engine_dir) if params.engine_dir else default_engine_dir()

@@ -1,6 +1,7 @@
-"""Thread-safe pipeline statistics for the node's 1 Hz /diagnostics report (ROS-free).
+"""Thread-safe pipeline statistics and the assembly of each node's 1 Hz /diagnostics report (ROS-free).
 
-The subscription callback and the inference worker both record here; `snapshot()` is read by the timer.
+The subscription callback and the inference worker both record here; `snapshot()` is read by the timer, and
+`lifter_report()` turns a snapshot plus the lifter's state (`LifterHealth`) into the level, summary and values.
 Two counter families, so a degraded-but-kept input is never confused with a lost one: `dropped.<reason>`
 (an input frame or skeleton that produced no output; summed in `dropped_total`) and `masked.<reason>`
 (kept, with joints/frames masked or placement given up; summed in `masked_total`).
@@ -11,10 +12,13 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+OK, WARN, ERROR = 0, 1, 2  # diagnostic_msgs/DiagnosticStatus levels
 RATE_WINDOW_S = 5.0
+RECENT_S = 5.0  # a warning condition seen this recently keeps /diagnostics at WARN
 LATENCY_SAMPLES = 500
 FPS_TOLERANCE = 0.2  # relative difference between the measured stream rate and the model's training rate
 
@@ -168,3 +172,67 @@ class PipelineStats:
                 resets=dict(self._resets),
                 extra=dict(extra or {}),
             )
+
+
+@dataclass(frozen=True)
+class Report:
+    """One DiagnosticStatus, ROS-free: level (OK / WARN / ERROR), one-line summary, key/values."""
+
+    level: int
+    summary: str
+    values: list[tuple[str, str]]
+
+
+def model_mode(config: Any) -> str:
+    """How the model (a ModelConfig) answers in time, for logs and diagnostics."""
+    if not config.causal:
+        return f"centred (answers for frame t-{config.window // 2})"
+    return f"causal, lookahead {config.lookahead}" + (f" (answers for frame t-{config.lookahead})"
+                                                       if config.lookahead else " (answers for the newest frame)")
+
+
+@dataclass
+class LifterHealth:
+    """The lifter's conditions that raise its /diagnostics level, set by the node as they are seen."""
+
+    untrained: bool = False
+    last_outside_at: float = -float("inf")  # most joints of a skeleton fell outside the image (monotonic s)
+    rate_problem: str | None = None  # frame_rate_problem() of the latest accepted frame
+    camera_info_missing: bool = False
+
+    def problems(self, now: float, untrained_warning: str) -> list[str]:
+        problems = [untrained_warning] if self.untrained else []
+        if self.camera_info_missing:
+            problems.append("no camera_info received")
+        if now - self.last_outside_at < RECENT_S:
+            problems.append("most joints of some skeletons fall outside the image")
+        if self.rate_problem:
+            problems.append(self.rate_problem)
+        return problems
+
+
+def lifter_report(stats: PipelineStats, lifter: Any, checkpoint: str, camera_info: bool, health: LifterHealth,
+                  untrained_warning: str, now: float | None = None) -> Report:
+    """The mpm_lifter status: counters and latencies, the model and backend (from the StreamingLifter `lifter`),
+    WARN while any health problem holds."""
+    now = time.monotonic() if now is None else now
+    backend, cfg = lifter.backend, lifter.config
+    measured = lifter.measured_rate_hz()
+    snapshot = stats.snapshot(extra={
+        "backend": backend.name, "device": str(backend.device), "backend_selection": backend.selection_reason,
+        "checkpoint": checkpoint or "(untrained random init)", "window": str(cfg.window),
+        "mode": model_mode(cfg), "output_delay_frames": str(lifter.delay_frames),
+        "camera": "camera_info" if camera_info else "parameter fallback (no camera_info yet)",
+        "input_stamp_rate_hz": "unknown" if measured is None else f"{measured:.2f}", "model_fps": f"{cfg.fps:g}",
+    }, now=now)
+    problems = health.problems(now, untrained_warning)
+    summary = "; ".join(problems) or f"{snapshot.output_rate_hz:.1f} Hz out, {snapshot.active_tracks} track(s)"
+    return Report(WARN if problems else OK, summary, snapshot.as_key_values())
+
+
+def input_report(stats: PipelineStats, extra: dict[str, str], running: str, idle: str) -> Report:
+    """The front-end nodes' status (pose2d, relay): OK while input arrives (`running`), else WARN (`idle`)."""
+    snapshot = stats.snapshot(extra=extra)
+    if snapshot.input_rate_hz > 0:
+        return Report(OK, running.format(rate=snapshot.output_rate_hz), snapshot.as_key_values())
+    return Report(WARN, idle, snapshot.as_key_values())

@@ -1,7 +1,7 @@
 """Builders for the node's output messages from numpy arrays (message packages only, no rclpy)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
@@ -113,11 +113,34 @@ def skeleton_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int], poi
     return MarkerArray(markers=markers)
 
 
+class MarkerNamespaces:
+    """Which namespace (placed or root-relative) each track's markers were last drawn in: a track that switches
+    gets DELETEs in the other one (`switched`), none while its state stays the same."""
+
+    def __init__(self) -> None:
+        self._placed: dict[int, bool] = {}
+
+    def switched(self, track_ids: Sequence[int], placed: np.ndarray) -> np.ndarray:
+        """(B,) bool: tracks drawn for the first time or in the other namespace than last time; then recorded."""
+        switched = np.array([self._placed.get(t) is not bool(ok) for t, ok in zip(track_ids, placed)])
+        self._placed.update(zip(track_ids, np.asarray(placed).tolist()))
+        return switched
+
+    def forget(self, track_ids: Sequence[int]) -> None:
+        for track_id in track_ids:
+            self._placed.pop(track_id, None)
+
+
 def delete_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int]) -> MarkerArray:
     """DELETE the markers of each expired track, in both namespaces."""
     header = _header(stamp_ns, frame_id)
     return MarkerArray(markers=[marker for track_id in track_ids for placed in (True, False)
                                 for marker in _delete(header, track_namespace(int(track_id), placed))])
+
+
+def diagnostic_report(stamp_ns: int, name: str, hardware_id: str, report: Any) -> DiagnosticArray:
+    """A mpm_ros.diagnostics.Report as a DiagnosticArray."""
+    return diagnostic_array(stamp_ns, name, hardware_id, bytes([report.level]), report.summary, report.values)
 
 
 def diagnostic_array(stamp_ns: int, name: str, hardware_id: str, level: bytes, message: str,

@@ -1,5 +1,5 @@
-"""What every lifecycle node here shares: the transitions around serve/release (`ServingNode`) and the `main()`
-(--help, signals, autostart check, spin, clean exit).
+"""What every lifecycle node here shares: its parameter table's declarations and refusals, the transitions around
+serve/release (`ServingNode`) and the `main()` (--help, signals, autostart check, spin, clean exit).
 
 SIGINT or SIGTERM at any time — during the slow start-up, while spinning, twice under load — ends the node
 cleanly with exit status 0 and no traceback; status 1 when autostart could not reach the active state.
@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import signal
 import sys
-from typing import Callable
+from typing import Any, Callable
 
 import rclpy
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
+
+from mpm_ros.inputs import clip
+from mpm_ros.param_table import ParamTable
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -22,7 +27,47 @@ class ServingNode(LifecycleNode):
     """A lifecycle node whose activate starts serving and whose configure acquires what serving needs:
     deactivate stops serving, cleanup releases, shutdown does both. Subclasses write `_stop_serving()` and
     `_release()`; `autostart()` (configure + activate when the autostart parameter is set) is run by the
-    constructor of each node unless deferred, and by `run_lifecycle_node` inside its signal guard."""
+    constructor of each node unless deferred, and by `run_lifecycle_node` inside its signal guard.
+
+    Parameters, the same for every node: `table` is declared at construction; overrides ROS refused or would drop
+    silently (`argv`: the process arguments) are kept in `_refused` and fail configure (`_read_parameters`); a
+    runtime set is refused when it adds a problem configure would refuse, or changes a non-live parameter while
+    configured (`_params` is not None); live ones reach `_apply_live`. `validate()` adds a node's cross-checks."""
+
+    def __init__(self, name: str, table: ParamTable, argv: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.table = table
+        self._params: Any = None  # the node's parameter record while configured
+        self._refused = table.declare(self) | table.command_line_problems(argv or [])
+        ignored = sorted(name for name in self._parameter_overrides if not self.has_parameter(name))
+        if ignored:  # a params file may be shared with other nodes: say so, but do not refuse
+            self.get_logger().warning(f"ignoring parameters this node does not have: {clip(', '.join(ignored))}")
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def validate(self, values: dict[str, Any]) -> list[str]:
+        """Every problem configure would refuse in `values` (the table's rules; nodes add cross-checks)."""
+        return self.table.validate(values)
+
+    def _read_parameters(self) -> tuple[dict[str, Any], list[str]]:
+        """(current values, every reason configure must refuse: refused overrides and invalid values)."""
+        values = self.table.read(self)
+        return values, list(self._refused.values()) + self.validate(values)
+
+    def _apply_live(self, values: dict[str, Any]) -> None:
+        """Apply accepted live parameter values on a configured node."""
+
+    def _on_set_parameters(self, changes: list[Parameter]) -> SetParametersResult:
+        current = self.table.read(self)
+        requested = {change.name: change.value for change in changes}
+        configured = self.lifecycle_state if self._params is not None else None
+        reason = self.table.runtime_refusal(current, requested, self.validate, configured)
+        if reason is not None:
+            return SetParametersResult(successful=False, reason=reason)
+        for name in requested:  # a corrected start-up override no longer blocks configure
+            self._refused.pop(name, None)
+        if self._params is not None:
+            self._apply_live(current | {n: v for n, v in requested.items() if n in self.table.by_name})
+        return SetParametersResult(successful=True)
 
     @property
     def lifecycle_state(self) -> str:
@@ -96,7 +141,7 @@ def run_lifecycle_node(make_node: Callable[[list[str]], ServingNode], usage: str
     status = 0
     try:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-        node = make_node(args)
+        node = make_node(args)  # every node refuses the -p overrides ROS would drop (ServingNode)
         node.autostart()
         stop.interrupt = False  # from here on the loop below polls stop.requested
         if stop.requested:

@@ -3,8 +3,8 @@
 Thin glue: image → `mpm_model.vision.image.image_to_rgb` → detector (MediaPipe BlazePose or a user YOLO-pose
 ONNX) → `PoseTracker` ids → Skeleton2DArray (COCO-17, stamped with the image's stamp) on `keypoints`, which
 is the lifter's input topic. Optional `overlay`: the image with the 2D keypoints and the lifter's 3D
-skeletons (`skeletons3d`, matched by stamp) reprojected through camera_info's K. Detection runs on a worker
-thread behind a one-slot mailbox, so a slow detector drops whole frames (counted) instead of adding latency.
+skeletons (`skeletons3d`, matched by stamp) reprojected through camera_info's K. Detection runs on the shared
+InferenceWorker with a one-job queue, so a slow detector drops whole frames (counted) instead of adding latency.
 
     python -m mpm_ros.pose2d_node --ros-args -r image:=/camera/image_raw -r camera_info:=/camera/camera_info
 """
@@ -15,25 +15,26 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.msg import DiagnosticArray
 from mpm_msgs.msg import Keypoint2D, Skeleton2D, Skeleton2DArray, Skeleton3DArray
-from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
-from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
 from mpm_model.skeleton import coco17_to_h36m17
+from mpm_model.streaming import confident
 from mpm_model.vision.detectors import LAYOUT, Detection, create_detector
 from mpm_model.vision.image import ImageError, image_to_rgb, rgb_to_image_fields
 from mpm_model.vision.overlay import OverlayTrack, draw_overlay
 from mpm_model.vision.pose_task import default_task_path
 from mpm_model.vision.tracker import PoseTracker
+from mpm_ros import messages, pose2d_params
+from mpm_ros.diagnostics import PipelineStats, input_report
 from mpm_ros.node_main import ServingNode, run_lifecycle_node
-from mpm_ros import messages, param_table, pose2d_params
-from mpm_ros.diagnostics import PipelineStats
+from mpm_ros.worker import InferenceWorker
 
 NODE_NAME = "mpm_pose2d"
 LOG_THROTTLE_S = 5.0
@@ -55,11 +56,9 @@ class Pose2DNode(ServingNode):
     """The lifecycle node; with autostart (default) it configures and activates itself in the constructor
     (`defer_autostart`: left to `autostart()`, as main does inside its signal guard)."""
 
-    def __init__(self, defer_autostart: bool = False, **kwargs) -> None:
-        super().__init__(NODE_NAME, **kwargs)
-        self._refused = pose2d_params.declare_all(self)
+    def __init__(self, argv: list[str] | None = None, defer_autostart: bool = False, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, pose2d_params.TABLE, argv, **kwargs)
         self.stats = PipelineStats()
-        self._params: pose2d_params.Pose2DParams | None = None
         self._detector = None
         self._model = ""
         self._tracker: PoseTracker | None = None
@@ -70,20 +69,18 @@ class Pose2DNode(ServingNode):
         self._last_stamp_ns: int | None = None
         self._overlay_frames: OrderedDict[int, Frame] = OrderedDict()
         self._overlay_lock = threading.Lock()
-        self._mailbox: tuple[Image, float] | None = None
-        self._mailbox_changed = threading.Condition()
-        self._stop = False
-        self._worker: threading.Thread | None = None
+        self._worker = InferenceWorker("mpm_pose2d_detector", self._process_job, self._detection_failed)
         self.people_last_frame = 0
         self.stamp_resets = 0
-        self.add_on_set_parameters_callback(self._on_set_parameters)
         if not defer_autostart:
             self.autostart()
 
     # ---- lifecycle ------------------------------------------------------------------------------------
+    def validate(self, values: dict[str, Any]) -> list[str]:
+        return pose2d_params.validate(values)
+
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        values = pose2d_params.read_all(self)
-        errors = list(self._refused.values()) + pose2d_params.validate(values)
+        values, errors = self._read_parameters()
         if errors:
             return self._refuse("invalid parameters", errors)
         p = pose2d_params.to_params(values)
@@ -116,20 +113,9 @@ class Pose2DNode(ServingNode):
                                   history=HistoryPolicy.KEEP_LAST)
             self._inputs.append(self.create_subscription(Skeleton3DArray, "skeletons3d", self._on_skeletons3d,
                                                          reliable))
-        self._stop = False
-        self._worker = threading.Thread(target=self._work, name="mpm_pose2d_detector", daemon=True)
         self._worker.start()
         self._timer = self.create_timer(1.0, self._publish_diagnostics)
         return super().on_activate(state)
-
-    def _on_set_parameters(self, changes: list[Parameter]) -> SetParametersResult:
-        """Runtime sets are validated like configure; none applies while configured (all are read there)."""
-        reason = param_table.refusal(pose2d_params.read_all(self), {c.name: c.value for c in changes},
-                                     pose2d_params.validate, self.lifecycle_state if self._params else None)
-        if reason is None:  # a corrected start-up override no longer blocks configure
-            for change in changes:
-                self._refused.pop(change.name, None)
-        return SetParametersResult(successful=reason is None, reason=reason or "")
 
     def destroy_node(self) -> None:
         """Stop the worker and close the detector even without a cleanup transition (the MediaPipe runtime must
@@ -151,12 +137,7 @@ class Pose2DNode(ServingNode):
 
     def stop_worker(self) -> None:
         """Stop the detector thread (no ROS calls: safe after Ctrl-C shut the context down)."""
-        if self._worker is not None:
-            with self._mailbox_changed:
-                self._stop, self._mailbox = True, None
-                self._mailbox_changed.notify_all()
-            self._worker.join(timeout=10.0)
-            self._worker = None
+        self._worker.stop()
 
     def _release(self) -> None:
         for publisher in self._outputs.values():
@@ -179,11 +160,7 @@ class Pose2DNode(ServingNode):
 
     def _on_image(self, msg: Image) -> None:
         self.stats.input_received()
-        with self._mailbox_changed:
-            if self._mailbox is not None:
-                self.stats.drop("detector_busy")
-            self._mailbox = (msg, time.monotonic())
-            self._mailbox_changed.notify()
+        self.stats.drop("detector_busy", self._worker.submit((msg, time.monotonic()), 1))  # the newest image only
 
     def _on_skeletons3d(self, msg: Skeleton3DArray) -> None:
         try:
@@ -199,18 +176,11 @@ class Pose2DNode(ServingNode):
         self.get_logger().warning(message, throttle_duration_sec=LOG_THROTTLE_S)
 
     # ---- detection (worker thread) --------------------------------------------------------------------
-    def _work(self) -> None:
-        while True:
-            with self._mailbox_changed:
-                while self._mailbox is None and not self._stop:
-                    self._mailbox_changed.wait()
-                if self._stop:
-                    return
-                (msg, received_at), self._mailbox = self._mailbox, None
-            try:
-                self._process(msg, received_at)
-            except Exception as exc:  # one failed frame is one dropped frame; the worker keeps serving
-                self._count("internal_error", f"dropping a frame after an internal error: {type(exc).__name__}: {exc}")
+    def _detection_failed(self, exc: Exception) -> None:  # one failed frame is one dropped frame
+        self._count("internal_error", f"dropping a frame after an internal error: {type(exc).__name__}: {exc}")
+
+    def _process_job(self, job: tuple[Image, float]) -> None:
+        self._process(*job)
 
     def _stamp_ok(self, stamp_ns: int) -> bool:
         """Detector timestamps must increase: drop repeats and small reorders, reset on a jump back (bag loop)."""
@@ -277,7 +247,7 @@ class Pose2DNode(ServingNode):
         tracks = []
         for track_id, detection in zip(frame.track_ids, frame.detections):
             pixels, confidence = coco17_to_h36m17(detection.keypoints, detection.confidence)
-            masked = confidence < p.min_confidence
+            masked = ~confident(confidence, p.min_confidence)
             joints3d = None
             skeleton = skeletons3d.get(track_id)
             if skeleton is not None and len(skeleton.joints) == len(pixels):
@@ -293,16 +263,14 @@ class Pose2DNode(ServingNode):
         p = self._params
         if p is None or "diagnostics" not in self._outputs:
             return
-        snapshot = self.stats.snapshot(extra={
+        report = input_report(self.stats, {
             "detector": p.detector, "model": self._model, "people_last_frame": str(self.people_last_frame),
             "stamp_resets": str(self.stamp_resets),
-            "camera_info": "received" if self._intrinsics is not None else "none yet (overlay 2D only)"})
-        level = DiagnosticStatus.OK if snapshot.input_rate_hz > 0 else DiagnosticStatus.WARN
-        summary = (f"{snapshot.output_rate_hz:.1f} Hz, {self.people_last_frame} people" if snapshot.input_rate_hz > 0
-                   else f"no images on '{self.resolve_topic_name('image')}'")
-        self._outputs["diagnostics"].publish(messages.diagnostic_array(
-            self.get_clock().now().nanoseconds, f"{self.get_name()}: detector", p.detector, level, summary,
-            snapshot.as_key_values()))
+            "camera_info": "received" if self._intrinsics is not None else "none yet (overlay 2D only)"},
+            running=f"{{rate:.1f}} Hz, {self.people_last_frame} people",
+            idle=f"no images on '{self.resolve_topic_name('image')}'")
+        self._outputs["diagnostics"].publish(messages.diagnostic_report(
+            self.get_clock().now().nanoseconds, f"{self.get_name()}: detector", p.detector, report))
 
 
 USAGE = """usage: python -m mpm_ros.pose2d_node [--ros-args -p NAME:=VALUE -r image:=TOPIC ...]
@@ -313,7 +281,7 @@ mpm_msgs/Skeleton2DArray on `keypoints` (the lifter's input), optional `overlay`
 
 def main(argv: list[str] | None = None) -> int:
     """Run the node until Ctrl-C; exit status 1 when autostart could not reach the active state."""
-    return run_lifecycle_node(lambda _args: Pose2DNode(defer_autostart=True), USAGE, argv)
+    return run_lifecycle_node(lambda args: Pose2DNode(argv=args, defer_autostart=True), USAGE, argv)
 
 
 if __name__ == "__main__":

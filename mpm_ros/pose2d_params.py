@@ -1,17 +1,20 @@
-"""Parameters of the mpm_pose2d node: one table, declared with descriptors and validated from it (ROS-free
-validation; the ParamSpec of mpm_ros/params.py, the generic rules of mpm_ros/param_table.py)."""
+"""Parameters of the mpm_pose2d node: one table (the generic rules of mpm_ros/param_table.py) and its record.
+`min_confidence` is the lifter's declaration (StreamOptions: default, range), described in this node's words."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mpm_model.streaming import StreamOptions
 from mpm_model.vision.detectors import DETECTORS
-from mpm_ros import param_table
-from mpm_ros.params import ParamSpec
+from mpm_ros.param_table import AUTOSTART, ParamSpec, ParamTable, specs_from
 
-PARAMS: tuple[ParamSpec, ...] = (
+_MIN_CONFIDENCE = next(s for s in specs_from(StreamOptions, descriptions={
+    "min_confidence": "Keypoints below this confidence are drawn hollow and not used to match tracks (set it to "
+                      "the lifter's min_confidence)"}) if s.name == "min_confidence")
+
+TABLE = ParamTable((
     ParamSpec("detector", "mediapipe", "2D pose detector: mediapipe = BlazePose (offline .task, 1+ people); "
               "yolo_onnx = a YOLO-pose ONNX model you supply in model_path (multi-person)", choices=DETECTORS),
     ParamSpec("model_path", "", "Detector model file; empty = the BlazePose .task built by make setup "
@@ -29,12 +32,11 @@ PARAMS: tuple[ParamSpec, ...] = (
               "and the lifter's 3D skeletons (subscribed on `skeletons3d`) reprojected"),
     ParamSpec("overlay_wait_frames", 15, "Frames an image waits for its 3D skeletons before the overlay is "
               "published 2D-only", 1, 300),
-    ParamSpec("min_confidence", 0.3, "Keypoints below this confidence are drawn hollow (set it to the lifter's "
-              "min_confidence)", 0.0, 1.0),
-    ParamSpec("autostart", True, "Configure and activate on start-up (false: wait for lifecycle transitions)",
-              read_only=True),
-)
-SPECS = {spec.name: spec for spec in PARAMS}
+    _MIN_CONFIDENCE,
+    AUTOSTART,
+))
+PARAMS = TABLE.specs
+SPECS = TABLE.by_name
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Pose2DParams:
 
 def validate(values: dict[str, Any]) -> list[str]:
     """Every problem with a full set of values, as sentences (empty = valid)."""
-    errors = param_table.validate(values, PARAMS)
+    errors = TABLE.validate(values)
     if not errors and values["model_path"] and not Path(values["model_path"]).is_file():
         errors.append(f"model_path={values['model_path']!r} does not exist")
     if not errors and values["detector"] == "yolo_onnx" and not values["model_path"]:
@@ -65,12 +67,4 @@ def validate(values: dict[str, Any]) -> list[str]:
 
 
 def to_params(values: dict[str, Any]) -> Pose2DParams:
-    return Pose2DParams(**{f.name: values[f.name] for f in dataclasses.fields(Pose2DParams)})
-
-
-def declare_all(node) -> dict[str, str]:
-    return param_table.declare(node, PARAMS)
-
-
-def read_all(node) -> dict[str, Any]:
-    return param_table.read(node, PARAMS)
+    return TABLE.build(Pose2DParams, values)

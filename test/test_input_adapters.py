@@ -9,8 +9,8 @@ from mpm_msgs.msg import Skeleton2DArray
 from rclpy.parameter import Parameter
 from std_msgs.msg import Header
 
-from mpm_ros import messages, param_table
-from mpm_ros.adapter_node import PARAMS, AdapterNode
+from mpm_ros import messages
+from mpm_ros.adapter_node import TABLE, AdapterNode
 from mpm_ros.input_adapters import MAX_PENDING_STAMPS, IdMap, Ros4HriBatcher, YoloRosAdapter, unavailable
 
 T0 = 1_700_000_000_000_000_000
@@ -122,29 +122,36 @@ def test_relay_parameters_are_validated(context) -> None:
     node = AdapterNode(context=context, parameter_overrides=[Parameter("input_format", value="openpose")])
     try:
         assert node.lifecycle_state == "unconfigured"
-        assert "must be one of" in " ".join(param_table.validate(param_table.read(node, PARAMS), PARAMS))
+        assert "must be one of" in " ".join(TABLE.validate(TABLE.read(node)))
         assert not node.set_parameters([Parameter("image_width", value=0)])[0].successful
         assert node.set_parameters([Parameter("input_format", value="ros4hri")])[0].successful
     finally:
         node.destroy_node()
 
 
-@pytest.mark.parametrize("input_format, package", [("yolo_ros", "yolo_msgs"), ("ros4hri", "hri_msgs")])
-def test_lifter_input_format_needs_its_message_package(context, tmp_path, input_format, package) -> None:
-    """The lifter takes the adapters directly (`input_format`); without the package it refuses configure."""
-    from node_support import lifter_node, tiny_checkpoint
+@pytest.mark.parametrize("input_format", ["yolo_ros", "ros4hri"])
+def test_lifter_has_one_input_and_refuses_input_format(context, tmp_path, input_format) -> None:
+    """One adapter path: the relay. The lifter's only input is raw Skeleton2DArray, so `-p input_format:=...`
+    (which ROS would drop silently) refuses its configure, naming the parameter."""
+    from node_support import lifter_overrides, tiny_checkpoint
 
-    if unavailable(input_format) is None:
-        pytest.skip(f"{package} is installed here")
-    with lifter_node(context, tiny_checkpoint(tmp_path), input_format=input_format) as lifter:
+    from mpm_ros.lift_node import LifterNode
+
+    lifter = LifterNode(argv=["lift_node", "--ros-args", "-p", f"input_format:={input_format}"], context=context,
+                        parameter_overrides=lifter_overrides(tiny_checkpoint(tmp_path)))
+    try:
         assert lifter.lifecycle_state == "unconfigured"
+        assert "unknown parameter 'input_format'" in " ".join(lifter._refused.values())
+    finally:
+        lifter.destroy_node()
 
 
 def test_lifter_lifts_what_the_yolo_adapter_delivers(context, tmp_path) -> None:
-    """The lifter's adapter entry point (`_on_adapted`, what KeypointInput calls) turns adapted yolo_ros
-    detections into 3D with the detections' stamps; the subscription itself needs a real yolo_msgs."""
+    """What the relay publishes (`AdapterNode._publish`: the adapter's Skeleton2DArray, as is) reaches the lifter on
+    `keypoints` and becomes 3D with the detections' stamps; the relay's subscription itself needs a real yolo_msgs."""
     from mpm_msgs.msg import Skeleton3DArray
     from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import qos_profile_sensor_data
 
     from node_support import lifter_node, tiny_checkpoint, walking_pixels
 
@@ -154,18 +161,23 @@ def test_lifter_lifts_what_the_yolo_adapter_delivers(context, tmp_path) -> None:
     adapter, received = YoloRosAdapter(Drops()), []
     period = 33_333_333
     with lifter_node(context, tiny_checkpoint(tmp_path)) as lifter:
+        relay = lifter.create_publisher(Skeleton2DArray, "keypoints", qos_profile_sensor_data)  # the relay's output
         subscription = lifter.create_subscription(Skeleton3DArray, "skeletons3d", received.append, 10)
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(lifter)
+        for _ in range(200):
+            if relay.get_subscription_count():
+                break
+            executor.spin_once(timeout_sec=0.05)
         for t in range(12):
             points = {c + 1: (*pixels[t, h], 0.9) for c, h in coco_from_h36m.items()}  # yolo ids are 1-based
-            lifter._on_adapted(adapter.convert(NS(header=header(T0 + t * period),
-                                                  detections=[yolo_detection("a", points)])))
+            relay.publish(adapter.convert(NS(header=header(T0 + t * period), detections=[yolo_detection("a", points)])))
             for _ in range(200):  # one frame at a time: the worker's queue drops the oldest when full
                 if len(received) > t:
                     break
                 executor.spin_once(timeout_sec=0.05)
         executor.remove_node(lifter)
         lifter.destroy_subscription(subscription)
+        lifter.destroy_publisher(relay)
     assert len(received) == 12
     assert [messages.ns_from_time(m.header.stamp) for m in received] == [T0 + t * period for t in range(12)]

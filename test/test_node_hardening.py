@@ -38,7 +38,7 @@ def serving(context, tmp_path, with_camera_info: bool = True, **values) -> Itera
         driver.wait_connected()
         if with_camera_info:
             driver.camera.publish(camera_info())
-            assert driver.spin_until(lambda: lifter._camera_info is not None, 5.0)
+            assert driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
         yield lifter, driver
     finally:
         driver.close()
@@ -85,14 +85,14 @@ def test_absurd_intrinsics_are_refused_and_outputs_say_unplaced(context, tmp_pat
         bad.k = [float(v) for v in k]
         driver.camera.publish(bad)
         assert driver.spin_until(lambda: lifter.stats.dropped().get("invalid_camera_info") == 1, 5.0)
-        assert lifter._camera_info is None
+        assert lifter._camera.info is None
         driver.send(skeleton_array(stamp_ns(0), {1: walker[0]}), expect_outputs=1)
         skeleton = driver.skeletons[0].skeletons[0]
         assert not skeleton.placed and skeleton.joints[0].x == skeleton.joints[0].z == 0.0
         assert driver.spin_until(lambda: any(m.ns == "track_1/root_relative" and m.action == Marker.ADD
                                              for a in driver.markers for m in a.markers), 5.0)
         driver.camera.publish(camera_info())
-        assert driver.spin_until(lambda: lifter._camera_info is not None, 5.0)
+        assert driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
         driver.send(skeleton_array(stamp_ns(1), {1: walker[1]}), expect_outputs=2)
         assert driver.skeletons[1].skeletons[0].placed and driver.skeletons[1].skeletons[0].joints[0].z > 0
 
@@ -269,7 +269,7 @@ def test_no_camera_info_warning_waits_for_a_grace_period(context, tmp_path) -> N
             driver.send(skeleton_array(stamp_ns(frame), {1: walker[frame % 40]}), expect_outputs=frame + 1)
             frame += 1
             settle(driver, 0.1)
-        assert lifter._camera_info is not None
+        assert lifter._camera.info is not None
         assert not any("CameraInfo" in line for line in driver.log_lines())
 
 

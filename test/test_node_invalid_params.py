@@ -15,7 +15,8 @@ INVALID = [
     ("image_height", 0), ("focal_length", -1.0), ("frame_rate", 30), ("queue_size", "two"),
     ("ort_threads", -1), ("ort_threads", 257), ("ort_spinning", "no"),
     # refused by params.validate
-    ("backend", "cuda"), ("precision", "int8"), ("checkpoint", "no_such_shipped_weights"), ("input_format", "openpose"),
+    # (input_format='openpose' is the mpm_input_adapter relay's now: test_input_adapters.py)
+    ("backend", "cuda"), ("precision", "int8"), ("checkpoint", "no_such_shipped_weights"),
     ("checkpoint", "/nonexistent/model.pt"), ("min_visible_joints", 0), ("min_visible_joints", 18),
     ("focal_length", 0.01), ("output_frame_id", "x" * 300), ("output_frame_id", "two words"),
     # refused by the backend factory

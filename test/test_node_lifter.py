@@ -36,7 +36,7 @@ def test_walking_skeleton_causal_end_to_end(context, tmp_path) -> None:
     try:
         walker_a, walker_b = walking_pixels(12, seed=0), walking_pixels(12, seed=1)
         driver.camera.publish(camera_info())
-        driver.spin_until(lambda: lifter._camera_info is not None, 5.0)
+        driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
         for frame in range(12):
             tracks = {1: walker_a[frame]} | ({2: walker_b[frame]} if frame < 5 else {})
             confidence = {1: np.where(np.arange(17) == 13, 0.0, 0.9)} if frame == 3 else None
@@ -138,7 +138,7 @@ def test_drop_oldest_queue(context, tmp_path) -> None:
         jobs = [Job([], FRAME_ID, Camera(10, 10, None), float(k)) for k in range(5)]
         for job in jobs:
             lifter._enqueue(job)
-        assert list(lifter._jobs) == jobs[-2:]
+        assert list(lifter._worker._jobs) == jobs[-2:]
         assert lifter.stats.dropped()["inference_queue_full"] == 3
 
 
@@ -186,7 +186,7 @@ def test_coco_input_and_fallback_focal_length_places_skeleton(context, tmp_path)
 def test_untrained_checkpoint_warns(context, tmp_path) -> None:
     with lifter_node(context, "", autostart=False, engine_dir=str(tmp_path)) as lifter:
         assert lifter.trigger_configure() == TransitionCallbackReturn.SUCCESS
-        assert lifter._untrained and lifter._lifter.config == ModelConfig(), "the default ModelConfig, random weights"
+        assert lifter.health.untrained and lifter._lifter.config == ModelConfig(), "the default ModelConfig, random weights"
         assert list(tmp_path.glob("untrained_t27_centred.pt"))
 
 

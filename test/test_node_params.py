@@ -2,7 +2,7 @@
 import pytest
 
 from mpm_model.checkpoint import list_pretrained
-from mpm_ros import params
+from mpm_ros import param_table, params
 
 SHIPPED = list_pretrained()
 
@@ -14,7 +14,7 @@ def defaults() -> dict:
 def test_defaults_are_valid_and_complete() -> None:
     assert params.DEFAULT_CHECKPOINT in SHIPPED
     assert params.validate(defaults(), shipped=SHIPPED) == []
-    assert set(params.SPECS) == {f for f in params.LifterParams.__dataclass_fields__}
+    assert set(params.SPECS) == set(params.TABLE.record_fields(params.LifterParams))
     required = {"checkpoint", "backend", "engine_dir", "precision", "min_confidence",
                 "track_timeout", "max_tracks", "input_qos_depth", "output_qos_depth", "queue_size", "frame_rate",
                 "output_frame_id", "place_in_camera_frame", "marker_scale", "marker_lifetime", "image_width",
@@ -49,24 +49,24 @@ def test_inconsistent_combinations_rejected(changes: dict) -> None:
 def test_command_line_problems() -> None:
     argv = ["lift_node", "--ros-args", "--params-file", "x.yaml", "-p", "min_confidence:=abc", "-p", "no_such:=5",
             "-p", "max_tracks:=4", "--param", "frame_rate:=30", "-r", "keypoints:=/k"]
-    problems = params.command_line_problems(argv)
+    problems = params.TABLE.command_line_problems(argv)
     assert set(problems) == {"min_confidence", "no_such", "frame_rate"}
     assert "expected float, got str 'abc'" in problems["min_confidence"] and "write 30.0" in problems["frame_rate"]
-    assert params.command_line_problems(["lift_node", "-p", "no_such:=5"]) == {}, "outside --ros-args: not ROS's"
+    assert params.TABLE.command_line_problems(["lift_node", "-p", "no_such:=5"]) == {}, "outside --ros-args: not ROS's"
 
 
 def test_live_and_structural_parameters() -> None:
-    assert params.needs_reconfigure(["min_confidence", "marker_scale", "backend", "max_tracks", "use_sim_time"]) == [
+    assert params.TABLE.needs_reconfigure(["min_confidence", "marker_scale", "backend", "max_tracks", "use_sim_time"]) == [
         "backend", "max_tracks"]
 
 
 def test_descriptors_carry_ranges_and_read_only() -> None:
     pytest.importorskip("rcl_interfaces.msg")
-    tracks = params.descriptor(params.SPECS["max_tracks"])
+    tracks = param_table.descriptor(params.SPECS["max_tracks"])
     assert tracks.integer_range[0].from_value == 1 and tracks.integer_range[0].to_value == 256
-    assert params.descriptor(params.SPECS["min_confidence"]).floating_point_range[0].to_value == 1.0
-    assert params.descriptor(params.SPECS["autostart"]).read_only
-    assert "auto" in params.descriptor(params.SPECS["backend"]).description
+    assert param_table.descriptor(params.SPECS["min_confidence"]).floating_point_range[0].to_value == 1.0
+    assert param_table.descriptor(params.SPECS["autostart"]).read_only
+    assert "auto" in param_table.descriptor(params.SPECS["backend"]).description
 
 
 def test_model_shape_is_not_a_parameter() -> None:

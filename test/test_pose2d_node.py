@@ -144,7 +144,7 @@ def test_invalid_parameters_refuse_configure(context, values, reason, caplog) ->
         assert node.lifecycle_state == "unconfigured"
         from mpm_ros import pose2d_params
 
-        errors = list(node._refused.values()) + pose2d_params.validate(pose2d_params.read_all(node))
+        errors = list(node._refused.values()) + pose2d_params.validate(pose2d_params.TABLE.read(node))
         assert any(reason in e for e in errors), errors
     finally:
         node.destroy_node()

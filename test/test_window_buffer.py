@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from mpm_model.data.camera import normalize_screen
+from mpm_model.streaming.options import StreamOptions
 from mpm_model.streaming.window_buffer import NS_PER_S, BufferConfig, Observation, WindowBuffer
 
 J = 17
@@ -16,9 +17,11 @@ def observation(seed: int = 0, confidence: float = 0.9) -> Observation:
     return Observation(pixels, np.full(J, confidence, np.float32))
 
 
-def buffer(window: int = 5, target_index: int | None = None, **kwargs) -> WindowBuffer:
+def buffer(window: int = 5, target_index: int | None = None, **options) -> WindowBuffer:
+    """A buffer with these StreamOptions; min_visible_joints 1 unless given (these tests mask joints freely)."""
     target = window - 1 if target_index is None else target_index
-    return WindowBuffer(BufferConfig(window=window, target_index=target, **kwargs))
+    options.setdefault("min_visible_joints", 1)
+    return WindowBuffer(BufferConfig(window=window, target_index=target, options=StreamOptions(**options)))
 
 
 def test_causal_emits_first_frame_immediately_with_padding() -> None:
@@ -205,7 +208,8 @@ def test_frame_period_estimate_is_robust_to_one_gap() -> None:
                                     dict(window=3, target_index=0, max_tracks=0)])
 def test_invalid_config_rejected(kwargs) -> None:
     with pytest.raises(ValueError):
-        BufferConfig(**kwargs)
+        buffer(**kwargs)
+
 
 
 def test_stamps_that_advance_with_the_wall_clock_are_gaps_not_outliers() -> None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from mpm_model.config import ModelConfig
 from mpm_model.streaming.camera import Camera
+from mpm_model.streaming.options import StreamOptions
 from mpm_model.streaming.placement import root_translations
 from mpm_model.streaming.window_buffer import BufferConfig, Emission, Observation, PushResult, WindowBuffer
 
@@ -29,18 +30,6 @@ class InferenceBackend(Protocol):
     config: ModelConfig
 
     def infer(self, keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class StreamOptions:
-    """The tunable part (the model's shape comes from its config). All of these may change while streaming."""
-
-    min_confidence: float = 0.3  # keypoints below are masked
-    min_visible_joints: int = 4  # a track's frame with fewer usable joints is not used
-    track_timeout: float = 1.0  # s of stamp time without the track → expired
-    max_tracks: int = 16
-    frame_rate: float = 0.0  # Hz for gap detection; 0 = estimate from the stamps
-    place_in_camera_frame: bool = True  # root translation from the intrinsics (else root-relative)
 
 
 @dataclass(frozen=True)
@@ -68,18 +57,15 @@ class StreamingLifter:
         self.backend = backend
         cfg = backend.config
         self.buffer = WindowBuffer(BufferConfig(window=cfg.window, target_index=cfg.target_index,
-                                                num_joints=cfg.num_joints, **self._buffer_fields(options)))
-        self.options = options
-
-    @staticmethod
-    def _buffer_fields(options: StreamOptions) -> dict:
-        return {"min_confidence": options.min_confidence, "min_visible_joints": options.min_visible_joints,
-                "track_timeout": options.track_timeout, "max_tracks": options.max_tracks,
-                "frame_rate": options.frame_rate}
+                                                num_joints=cfg.num_joints, options=options))
 
     @property
     def config(self) -> ModelConfig:
         return self.backend.config
+
+    @property
+    def options(self) -> StreamOptions:
+        return self.buffer.config.options
 
     @property
     def delay_frames(self) -> int:
@@ -95,8 +81,7 @@ class StreamingLifter:
 
     def set_options(self, options: StreamOptions) -> None:
         """Apply new options at once; live tracks keep their history."""
-        self.buffer.config = dataclasses.replace(self.buffer.config, **self._buffer_fields(options))
-        self.options = options
+        self.buffer.config = dataclasses.replace(self.buffer.config, options=options)
 
     def admit(self, stamp_ns: int, arrival_ns: int | None = None) -> str:
         """Judge a frame's stamp before decoding it (WindowBuffer.admit): "ok", a refusal, or a reset."""

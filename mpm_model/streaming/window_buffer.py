@@ -1,8 +1,8 @@
 """Per-track ring buffers of the model's T-frame window, with masks, gaps, padding, expiry and stamp checks.
 
-ROS-free (numpy only). All tracks advance in lock-step, one step per input frame: a track absent from a frame
-gets a fully masked step, and a stamp gap larger than `gap_factor` frame periods inserts masked steps for every
-track. A new track starts with T masked padding frames, so the model output starts at its first frame.
+ROS-free and torch-free (numpy only). All tracks advance in lock-step, one step per input frame: a track absent
+from a frame gets a fully masked step, and a stamp gap larger than `gap_factor` frame periods inserts masked steps
+for every track. A new track starts with T masked padding frames, so the model output starts at its first frame.
 Whenever the slot at `target_index` holds a real observation, the window is emitted for inference; the output
 then describes that slot's source frame (delay = T - 1 - target_index frames).
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mpm_model.data.camera import normalize_screen
+from mpm_model.streaming.options import StreamOptions, confident
 
 NS_PER_S = 1_000_000_000
 CONFIDENCE_TOLERANCE = 1e-3  # confidences in (1, 1 + this] are rounding noise (clamped to 1), above: masked
@@ -28,14 +28,12 @@ CONFIDENCE_TOLERANCE = 1e-3  # confidences in (1, 1 + this] are rounding noise (
 
 @dataclass(frozen=True)
 class BufferConfig:
+    """The model's window shape, the tunable options (one record, StreamOptions) and the fixed stamp rules."""
+
     window: int
     target_index: int
     num_joints: int = 17
-    min_confidence: float = 0.3
-    min_visible_joints: int = 1  # frames of a track with fewer usable joints are not used
-    track_timeout: float = 1.0  # seconds of stamp time without the track → expired
-    max_tracks: int = 16
-    frame_rate: float = 0.0  # Hz; 0 = estimate the frame period from stamps
+    options: StreamOptions = StreamOptions()
     gap_factor: float = 1.5  # a stamp gap above gap_factor × period inserts masked frames
     stamp_jump: float = 1.0  # s; a stamp further back is an outlier (less: out of order)
     jump_frames: int = 6  # frame periods; a stamp further ahead is an outlier (stamp_jump before two frames)
@@ -44,8 +42,7 @@ class BufferConfig:
     def __post_init__(self) -> None:
         if self.window < 1 or not 0 <= self.target_index < self.window:
             raise ValueError(f"need window >= 1 and 0 <= target_index < window, got {self.window}, {self.target_index}")
-        if self.max_tracks < 1 or self.track_timeout <= 0 or self.frame_rate < 0 or self.gap_factor <= 1 \
-                or not 1 <= self.min_visible_joints <= self.num_joints or self.confirm_frames < 1 \
+        if self.gap_factor <= 1 or self.options.min_visible_joints > self.num_joints or self.confirm_frames < 1 \
                 or self.jump_frames < 2:
             raise ValueError(f"invalid BufferConfig {self}")
 
@@ -151,8 +148,8 @@ class WindowBuffer:
 
     def frame_period_s(self) -> float | None:
         """1 / frame_rate when set, else the median recent stamp delta; None before two frames."""
-        if self.config.frame_rate > 0:
-            return 1.0 / self.config.frame_rate
+        if self.config.options.frame_rate > 0:
+            return 1.0 / self.config.options.frame_rate
         if not self._deltas:
             return None
         return float(np.median(self._deltas)) / NS_PER_S
@@ -201,7 +198,7 @@ class WindowBuffer:
         if len(outliers) < self.config.confirm_frames:
             return "stamp_outlier"
         outliers.clear()
-        if 0 < delta_s <= max(self.config.stamp_jump, self.config.track_timeout):
+        if 0 < delta_s <= max(self.config.stamp_jump, self.config.options.track_timeout):
             return "ok"  # a stall, confirmed: continue with a gap of masked frames
         return "stamp_jump_back" if delta_s < 0 else "stamp_jump_forward"
 
@@ -226,9 +223,9 @@ class WindowBuffer:
             prepared = self._prepare(observations, width, height, result)  # all tracks at once
             visible = (~prepared[3]).sum(axis=1)  # (N,)
             for index, track_id in enumerate(ids):
-                if visible[index] < self.config.min_visible_joints:
+                if visible[index] < self.config.options.min_visible_joints:
                     result.dropped["too_few_visible_joints"] += 1
-                elif track_id in self._tracks or len(self._tracks) < self.config.max_tracks:
+                elif track_id in self._tracks or len(self._tracks) < self.config.options.max_tracks:
                     usable[track_id] = tuple(array[index] for array in prepared)
                     if track_id not in self._tracks:
                         self._tracks[track_id] = _TrackRing(self.config.window, self.config.num_joints)
@@ -243,7 +240,7 @@ class WindowBuffer:
                 ring.last_seen_ns = stamp_ns
         self._collect(result)
 
-        timeout_ns = self.config.track_timeout * NS_PER_S
+        timeout_ns = self.config.options.track_timeout * NS_PER_S
         for track_id in [t for t, ring in self._tracks.items() if stamp_ns - ring.last_seen_ns > timeout_ns]:
             del self._tracks[track_id]
             result.expired.append(track_id)
@@ -275,17 +272,18 @@ class WindowBuffer:
             x, y = pixels[..., 0], pixels[..., 1]
             inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
             plausible = confidence <= 1.0 + CONFIDENCE_TOLERANCE
-            confident = (confidence >= self.config.min_confidence) & (confidence > 0)
+            seen = confident(confidence, self.config.options.min_confidence)
         confidence = np.minimum(confidence, np.float32(1.0))
         outside = finite & ~inside
         result.masked["non_finite_keypoints"] += int((~finite).sum())
         result.masked["outside_image"] += int(outside.sum())
         result.masked["confidence_above_one"] += int((finite & inside & ~plausible).sum())
         result.mostly_outside += int((outside.sum(axis=1) > finite.sum(axis=1) / 2).sum())
-        mask = ~(finite & inside & confident & plausible)
+        mask = ~(finite & inside & seen & plausible)
         pixels = np.where(mask[..., None], np.float32(0.0), pixels)
         confidence = np.where(mask, np.float32(0.0), confidence)
-        keypoints = np.where(mask[..., None], np.float32(0.0), normalize_screen(pixels, width, height))
+        screen = pixels.astype(np.float64) / width * 2.0 - [1.0, height / width]  # the model's screen coordinates
+        keypoints = np.where(mask[..., None], np.float32(0.0), screen)
         return keypoints.astype(np.float32), pixels, confidence, mask
 
     def _collect(self, result: PushResult) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mpm_model.skeleton import COCO_JOINTS
+from mpm_model.streaming.options import confident
 
 NUM_COCO = len(COCO_JOINTS)
 # MediaPipe BlazePose 33 landmarks → COCO-17 (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles).
@@ -56,9 +57,10 @@ def densify_coco17(ids: np.ndarray, xy: np.ndarray, score: np.ndarray,
 
 
 def keypoint_box(keypoints: np.ndarray, confidence: np.ndarray, min_confidence: float = 0.0) -> np.ndarray | None:
-    """Axis-aligned box (x0, y0, x1, y1) of the finite keypoints above min_confidence; None when there are < 2."""
+    """Axis-aligned box (x0, y0, x1, y1) of the finite, confident keypoints (mpm_model.streaming.options.confident);
+    None when there are < 2."""
     keypoints = np.asarray(keypoints, np.float64)
-    ok = (np.asarray(confidence) > min_confidence) & np.isfinite(keypoints).all(axis=1)
+    ok = confident(confidence, min_confidence) & np.isfinite(keypoints).all(axis=1)
     if ok.sum() < 2:
         return None
     return np.concatenate([keypoints[ok].min(axis=0), keypoints[ok].max(axis=0)])

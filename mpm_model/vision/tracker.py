@@ -2,7 +2,8 @@
 
 Each track keeps its last keypoints and a constant-velocity estimate; a detection is matched greedily to the
 track whose *predicted* keypoints are closest (mean distance of joints confident in both, in units of the
-track's box size), gated by that distance or by box IoU. The prediction is what keeps ids apart when two
+track's box size; "confident" as the lifter means it: mpm_model.streaming.options.confident), gated by that
+distance or by box IoU. The prediction is what keeps ids apart when two
 people cross. Unmatched tracks survive `max_age_s` of stamp time (a person briefly hidden keeps their id);
 new ids count up from 1 and are never reused."""
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mpm_model.streaming.options import StreamOptions, confident
 from mpm_model.vision.keypoints import keypoint_box
 
 
@@ -39,7 +41,7 @@ class PoseTracker:
     """Assigns stable ids to detections frame by frame (`update`); `reset` forgets every track."""
 
     def __init__(self, max_age_s: float = 0.5, max_distance: float = 0.5, min_iou: float = 0.3,
-                 min_confidence: float = 0.3) -> None:
+                 min_confidence: float = StreamOptions.min_confidence) -> None:
         if max_age_s <= 0 or max_distance <= 0 or not 0 <= min_iou <= 1:
             raise ValueError(f"need max_age_s > 0, max_distance > 0, 0 <= min_iou <= 1; got {max_age_s}, "
                              f"{max_distance}, {min_iou}")
@@ -57,7 +59,7 @@ class PoseTracker:
 
     def _distance(self, track: _Track, keypoints: np.ndarray, confidence: np.ndarray, stamp_s: float) -> float:
         predicted = track.predict(stamp_s)
-        both = (confidence > self.min_confidence) & (track.confidence > self.min_confidence)
+        both = confident(confidence, self.min_confidence) & confident(track.confidence, self.min_confidence)
         box = keypoint_box(track.keypoints, track.confidence, self.min_confidence)
         if both.sum() < 2 or box is None:
             return np.inf
@@ -97,7 +99,7 @@ class PoseTracker:
         dt = stamp_s - track.stamp_s
         keypoints = np.asarray(keypoints, np.float64)
         if dt > 0:
-            seen = (confidence > self.min_confidence) & (track.confidence > self.min_confidence)
+            seen = confident(confidence, self.min_confidence) & confident(track.confidence, self.min_confidence)
             velocity = np.where(seen[:, None], (keypoints - track.keypoints) / dt, track.velocity)
             track.velocity = 0.5 * track.velocity + 0.5 * velocity
         track.keypoints, track.confidence, track.stamp_s = keypoints, np.asarray(confidence, np.float64), stamp_s
