@@ -15,6 +15,9 @@ from mpm_ros.bags.report import compute_report, format_table, load_run, main
 
 LATENCY_NS = 5_000_000
 JOINT_OFFSET_M = 0.017  # added to one joint of track 2 → MPJPE 1 mm
+# Track 1 is published placed: even frames "with depth" 50 mm off the true root, odd ones "by reprojection" 200 mm.
+DEPTH_OFFSET_M = np.array([0.03, 0.0, 0.04])
+REPROJECTION_OFFSET_M = np.array([0.0, 0.0, 0.2])
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +44,16 @@ def bags(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             if skeleton.track_id == 2 and frame % 4 == 0:
                 continue  # track 2 misses every 4th frame: completeness 15/20
             root = skeleton.joints[0]
-            joints = [type(p)(x=p.x - root.x, y=p.y - root.y, z=p.z - root.z) for p in skeleton.joints]  # root-relative
-            if skeleton.track_id == 2:
+            placement = 0
+            if skeleton.track_id == 1:  # placed in the camera frame, root off by a known offset
+                placement = 2 if frame % 2 == 0 else 1
+                dx, dy, dz = DEPTH_OFFSET_M if placement == 2 else REPROJECTION_OFFSET_M
+                joints = [type(p)(x=p.x + dx, y=p.y + dy, z=p.z + dz) for p in skeleton.joints]
+            else:  # root-relative
+                joints = [type(p)(x=p.x - root.x, y=p.y - root.y, z=p.z - root.z) for p in skeleton.joints]
                 joints[5] = type(root)(x=joints[5].x + JOINT_OFFSET_M, y=joints[5].y, z=joints[5].z)
             predicted.append(type(skeleton)(track_id=skeleton.track_id, joints=joints, confidence=skeleton.confidence,
-                                            masked=skeleton.masked, placed=False))
+                                            masked=skeleton.masked, placed=placement > 0, placement=placement))
         out = type(gt)(header=gt.header, skeletons=predicted)
         writer.write(conns[bag_io.SKELETONS3D_TOPIC], log + LATENCY_NS,
                      store.serialize_cdr(out, bag_io.SKELETON3D_ARRAY_TYPE))
@@ -74,6 +82,29 @@ def test_numbers_are_exact(bags: tuple[Path, Path]) -> None:
     assert track1["p_mpjpe_mm"] == pytest.approx(0.0, abs=1e-6) and track2["p_mpjpe_mm"] > 0
     table = format_table(report)
     assert "0.750" in table and "p50 5.00 ms" in table
+
+
+def test_placement_errors_are_exact(bags: tuple[Path, Path]) -> None:
+    """Root position and depth errors of the placed skeletons, per track, per method and over the run."""
+    run = load_run(*bags)
+    report = compute_report(run)
+    true_depth = np.array([run.ground_truth[(p.stamp_ns, 1)][0, 2] for p in run.predictions if p.track_id == 1])
+    placement = report["placement"]
+    assert (placement["placed"], placement["unplaced"], placement["count"]) == (20, 15, 20)
+    assert report["tracks"]["2"]["placement"]["placed"] == 0 and report["tracks"]["2"]["placement"]["count"] == 0
+    assert report["tracks"]["2"]["placement"]["root_error_m"]["median"] is None
+    err = placement["root_error_m"]
+    assert err["median"] == pytest.approx(0.125) and err["mean"] == pytest.approx(0.125)
+    assert err["p90"] == pytest.approx(0.2)
+    depth, reprojection = placement["by_method"]["depth"], placement["by_method"]["reprojection"]
+    assert depth["count"] == reprojection["count"] == 10
+    assert depth["root_error_m"]["median"] == pytest.approx(0.05)
+    assert reprojection["root_error_m"]["p90"] == pytest.approx(0.2)
+    expected_pct = 100 * 0.04 / true_depth[::2]
+    assert depth["depth_error_pct"]["mean"] == pytest.approx(expected_pct.mean())
+    assert placement["true_depth_m"]["min"] == pytest.approx(true_depth.min())
+    table = format_table(report)
+    assert "125/125/200" in table and "50/50/50" in table and "200/200/200" in table
 
 
 def test_cli_writes_json_and_pngs(bags: tuple[Path, Path], tmp_path: Path) -> None:

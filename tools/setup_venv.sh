@@ -7,9 +7,15 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
 stamp_inputs=(requirements.txt requirements.lock setup.py setup.cfg package.xml tools/setup_venv.sh mpm_msgs/CMakeLists.txt mpm_msgs/package.xml mpm_msgs/msg/*.msg)
-hash=$(cat "${stamp_inputs[@]}" | sha256sum | cut -d' ' -f1)
+# Names and contents: a renamed, added or removed .msg changes the hash as much as an edited one.
+hash=$(for f in "${stamp_inputs[@]}"; do echo "== $f"; cat "$f"; done | sha256sum | cut -d' ' -f1)
 stamp="$VENV/.mpm_setup_stamp"
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" ]]; then
+# The installed interface copies must equal the sources too (a venv restored from elsewhere, a half-done build).
+msgs_installed() {
+  local f
+  for f in mpm_msgs/msg/*.msg; do cmp -s "$f" "$VENV/share/mpm_msgs/msg/$(basename "$f")" || return 1; done
+}
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" ]] && msgs_installed; then
   echo "setup: $VENV is up to date"
   exit 0
 fi
@@ -35,6 +41,8 @@ done
 echo "setup: building mpm_msgs with cmake into $VENV"
 venv_abs=$(cd "$VENV" && pwd)
 build=build/mpm_msgs
+# Remove what the previous build installed (a removed .msg must not live on in the venv), then build from scratch.
+if [[ -f "$build/install_manifest.txt" ]]; then xargs -d '\n' rm -f < "$build/install_manifest.txt"; fi
 rm -rf "$build" && mkdir -p "$build"
 (
   cd "$build"
@@ -47,6 +55,7 @@ rm -rf "$build" && mkdir -p "$build"
 
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v "is ignored: it is neither" || true
 "$VENV/bin/python" -c "import rclpy, mpm_msgs.msg, mpm_model, mpm_ros" || { echo "setup: import check failed" >&2; exit 1; }
+msgs_installed || { echo "setup: the installed mpm_msgs differ from mpm_msgs/msg/*.msg after the build" >&2; exit 1; }
 # BlazePose .task for the camera front end, built offline from the pinned mediapipe 0.10.21 wheel's models.
 task="$VENV/share/mpm_ros/models/pose_landmarker_full.task"
 [[ -f "$task" ]] || "$VENV/bin/python" -m mpm_model.vision.pose_task --out "$task" || { echo "setup: pose model build failed" >&2; exit 1; }

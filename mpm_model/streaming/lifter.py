@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
-from typing import Protocol
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
 
 import numpy as np
 
 from mpm_model.config import ModelConfig
 from mpm_model.streaming.camera import Camera
+from mpm_model.streaming.depth import DepthImage, DepthOptions
 from mpm_model.streaming.options import StreamOptions
-from mpm_model.streaming.placement import root_translations
+from mpm_model.streaming.placement import place
 from mpm_model.streaming.window_buffer import BufferConfig, Emission, Observation, PushResult, WindowBuffer
 
 
@@ -42,12 +44,14 @@ class Lifted:
     confidence: np.ndarray  # (B, J) float32 input confidence of the source frame, 0 where masked
     mask: np.ndarray  # (B, J) bool, True = joint masked in the source frame
     placed: np.ndarray  # (B,) bool
+    placement: np.ndarray  # (B,) uint8: placement.NOT_PLACED / REPROJECTION / DEPTH
 
 
 @dataclass(frozen=True)
 class LiftBatch:
     results: list[Lifted]
     inference_s: float  # wall time of the one backend.infer() call
+    counts: Counter = field(default_factory=Counter)  # placement counters (depth.*, camera mismatches)
 
 
 class StreamingLifter:
@@ -58,6 +62,7 @@ class StreamingLifter:
         cfg = backend.config
         self.buffer = WindowBuffer(BufferConfig(window=cfg.window, target_index=cfg.target_index,
                                                 num_joints=cfg.num_joints, options=options))
+        self.depth_options = DepthOptions()  # how depth images are sampled and judged (live)
 
     @property
     def config(self) -> ModelConfig:
@@ -92,8 +97,15 @@ class StreamingLifter:
         """Add one frame of every track; the result's emissions are the windows ready for lift()."""
         return self.buffer.push(stamp_ns, observations, camera.width, camera.height, admitted, arrival_ns)
 
-    def lift(self, emissions: list[Emission], camera: Camera) -> LiftBatch:
-        """One backend.infer() over every emitted window, split per source frame, placed when possible."""
+    def lift(self, emissions: list[Emission], camera: Camera | Sequence[Camera],
+             depth: Sequence[DepthImage | None] | None = None) -> LiftBatch:
+        """One backend.infer() over every emitted window, split per source frame, placed when possible.
+
+        `camera`: one for all, or one per emission — the camera of that emission's own stamp (a centred model's
+        output describes an older frame than the newest). `depth`: per emission the aligned depth image of its
+        source frame, or None (placed from 2D alone, counted); an image whose size differs from its camera's is
+        not used (`depth.size_mismatch`).
+        """
         if not emissions:
             return LiftBatch([], 0.0)
         keypoints = np.concatenate([e.keypoints for e in emissions])  # (B, T, J, 2)
@@ -101,19 +113,33 @@ class StreamingLifter:
         started = time.monotonic()
         pose3d = np.asarray(self.backend.infer(keypoints, mask))[:, 0].astype(np.float64)  # (B, J, 3) root-rel.
         inference_s = time.monotonic() - started
-        placed = np.zeros(len(pose3d), bool)
-        if self.options.place_in_camera_frame and camera.intrinsics is not None:
-            pixels = np.concatenate([e.target_pixels for e in emissions])  # (B, J, 2)
-            weights = np.concatenate([e.target_confidence for e in emissions])  # (B, J)
-            translation, placed = root_translations(pose3d, pixels, weights, camera.intrinsics)
-            pose3d += translation[:, None, :]
+        cameras = [camera] * len(emissions) if isinstance(camera, Camera) else list(camera)
+        sizes = [len(e.track_ids) for e in emissions]
+        method, counts = np.zeros(len(pose3d), np.uint8), Counter()
+        if self.options.place_in_camera_frame and any(c.intrinsics is not None for c in cameras):
+            unknown = np.full((3, 3), np.nan)
+            k = np.concatenate([np.broadcast_to(unknown if c.intrinsics is None else c.intrinsics, (n, 3, 3))
+                                for c, n in zip(cameras, sizes)])  # (B, 3, 3), NaN where not placeable
+            images = None
+            if depth is not None:
+                fits = [d if d is None or (d.width, d.height) == (c.width, c.height) else None
+                        for d, c in zip(depth, cameras)]
+                counts["depth.size_mismatch"] += sum(n for d, f, n in zip(depth, fits, sizes)
+                                                     if d is not None and f is None)
+                images = [image for image, n in zip(fits, sizes) for _ in range(n)]
+            placement = place(pose3d, np.concatenate([e.target_pixels for e in emissions]),
+                              np.concatenate([e.target_confidence for e in emissions]), k, images,
+                              self.depth_options)
+            pose3d += placement.translation[:, None, :]
+            method, counts = placement.method, counts + placement.counts
         results, start = [], 0
-        for emission in emissions:
-            end = start + len(emission.track_ids)
+        for emission, n in zip(emissions, sizes):
+            end = start + n
             results.append(Lifted(emission.stamp_ns, tuple(emission.track_ids), pose3d[start:end],
-                                  emission.target_confidence, emission.target_mask, placed[start:end]))
+                                  emission.target_confidence, emission.target_mask, method[start:end] > 0,
+                                  method[start:end]))
             start = end
-        return LiftBatch(results, inference_s)
+        return LiftBatch(results, inference_s, counts)
 
     def step(self, stamp_ns: int, observations: dict[int, Observation], camera: Camera,
              arrival_ns: int | None = None) -> tuple[PushResult, list[Lifted]]:

@@ -4,12 +4,21 @@ For a pinhole camera, joint j at X_j + t projects to u_j = fx (X_j + t_x) / (Z_j
 in t once multiplied out:  fx t_x - (u_j - cx) t_z = (u_j - cx) Z_j - fx X_j  (and likewise for v with fy, cy).
 Two equations per visible joint, three unknowns: weighted linear least squares (weights = confidence).
 Keypoints must be undistorted (rectified image or distortion-free camera).
+With an aligned depth image (streaming/depth.py) each visible joint adds one more equation for the root's depth,
+after the samples that disagree (holes, occluders, background) are rejected; `place` does both.
 """
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
 import numpy as np
 
+from mpm_model.streaming.depth import DepthImage, DepthOptions, reliability, root_depth_samples, sample_joint_depths
+
 MIN_DEPTH_M = 0.1
+NOT_PLACED, REPROJECTION, DEPTH = 0, 1, 2  # = mpm_msgs/Skeleton3D's placement constants
 
 
 def estimate_root_translation(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray,
@@ -28,41 +37,102 @@ def estimate_root_translation(joints3d: np.ndarray, pixels: np.ndarray, weights:
     return translation[0] if solved[0] else None
 
 
-def root_translations(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray,
-                      intrinsics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """estimate_root_translation for a batch in one solve: (B, J, 3) + (B, J, 2) + (B, J) + K → t (B, 3) and (B,)
-    bool "solved" (False where estimate_root_translation returns None; t is 0 there).
+def root_translations(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrinsics: np.ndarray,
+                      depth_roots: np.ndarray | None = None,
+                      depth_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """estimate_root_translation for a batch in one solve: (B, J, 3) + (B, J, 2) + (B, J) + K (3, 3), or one K per
+    skeleton (B, 3, 3) with NaN where a skeleton has none → t (B, 3) and (B,) bool "solved" (t is 0 where not).
 
+    Optional depth equations t_z = depth_roots[b, j] (B, J; NaN = none) with weights (B, J) join the reprojection
+    equations, scaled by the focal length so both are in the same units (pixel x metre ≈ focal x metre).
     The weighted normal equations (A^T W A) t = A^T W b of every track are built with einsum and solved together;
-    a track is refused when it has fewer than two usable joints, its 3x3 system is near-singular (relative
+    a track is refused when it has fewer than two usable equations, its 3x3 system is near-singular (relative
     eigenvalue below 1e-10, what lstsq's rank test would catch), or the root lands closer than MIN_DEPTH_M.
     """
     joints3d = np.asarray(joints3d, np.float64)  # (B, J, 3)
     pixels = np.asarray(pixels, np.float64)  # (B, J, 2)
     weights = np.asarray(weights, np.float64)  # (B, J)
     batch, num_joints = weights.shape
-    if joints3d.shape != (batch, num_joints, 3) or pixels.shape != (batch, num_joints, 2) \
-            or np.shape(intrinsics) != (3, 3):
-        raise ValueError(f"expected (B,J,3), (B,J,2), (B,J) and (3,3), got {joints3d.shape}, {pixels.shape}, "
-                         f"{weights.shape}, {np.shape(intrinsics)}")
+    k = np.asarray(intrinsics, np.float64)
+    k = np.broadcast_to(k, (batch, 3, 3)) if k.shape == (3, 3) else k  # (B, 3, 3)
+    if joints3d.shape != (batch, num_joints, 3) or pixels.shape != (batch, num_joints, 2) or k.shape != (batch, 3, 3):
+        raise ValueError(f"expected (B,J,3), (B,J,2), (B,J) and (3,3) or (B,3,3), got {joints3d.shape}, "
+                         f"{pixels.shape}, {weights.shape}, {np.shape(intrinsics)}")
+    has_k = np.isfinite(k).all((1, 2))  # (B,)
     with np.errstate(invalid="ignore"):
-        usable = (weights > 0) & np.isfinite(pixels).all(-1) & np.isfinite(joints3d).all(-1)  # (B, J)
+        usable = (weights > 0) & np.isfinite(pixels).all(-1) & np.isfinite(joints3d).all(-1) & has_k[:, None]
     w = np.where(usable, weights, 0.0)
     x, y, z = (np.where(usable, joints3d[..., i], 0.0) for i in range(3))  # (B, J) each
-    k = np.asarray(intrinsics, np.float64)
-    fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
+    k = np.where(has_k[:, None, None], k, np.eye(3))
+    fx, fy, cx, cy = (k[:, r, c, None] for r, c in ((0, 0), (1, 1), (0, 2), (1, 2)))  # (B, 1) each
     du = np.where(usable, pixels[..., 0] - cx, 0.0)  # (B, J)
     dv = np.where(usable, pixels[..., 1] - cy, 0.0)
     # Rows per joint: [fx, 0, -du] · t = du z - fx x  and  [0, fy, -dv] · t = dv z - fy y.
     zeros = np.zeros_like(du)
-    rows_u = np.stack([np.full_like(du, fx), zeros, -du], -1)  # (B, J, 3)
-    rows_v = np.stack([zeros, np.full_like(dv, fy), -dv], -1)
+    rows_u = np.stack([np.broadcast_to(fx, du.shape), zeros, -du], -1)  # (B, J, 3)
+    rows_v = np.stack([zeros, np.broadcast_to(fy, dv.shape), -dv], -1)
     rhs_u, rhs_v = du * z - fx * x, dv * z - fy * y  # (B, J)
     normal = np.einsum("bj,bjk,bjl->bkl", w, rows_u, rows_u) + np.einsum("bj,bjk,bjl->bkl", w, rows_v, rows_v)
     target = np.einsum("bj,bjk,bj->bk", w, rows_u, rhs_u) + np.einsum("bj,bjk,bj->bk", w, rows_v, rhs_v)
+    equations = usable.sum(-1)
+    if depth_roots is not None:  # rows [0, 0, f] · t = f · root depth, f = sqrt(fx fy)
+        with np.errstate(invalid="ignore"):
+            dw = np.where(np.isfinite(depth_roots) & has_k[:, None], np.asarray(depth_weights, np.float64), 0.0)
+        dw = np.where(dw > 0, dw, 0.0) * (fx * fy)  # (B, J): f² scales the squared row
+        normal[:, 2, 2] += dw.sum(-1)
+        target[:, 2] += (dw * np.where(dw > 0, depth_roots, 0.0)).sum(-1)
+        equations = equations + (dw > 0).sum(-1)
     eigen = np.linalg.eigvalsh(normal)  # (B, 3) ascending
-    solvable = (usable.sum(-1) >= 2) & (eigen[:, 0] > 1e-10 * np.maximum(eigen[:, 2], 1e-300))
+    solvable = has_k & (equations >= 2) & (eigen[:, 0] > 1e-10 * np.maximum(eigen[:, 2], 1e-300))
     safe = np.where(solvable[:, None, None], normal, np.eye(3))
     translation = np.linalg.solve(safe, np.where(solvable[:, None], target, 0.0)[..., None])[..., 0]  # (B, 3)
     solved = solvable & np.isfinite(translation).all(-1) & (translation[:, 2] >= MIN_DEPTH_M)
     return np.where(solved[:, None], translation, 0.0), solved
+
+
+@dataclass(frozen=True)
+class Placement:
+    translation: np.ndarray  # (B, 3) metres, 0 where not placed
+    method: np.ndarray  # (B,) uint8: NOT_PLACED / REPROJECTION / DEPTH
+    counts: Counter  # depth.* sample and fallback counters of this batch
+
+
+def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrinsics: np.ndarray,
+          depth: Sequence[DepthImage | None] | None = None, options: DepthOptions = DepthOptions()) -> Placement:
+    """Root translations of a batch: the 2D fit (root_translations), then, for skeletons with a depth image
+    (one per row, same size as its camera), the fit again with the accepted depth equations added.
+
+    A skeleton falls back to its 2D fit, counted, when its depth image is missing (`depth.no_image`; the caller
+    passes None for an image that does not fit the camera) or fewer than `depth_min_samples` joints keep a depth
+    sample (`depth.too_few_samples`). Depth never moves the root far from 2D: samples are only believed within
+    `depth_prior_gate` of the 2D fit's depth.
+    """
+    translation, solved = root_translations(joints3d, pixels, weights, intrinsics)
+    method = np.where(solved, REPROJECTION, NOT_PLACED).astype(np.uint8)
+    counts: Counter = Counter()
+    if depth is None:
+        return Placement(translation, method, counts)
+    pixels, weights = np.asarray(pixels, np.float64), np.asarray(weights, np.float64)
+    roots = np.full(weights.shape, np.nan)  # (B, J) implied root depths, NaN = none
+    usable = (weights > 0) & np.isfinite(pixels).all(-1) & solved[:, None]  # (B, J)
+    for image in {id(d): d for d in depth if d is not None}.values():  # one image per source frame
+        rows = np.array([d is image for d in depth]) & solved
+        if rows.any():
+            samples = sample_joint_depths(image, pixels[rows], usable[rows], options.depth_patch_radius)
+            counts["depth.rejected_hole"] += int((usable[rows] & ~np.isfinite(samples)).sum())
+            roots[rows] = root_depth_samples(np.asarray(joints3d, np.float64)[rows], samples,
+                                             translation[rows, 2], options, counts)
+    with_image = solved & np.array([d is not None for d in depth])
+    enough = with_image & (np.isfinite(roots).sum(-1) >= options.depth_min_samples)
+    counts["depth.no_image"] += int((solved & ~with_image).sum())
+    counts["depth.too_few_samples"] += int((with_image & ~enough).sum())
+    if enough.any():
+        depth_t, depth_ok = root_translations(
+            np.asarray(joints3d)[enough], pixels[enough], weights[enough], np.broadcast_to(
+                intrinsics, (len(weights), 3, 3))[enough], roots[enough],
+            options.depth_weight * weights[enough] * reliability(np.asarray(joints3d, np.float64)[enough]))
+        rows = np.flatnonzero(enough)[depth_ok]
+        translation[rows] = depth_t[depth_ok]
+        method[rows] = DEPTH
+        counts["depth.placed"] += len(rows)
+    return Placement(translation, method, counts)

@@ -20,6 +20,7 @@ from rosbags.typesys.store import Typestore
 FRAME_ID = "camera_optical_frame"
 
 CAMERA_INFO_TOPIC = "/camera_info"
+DEPTH_TOPIC = "/depth"
 KEYPOINTS_TOPIC = "/keypoints"
 GROUND_TRUTH_TOPIC = "/ground_truth/skeletons3d"
 SKELETONS3D_TOPIC = "/skeletons3d"
@@ -27,6 +28,7 @@ MARKERS_TOPIC = "/markers"
 DIAGNOSTICS_TOPIC = "/diagnostics"
 
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+IMAGE_TYPE = "sensor_msgs/msg/Image"
 SKELETON2D_ARRAY_TYPE = "mpm_msgs/msg/Skeleton2DArray"
 SKELETON3D_ARRAY_TYPE = "mpm_msgs/msg/Skeleton3DArray"
 MARKER_ARRAY_TYPE = "visualization_msgs/msg/MarkerArray"
@@ -35,6 +37,7 @@ DIAGNOSTIC_ARRAY_TYPE = "diagnostic_msgs/msg/DiagnosticArray"
 # Types of the topics our tools know without asking the ROS graph.
 KNOWN_TOPIC_TYPES: dict[str, str] = {
     CAMERA_INFO_TOPIC: CAMERA_INFO_TYPE,
+    DEPTH_TOPIC: IMAGE_TYPE,
     KEYPOINTS_TOPIC: SKELETON2D_ARRAY_TYPE,
     GROUND_TRUTH_TOPIC: SKELETON3D_ARRAY_TYPE,
     SKELETONS3D_TOPIC: SKELETON3D_ARRAY_TYPE,

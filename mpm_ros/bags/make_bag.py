@@ -7,6 +7,8 @@ outside the image), whole-person dropouts, and tracks entering/leaving at differ
 
 Topics: /camera_info (sensor_msgs/CameraInfo), /keypoints (mpm_msgs/Skeleton2DArray, layout h36m17),
 /ground_truth/skeletons3d (mpm_msgs/Skeleton3DArray; `masked` = joint hidden in that frame's 2D).
+--rgbd: a robot's RGB-D camera instead (640x480, people walking 1.2-7 m away, occluders passing in front) and an
+aligned depth image per frame on /depth (sensor_msgs/Image 16UC1 mm, mpm_ros.bags.rgbd_scene).
 
     python -m mpm_ros.bags.make_bag --mocap mpm_model/assets/demo_clip.npz --out bags/demo --people 2
 """
@@ -22,7 +24,7 @@ import numpy as np
 from mpm_model.data import camera as camlib
 from mpm_model.data.mocap import MocapSequence, load_mocap, resample
 from mpm_model.data.occlusion import detector_noise, occlusion_mask
-from mpm_ros.bags import bag_io
+from mpm_ros.bags import bag_io, rgbd_scene
 
 START_TIME_NS = 1_700_000_000 * 1_000_000_000  # fixed epoch: the same arguments give the same bag
 SLOT_SPACING_M = 2.0  # between neighbouring people's mean positions
@@ -132,7 +134,8 @@ def _messages(store: Any) -> dict[str, Any]:
         "CameraInfo": "sensor_msgs/msg/CameraInfo", "RegionOfInterest": "sensor_msgs/msg/RegionOfInterest",
         "Keypoint2D": "mpm_msgs/msg/Keypoint2D", "Skeleton2D": "mpm_msgs/msg/Skeleton2D",
         "Skeleton2DArray": "mpm_msgs/msg/Skeleton2DArray", "Point": "geometry_msgs/msg/Point",
-        "Skeleton3D": "mpm_msgs/msg/Skeleton3D", "Skeleton3DArray": "mpm_msgs/msg/Skeleton3DArray"}.items()}
+        "Skeleton3D": "mpm_msgs/msg/Skeleton3D", "Skeleton3DArray": "mpm_msgs/msg/Skeleton3DArray",
+        "Image": "sensor_msgs/msg/Image"}.items()}
 
 
 def camera_info_msg(m: dict[str, Any], header: Any, cam: camlib.VirtualCamera) -> Any:
@@ -143,13 +146,34 @@ def camera_info_msg(m: dict[str, Any], header: Any, cam: camlib.VirtualCamera) -
                            roi=m["RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
 
 
+def depth_msg(m: dict[str, Any], header: Any, depth_mm: np.ndarray) -> Any:
+    height, width = depth_mm.shape
+    return m["Image"](header=header, height=height, width=width, encoding="16UC1", is_bigendian=0, step=2 * width,
+                      data=np.ascontiguousarray(depth_mm, "<u2").view(np.uint8).reshape(-1))
+
+
+def _depth_frame(rgbd: rgbd_scene.RgbdFrames, frame: int, tracks: list[PersonTrack],
+                 observations: list[Observation], cam: camlib.VirtualCamera) -> np.ndarray:
+    """Render frame `frame`; joints it hides behind occluders or other people lose their 2D confidence."""
+    people = {t.track_id: o.joints_cam[frame - t.start] for t, o in zip(tracks, observations)
+              if t.start <= frame < t.end}
+    pixels = {track: camlib.project(np.maximum(joints, [-np.inf, -np.inf, MIN_DEPTH_M]), cam)
+              for track, joints in people.items()}
+    depth_mm, hidden = rgbd.frame(frame, people, pixels)
+    for track, obs in zip(tracks, observations):
+        if track.track_id in hidden:
+            obs.confidence[frame - track.start][hidden[track.track_id]] = 0.0
+    return depth_mm
+
+
 def write_bag(out: Path, tracks: list[PersonTrack], observations: list[Observation], cam: camlib.VirtualCamera,
-              num_frames: int, fps: float, storage: str) -> dict[str, int]:
-    """Write all frames; returns message counts per topic."""
+              num_frames: int, fps: float, storage: str, rgbd: rgbd_scene.RgbdFrames | None = None) -> dict[str, int]:
+    """Write all frames (with a depth image each when `rgbd` is given); returns message counts per topic."""
     store = bag_io.typestore()
     m = _messages(store)
     writer = bag_io.open_writer(out, storage)
-    counts = {t: 0 for t in (bag_io.CAMERA_INFO_TOPIC, bag_io.KEYPOINTS_TOPIC, bag_io.GROUND_TRUTH_TOPIC)}
+    counts = {t: 0 for t in ((bag_io.DEPTH_TOPIC,) if rgbd else ()) + (
+        bag_io.CAMERA_INFO_TOPIC, bag_io.KEYPOINTS_TOPIC, bag_io.GROUND_TRUTH_TOPIC)}
     try:
         conns = {topic: writer.add_connection(topic, bag_io.KNOWN_TOPIC_TYPES[topic], typestore=store)
                  for topic in counts}
@@ -158,6 +182,8 @@ def write_bag(out: Path, tracks: list[PersonTrack], observations: list[Observati
             header = m["Header"](stamp=m["Time"](sec=stamp // 1_000_000_000, nanosec=stamp % 1_000_000_000),
                                  frame_id=bag_io.FRAME_ID)
             skeletons2d, skeletons3d = [], []
+            payloads = {} if rgbd is None else {   # first: depth usually arrives before the detector's keypoints
+                bag_io.DEPTH_TOPIC: depth_msg(m, header, _depth_frame(rgbd, frame, tracks, observations, cam))}
             for track, obs in zip(tracks, observations):
                 if not track.start <= frame < track.end:
                     continue
@@ -170,8 +196,9 @@ def write_bag(out: Path, tracks: list[PersonTrack], observations: list[Observati
                 skeletons3d.append(m["Skeleton3D"](
                     track_id=track.track_id, joints=[m["Point"](x=float(x), y=float(y), z=float(z))
                                                      for x, y, z in obs.joints_cam[i]],
-                    confidence=np.ones(17, np.float32), masked=~visible, placed=True))  # ground truth: camera frame
-            payloads = {
+                    confidence=np.ones(17, np.float32), masked=~visible, placed=True,
+                    placement=0))  # ground truth: camera frame, known (not fitted)
+            payloads |= {
                 bag_io.CAMERA_INFO_TOPIC: camera_info_msg(m, header, cam),
                 bag_io.KEYPOINTS_TOPIC: m["Skeleton2DArray"](header=header, skeletons=skeletons2d),
                 bag_io.GROUND_TRUTH_TOPIC: m["Skeleton3DArray"](header=header, skeletons=skeletons3d),
@@ -186,8 +213,9 @@ def write_bag(out: Path, tracks: list[PersonTrack], observations: list[Observati
 
 def make_bag(mocap: Path, out: Path, people: int = 2, fps: float = 30.0, noise_px: float = 2.0,
              occlusion: float = 0.1, dropout: float = 0.02, storage: str = "mcap", duration: float = 10.0,
-             seed: int = 0, all_visible: bool = False) -> dict[str, int]:
-    """Build the scene and write the bag; returns message counts per topic."""
+             seed: int = 0, all_visible: bool = False, rgbd: bool = False, occluders: int = 2) -> dict[str, int]:
+    """Build the scene and write the bag; returns message counts per topic. `rgbd`: the robot RGB-D scene with
+    `occluders` passing in front and a depth image per frame."""
     if people < 1 or fps <= 0 or duration <= 0 or noise_px < 0:
         raise ValueError(f"need people >= 1, fps > 0, duration > 0, noise >= 0; got {people}, {fps}, {duration}, {noise_px}")
     if not (0.0 <= occlusion <= 1.0 and 0.0 <= dropout <= 1.0):
@@ -198,9 +226,17 @@ def make_bag(mocap: Path, out: Path, people: int = 2, fps: float = 30.0, noise_p
     sequences = [resample(s, fps) for s in load_mocap(mocap)]
     num_frames = max(1, int(round(duration * fps)))
     tracks = build_tracks(sequences, people, num_frames, rng, all_visible)
-    cam = frame_scene(tracks, rng)
+    depth = None
+    if rgbd:
+        paths = rgbd_scene.walk_paths(people, num_frames, fps, rng)
+        for track, path in zip(tracks, paths):
+            track.world = rgbd_scene.place_on_paths([track.world], path[None, track.start:track.end])[0]
+        cam = rgbd_scene.rgbd_camera()
+        depth = rgbd_scene.RgbdFrames(cam, rgbd_scene.make_occluders(occluders, rng), fps, rng)
+    else:
+        cam = frame_scene(tracks, rng)
     observations = [observe(t, cam, rng, noise_px, occlusion, dropout) for t in tracks]
-    return write_bag(out, tracks, observations, cam, num_frames, fps, storage)
+    return write_bag(out, tracks, observations, cam, num_frames, fps, storage, depth)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--all-visible", action="store_true",
                         help="every person in view for the whole recording (no entering/leaving)")
+    parser.add_argument("--rgbd", action="store_true", help="robot RGB-D scene: 640x480 camera, people walking "
+                        "1.2-7 m away, occluders, an aligned depth image per frame on /depth (16UC1 mm)")
+    parser.add_argument("--occluders", type=int, default=2, help="with --rgbd: occluders crossing the view (default 2)")
     return parser
 
 
@@ -226,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         counts = make_bag(args.mocap, args.out, args.people, args.fps, args.noise, args.occlusion, args.dropout,
-                          args.storage, args.duration, args.seed, args.all_visible)
+                          args.storage, args.duration, args.seed, args.all_visible, args.rgbd, args.occluders)
     except (ValueError, FileExistsError, FileNotFoundError) as err:
         raise SystemExit(f"make_bag: {err}") from None
     print(f"make_bag: wrote {args.out} ({args.storage}): {counts}")

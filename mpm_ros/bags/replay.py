@@ -62,7 +62,7 @@ class _Recorder:
 
     def write(self, topic: str, log_time_ns: int, raw: bytes) -> None:
         with self._lock:
-            if self._writer is None:
+            if self._writer is None or topic not in self._connections:
                 return
             self._writer.write(self._connections[topic], log_time_ns, raw)
             self.counts[topic] += 1
@@ -137,8 +137,9 @@ def run_replay(args: argparse.Namespace, stop: threading.Event) -> ReplayStats:
                       for t in topics}
         restamped = {t: (not args.keep_stamps) and bag_io.has_header(bag_types[t]) for t in topics}
         if recorder is not None:
-            for topic in topics:
-                recorder.add_topic(topic, bag_types[topic])
+            for topic in topics:  # images stay in the input bag: recording them would double a large bag
+                if bag_types[topic] != bag_io.IMAGE_TYPE:
+                    recorder.add_topic(topic, bag_types[topic])
             for topic in record_topics:
                 _subscribe_recorder(node, recorder, topic, args.wait_timeout, stop, last_output_stamp)
         _wait_for_peers(node, publishers, args.wait_timeout, stop)

@@ -4,6 +4,8 @@ Predictions (/skeletons3d) are matched to ground truth by (header stamp, track i
 (the node may publish root-relative or placed skeletons). Ground truth and inputs are taken from the output
 bag when replay recorded them (their stamps were shifted like the node's inputs), else from the input bag.
 Latency = bag receive time - source header stamp: one clock only when replay re-stamped to now.
+Placement (where the person is, not only the pose): for skeletons published as placed, the root (pelvis) position
+error in metres and the depth error in % of the true depth, per track, per placement method and over the run.
 
     python -m mpm_ros.bags.report --input bags/demo --output out/demo/run --json-out out/demo/report.json --plots-dir out/demo
 """
@@ -43,6 +45,41 @@ def _mm(value: float | None) -> float | None:
     return None if value is None else value * 1e3
 
 
+PLACEMENT_NAMES = {1: "reprojection", 2: "depth"}  # Skeleton3D.REPROJECTION / DEPTH
+
+
+def _spread(values: np.ndarray) -> dict[str, float | None]:
+    if not len(values):
+        return {"median": None, "mean": None, "p90": None}
+    return {"median": float(np.median(values)), "mean": float(values.mean()), "p90": float(np.percentile(values, 90))}
+
+
+def placement_errors(pred_roots: np.ndarray, gt_roots: np.ndarray) -> dict[str, Any]:
+    """(N, 3) placed roots vs (N, 3) true roots, camera frame metres → root position error (m), depth error
+    (|z - z_true| / z_true, %) and the true depth range of the people (m)."""
+    pred_roots, gt_roots = np.asarray(pred_roots, np.float64).reshape(-1, 3), np.asarray(gt_roots).reshape(-1, 3)
+    error = np.linalg.norm(pred_roots - gt_roots, axis=-1)  # (N,)
+    depth_pct = 100.0 * np.abs(pred_roots[:, 2] - gt_roots[:, 2]) / np.abs(gt_roots[:, 2])  # (N,)
+    distance = gt_roots[:, 2]
+    return {"count": int(len(error)), "root_error_m": _spread(error), "depth_error_pct": _spread(depth_pct),
+            "true_depth_m": {"min": float(distance.min()), "median": float(np.median(distance)),
+                             "max": float(distance.max())} if len(distance) else None}
+
+
+def placement_report(run: RunData, track: int | None = None) -> dict[str, Any]:
+    """Placed vs unplaced counts and placement errors of the matched placed skeletons (of one track, or all)."""
+    preds = [p for p in run.predictions if track is None or p.track_id == track]
+    pairs = [(p, run.ground_truth.get((p.stamp_ns, p.track_id))) for p in preds if p.placed]
+    pairs = [(p, gt) for p, gt in pairs if gt is not None and np.isfinite(p.joints).all()]
+    out = {"placed": sum(p.placed for p in preds), "unplaced": sum(not p.placed for p in preds),
+           **placement_errors(np.array([p.joints[0] for p, _ in pairs]).reshape(-1, 3),
+                              np.array([gt[0] for _, gt in pairs]).reshape(-1, 3))}
+    out["by_method"] = {name: placement_errors(np.array([p.joints[0] for p, _ in pairs if p.placement == code]),
+                                               np.array([gt[0] for p, gt in pairs if p.placement == code]))
+                        for code, name in PLACEMENT_NAMES.items()}
+    return out
+
+
 def compute_report(run: RunData) -> dict[str, Any]:
     """All numbers as a JSON-ready dict (lengths in mm, times in ms)."""
     per_track: dict[int, dict[str, Any]] = {}
@@ -62,6 +99,7 @@ def compute_report(run: RunData) -> dict[str, Any]:
             "completeness": outputs.get(track, 0) / inputs if inputs else None,
             "mpjpe_mm": _mm(metrics.mpjpe(pred, gt)) if len(pred) else None,
             "p_mpjpe_mm": _mm(metrics.p_mpjpe(pred, gt)) if len(pred) else None,
+            "placement": placement_report(run, track),
         }
     all_pred = np.concatenate([np.asarray(v) for v in matched_pred.values()]) if matched_pred else np.zeros((0, 17, 3))
     all_gt = np.concatenate([np.asarray(v) for v in matched_gt.values()]) if matched_gt else np.zeros((0, 17, 3))
@@ -82,6 +120,7 @@ def compute_report(run: RunData) -> dict[str, Any]:
         "mpjpe_mm": _mm(metrics.mpjpe(all_pred, all_gt)) if len(all_pred) else None,
         "p_mpjpe_mm": _mm(metrics.p_mpjpe(all_pred, all_gt)) if len(all_pred) else None,
         "completeness": len(run.predictions) / total_inputs if total_inputs else None,
+        "placement": placement_report(run),
         "dropped": dropped,
         "node": {k: _number(v) for k, v in run.diagnostics.items() if k in NODE_KEYS},
         "tracks": {str(k): v for k, v in per_track.items()},
@@ -108,6 +147,7 @@ def format_table(report: dict[str, Any]) -> str:
     for track, row in report["tracks"].items():
         lines.append(f"{track:>5} {row['inputs']:>7} {row['outputs']:>7} {_fmt(row['completeness'], 3):>8} "
                      f"{_fmt(row['mpjpe_mm']):>9} {_fmt(row['p_mpjpe_mm']):>10}")
+    lines += ["", format_placement(report), ""]
     lat = report["latency_ms"]
     lines += [
         f"all: MPJPE {_fmt(report['mpjpe_mm'])} mm, P-MPJPE {_fmt(report['p_mpjpe_mm'])} mm over "
@@ -123,6 +163,25 @@ def format_table(report: dict[str, Any]) -> str:
                      "the inputs too (replay --record does) so ground truth carries the same stamps")
     if report["node"]:
         lines.append("node: " + ", ".join(f"{k}={v}" for k, v in report["node"].items()))
+    return "\n".join(lines)
+
+
+def format_placement(report: dict[str, Any]) -> str:
+    """Root position error (mm) and depth error (%) of the placed skeletons, per track and over the run."""
+    lines = [f"{'placement':>9} {'placed':>7} {'unplaced':>8} {'root err median/mean/p90 mm':>28} "
+             f"{'depth err median/p90 %':>22} {'true depth m':>13}"]
+
+    def row(name: str, block: dict[str, Any]) -> str:
+        err, pct, depth = block["root_error_m"], block["depth_error_pct"], block["true_depth_m"]
+        errors = "/".join(_fmt(_mm(err[k]), 0) for k in ("median", "mean", "p90"))
+        pcts = "/".join(_fmt(pct[k], 1) for k in ("median", "p90"))
+        span = f"{depth['min']:.1f}-{depth['max']:.1f}" if depth else "-"
+        return f"{name:>9} {_fmt(block.get('placed')):>7} {_fmt(block.get('unplaced')):>8} {errors:>28} " \
+               f"{pcts:>22} {span:>13}"
+
+    lines += [row(f"track {track}", data["placement"]) for track, data in report["tracks"].items()]
+    lines.append(row("all", report["placement"]))
+    lines += [row(name, block) for name, block in report["placement"]["by_method"].items() if block["count"]]
     return "\n".join(lines)
 
 

@@ -17,7 +17,9 @@ class Prediction:
     receive_ns: int
     stamp_ns: int
     track_id: int
-    joints: np.ndarray  # (17, 3) camera frame metres
+    joints: np.ndarray  # (17, 3) metres: camera frame when placed, else root-relative
+    placed: bool = False  # Skeleton3D.placed: joints in the camera frame
+    placement: int = 0  # Skeleton3D.placement: 0 NOT_PLACED, 1 REPROJECTION, 2 DEPTH
 
 
 @dataclass
@@ -49,7 +51,9 @@ def load_run(input_bag: Path, output_bag: Path) -> RunData:
     for receive_ns, msg in out[bag_io.SKELETONS3D_TOPIC]:
         stamp = bag_io.stamp_ns(msg.header)
         messages.append((receive_ns, stamp))
-        predictions += [Prediction(receive_ns, stamp, int(s.track_id), _joints(s)) for s in msg.skeletons]
+        predictions += [Prediction(receive_ns, stamp, int(s.track_id), _joints(s), bool(s.placed),
+                                   int(s.placement))
+                        for s in msg.skeletons]
     ground_truth = {(bag_io.stamp_ns(msg.header), int(s.track_id)): _joints(s)
                     for _, msg in out[bag_io.GROUND_TRUTH_TOPIC] for s in msg.skeletons}
     inputs = Counter(int(s.track_id) for _, msg in out[bag_io.KEYPOINTS_TOPIC] for s in msg.skeletons)
