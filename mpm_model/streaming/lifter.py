@@ -23,6 +23,7 @@ from mpm_model.streaming.camera import Camera
 from mpm_model.streaming.depth import DepthImage, DepthOptions
 from mpm_model.streaming.options import StreamOptions
 from mpm_model.streaming.placement import place
+from mpm_model.streaming.smoothing import JointSmoother
 from mpm_model.streaming.window_buffer import BufferConfig, Emission, Observation, PushResult, WindowBuffer
 
 
@@ -63,6 +64,7 @@ class StreamingLifter:
         self.buffer = WindowBuffer(BufferConfig(window=cfg.window, target_index=cfg.target_index,
                                                 num_joints=cfg.num_joints, options=options))
         self.depth_options = DepthOptions()  # how depth images are sampled and judged (live)
+        self.smoother = JointSmoother(reset_after_s=options.track_timeout)  # off unless its options say so (live)
 
     @property
     def config(self) -> ModelConfig:
@@ -135,7 +137,9 @@ class StreamingLifter:
         results, start = [], 0
         for emission, n in zip(emissions, sizes):
             end = start + n
-            results.append(Lifted(emission.stamp_ns, tuple(emission.track_ids), pose3d[start:end],
+            joints = self.smoother.filter(emission.stamp_ns, tuple(emission.track_ids), pose3d[start:end],
+                                          method[start:end] > 0)
+            results.append(Lifted(emission.stamp_ns, tuple(emission.track_ids), joints,
                                   emission.target_confidence, emission.target_mask, method[start:end] > 0,
                                   method[start:end]))
             start = end

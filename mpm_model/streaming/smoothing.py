@@ -1,0 +1,78 @@
+"""Steady joints: a per-track One Euro filter on the lifter's output (ROS-free, causal, no added frame delay).
+
+One Euro (Casiez et al., CHI 2012): a low-pass filter whose cutoff rises with the signal's speed — strong smoothing
+when a joint is still (jitter gone), little when it moves fast (little lag). Each output frame is filtered as it
+is produced from the previous filtered frame only, so it adds no frame of delay. A track's filter restarts when
+the track is new, its stamps go back, it was unseen for longer than `reset_after_s`, or it switches between
+placed and root-relative (the coordinates changed meaning).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mpm_model.tunable import check, tunable
+
+
+@dataclass(frozen=True)
+class SmoothingOptions:
+    """The filter's tunables (all may change while streaming; off by default)."""
+
+    smoothing: bool = tunable(False, "One Euro filter on the output joints, per track (causal, no added delay)")
+    smoothing_min_cutoff: float = tunable(1.0, "One Euro cutoff frequency (Hz) of a still joint: lower = "
+                                          "steadier, more lag", 0.01, 100.0)
+    smoothing_beta: float = tunable(0.5, "One Euro speed coefficient (1/m): higher = less lag on fast motion",
+                                    0.0, 1000.0)
+    smoothing_d_cutoff: float = tunable(1.0, "One Euro cutoff frequency (Hz) of the speed estimate", 0.01, 100.0)
+
+    def __post_init__(self) -> None:
+        check(self)
+
+
+def _alpha(cutoff_hz: np.ndarray | float, dt: float) -> np.ndarray | float:
+    return 1.0 / (1.0 + 1.0 / (2.0 * math.pi * np.asarray(cutoff_hz) * dt))
+
+
+@dataclass
+class _TrackState:
+    stamp_ns: int
+    placed: bool
+    joints: np.ndarray  # (J, 3) last filtered
+    speed: np.ndarray  # (J, 3) last filtered derivative, m/s
+
+
+class JointSmoother:
+    """One Euro filter state per track id."""
+
+    def __init__(self, options: SmoothingOptions = SmoothingOptions(), reset_after_s: float = 1.0) -> None:
+        self.options = options
+        self.reset_after_ns = int(reset_after_s * 1e9)
+        self._tracks: dict[int, _TrackState] = {}
+
+    def clear(self) -> None:
+        self._tracks.clear()
+
+    def filter(self, stamp_ns: int, track_ids: tuple[int, ...], joints: np.ndarray, placed: np.ndarray) -> np.ndarray:
+        """(B, J, 3) joints of one source frame → filtered (B, J, 3) (a copy; the input when smoothing is off)."""
+        if not self.options.smoothing:
+            self._tracks.clear()  # switching it on later starts fresh
+            return joints
+        o = self.options
+        out = np.array(joints, np.float64, copy=True)
+        for b, track in enumerate(track_ids):
+            state = self._tracks.get(track)
+            dt = (stamp_ns - state.stamp_ns) * 1e-9 if state else 0.0
+            if state is None or dt <= 0 or stamp_ns - state.stamp_ns > self.reset_after_ns \
+                    or state.placed != bool(placed[b]) or not np.isfinite(out[b]).all():
+                self._tracks[track] = _TrackState(stamp_ns, bool(placed[b]), out[b].copy(), np.zeros_like(out[b]))
+                continue
+            speed = (out[b] - state.joints) / dt  # (J, 3)
+            speed = state.speed + _alpha(o.smoothing_d_cutoff, dt) * (speed - state.speed)
+            cutoff = o.smoothing_min_cutoff + o.smoothing_beta * np.linalg.norm(speed, axis=-1, keepdims=True)
+            out[b] = state.joints + _alpha(cutoff, dt) * (out[b] - state.joints)
+            self._tracks[track] = _TrackState(stamp_ns, state.placed, out[b].copy(), speed)
+        for track in [t for t, st in self._tracks.items() if stamp_ns - st.stamp_ns > self.reset_after_ns]:
+            del self._tracks[track]  # expired tracks do not pile up
+        return out
