@@ -1,14 +1,17 @@
 """Checkpoints carry their ModelConfig, kind, training arguments and data hash, so a model is never
 rebuilt with the wrong shape and every weight file says how it was made.
 
-Every loader takes a file path or a shipped weights name and goes through `resolve`: read_checkpoint (raw
-payload), read_config (config only, no model built), load_checkpoint (model, cfg, meta), load_lifter (model, cfg).
+Every loader takes a file path or a shipped weights name and goes through `resolve`: read_checkpoint (payload,
+weights as float32), read_config (config only, no model built), load_checkpoint (model, cfg, meta), load_lifter
+(model, cfg). Training writes float32 (`storage` "float32"); shipped weights are stored in half precision
+(mpm_model.shipping) and read back to float32 here, so every model computes in float32.
 """
 from __future__ import annotations
 
 import datetime
 import logging
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +23,12 @@ from .model import MPMLifter, MPMPretrainModel
 from .tcn import TCNLifter
 
 FORMAT = "mpm_model.checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: ModelConfig without training settings; `storage` and `reference` keys
+# How floating-point weights are stored in the file; they are always loaded as float32.
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 # kind -> {ModelConfig.arch: model class}; a lifter is an MPM transformer or the TCN baseline.
 KINDS: dict[str, dict[str, type[nn.Module]]] = {"pretrain": {"mpm": MPMPretrainModel},
                                                 "lifter": {"mpm": MPMLifter, "tcn": TCNLifter}}
-# Every shipped weight file is trained on the Bandai Namco Research Motion dataset (CC BY-NC 4.0).
-WEIGHTS_LICENCE = ("CC BY-NC 4.0 (non-commercial): trained on Bandai Namco Research Motion (CC BY-NC 4.0), "
-                   "HDM05 (CC BY-SA 3.0) and CMU mocap (mocap.cs.cmu.edu); see docs/MODEL_CARD.md")
 
 
 def build_model(kind: str, cfg: ModelConfig, dropout: float = 0.0) -> nn.Module:
@@ -69,6 +71,8 @@ def save_checkpoint(
         "data_hash": str(data_hash),
         "epoch": epoch,
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "storage": "float32",
+        "reference": None,
         "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         "extra": dict(extra or {}),
     }
@@ -93,21 +97,35 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
                             f"weights in {WEIGHTS_DIR} (shipped: {list_pretrained() or 'none'})")
 
 
+def _stored(path: Path) -> bool:
+    """True for a zip whose entries are all uncompressed (what torch writes; memory-mappable)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return False  # torch.load below names the problem
+
+
 def read_checkpoint(name_or_path: str | os.PathLike) -> dict[str, Any]:
-    """Raw payload, checked for format; raises CheckpointError on anything unreadable. Memory-mapped, so reading
-    the config of a large file does not read its weights."""
+    """Payload checked for format, its weights as float32 whatever their storage; raises CheckpointError on
+    anything unreadable. Training checkpoints are memory-mapped, so reading the config of a large file does not
+    read its weights; shipped ones are deflated (small) and read whole."""
     path = resolve(name_or_path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=_stored(path))
     except Exception as exc:  # torch raises many types for truncated/foreign files
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an {FORMAT} file")
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: format_version {payload.get('format_version')}, expected {FORMAT_VERSION}")
-    missing = [k for k in ("kind", "config", "state_dict") if k not in payload]
+    missing = [k for k in ("kind", "config", "state_dict", "storage") if k not in payload]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {missing}")
+    if payload["storage"] not in STORAGE_DTYPES:
+        raise CheckpointError(f"{path}: storage {payload['storage']!r} is not one of {sorted(STORAGE_DTYPES)}")
+    if payload["storage"] != "float32":
+        payload["state_dict"] = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
     return payload
 
 
@@ -138,7 +156,8 @@ def load_checkpoint(
 ) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
     """Rebuild the model from its saved config (eval mode) -> (model, cfg, meta).
 
-    meta holds kind, train_args, data_hash, epoch, saved_at, extra, licence and (for resume) optimizer.
+    meta holds kind, train_args, data_hash, epoch, saved_at, extra, licence, storage, reference (shipped weights:
+    the fp32 outputs they must reproduce, mpm_model.shipping) and (for resume) optimizer.
     """
     payload = read_checkpoint(name_or_path)
     cfg = _checked_config(payload, name_or_path, kind, expected_config)
@@ -151,7 +170,8 @@ def load_checkpoint(
     except RuntimeError as exc:
         raise CheckpointError(f"{name_or_path}: weights do not fit the saved config: {exc}") from exc
     model.eval()
-    meta = {k: payload.get(k) for k in ("kind", "train_args", "data_hash", "epoch", "saved_at", "extra", "optimizer")}
+    meta = {k: payload.get(k) for k in ("kind", "train_args", "data_hash", "epoch", "saved_at", "extra", "optimizer",
+                                        "storage", "reference")}
     meta["licence"] = (meta["extra"] or {}).get("licence")
     if meta["licence"]:
         LOG.info("%s: licence %s", name_or_path, meta["licence"])
@@ -162,21 +182,6 @@ def load_lifter(name_or_path: str | os.PathLike) -> tuple[nn.Module, ModelConfig
     """(lifter, config): what the deployment paths (backends, export, bench) need from a checkpoint."""
     model, cfg, _ = load_checkpoint(name_or_path, kind="lifter")
     return model, cfg
-
-
-def ship_checkpoint(source: str | os.PathLike, name: str, licence: str = WEIGHTS_LICENCE,
-                    weights_dir: str | os.PathLike | None = None) -> Path:
-    """Copy a training checkpoint into the shipped weights as `name`.pt: optimizer state dropped (half the
-    size), the licence and provenance added to `extra`, everything else (config, data hash, history) kept."""
-    payload = read_checkpoint(source)
-    payload["optimizer"] = None
-    payload["extra"] = {**(payload.get("extra") or {}), "licence": licence, "shipped_from": str(source)}
-    dest = Path(weights_dir or WEIGHTS_DIR) / f"{name}.pt"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, dest)
-    return dest
 
 
 def list_pretrained(kind: str | None = None) -> list[str]:

@@ -7,6 +7,7 @@ from mpm_model.checkpoint import (CheckpointError, build_model, list_pretrained,
                                   read_config, resolve, save_checkpoint)
 from mpm_model.config import ModelConfig
 from mpm_model.model import MPMLifter, MPMPretrainModel
+from mpm_model.shipping import MAX_DEVIATION_MM, reference_deviation_mm, ship_checkpoint
 
 torch.set_num_threads(1)
 CFG = ModelConfig(d_model=32, depth=1, heads=4, ffn_dim=64, encoder_hidden=64, decoder_depth=1, causal=True)
@@ -37,6 +38,40 @@ def test_dropout_is_a_build_argument_not_saved(tmp_path, kind, arch):
     loaded, _, meta = load_checkpoint(path)
     assert {m.p for m in loaded.modules() if isinstance(m, torch.nn.Dropout)} == {0.0}
     assert "dropout" not in torch.load(path, weights_only=True)["config"] and meta["train_args"]["dropout"] == 0.3
+
+
+@pytest.mark.parametrize("kind", ["lifter", "pretrain"])
+def test_ship_stores_half_loads_float32_and_checks_itself(tmp_path, kind):
+    torch.manual_seed(0)
+    cfg = CFG.replace(encoder_hidden=256)  # its 256x256 layers are large enough to be stored in half precision
+    model = (MPMLifter if kind == "lifter" else MPMPretrainModel)(cfg).eval()
+    optimizer = torch.optim.AdamW(model.parameters())
+    source = save_checkpoint(tmp_path / "best.pt", model, cfg, kind, {"lr": 1e-3}, "h", optimizer, 3)
+    shipped = ship_checkpoint(source, "tiny", weights_dir=tmp_path / "weights")
+    raw = torch.load(shipped, weights_only=True)
+    assert raw["storage"] == "float16" and raw["optimizer"] is None
+    assert {v.dtype for v in raw["state_dict"].values() if v.numel() > 40000} == {torch.float16}
+    loaded, _, meta = load_checkpoint(shipped, kind=kind, expected_config=cfg)
+    assert {p.dtype for p in loaded.parameters()} == {torch.float32} and meta["train_args"] == {"lr": 1e-3}
+    assert "CC BY-NC" in meta["licence"] and shipped.stat().st_size < source.stat().st_size
+    assert 0.0 < reference_deviation_mm(shipped) <= MAX_DEVIATION_MM
+    with pytest.raises(CheckpointError, match="ship from the float32"):
+        ship_checkpoint(shipped, "again", weights_dir=tmp_path / "weights")
+    raw["reference"]["outputs"][0, 0, 5, 0] += 0.002  # a stored output off by 2 mm is caught
+    torch.save(raw, tmp_path / "tampered.pt")
+    assert reference_deviation_mm(tmp_path / "tampered.pt") > 1.9
+
+
+def test_ship_refuses_weights_half_precision_cannot_hold(tmp_path):
+    """Outputs hundreds of metres large lose far more than 0.5 mm to float16 rounding: nothing is written."""
+    cfg = CFG.replace(encoder_hidden=256)
+    model = MPMLifter(cfg).eval()
+    with torch.no_grad():
+        model.head_target.weight.mul_(3e4)  # amplifies the rounding of the half-stored 256x256 layers
+    source = save_checkpoint(tmp_path / "big.pt", model, cfg, "lifter", {}, "h")
+    with pytest.raises(CheckpointError, match=r"float16 storage moves a joint by .* mm .*not shipped"):
+        ship_checkpoint(source, "big", weights_dir=tmp_path / "weights")
+    assert not (tmp_path / "weights" / "big.pt").exists() and not (tmp_path / "weights" / "big.pt.tmp").exists()
 
 
 def test_config_and_kind_mismatch(tmp_path):

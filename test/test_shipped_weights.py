@@ -7,6 +7,7 @@ import torch
 
 from mpm_model.checkpoint import WEIGHTS_DIR, list_pretrained, load_checkpoint, read_config
 from mpm_model.data.mocap import dataset_hash
+from mpm_model.shipping import MAX_DEVIATION_MM, reference_deviation_mm
 from mpm_model.training.evaluate import EvalOptions, evaluate, select_sequences
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +32,18 @@ def test_every_shipped_file_is_named_licensed_and_small():
             assert (cfg.window, cfg.causal, cfg.lookahead) == SHIPPED[name]
         if train_file.is_file():
             assert meta["data_hash"] == dataset_hash(train_file)
+
+
+@pytest.mark.parametrize("name", [*SHIPPED, "mpm_pretrain_t27_causal"])
+def test_half_precision_weights_reproduce_their_float32_outputs(name):
+    """Each file is stored in half precision and carries the float32 outputs of the model it was shipped from on
+    windows of the demo clip: loaded now, it must reproduce them within MAX_DEVIATION_MM (retrained weights too)."""
+    torch.set_num_threads(1)
+    _, _, meta = load_checkpoint(name)
+    assert meta["storage"] == "float16" and meta["reference"]["clip"] == "demo_clip.npz"
+    outputs = meta["reference"]["outputs"]
+    assert len(meta["reference"]["windows"]) == 3 and float(outputs.std()) > 0.05  # real poses, not zeros
+    assert reference_deviation_mm(name) <= MAX_DEVIATION_MM
 
 
 def _mpjpe(data: Path, opts: EvalOptions) -> float:
