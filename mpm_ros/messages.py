@@ -16,6 +16,9 @@ from mpm_model.skeleton import H36M_BONES
 NS_PER_S = 1_000_000_000
 JOINTS_MARKER_ID = 0
 BONES_MARKER_ID = 1
+LABEL_MARKER_ID = 2  # placed skeletons: TEXT_VIEW_FACING above the head saying how the root was placed
+PLACEMENT_LABELS = {Skeleton3D.REPROJECTION: "2D fit", Skeleton3D.DEPTH: "depth"}
+LABEL_HEIGHT_M = 0.25  # above the head joint (camera y points down)
 MASKED_JOINT_ALPHA = 0.35
 BONE_POINTS = tuple(i for bone in H36M_BONES for i in bone)  # LINE_LIST: two points per bone
 # Root-relative (unplaced) skeletons are drawn in their own namespace, white and translucent, at the frame origin:
@@ -62,37 +65,39 @@ def track_points(joints: np.ndarray) -> list[list[Point]]:
 
 
 def skeleton3d_array(stamp_ns: int, frame_id: str, track_ids: Sequence[int], points: Sequence[list[Point]],
-                     confidence: np.ndarray, masked: np.ndarray, placed: np.ndarray) -> Skeleton3DArray:
-    """track_points (B × J) + (B, J) confidence + (B, J) bool masked + (B,) bool placed → Skeleton3DArray for the
-    source frame stamp_ns."""
-    if not (len(track_ids) == len(points) == len(confidence) == len(masked) == len(placed)):
+                     confidence: np.ndarray, masked: np.ndarray, placement: np.ndarray) -> Skeleton3DArray:
+    """track_points (B × J) + (B, J) confidence + (B, J) bool masked + (B,) uint8 placement (Skeleton3D.NOT_PLACED /
+    REPROJECTION / DEPTH; `placed` follows from it) → Skeleton3DArray for the source frame stamp_ns."""
+    if not (len(track_ids) == len(points) == len(confidence) == len(masked) == len(placement)):
         raise ValueError(f"batch sizes differ: {len(track_ids)} ids, {len(points)} skeletons, "
-                         f"{len(confidence)} confidences, {len(masked)} masks, {len(placed)} placed flags")
+                         f"{len(confidence)} confidences, {len(masked)} masks, {len(placement)} placements")
     confidence, masked = np.asarray(confidence, np.float64).tolist(), np.asarray(masked, bool).tolist()
+    placement = np.asarray(placement, np.uint8).tolist()
     return Skeleton3DArray(header=_header(stamp_ns, frame_id), skeletons=[
         Skeleton3D(track_id=int(track_id), joints=points[b], confidence=confidence[b], masked=masked[b],
-                   placed=bool(placed[b]))
+                   placed=placement[b] != Skeleton3D.NOT_PLACED, placement=placement[b])
         for b, track_id in enumerate(track_ids)
     ])
 
 
 def _delete(header: Header, namespace: str) -> list[Marker]:
     return [Marker(header=header, ns=namespace, id=marker_id, action=Marker.DELETE)
-            for marker_id in (JOINTS_MARKER_ID, BONES_MARKER_ID)]
+            for marker_id in (JOINTS_MARKER_ID, BONES_MARKER_ID, LABEL_MARKER_ID)]
 
 
 def skeleton_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int], points: Sequence[list[Point]],
-                     masked: np.ndarray, placed: np.ndarray, switched: np.ndarray, scale: float,
+                     masked: np.ndarray, placement: np.ndarray, switched: np.ndarray, scale: float,
                      lifetime_s: float) -> MarkerArray:
     """Per track: joints as SPHERE_LIST (id 0, masked joints faded), bones as LINE_LIST (id 1), in namespace
-    track_<id> in the track's colour when placed, else in track_<id>/root_relative in white. Where `switched`
+    track_<id> in the track's colour when placed, with a TEXT_VIEW_FACING label (id 2) above the head saying how
+    ("2D fit" / "depth"), else in track_<id>/root_relative in white. Where `switched`
     (B,) says the track changed state since its last markers, the two markers of the other namespace are deleted,
     so a track never shows twice. Colours and points are shared objects: building 10 tracks costs ~0.3 ms."""
     markers = []
     header = _header(stamp_ns, frame_id)
     lifetime = duration_from_s(lifetime_s)
     for b, track_id in enumerate(track_ids):
-        is_placed = bool(placed[b])
+        is_placed = int(placement[b]) != Skeleton3D.NOT_PLACED
         r, g, b_ = track_color(int(track_id)) if is_placed else UNPLACED_COLOR
         alpha = 1.0 if is_placed else UNPLACED_ALPHA
         solid = ColorRGBA(r=r, g=g, b=b_, a=alpha)
@@ -108,6 +113,14 @@ def skeleton_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int], poi
         bones.scale.x = float(scale) * 0.5
         bones.pose.orientation.w = 1.0
         markers += [spheres, bones]
+        if is_placed:
+            head = track[10]
+            label = Marker(id=LABEL_MARKER_ID, type=Marker.TEXT_VIEW_FACING,
+                           text=PLACEMENT_LABELS.get(int(placement[b]), "placed"), **common)
+            label.pose.position = Point(x=head.x, y=head.y - LABEL_HEIGHT_M, z=head.z)
+            label.pose.orientation.w = 1.0
+            label.scale.z = float(scale) * 3.0
+            markers.append(label)
         if switched[b]:
             markers += _delete(header, track_namespace(int(track_id), not is_placed))
     return MarkerArray(markers=markers)

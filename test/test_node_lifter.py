@@ -7,7 +7,7 @@ import pytest
 rclpy = pytest.importorskip("rclpy")
 
 from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
-from mpm_msgs.msg import Keypoint2D, Skeleton2D  # noqa: E402
+from mpm_msgs.msg import Keypoint2D, Skeleton2D, Skeleton3D  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
@@ -56,10 +56,15 @@ def test_walking_skeleton_causal_end_to_end(context, tmp_path) -> None:
         driver.spin_until(expiries, 5.0)
         placed = {(s.track_id, s.placed) for m in driver.skeletons for s in m.skeletons}
         added = {(m.ns, m.id) for a in driver.markers for m in a.markers if m.action == Marker.ADD}
-        assert added == {(f"track_{t}" + ("" if ok else "/root_relative"), i) for t, ok in placed for i in (0, 1)}
+        assert added == {(f"track_{t}" + ("" if ok else "/root_relative"), i) for t, ok in placed
+                         for i in ((0, 1, 2) if ok else (0, 1))}, "placed: joints, bones and the placement label"
+        placements = {(s.placed, s.placement) for m in driver.skeletons for s in m.skeletons}
+        assert (True, Skeleton3D.REPROJECTION) in placements  # no depth subscribed: placed by the 2D fit only
+        assert placements <= {(True, Skeleton3D.REPROJECTION), (False, Skeleton3D.NOT_PLACED)}
         assert (1, True) in placed and (2, True) in placed
-        assert expiries() == [[("track_2", 0), ("track_2", 1), ("track_2/root_relative", 0),
-                               ("track_2/root_relative", 1)]], "track 2 expires 0.1 s after its last frame"
+        assert expiries() == [[("track_2", 0), ("track_2", 1), ("track_2", 2), ("track_2/root_relative", 0),
+                               ("track_2/root_relative", 1), ("track_2/root_relative", 2)]], \
+            "track 2 expires 0.1 s after its last frame"
     finally:
         driver.close()
         lifter.destroy_node()

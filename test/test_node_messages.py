@@ -5,6 +5,7 @@ import pytest
 pytest.importorskip("mpm_msgs.msg")
 
 from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
+from mpm_msgs.msg import Skeleton3D  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
 from mpm_model.skeleton import H36M_BONES  # noqa: E402
@@ -26,10 +27,11 @@ def test_skeleton3d_array() -> None:
     masked[1, 3] = True
     confidence = np.where(masked, 0.0, 0.8).astype(np.float32)
     msg = messages.skeleton3d_array(STAMP, "cam_optical", [4, 9], messages.track_points(joints), confidence, masked,
-                                    np.array([True, False]))
+                                    np.array([Skeleton3D.DEPTH, Skeleton3D.NOT_PLACED]))
     assert msg.header.frame_id == "cam_optical" and messages.ns_from_time(msg.header.stamp) == STAMP
     assert [s.track_id for s in msg.skeletons] == [4, 9]
     assert [s.placed for s in msg.skeletons] == [True, False]
+    assert [s.placement for s in msg.skeletons] == [Skeleton3D.DEPTH, Skeleton3D.NOT_PLACED]
     assert msg.skeletons[1].joints[2].z == pytest.approx(joints[1, 2, 2])
     assert list(msg.skeletons[1].masked)[3] and msg.skeletons[1].confidence[3] == 0.0
     with pytest.raises(ValueError):
@@ -40,12 +42,15 @@ def test_markers_per_track_namespace_stable_ids_and_colours() -> None:
     joints = np.zeros((2, 17, 3))
     masked = np.zeros((2, 17), bool)
     masked[0, 0] = True
-    msg = messages.skeleton_markers(STAMP, "cam", [3, 11], messages.track_points(joints), masked, np.ones(2, bool),
-                                    np.zeros(2, bool), scale=0.05, lifetime_s=0.5)
+    msg = messages.skeleton_markers(STAMP, "cam", [3, 11], messages.track_points(joints), masked,
+                                    np.array([Skeleton3D.REPROJECTION, Skeleton3D.DEPTH]), np.zeros(2, bool),
+                                    scale=0.05, lifetime_s=0.5)
     assert all(m.action == Marker.ADD for m in msg.markers), "no state change: nothing to delete"
     added = [(m.ns, m.id, m.type) for m in msg.markers if m.action == Marker.ADD]
     assert added == [("track_3", 0, Marker.SPHERE_LIST), ("track_3", 1, Marker.LINE_LIST),
-                     ("track_11", 0, Marker.SPHERE_LIST), ("track_11", 1, Marker.LINE_LIST)]
+                     ("track_3", 2, Marker.TEXT_VIEW_FACING), ("track_11", 0, Marker.SPHERE_LIST),
+                     ("track_11", 1, Marker.LINE_LIST), ("track_11", 2, Marker.TEXT_VIEW_FACING)]
+    assert [m.text for m in msg.markers if m.id == 2] == ["2D fit", "depth"], "the label says how it was placed"
     spheres, bones = msg.markers[:2]
     assert len(spheres.points) == 17 and len(bones.points) == 2 * len(H36M_BONES)
     assert spheres.colors[0].a < 1.0 == spheres.colors[1].a, "masked joints are drawn faded"
@@ -57,13 +62,15 @@ def test_markers_per_track_namespace_stable_ids_and_colours() -> None:
 def test_unplaced_skeleton_markers_have_their_own_namespace_and_colour() -> None:
     joints, masked = np.zeros((2, 17, 3)), np.zeros((2, 17), bool)
     msg = messages.skeleton_markers(STAMP, "cam", [3, 4], messages.track_points(joints), masked,
-                                    np.array([True, False]), np.ones(2, bool), 0.05, 0.5)
+                                    np.array([Skeleton3D.REPROJECTION, Skeleton3D.NOT_PLACED]), np.ones(2, bool),
+                                    0.05, 0.5)
     actions = [(m.ns, m.id, m.action) for m in msg.markers]
-    assert actions == [("track_3", 0, Marker.ADD), ("track_3", 1, Marker.ADD),
+    assert actions == [("track_3", 0, Marker.ADD), ("track_3", 1, Marker.ADD), ("track_3", 2, Marker.ADD),
                        ("track_3/root_relative", 0, Marker.DELETE), ("track_3/root_relative", 1, Marker.DELETE),
+                       ("track_3/root_relative", 2, Marker.DELETE),
                        ("track_4/root_relative", 0, Marker.ADD), ("track_4/root_relative", 1, Marker.ADD),
-                       ("track_4", 0, Marker.DELETE), ("track_4", 1, Marker.DELETE)]
-    placed_colour, unplaced_colour = msg.markers[0].color, msg.markers[4].color
+                       ("track_4", 0, Marker.DELETE), ("track_4", 1, Marker.DELETE), ("track_4", 2, Marker.DELETE)]
+    placed_colour, unplaced_colour = msg.markers[0].color, msg.markers[6].color
     assert (unplaced_colour.r, unplaced_colour.g, unplaced_colour.b) == messages.UNPLACED_COLOR
     assert (placed_colour.r, placed_colour.g, placed_colour.b) == pytest.approx(messages.track_color(3))
     assert unplaced_colour.a < 1.0
@@ -72,8 +79,9 @@ def test_unplaced_skeleton_markers_have_their_own_namespace_and_colour() -> None
 def test_delete_markers() -> None:
     msg = messages.delete_markers(STAMP, "cam", [5])
     assert [(m.ns, m.id, m.action) for m in msg.markers] == [
-        ("track_5", 0, Marker.DELETE), ("track_5", 1, Marker.DELETE),
-        ("track_5/root_relative", 0, Marker.DELETE), ("track_5/root_relative", 1, Marker.DELETE)]
+        ("track_5", 0, Marker.DELETE), ("track_5", 1, Marker.DELETE), ("track_5", 2, Marker.DELETE),
+        ("track_5/root_relative", 0, Marker.DELETE), ("track_5/root_relative", 1, Marker.DELETE),
+        ("track_5/root_relative", 2, Marker.DELETE)]
 
 
 def test_diagnostic_array_from_stats() -> None:
