@@ -25,8 +25,10 @@ from mpm_ros.bags.make_bag import PersonTrack, frame_scene, observe
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {"off": SmoothingOptions(), "min_cutoff 1.0, beta 0.5": SmoothingOptions(True, 1.0, 0.5),
-            "min_cutoff 0.5, beta 1.0": SmoothingOptions(True, 0.5, 1.0),
-            "min_cutoff 2.0, beta 0.3": SmoothingOptions(True, 2.0, 0.3)}
+            "min_cutoff 1.0, beta 5": SmoothingOptions(True, 1.0, 5.0),
+            "min_cutoff 2.0, beta 5": SmoothingOptions(True, 2.0, 5.0),
+            "min_cutoff 2.0, beta 20 (default)": SmoothingOptions(True, 2.0, 20.0),
+            "min_cutoff 4.0, beta 20": SmoothingOptions(True, 4.0, 20.0)}
 PERIOD_NS = 33_333_333
 
 
