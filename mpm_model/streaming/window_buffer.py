@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mpm_model.streaming.options import StreamOptions, confident
+from mpm_model.streaming.stamp_lead import ReceiveClockReference, agree_with_receive_clock
 
 NS_PER_S = 1_000_000_000
 CONFIDENCE_TOLERANCE = 1e-3  # confidences in (1, 1 + this] are rounding noise (clamped to 1), above: masked
@@ -140,7 +141,8 @@ class WindowBuffer:
         self._last_stamp_ns: int | None = None
         self._last_arrival_ns: int | None = None
         self._deltas: deque[int] = deque(maxlen=30)
-        self._outliers: list[int] = []  # recent far stamps, each close after the previous (a new timeline?)
+        self._outliers: list[tuple[int, int | None]] = []  # recent far (stamp, arrival): a new timeline?
+        self._clock = ReceiveClockReference()  # how far stamps run ahead of the receive clock
 
     @property
     def track_ids(self) -> list[int]:
@@ -167,6 +169,7 @@ class WindowBuffer:
         self._last_stamp_ns = self._last_arrival_ns = None
         self._deltas.clear()
         self._outliers.clear()
+        self._clock.reset()
         return expired
 
     def admit(self, stamp_ns: int, arrival_ns: int | None = None) -> str:
@@ -174,7 +177,9 @@ class WindowBuffer:
         far jump is confirmed by consecutive frames. Call once per frame, then push() with the result.
 
         `arrival_ns` (a monotonic receive time): a stamp that ran ahead as far as the wall clock did is a gap
-        (a stalled camera, or a consumer that fell behind), not an outlier.
+        (a stalled camera, or a consumer that fell behind), not an outlier; a stamp running ahead of the receive
+        clock by more than `jump_frames` periods (stamp_lead.ReceiveClockReference) is one, and outliers are only
+        believed when they also keep one offset to the receive clock (a clock step, not a stream running ahead).
         """
         last = self._last_stamp_ns
         if last is None:
@@ -188,16 +193,21 @@ class WindowBuffer:
         ahead_s = self.config.jump_frames * period if period else self.config.stamp_jump
         elapsed_s = 0.0 if arrival_ns is None or self._last_arrival_ns is None else \
             (arrival_ns - self._last_arrival_ns) / NS_PER_S
-        if 0 < delta_s <= ahead_s + max(elapsed_s, 0.0):
+        lead_ns = self._clock.lead_ns(stamp_ns, arrival_ns)
+        running_ahead = lead_ns is not None and lead_ns > ahead_s * NS_PER_S
+        if 0 < delta_s <= ahead_s + max(elapsed_s, 0.0) and not running_ahead:
             self._outliers.clear()
             return "ok"
         outliers = self._outliers
-        if not (outliers and 0 < (stamp_ns - outliers[-1]) / NS_PER_S <= ahead_s):
+        if not (outliers and 0 < (stamp_ns - outliers[-1][0]) / NS_PER_S <= ahead_s):
             outliers.clear()
-        outliers.append(stamp_ns)
-        if len(outliers) < self.config.confirm_frames:
+        outliers.append((stamp_ns, arrival_ns))
+        del outliers[:-self.config.confirm_frames]
+        period_ns = None if period is None else int(period * NS_PER_S)
+        if len(outliers) < self.config.confirm_frames or not agree_with_receive_clock(outliers, period_ns):
             return "stamp_outlier"
         outliers.clear()
+        self._clock.reset()  # believed: this frame starts the reference anew
         if 0 < delta_s <= max(self.config.stamp_jump, self.config.options.track_timeout):
             return "ok"  # a stall, confirmed: continue with a gap of masked frames
         return "stamp_jump_back" if delta_s < 0 else "stamp_jump_forward"
@@ -216,6 +226,8 @@ class WindowBuffer:
             self._insert_gap_frames(last, stamp_ns, result)
             self._deltas.append(stamp_ns - last)
         self._last_stamp_ns, self._last_arrival_ns = stamp_ns, arrival_ns
+        period = self.frame_period_s()
+        self._clock.accept(stamp_ns, arrival_ns, None if period is None else int(period * NS_PER_S))
 
         usable = {}
         ids = list(observations)
