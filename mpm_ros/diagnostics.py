@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-OK, WARN, ERROR = 0, 1, 2  # diagnostic_msgs/DiagnosticStatus levels
+from mpm_ros.load_health import FRAME_LOSSES, OK, WARN, FrameLedger, LedgerCounts, load_conditions
+
 RATE_WINDOW_S = 5.0
 RECENT_S = 5.0  # a warning condition seen this recently keeps /diagnostics at WARN
 LATENCY_SAMPLES = 500
@@ -112,17 +113,22 @@ class PipelineStats:
         self._dropped: Counter[str] = Counter()
         self._masked: Counter[str] = Counter()
         self._resets: Counter[str] = Counter()
+        self._frames = FrameLedger()  # each input frame's fate over the last seconds (load_health)
         self.active_tracks = 0
 
     def input_received(self, now: float | None = None) -> None:
         with self._lock:
-            self._input.tick(time.monotonic() if now is None else now)
+            now = time.monotonic() if now is None else now
+            self._input.tick(now)
+            self._frames.record("received", now)
 
     def output_published(self, end_to_end_s: float, stamp_age_s: float, now: float | None = None) -> None:
         """end_to_end_s: input callback -> publish; stamp_age_s: publish (node clock) - source header stamp,
         i.e. the data's age including transport, queueing and any lookahead delay."""
         with self._lock:
-            self._output.tick(time.monotonic() if now is None else now)
+            now = time.monotonic() if now is None else now
+            self._output.tick(now)
+            self._frames.record("published", now)
             self._end_to_end.append(end_to_end_s)
             self._stamp_age.append(stamp_age_s)
 
@@ -135,6 +141,16 @@ class PipelineStats:
         if count > 0:
             with self._lock:
                 self._dropped[reason] += count
+            if reason in FRAME_LOSSES:
+                for _ in range(count):
+                    self._frames.record(reason)
+
+    def frame_ready(self, now: float | None = None) -> None:
+        """An input frame's windows were sent to inference."""
+        self._frames.record("ready", now)
+
+    def frame_counts(self, now: float | None = None) -> LedgerCounts:
+        return self._frames.counts(now)
 
     def mask(self, reason: str, count: int = 1) -> None:
         """An input kept with joints/frames masked (or published root-relative)."""
@@ -226,8 +242,15 @@ def lifter_report(stats: PipelineStats, lifter: Any, checkpoint: str, camera_inf
         "input_stamp_rate_hz": "unknown" if measured is None else f"{measured:.2f}", "model_fps": f"{cfg.fps:g}",
     }, now=now)
     problems = health.problems(now, untrained_warning)
+    if backend.fallback_reason:  # for as long as the node runs on the fallback
+        problems.append(f"backend {backend.fallback_reason}")
+        snapshot.extra["backend_fallback"] = backend.fallback_reason
+    period_s = 1.0 / measured if measured else (1.0 / lifter.options.frame_rate if lifter.options.frame_rate else None)
+    load_level, load_problems = load_conditions(stats.frame_counts(now), snapshot.end_to_end_p50_ms, period_s)
+    problems += load_problems
     summary = "; ".join(problems) or f"{snapshot.output_rate_hz:.1f} Hz out, {snapshot.active_tracks} track(s)"
-    return Report(WARN if problems else OK, summary, snapshot.as_key_values())
+    level = max(load_level, WARN if problems else OK)
+    return Report(level, summary, snapshot.as_key_values() + [("load_level", ("OK", "WARN", "ERROR")[load_level])])
 
 
 def input_report(stats: PipelineStats, extra: dict[str, str], running: str, idle: str) -> Report:
