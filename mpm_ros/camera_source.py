@@ -48,14 +48,16 @@ class CameraSource:
     def __init__(self, fallback: FallbackCamera) -> None:
         self.fallback = fallback
         self.info: Camera | None = None
+        self.frame_id = ""  # header.frame_id of the camera_info taken: the outputs' frame when keypoints have none
         self._first_input_at: float | None = None
         self.overdue = False  # keypoints for CAMERA_INFO_GRACE_S without a valid camera_info
 
-    def update(self, width: int, height: int, k: Sequence[float]) -> str | None:
-        """A camera_info message's size and K: None when taken, else why it was refused."""
+    def update(self, width: int, height: int, k: Sequence[float], frame_id: str = "") -> str | None:
+        """A camera_info message's size, K and frame_id: None when taken, else why it was refused."""
         problem = intrinsics_problem(width, height, k)
         if problem is None:
             self.info = Camera(int(width), int(height), np.asarray(k, np.float64).reshape(3, 3))
+            self.frame_id = frame_id
         return problem
 
     def input_seen(self, now: float) -> None:

@@ -2,7 +2,8 @@
 
 What the lifter's input callback does before `push()`: the size check before anything is decoded, the CDR read
 (mpm_ros.keypoints_wire; an unknown encapsulation goes to the caller's `fallback`, rclpy in the node), the
-frame_id rule, the stamp judged before any skeleton is converted (`StreamingLifter.admit`), at most max_tracks
+frame_id rule (outputs take `output_frame_id`, else the keypoints' header.frame_id, else the camera_info's; with
+none of them the frame is refused: `empty_frame_id`, since TF cannot place a frame called ""), the stamp judged before any skeleton is converted (`StreamingLifter.admit`), at most max_tracks
 skeletons converted (live tracks first) and each one's layout mapped to H36M-17. Every refusal is a `Drop` with
 its diagnostics reason and the log sentence; nothing here raises on bad input.
 """
@@ -41,7 +42,8 @@ class FrameDecoder:
     def __init__(self, lifter: StreamingLifter, fallback: Callable[[bytes], keypoints_wire.WireFrame]) -> None:
         self.lifter, self._fallback = lifter, fallback
 
-    def decode_bytes(self, data: bytes, received_at: float, output_frame_id: str = "") -> Decoded:
+    def decode_bytes(self, data: bytes, received_at: float, output_frame_id: str = "",
+                     camera_frame_id: str = "") -> Decoded:
         """A serialised Skeleton2DArray, received at `received_at` (time.monotonic())."""
         max_tracks = self.lifter.options.max_tracks
         limit = max_message_bytes(max_tracks)
@@ -54,11 +56,17 @@ class FrameDecoder:
             return Decoded([Drop("malformed_message", 1, f"dropping a malformed keypoints message: {clip(str(exc))}")])
         if frame is None:  # an encapsulation the numpy reader does not know
             frame = self._fallback(data)
-        return self.decode(frame, received_at, output_frame_id)
+        return self.decode(frame, received_at, output_frame_id, camera_frame_id)
 
-    def decode(self, msg: keypoints_wire.WireFrame, received_at: float, output_frame_id: str = "") -> Decoded:
+    def decode(self, msg: keypoints_wire.WireFrame, received_at: float, output_frame_id: str = "",
+               camera_frame_id: str = "") -> Decoded:
         """An already read frame: frame_id, stamp, skeleton selection and layouts."""
-        out = Decoded(stamp_ns=msg.stamp_ns, frame_id=output_frame_id or msg.frame_id)
+        out = Decoded(stamp_ns=msg.stamp_ns, frame_id=output_frame_id or msg.frame_id or camera_frame_id)
+        if not out.frame_id:
+            out.drops.append(Drop("empty_frame_id", 1, "dropping a frame with an empty header.frame_id and no "
+                                  "camera_info frame_id to use instead: TF cannot place its outputs (set "
+                                  "output_frame_id, or publish camera_info from the camera's frame)"))
+            return out
         problem = frame_id_problem(out.frame_id)
         if problem:
             out.drops.append(Drop("invalid_frame_id", 1, f"dropping a frame: {problem} (max {MAX_FRAME_ID_CHARS} "
