@@ -127,10 +127,11 @@ def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrins
     counts["depth.no_image"] += int((solved & ~with_image).sum())
     counts["depth.too_few_samples"] += int((with_image & ~enough).sum())
     if enough.any():
-        depth_t, depth_ok = root_translations(
-            np.asarray(joints3d)[enough], pixels[enough], weights[enough], np.broadcast_to(
+        near_root = reliability(np.asarray(joints3d, np.float64)[enough])  # (B', J)
+        depth_t, depth_ok = root_translations(  # once depth fixes t_z, the joints near the root fix t_x, t_y best
+            np.asarray(joints3d)[enough], pixels[enough], weights[enough] * near_root, np.broadcast_to(
                 intrinsics, (len(weights), 3, 3))[enough], roots[enough],
-            options.depth_weight * weights[enough] * reliability(np.asarray(joints3d, np.float64)[enough]))
+            options.depth_weight * weights[enough] * near_root)
         rows = np.flatnonzero(enough)[depth_ok]
         translation[rows] = depth_t[depth_ok]
         method[rows] = DEPTH
