@@ -9,12 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from mpm_model.skeleton import COCO_JOINTS, NUM_JOINTS, coco17_to_h36m17
+from mpm_model.data.draws import Draws, NumpyDraws
+from mpm_model.skeleton import COCO_JOINTS, COCO_TO_H36M_SOURCES, NUM_JOINTS, coco17_to_h36m17
 
 # H36M joints (mocap) that COCO-17 also has, as (coco index, h36m index).
 _SHARED = ((5, 11), (6, 14), (7, 12), (8, 15), (9, 13), (10, 16), (11, 4), (12, 1), (13, 5), (14, 2),
            (15, 6), (16, 3), (0, 9))
+_SHARED_H36M = [h for _, h in _SHARED]
+_COCO_ORDER = [[c for c, _ in _SHARED].index(k) if k in [c for c, _ in _SHARED] else len(_SHARED) + k - 1
+               for k in range(len(COCO_JOINTS))]  # rows of [shared..., eyes, ears] in COCO order
+# The node's COCO→H36M mapping as tensors: row h averages its sources; min over the (padded) source indices.
+_COCO_AVERAGE = torch.tensor([[1.0 / len(src) if c in src else 0.0 for c in range(len(COCO_JOINTS))]
+                              for src in COCO_TO_H36M_SOURCES])
+_COCO_MIN_INDEX = torch.tensor([list(src) + [src[-1]] * (4 - len(src)) for src in COCO_TO_H36M_SOURCES])
 # Left/right pairs of COCO-17 (eyes, ears, shoulders, elbows, wrists, hips, knees, ankles).
 COCO_LR_PAIRS = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
 # Per-joint jitter relative to the body (wrists/ankles are the hardest for detectors, the face the easiest).
@@ -24,37 +33,46 @@ _NOSE_UP, _NOSE_FWD, _TOP_UP, _TOP_FWD = 0.04, 0.09, 0.13, 0.02
 
 
 def h36m_to_coco17(poses: np.ndarray) -> np.ndarray:
+    """(..., 17, 3) H36M poses -> (..., 17, 3) COCO-17 points (float32), by `coco17_points`."""
+    poses = np.asarray(poses, dtype=np.float64)
+    if poses.shape[-2:] != (NUM_JOINTS, 3):
+        raise ValueError(f"h36m_to_coco17: expected (..., {NUM_JOINTS}, 3), got {poses.shape}")
+    return coco17_points(torch.from_numpy(poses)).numpy().astype(np.float32)
+
+
+def coco17_points(poses: torch.Tensor) -> torch.Tensor:
     """(..., 17, 3) H36M poses -> (..., 17, 3) COCO-17 points; eyes and ears rebuilt from the head frame.
 
     The mocap nose and head top fix the head's up/forward axes (dataset README); left/right comes from
     the shoulders. Eyes: 3 cm up, 7 cm forward and 3 cm aside of the skull base; ears: 3 cm up, 7.5 cm aside.
     """
-    poses = np.asarray(poses, dtype=np.float64)
-    if poses.shape[-2:] != (NUM_JOINTS, 3):
-        raise ValueError(f"h36m_to_coco17: expected (..., {NUM_JOINTS}, 3), got {poses.shape}")
     nose, top = poses[..., 9, :], poses[..., 10, :]
     left = poses[..., 11, :] - poses[..., 14, :]  # right shoulder -> left shoulder
     d = top - nose  # = (TOP_UP - NOSE_UP) up + (TOP_FWD - NOSE_FWD) fwd
-    left = left - _unit(d) * (left * _unit(d)).sum(-1, keepdims=True)
-    e1, side = _unit(d), _unit(left)
-    e2 = np.cross(side, e1)  # forward-ish direction orthogonal to d in the sagittal plane
+    e1 = _unit(d)
+    side = _unit(left - e1 * (left * e1).sum(-1, keepdim=True))
+    e2 = torch.linalg.cross(side, e1)  # forward-ish direction orthogonal to d in the sagittal plane
     a, b = _TOP_UP - _NOSE_UP, _TOP_FWD - _NOSE_FWD  # d = a up + b fwd, |d| = sqrt(a² + b²)
-    norm = np.hypot(a, b)
+    norm = float(np.hypot(a, b))
     up = (a * e1 - b * e2) / norm
     fwd = (b * e1 + a * e2) / norm
     base = nose - _NOSE_UP * up - _NOSE_FWD * fwd
-    coco = np.zeros(poses.shape[:-2] + (len(COCO_JOINTS), 3))
-    for c, h in _SHARED:
-        coco[..., c, :] = poses[..., h, :]
-    for c, sign in ((1, 1.0), (2, -1.0)):  # eyes
-        coco[..., c, :] = base + 0.03 * up + 0.07 * fwd + sign * 0.03 * side
-    for c, sign in ((3, 1.0), (4, -1.0)):  # ears
-        coco[..., c, :] = base + 0.03 * up + sign * 0.075 * side
-    return coco.astype(np.float32)
+    coco = poses[..., _SHARED_H36M, :]  # (..., 13, 3) in _SHARED order, then face points
+    face = [base + 0.03 * up + 0.07 * fwd + 0.03 * side, base + 0.03 * up + 0.07 * fwd - 0.03 * side,  # eyes
+            base + 0.03 * up + 0.075 * side, base + 0.03 * up - 0.075 * side]  # ears
+    return torch.cat([coco, torch.stack(face, dim=-2)], dim=-2)[..., _COCO_ORDER, :]
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+def _unit(v: torch.Tensor) -> torch.Tensor:
+    return v / v.norm(dim=-1, keepdim=True).clamp(min=1e-9)
+
+
+def coco_to_h36m_batch(keypoints: torch.Tensor, confidence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(..., 17, 2) COCO keypoints + (..., 17) confidence -> H36M-17 by the node's mapping
+    (`skeleton.COCO_TO_H36M_SOURCES`: mean position of the sources, their minimum confidence)."""
+    average = _COCO_AVERAGE.to(keypoints.device, keypoints.dtype)
+    return (torch.einsum("hc,...cd->...hd", average, keypoints),
+            confidence[..., _COCO_MIN_INDEX.to(confidence.device)].amin(dim=-1))
 
 
 @dataclass(frozen=True)
@@ -76,23 +94,38 @@ class DetectorModel:
 
     def __call__(self, uv: np.ndarray, rng: np.random.Generator, swap_pairs: tuple[tuple[int, int], ...]
                  ) -> tuple[np.ndarray, np.ndarray]:
-        """(T, J, 2) true pixels -> (noisy pixels (T, J, 2), confidence (T, J) in [0, 1])."""
-        t, j, _ = uv.shape
-        size = np.ptp(uv, axis=1).max(axis=-1).clip(min=10.0)[:, None, None]  # (T, 1, 1) person extent, px
-        scale = _COCO_JITTER if j == len(_COCO_JITTER) else np.ones(j)
-        sigma = rng.uniform(*self.jitter) * size * scale[None, :, None]  # (T, J, 1)
-        error = rng.normal(0.0, 1.0, size=uv.shape) * sigma
-        outliers = rng.random((t, j)) < rng.uniform(0.0, self.outlier_max)
-        error += outliers[..., None] * rng.normal(0.0, self.outlier_size, size=uv.shape) * size
+        """(T, J, 2) true pixels -> (noisy pixels (T, J, 2), confidence (T, J) in [0, 1]) (`detect`, one window)."""
+        noisy, confidence = self.detect(torch.from_numpy(np.asarray(uv, np.float64))[None], NumpyDraws(rng),
+                                        swap_pairs)
+        return noisy[0].numpy().astype(np.float32), confidence[0].numpy().astype(np.float32)
+
+    def detect(self, uv: torch.Tensor, draws: Draws, swap_pairs: tuple[tuple[int, int], ...]
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, J, 2) true pixels -> (noisy pixels (B, T, J, 2), confidence (B, T, J) in [0, 1]); each window
+        draws its own jitter level and outlier / swap / miss rates."""
+        _, t, j, _ = uv.shape
+        size = (uv.amax(dim=2) - uv.amin(dim=2)).amax(dim=-1).clamp(min=10.0)[..., None, None]  # (B, T, 1, 1) px
+        scale = torch.as_tensor(_COCO_JITTER if j == len(_COCO_JITTER) else np.ones(j), dtype=uv.dtype,
+                                device=uv.device)
+        sigma = _per_window(draws.uniform(*self.jitter), 3) * size * scale[:, None]  # (B, T, J, 1)
+        error = draws.normal((t, j, 2)) * sigma
+        outliers = draws.random((t, j)) < _per_window(draws.uniform(0.0, self.outlier_max), 2)
+        error = error + outliers[..., None] * draws.normal((t, j, 2)) * self.outlier_size * size
         noisy = uv + error
-        swaps = rng.random((t, len(swap_pairs))) < rng.uniform(0.0, self.swap_max)
+        swaps = draws.random((t, len(swap_pairs))) < _per_window(draws.uniform(0.0, self.swap_max), 2)
         for k, (left, right) in enumerate(swap_pairs):
-            rows = swaps[:, k]
-            noisy[rows, left], noisy[rows, right] = noisy[rows, right].copy(), noisy[rows, left].copy()
-        relative = np.linalg.norm(noisy - uv, axis=-1) / size[..., 0]  # (T, J) error / person extent
-        confidence = 1.0 - relative / 0.1 + rng.normal(0.0, self.confidence_noise, size=(t, j))
-        confidence[rng.random((t, j)) < rng.uniform(0.0, self.miss_max)] = 0.0  # missed detections
-        return noisy.astype(np.float32), confidence.clip(0.0, 1.0).astype(np.float32)
+            rows = swaps[..., k, None]  # (B, T, 1)
+            a, b = noisy[:, :, left], noisy[:, :, right]
+            noisy[:, :, left], noisy[:, :, right] = torch.where(rows, b, a), torch.where(rows, a, b)
+        relative = (noisy - uv).norm(dim=-1) / size[..., 0]  # (B, T, J) error / person extent
+        confidence = 1.0 - relative / 0.1 + draws.normal((t, j)) * self.confidence_noise
+        missed = draws.random((t, j)) < _per_window(draws.uniform(0.0, self.miss_max), 2)
+        return noisy, torch.where(missed, torch.zeros_like(confidence), confidence).clamp(0.0, 1.0)
+
+
+def _per_window(values: torch.Tensor, dims: int) -> torch.Tensor:
+    """(B,) per-window values -> (B, 1, ..., 1) with `dims` trailing ones."""
+    return values.reshape(-1, *([1] * dims))
 
 
 def detect_h36m(uv_h36m: np.ndarray, uv_coco: np.ndarray | None, rng: np.random.Generator,

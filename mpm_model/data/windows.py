@@ -24,11 +24,12 @@ from mpm_model.data.camera import (VirtualCamera, keep_in_front, normalize_scree
                                    world_to_camera)
 from mpm_model.data.detector import DetectorModel, detect_h36m, h36m_to_coco17
 from mpm_model.data.mocap import DEFAULT_FPS, MocapSequence, resample
-from mpm_model.data.occlusion import occlusion_mask
+from mpm_model.data.draws import NumpyDraws
+from mpm_model.data.occlusion import LASTING_KINDS, lasting_masks, occlusion_mask
 from mpm_model.skeleton import NUM_JOINTS, ROOT_JOINT
 
-_MIN_VISIBLE_TARGET = 9  # a drawn camera must see this many joints of the target frame (else redraw)
-_CAMERA_TRIES = 6
+MIN_VISIBLE_TARGET = 9  # a drawn camera must see this many joints of the target frame (else redraw)
+CAMERA_TRIES = 6
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ class ViewOptions:
 
     `occlusion` masks that fraction of joint-frames in every window (evaluation); `occlusion_max` masks
     a fraction drawn from [0, occlusion_max] in half the windows (training). `rate_range` draws the
-    presented camera rate (Hz) per window; `present_fps` fixes it (None = the model's rate).
+    presented camera rate (Hz) per window; `present_fps` fixes it (None = the model's rate). `lasting` hides
+    one of `occlusion.LASTING_KINDS` in every frame of every window (evaluation); `lasting_share` hides a random
+    one of them in that share of the windows (training).
     """
 
     robot_share: float = 0.0
@@ -50,9 +53,11 @@ class ViewOptions:
     flip: bool = False
     bone_scaling: bool = False
     run: int = 1
+    lasting: str | None = None
+    lasting_share: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("robot_share", "coco_share", "occlusion", "occlusion_max"):
+        for name in ("robot_share", "coco_share", "occlusion", "occlusion_max", "lasting_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"ViewOptions.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.rate_range is not None and not 0 < self.rate_range[0] <= self.rate_range[1]:
@@ -61,13 +66,17 @@ class ViewOptions:
             raise ValueError(f"ViewOptions.present_fps must be > 0, got {self.present_fps}")
         if self.run < 1:
             raise ValueError(f"ViewOptions.run must be >= 1, got {self.run}")
+        if self.lasting is not None and self.lasting not in LASTING_KINDS:
+            raise ValueError(f"ViewOptions.lasting must be one of {LASTING_KINDS} or None, got {self.lasting!r}")
 
 
 def training_view(robot_share: float = 0.6, coco_share: float = 0.5, occlusion_max: float = 0.4,
-                  rate_range: tuple[float, float] = (20.0, 60.0)) -> ViewOptions:
-    """The training recipe: mixed cameras, detector-like 2D, COCO-mapped share, occlusion, rate augmentation."""
+                  rate_range: tuple[float, float] = (20.0, 60.0), lasting_share: float = 0.25) -> ViewOptions:
+    """The training recipe: mixed cameras, detector-like 2D, COCO-mapped share, occlusion (random and lasting),
+    rate augmentation."""
     return ViewOptions(robot_share=robot_share, coco_share=coco_share, detector=DetectorModel(),
-                       occlusion_max=occlusion_max, rate_range=rate_range, flip=True, bone_scaling=True)
+                       occlusion_max=occlusion_max, rate_range=rate_range, flip=True, bone_scaling=True,
+                       lasting_share=lasting_share)
 
 
 def interpolate_frames(poses: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -171,13 +180,13 @@ class _WindowIndex(Dataset):
     def _draw_camera(self, rng: np.random.Generator, frames: np.ndarray, target_pose: np.ndarray) -> VirtualCamera:
         """A camera aimed at `target_pose`'s root that sees enough of it and has all `frames` in front."""
         cam = None
-        for _ in range(_CAMERA_TRIES):
+        for _ in range(CAMERA_TRIES):
             kind = "robot" if rng.random() < self.view.robot_share else "h36m"
             aim = target_pose[ROOT_JOINT] + (np.append(rng.uniform(-0.3, 0.3, size=2), 0.0) if kind == "h36m" else 0.0)
             cam = keep_in_front(sample_any_camera(rng, aim, kind), frames)
             uv = project(world_to_camera(target_pose, cam), cam)
             inside = (uv[:, 0] >= 0) & (uv[:, 0] < cam.width) & (uv[:, 1] >= 0) & (uv[:, 1] < cam.height)
-            if inside.sum() >= _MIN_VISIBLE_TARGET:
+            if inside.sum() >= MIN_VISIBLE_TARGET:
                 break
         return cam
 
@@ -220,6 +229,7 @@ class LiftingWindows(_WindowIndex):
             ratio = max(ratio, rng.uniform(0.0, self.view.occlusion_max))
         if ratio > 0:
             mask |= occlusion_mask(rng, self.window, NUM_JOINTS, ratio)
+        mask |= self._lasting(rng, uv)
         keypoints = normalize_screen(uv, cam.width, cam.height).astype(np.float32)
         keypoints[mask] = 0.0
         pose3d = cam_poses - cam_poses[:, ROOT_JOINT:ROOT_JOINT + 1]
@@ -228,6 +238,18 @@ class LiftingWindows(_WindowIndex):
             "mask": torch.from_numpy(np.ascontiguousarray(mask)),
             "pose3d": torch.from_numpy(pose3d.astype(np.float32)),
         }
+
+
+    def _lasting(self, rng: np.random.Generator, uv: np.ndarray) -> np.ndarray:
+        """(T, J) occlusion that lasts the window (ViewOptions.lasting / lasting_share; `lasting_masks`)."""
+        if self.view.lasting:
+            kind = LASTING_KINDS.index(self.view.lasting)
+        elif self.augment and self.view.lasting_share > 0 and rng.random() < self.view.lasting_share:
+            kind = int(rng.integers(len(LASTING_KINDS)))
+        else:
+            return np.zeros(uv.shape[:-1], dtype=bool)
+        pixels = torch.from_numpy(np.asarray(uv, np.float64))[None]
+        return lasting_masks(NumpyDraws(rng), pixels, torch.tensor([kind]))[0].numpy()
 
 
 class Pose2DWindows(LiftingWindows):

@@ -1,0 +1,103 @@
+"""The batched view pipeline (mpm_model.data.views) against the per-window datasets (mpm_model.data.windows):
+same distributions on the same mocap (statistics of 2D, depth, 3D, masks), deterministic per seed, and a
+deliberately wrong setting is caught by the same comparison."""
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from mpm_model.data.draws import TorchDraws, generator
+from mpm_model.data.synthetic import synthetic_sequences
+from mpm_model.data.views import BatchedViews, MotionBank
+from mpm_model.data.windows import LiftingWindows, ViewOptions, training_view
+
+WINDOW, TARGET, N = 27, 26, 1024
+
+
+@pytest.fixture(scope="module")
+def seqs():
+    return synthetic_sequences(6, 240, seed=1)
+
+
+def _stats(keypoints: np.ndarray, mask: np.ndarray, pose3d: np.ndarray, depth: np.ndarray) -> dict[str, np.ndarray]:
+    """keypoints (N, T, J, 2), mask (N, T, J), pose3d (N, T, J, 3), depth (N,) root depth of the target frame."""
+    visible = keypoints[~mask]  # (M, 2)
+    q = (0.1, 0.5, 0.9)
+    return {"xy_quantiles": np.quantile(visible, q, axis=0).ravel(), "xy_spread": visible.std(axis=0),
+            "mask_rate": np.array([mask.mean()]), "mask_per_joint": mask.mean(axis=(0, 1)),
+            "mask_target_frame": np.array([mask[:, TARGET].mean()]),
+            "depth_quantiles": np.quantile(depth, q), "pose3d_spread": pose3d.reshape(-1, 3).std(axis=0)}
+
+
+def per_window_stats(seqs, view: ViewOptions) -> dict[str, np.ndarray]:
+    ds = LiftingWindows(seqs, window=WINDOW, target_index=TARGET, view=view)
+    picks = np.random.default_rng(0).choice(len(ds), size=N, replace=False)
+    items = [ds[int(i)] for i in picks]
+    depth = np.array([ds._camera_poses(int(i))[0][TARGET, 0, 2] for i in picks])
+    return _stats(*(np.stack([it[k].numpy() for it in items]) for k in ("keypoints2d", "mask", "pose3d")), depth)
+
+
+def batched_stats(seqs, view: ViewOptions, seed: int = 0) -> dict[str, np.ndarray]:
+    views = BatchedViews(MotionBank.build(seqs, 30.0, "cpu", source_balance=1.0), WINDOW, TARGET, view, 30.0)
+    batch = views(TorchDraws(generator("cpu", seed), N))
+    cam_poses, _ = views.camera_poses(TorchDraws(generator("cpu", seed + 1), N))
+    return _stats(batch["keypoints2d"].numpy(), batch["mask"].numpy(), batch["pose3d"].numpy(),
+                  cam_poses[:, TARGET, 0, 2].numpy())
+
+
+# Allowed |difference| per statistic: sampling noise of N = 1024 windows (about 3-4 standard errors).
+TOLERANCE = {"xy_quantiles": 0.04, "xy_spread": 0.015, "mask_rate": 0.02, "mask_per_joint": 0.04,
+             "mask_target_frame": 0.02, "depth_quantiles": 0.35, "pose3d_spread": 0.01}
+
+
+def mismatches(a: dict, b: dict) -> dict[str, float]:
+    worst = {k: float(np.abs(a[k] - b[k]).max()) for k in a}
+    return {k: v for k, v in worst.items() if v > TOLERANCE[k]}
+
+
+@pytest.fixture(scope="module")
+def reference(seqs):
+    return per_window_stats(seqs, training_view())
+
+
+def test_batched_matches_per_window_distributions(seqs, reference):
+    assert mismatches(reference, batched_stats(seqs, training_view())) == {}
+
+
+@pytest.mark.parametrize("wrong", [dict(robot_share=0.2), dict(lasting_share=0.0), dict(occlusion_max=0.1)])
+def test_the_comparison_catches_a_wrong_setting(seqs, reference, wrong):
+    assert mismatches(reference, batched_stats(seqs, dataclasses.replace(training_view(), **wrong))) != {}
+
+
+def test_clean_views_and_lasting_conditions(seqs):
+    clean = ViewOptions(robot_share=0.5)
+    assert mismatches(per_window_stats(seqs, clean), batched_stats(seqs, clean)) == {}
+    views = BatchedViews(MotionBank.build(seqs, 30.0, "cpu"), WINDOW, TARGET, ViewOptions(lasting="wrists"), 30.0,
+                         augment=False)
+    mask = views(TorchDraws(generator("cpu", 3), 64))["mask"]
+    assert mask[..., [13, 16]].all()  # both wrists hidden in every frame of every window
+    border = BatchedViews(MotionBank.build(seqs, 30.0, "cpu"), WINDOW, TARGET, ViewOptions(lasting="border"), 30.0,
+                          augment=False)(TorchDraws(generator("cpu", 3), 64))["mask"]
+    assert border[..., [3, 6]].float().mean() > 0.9 > border[..., [9, 10]].float().mean()  # feet cut, head kept
+
+
+def test_deterministic_per_seed_and_shapes(seqs):
+    views = BatchedViews(MotionBank.build(seqs, 30.0, "cpu"), WINDOW, TARGET, training_view(), 30.0)
+    a, b = (views(TorchDraws(generator("cpu", 7, 1), 16)) for _ in range(2))
+    c = views(TorchDraws(generator("cpu", 7, 2), 16))
+    assert all(torch.equal(a[k], b[k]) for k in a) and not torch.equal(a["keypoints2d"], c["keypoints2d"])
+    assert a["keypoints2d"].shape == (16, WINDOW, 17, 2) and a["mask"].dtype == torch.bool
+    assert a["pose3d"].shape == (16, WINDOW, 17, 3) and torch.all(a["pose3d"][:, :, 0] == 0)
+    assert torch.all(a["keypoints2d"][a["mask"]] == 0) and torch.isfinite(a["keypoints2d"]).all()
+
+
+def test_bad_input(seqs):
+    with pytest.raises(ValueError):
+        MotionBank.build([], 30.0, "cpu")
+    with pytest.raises(ValueError):
+        MotionBank.build(seqs, 30.0, "cpu", source_balance=1.5)
+    with pytest.raises(ValueError):
+        BatchedViews(MotionBank.build(seqs, 30.0, "cpu"), WINDOW, WINDOW, training_view(), 30.0)
+    with pytest.raises(ValueError):
+        ViewOptions(lasting="teeth")
