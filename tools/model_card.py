@@ -33,6 +33,9 @@ TEST_CONDITIONS: dict[str, dict] = {
     "h36m_occ50": {"task": "lift_occluded", "occlusion": 0.5},
     "h36m_15hz": {"present_fps": 15.0},
     "h36m_60hz": {"present_fps": 60.0},
+    "h36m_wrists": {"lasting": "wrists"},  # occlusion that lasts: both wrists hidden in every frame
+    "h36m_ankles": {"lasting": "ankles"},
+    "h36m_border": {"lasting": "border"},  # image bottom cuts the lower body (a person close to the camera)
 }
 VAL_CONDITIONS = ("h36m", "robot", "robot_coco_detector")
 OCCLUSION_CURVE = (("h36m", 0.0), ("h36m_occ10", 0.1), ("h36m_occ30", 0.3), ("h36m_occ50", 0.5))
@@ -43,7 +46,7 @@ def _coverage(window: int, sparse: int = 1) -> dict:
     return {"run": 4, "stride": sparse * (8 if window <= 27 else 16 if window <= 81 else 64)}
 
 
-def measure_lifter(label: str, source: str, test: str, train: str | None) -> dict:
+def measure_lifter(label: str, source: str, test: str, train: str | None, sparse: int = 1) -> dict:
     import torch
 
     from mpm_model.checkpoint import load_checkpoint
@@ -56,12 +59,13 @@ def measure_lifter(label: str, source: str, test: str, train: str | None) -> dic
         "history", [{}])[-1], "test": {}, "val": {}}
     test_seqs = select_sequences(test, "all", 0.15, 0)
     for name, overrides in TEST_CONDITIONS.items():
-        result["test"][name] = evaluate(model, cfg, test_seqs, EvalOptions(**_coverage(cfg.window), **overrides))
+        opts = EvalOptions(**_coverage(cfg.window, sparse), **overrides)
+        result["test"][name] = evaluate(model, cfg, test_seqs, opts)
     if train:
         val_seqs = select_sequences(train, "val", 0.15, 0)
         for name in VAL_CONDITIONS:
             result["val"][name] = evaluate(model, cfg, val_seqs,
-                                           EvalOptions(**_coverage(cfg.window, 2), **TEST_CONDITIONS[name]))
+                                           EvalOptions(**_coverage(cfg.window, 2 * sparse), **TEST_CONDITIONS[name]))
     result["minutes"] = (time.monotonic() - started) / 60
     return result
 
@@ -100,12 +104,13 @@ def measure_completion(source: str, test: str) -> dict:
             for ratio in (0.1, 0.3, 0.5, 0.7)}
 
 
-def _cache_file(cache_dir: Path, label: str, source: str, kind: str) -> Path:
+def _cache_file(cache_dir: Path, label: str, source: str, kind: str, sparse: int = 1) -> Path:
     from mpm_model.checkpoint import resolve
 
     path = resolve(source)
     stat = path.stat()
-    slug = "".join(c if c.isalnum() else "_" for c in f"{kind}_{label}_{path.name}_{stat.st_size}_{stat.st_mtime_ns}")
+    slug = "".join(c if c.isalnum() else "_" for c in f"{kind}_{label}_{path.name}_{stat.st_size}_{stat.st_mtime_ns}"
+                                                      f"_{sparse}")
     return cache_dir / f"{slug}.json"
 
 
@@ -134,8 +139,8 @@ def _metric(entry: dict, key: str = "mpjpe_mm") -> str:
 def tables(results: list[dict], completion: dict | None) -> str:
     lines = ["### Test slice (36 sequences, 6 performers/styles, 3 never in training), MPJPE mm", "",
              "| model | H36M cams | robot cams | COCO-mapped | robot+COCO+detector | occl. 10 % | 30 % | 50 % "
-             "| 15 Hz | 60 Hz | ORT b1 ms | ORT b8 ms |",
-             "| --- |" + " ---: |" * 11]
+             "| 15 Hz | 60 Hz | wrists hidden | ankles hidden | border cut | ORT b1 ms | ORT b8 ms |",
+             "| --- |" + " ---: |" * (len(TEST_CONDITIONS) + 2)]
     for r in results:
         cells = [_metric(r["test"][c]) for c in TEST_CONDITIONS]
         lines.append(f"| {r['label']} | " + " | ".join(cells)
@@ -199,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output stem: OUT.json, OUT.md, OUT.png")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=Path("out/model_card_cache"), help="per-model result cache")
+    parser.add_argument("--sparse", type=int, default=1, help="evaluate every SPARSE-th run only (quicker)")
     parser.add_argument("--bench-runs", type=int, default=50, help="timed calls per model, batch and round")
     args = parser.parse_args(argv)
     specs = [spec.rpartition("=")[::2] for spec in args.lifter]
@@ -206,8 +212,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--lifter must be LABEL=NAME_OR_PATH")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        jobs = [_cached(pool, _cache_file(args.cache, label, source, "lifter"), measure_lifter, label, source,
-                        args.test, args.train) for label, source in specs]
+        jobs = [_cached(pool, _cache_file(args.cache, label, source, "lifter", args.sparse), measure_lifter,
+                        label, source, args.test, args.train, args.sparse) for label, source in specs]
         completion_job = (_cached(pool, _cache_file(args.cache, "completion", args.pretrain, "pretrain"),
                                   measure_completion, args.pretrain, args.test) if args.pretrain else None)
         results = [job.result() for job in jobs]

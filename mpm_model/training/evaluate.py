@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from mpm_model.checkpoint import CheckpointError, load_checkpoint
+from mpm_model.data.occlusion import LASTING_KINDS
 from mpm_model.masking import random_occlusion_mask
 
 TASK_KIND = {"lift": "lifter", "lift_occluded": "lifter", "complete": "pretrain"}
@@ -39,6 +40,7 @@ class EvalOptions:
     coco: bool = False
     detector: bool = False
     present_fps: float | None = None
+    lasting: str | None = None
     split: str = "all"
     val_fraction: float = 0.15
     seed: int = 0
@@ -55,6 +57,8 @@ class EvalOptions:
             raise ValueError(f"camera must be h36m or robot, got {self.camera!r}")
         if self.split not in ("all", "train", "val"):
             raise ValueError(f"split must be all, train or val, got {self.split!r}")
+        if self.lasting is not None and self.lasting not in LASTING_KINDS:
+            raise ValueError(f"lasting must be one of {LASTING_KINDS}, got {self.lasting!r}")
         if self.stride < 1 or self.run < 1:
             raise ValueError(f"stride and run must be >= 1, got {self.stride}, {self.run}")
 
@@ -71,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--coco", action="store_true", help="2D through COCO-17 and the node's mapping")
     parser.add_argument("--detector", action="store_true", help="detector-like 2D errors (else exact 2D)")
     parser.add_argument("--present-fps", type=float, default=None, help="camera rate (default: the model's)")
+    parser.add_argument("--lasting", choices=LASTING_KINDS, default=None,
+                        help="occlusion that lasts every window: these joints hidden, or 'border': the image bottom "
+                             "cuts the lower body")
     parser.add_argument("--causal", action="store_true", help="require a causal (streaming) checkpoint")
     parser.add_argument("--split", choices=("all", "train", "val"), default=d.split,
                         help="subject split of --data (the training split for the same seed and fraction)")
@@ -103,7 +110,7 @@ def _dataset(sequences: list, cfg, opts: EvalOptions):
     view = ViewOptions(robot_share=1.0 if opts.camera == "robot" else 0.0, coco_share=1.0 if opts.coco else 0.0,
                        detector=DetectorModel() if opts.detector else None,
                        occlusion=opts.occlusion if opts.task == "lift_occluded" else 0.0,
-                       present_fps=opts.present_fps, run=opts.run)
+                       present_fps=opts.present_fps, run=opts.run, lasting=opts.lasting)
     common = dict(window=cfg.window, stride=opts.stride, cameras_per_seq=1, seed=opts.seed, augment=False,
                   target_index=cfg.target_index, fps=cfg.fps, view=view)
     return Pose3DWindows(sequences, **common) if opts.task == "complete" else LiftingWindows(sequences, **common)
@@ -195,6 +202,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         opts = EvalOptions(task=args.task, occlusion=args.occlusion if args.task != "lift" else 0.0,
                            camera=args.camera, coco=args.coco, detector=args.detector, present_fps=args.present_fps,
+                           lasting=args.lasting,
                            split=args.split, val_fraction=args.val_fraction, seed=args.seed, stride=args.stride,
                            run=args.run, batch_size=args.batch_size)
         model, cfg, meta = load_checkpoint(args.checkpoint, kind=TASK_KIND[args.task])

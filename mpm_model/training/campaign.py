@@ -1,0 +1,147 @@
+"""One training command for a wall-clock budget: pretrain → lifters (T=27 causal, T=81 causal look-ahead 3,
+T=243 centred) → the no-pretraining ablation at equal steps → the TCN baselines, on the batched view pipeline
+(`mpm_model.data.views`) on the training device, bf16 autocast where it pays, resumable across calls.
+
+    python -m mpm_model.training.campaign --data PACK_OR_NPZ --out OUT --budget-min 9            # GPU machine
+    python -m mpm_model.training.campaign --data ... --out out/campaign_cpu --budget-min 50 --device cpu \\
+        --threads 1 --plan warm --state out/campaign_cpu_state                                   # CPU, warm start
+
+OUT gets at most 8 files: one compact (half-precision, `ship_checkpoint`) checkpoint per kept run and
+`campaign.json` (plan, per-run histories, steps, windows/s, minutes, device). Each call is a round: every run of
+the plan gets its share of the call's budget and continues from its compact checkpoint in OUT (weights, step and
+clock; the optimizer restarts with a short warm-up unless --state holds its full checkpoint). A call stopped
+before its end leaves its round open: the next call first finishes the runs that round did not reach. A run
+stops at its minutes (the ablation at the steps its pretrained twin reached), its LR annealed by then
+(time-aware cosine, `loop.lr_factor`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mpm_model.training.campaign_runs import PLANS, RunSpec, Trainer, device_settings
+
+log = logging.getLogger(__name__)
+STATE_FILE = "campaign.json"
+MAX_OUTPUT_FILES = 8
+
+
+@dataclass
+class Campaign:
+    """The state in OUT/campaign.json: what each run did so far, and every call's timing."""
+
+    plan: str
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, out: Path, plan: str) -> "Campaign":
+        path = out / STATE_FILE
+        if not path.is_file():
+            return cls(plan)
+        state = json.loads(path.read_text())
+        if state["plan"] != plan:
+            raise SystemExit(f"{path} is a {state['plan']!r} campaign, not {plan!r}: use another --out")
+        return cls(state["plan"], state["runs"], state["calls"])
+
+    def save(self, out: Path) -> None:
+        tmp = out / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        tmp.replace(out / STATE_FILE)
+
+
+def minutes_for(spec: RunSpec, plan: list[RunSpec], campaign: Campaign, left: float, round_: int) -> float:
+    """This run's minutes this call: its share of what is left, among the runs not through this round yet."""
+    open_runs = [s for s in plan if campaign.runs.get(s.name, {}).get("rounds", 0) < round_]
+    total = sum(s.share for s in open_runs)
+    return left * spec.share / total if total > 0 else 0.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mpm_model.training.campaign", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="training mocap (pack or npz; mpm_model.data.mocap.load_mocap)")
+    parser.add_argument("--out", type=Path, required=True, help="campaign folder (≤ 8 files; rerun to continue)")
+    parser.add_argument("--budget-min", type=float, required=True, help="wall-clock minutes of this call")
+    parser.add_argument("--plan", choices=sorted(PLANS), default="full",
+                        help="full: pretrain → lifters → ablation → TCNs; warm: the shipped lifters continued")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="autocast dtype (auto: bf16 on CUDA, fp32 on CPU)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 1024 on CUDA, 64 on CPU")
+    parser.add_argument("--lr", type=float, default=None, help="default: 1e-3 · sqrt(batch / 64), at most 4e-3")
+    parser.add_argument("--max-steps", type=int, default=None, help="cap per run (dry runs)")
+    parser.add_argument("--val-windows", type=int, default=256, help="validation windows per source")
+    parser.add_argument("--val-every-min", type=float, default=5.0, help="validation + checkpoint interval")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="folder for full checkpoints with optimizer state (outside OUT: not size-limited)")
+    parser.add_argument("--runs", default=None, help="comma list: only these runs of the plan (in plan order)")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.budget_min <= 0:
+        parser.error(f"--budget-min must be > 0, got {args.budget_min}")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = device_settings(args.device, args.precision, args.batch_size, args.lr)
+    plan = PLANS[args.plan]
+    if args.runs:
+        wanted = {r.strip() for r in args.runs.split(",") if r.strip()}
+        unknown = wanted - {s.name for s in plan}
+        if unknown:
+            parser.error(f"--runs {sorted(unknown)} not in plan {args.plan!r}: {[s.name for s in plan]}")
+        plan = [s for s in plan if s.name in wanted]
+    if sum(s.keep for s in plan) > MAX_OUTPUT_FILES - 1:
+        parser.error(f"plan keeps more than {MAX_OUTPUT_FILES - 1} checkpoints")
+    args.out.mkdir(parents=True, exist_ok=True)
+    campaign = Campaign.load(args.out, args.plan)
+    started = time.monotonic()
+    call = {"budget_min": args.budget_min, "device": settings.describe(), "threads": torch.get_num_threads(),
+            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": []}
+    trainer = Trainer(args.data, settings, args.seed, args.val_windows, args.val_every_min, args.state)
+    round_ = len(campaign.calls) + 1  # a call killed before its end leaves the round open: the next one finishes it
+    for spec in plan:
+        record = campaign.runs.setdefault(spec.name, {"spec": asdict(spec), "rounds": 0})
+        if record["rounds"] >= round_:
+            continue
+        twin = campaign.runs.get(spec.equal_steps_to or "", {})
+        if spec.equal_steps_to and twin.get("rounds", 0) < round_:
+            log.info("%s waits for %s (equal steps)", spec.name, spec.equal_steps_to)
+            continue
+        left = args.budget_min - (time.monotonic() - started) / 60
+        minutes = minutes_for(spec, plan, campaign, left, round_)
+        if minutes < 0.05 and args.max_steps is None:
+            log.info("%s: no budget left in this call", spec.name)
+            continue
+        trainer.run(spec, record, args.out, minutes, twin.get("step") if spec.equal_steps_to else None,
+                    args.max_steps, on_progress=lambda: campaign.save(args.out))
+        record["rounds"] = round_
+        call["runs"].append({"name": spec.name, "minutes": minutes, "step": record.get("step")})
+        campaign.save(args.out)
+    call["minutes"] = (time.monotonic() - started) / 60
+    campaign.calls.append(call)
+    campaign.save(args.out)
+    files = sorted(p.name for p in args.out.iterdir() if p.is_file())
+    if len(files) > MAX_OUTPUT_FILES:
+        log.warning("%s holds %d files (> %d): not all will travel back", args.out, len(files), MAX_OUTPUT_FILES)
+    done = [n for n, r in campaign.runs.items() if r["rounds"] >= round_]
+    print(f"campaign {args.plan}, round {round_}: {call['minutes']:.2f} min; through: {done}; "
+          f"open: {[s.name for s in plan if s.name not in done]}; state in {args.out / STATE_FILE}")
+    return asdict(campaign)
+
+
+if __name__ == "__main__":
+    main()

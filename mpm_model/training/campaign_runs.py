@@ -1,0 +1,299 @@
+"""The runs of a training campaign (`mpm_model.training.campaign`): the plans, the device settings, and one run's
+training on batched views (`mpm_model.data.views`) with checkpoints that fit the output limits."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import shutil
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from mpm_model.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
+from mpm_model.shipping import HALF_STORAGES, ship_checkpoint
+from mpm_model.config import ModelConfig
+from mpm_model.data.draws import TorchDraws, generator
+from mpm_model.data.views import BatchedViews, MotionBank
+from mpm_model.data.windows import ViewOptions, split_unpaired, training_view
+from mpm_model.model import MPMPretrainModel
+from mpm_model.training.loop import lr_factor
+
+log = logging.getLogger(__name__)
+REWARM_STEPS = 50  # linear LR ramp after a resume without optimizer state (Adam's moments restart)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: what it trains, where it starts, its share of the budget, whether its weights are kept in OUT.
+
+    init: "scratch", "pretrain:RUN" (the encoder of that run of the campaign) or "shipped:NAME" (continue those
+    weights with their own config). `equal_steps_to`: stop at the steps that run reached (the ablation)."""
+
+    name: str
+    kind: str = "lifter"
+    arch: str = "mpm"
+    window: int = 27
+    causal: bool = True
+    lookahead: int = 0
+    d_model: int | None = None
+    dropout: float = 0.1
+    init: str = "scratch"
+    share: float = 1.0
+    keep: bool = True
+    equal_steps_to: str | None = None
+    batch_divisor: int = 1
+
+    def config(self) -> ModelConfig:
+        base = ModelConfig()
+        return base.replace(arch=self.arch, window=self.window, causal=self.causal, lookahead=self.lookahead,
+                            d_model=self.d_model or base.d_model)
+
+
+_TCN = dict(arch="tcn", d_model=512, dropout=0.25)
+PLANS: dict[str, list[RunSpec]] = {
+    # The GPU campaign: every model from the start. The scratch twin's weights stay out of OUT (the output limit:
+    # 7 checkpoints in half precision would pass 64 MiB); its validation history is in campaign.json.
+    "full": [
+        RunSpec("pretrain_t27_causal", kind="pretrain", share=2.0),
+        RunSpec("t27_causal", init="pretrain:pretrain_t27_causal", share=2.0),
+        RunSpec("t81_causal_la3", window=81, lookahead=3, init="pretrain:pretrain_t27_causal", share=1.5),
+        RunSpec("t243", window=243, causal=False, init="pretrain:pretrain_t27_causal", share=1.5, batch_divisor=2),
+        RunSpec("t27_causal_scratch", share=2.0, keep=False, equal_steps_to="t27_causal"),
+        RunSpec("tcn_t27_causal", share=0.5, **_TCN),
+        RunSpec("tcn_t81_causal_la3", window=81, lookahead=3, share=0.5, **_TCN),
+    ],
+    # No GPU: the shipped lifters continued on the new recipe, the default first.
+    "warm": [
+        RunSpec("t27_causal", init="shipped:mpm_t27_causal", share=3.0),
+        RunSpec("t81_causal_la3", window=81, lookahead=3, init="shipped:mpm_t81_causal_la3", share=1.5),
+        RunSpec("t243", window=243, causal=False, init="shipped:mpm_t243", share=1.0, batch_divisor=2),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    device: torch.device
+    autocast: torch.dtype | None
+    batch_size: int
+    lr: float
+
+    def describe(self) -> str:
+        name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"
+        return f"{name}, {'bf16 autocast' if self.autocast else 'fp32'}, batch {self.batch_size}, lr {self.lr:g}"
+
+
+def device_settings(device: str, precision: str, batch_size: int | None, lr: float | None) -> DeviceSettings:
+    """Batch 1024 on CUDA (64 on CPU), LR 1e-3 · sqrt(batch / 64) capped at 4e-3, bf16 autocast on CUDA."""
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       "cpu" if device == "auto" else device)
+    batch = batch_size or (1024 if dev.type == "cuda" else 64)
+    if batch < 1:
+        raise SystemExit(f"--batch-size must be >= 1, got {batch}")
+    use_bf16 = precision == "bf16" or (precision == "auto" and dev.type == "cuda")
+    return DeviceSettings(dev, torch.bfloat16 if use_bf16 else None, batch,
+                          lr or min(4e-3, 1e-3 * math.sqrt(batch / 64)))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Trainer:
+    """Data on the device (motion banks of the train split, per-source validation banks) and one run at a time."""
+
+    def __init__(self, data: str, settings: DeviceSettings, seed: int, val_windows: int, val_every_min: float,
+                 state_dir: Path | None) -> None:
+        from mpm_model.data.mocap import dataset_hash, load_mocap, split_by_subject
+
+        self.settings, self.seed, self.val_windows, self.val_every = settings, seed, val_windows, val_every_min
+        self.state_dir = state_dir
+        train, val = split_by_subject(load_mocap(data), val_fraction=0.15, seed=seed)
+        self.train, self.val, self.data_hash = train, val, dataset_hash(data)
+        self._banks: dict[tuple[str, float], MotionBank] = {}
+
+    def bank(self, part: str, fps: float) -> MotionBank:
+        """Motion bank of "train", "train2d", "train3d" (the unpaired halves) or "val:SOURCE" at `fps`."""
+        key = (part, fps)
+        if key not in self._banks:
+            if part.startswith("val:"):
+                seqs = [s for s in self.val if s.source == part[4:]]
+            elif part == "train":
+                seqs = self.train
+            else:
+                seqs = split_unpaired(self.train, self.seed)[0 if part == "train2d" else 1]
+            self._banks[key] = MotionBank.build(seqs, fps, self.settings.device)
+        return self._banks[key]
+
+    def _model(self, spec: RunSpec, out: Path, resume: Path | None) -> tuple[nn.Module, ModelConfig, dict]:
+        """The run's model: resumed, continued from shipped weights, from the campaign's pretraining, or fresh."""
+        info: dict[str, Any] = {"init": spec.init}
+        if resume is not None:
+            model, cfg, _ = load_checkpoint(resume, kind=spec.kind)
+            info["resumed_from"] = str(resume)
+        elif spec.init.startswith("shipped:"):
+            model, cfg, _ = load_checkpoint(spec.init.split(":", 1)[1], kind=spec.kind)
+        else:
+            cfg = spec.config()
+            model = build_model(spec.kind, cfg)
+            if spec.init.startswith("pretrain:"):
+                pretrained, _, _ = load_checkpoint(out / f"{spec.init.split(':', 1)[1]}.pt", kind="pretrain")
+                info["transfer"] = model.load_pretrained_encoder(pretrained.state_dict())
+        fresh = build_model(spec.kind, cfg, dropout=spec.dropout)  # the training dropout, same weights
+        fresh.load_state_dict(model.state_dict())
+        return fresh.to(self.settings.device), cfg, info
+
+    def _views(self, spec: RunSpec, cfg: ModelConfig) -> Callable[[TorchDraws], Any]:
+        view = training_view()
+        if spec.kind == "lifter":
+            return BatchedViews(self.bank("train", cfg.fps), cfg.window, cfg.target_index, view, cfg.fps)
+        views2d = BatchedViews(self.bank("train2d", cfg.fps), cfg.window, cfg.target_index, view, cfg.fps)
+        views3d = BatchedViews(self.bank("train3d", cfg.fps), cfg.window, cfg.target_index, view, cfg.fps)
+        return lambda draws: (views2d(draws), views3d.pose3d(draws))
+
+    def _loss(self, spec: RunSpec, model: nn.Module, batch: Any) -> torch.Tensor:
+        with torch.autocast(self.settings.device.type, dtype=torch.bfloat16, enabled=self.settings.autocast is not None):
+            if spec.kind == "lifter":
+                loss = model.loss(batch["keypoints2d"], batch["mask"], batch["pose3d"])
+            else:
+                views2d, pose3d = batch
+                loss = model(views2d["keypoints2d"], pose3d, views2d["mask"], vary_masks=model.training).loss
+        return loss.float()
+
+    @torch.no_grad()
+    def validate(self, spec: RunSpec, model: nn.Module, cfg: ModelConfig) -> dict[str, float]:
+        """Mean loss per source on fixed clean windows of the validation subjects (H36M-like and robot cameras)."""
+        model.eval()
+        result = {}
+        for source in sorted({s.source for s in self.val}):
+            views = BatchedViews(self.bank(f"val:{source}", cfg.fps), cfg.window, cfg.target_index,
+                                 ViewOptions(robot_share=0.5), cfg.fps, augment=False)
+            gen, total, count = generator(self.settings.device, self.seed, 1), 0.0, 0
+            while count < self.val_windows:
+                size = min(self.settings.batch_size, self.val_windows - count)
+                draws = TorchDraws(gen, size)
+                batch = views(draws) if spec.kind == "lifter" else (views(draws), views.pose3d(draws))
+                total += float(self._loss(spec, model, batch)) * size
+                count += size
+            result[source] = total / count
+        model.train()
+        return result
+
+    def _save(self, spec: RunSpec, model: nn.Module, cfg: ModelConfig, record: dict, out: Path,
+              optimizer: torch.optim.Optimizer) -> None:
+        args = {"campaign_run": dataclasses.asdict(spec), "device": self.settings.describe()}
+        extra = {"history": record["history"], "step": record["step"], "minutes": record["minutes"]}
+        if spec.keep:
+            with tempfile.TemporaryDirectory() as tmp:
+                full = save_checkpoint(Path(tmp) / f"{spec.name}.pt", model, cfg, spec.kind, args, self.data_hash,
+                                       None, None, extra)
+                record["storage"] = "float32"
+                for storage in HALF_STORAGES:
+                    try:
+                        ship_checkpoint(full, spec.name, weights_dir=out, storage=storage)
+                        record["storage"] = storage
+                        break
+                    except CheckpointError as exc:  # half precision moves this model's outputs too far
+                        log.warning("%s: %s", spec.name, exc)
+                if record["storage"] == "float32":
+                    shutil.copyfile(full, out / f"{spec.name}.pt")
+        if self.state_dir is not None:
+            save_checkpoint(self.state_dir / f"{spec.name}.pt", model, cfg, spec.kind, args, self.data_hash,
+                            optimizer, None, extra)
+
+    def run(self, spec: RunSpec, record: dict, out: Path, minutes: float, steps_cap: int | None,
+            max_steps: int | None, on_progress: Callable[[], None]) -> None:
+        """Train `spec` for `minutes` (or to `steps_cap` / `max_steps`), updating `record` (campaign.json)."""
+        settings = self.settings
+        full_state = self.state_dir / f"{spec.name}.pt" if self.state_dir else None
+        step0 = int(record.get("step", 0))
+        resume = None
+        if step0 > 0:
+            resume = full_state if full_state and full_state.is_file() else out / f"{spec.name}.pt"
+            resume = resume if resume.is_file() else None
+        model, cfg, info = self._model(spec, out, resume)
+        record.setdefault("init", info)
+        batch = max(1, settings.batch_size // spec.batch_divisor)
+        lr = settings.lr * (0.5 if spec.init.startswith("shipped:") else 1.0)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+        rewarm = 0
+        if resume is not None and resume == full_state:
+            optimizer.load_state_dict(torch.load(resume, map_location=settings.device, weights_only=True)["optimizer"])
+        elif resume is not None:
+            rewarm = REWARM_STEPS
+        if resume is None:
+            step0 = 0
+            record.update(step=0, minutes=0.0, history=[])
+        views = self._views(spec, cfg)
+        minutes_before = float(record.get("minutes", 0.0))
+        budget_total = minutes_before + minutes  # the schedule anneals by the end of this call's share
+        gen = generator(settings.device, self.seed, zlib.crc32(spec.name.encode()), step0)
+        record.update(batch=batch, lr=lr, device=settings.describe(), config=cfg.to_dict())
+        started, last_val = time.monotonic(), time.monotonic()
+        data_s = model_s = 0.0
+        step = step0
+        model.train()
+        while True:
+            elapsed = (time.monotonic() - started) / 60
+            if elapsed >= minutes or (steps_cap is not None and step >= steps_cap) or \
+                    (max_steps is not None and step - step0 >= max_steps):
+                break
+            t0 = time.monotonic()
+            with torch.no_grad():
+                data = views(TorchDraws(gen, batch))
+            _sync(settings.device)
+            t1 = time.monotonic()
+            if steps_cap or max_steps:
+                total = steps_cap or step0 + max_steps
+            elif step > step0:  # steps this share will reach at the pace so far
+                total = step + int((minutes - elapsed) * (step - step0) / max(elapsed, 1e-9))
+            else:
+                total = 10**6
+            factor = lr_factor(step, total, minutes_before + elapsed, budget_total)
+            factor *= min(1.0, (step - step0 + 1) / rewarm) if rewarm else 1.0
+            for group in optimizer.param_groups:
+                group["lr"] = lr * factor
+            loss = self._loss(spec, model, data)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{spec.name}: non-finite loss at step {step}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            _sync(settings.device)
+            t2 = time.monotonic()
+            data_s, model_s, step = data_s + t1 - t0, model_s + t2 - t1, step + 1
+            record["train_loss"] = float(loss.detach())
+            if (time.monotonic() - last_val) / 60 >= self.val_every:
+                self._checkpoint(spec, model, cfg, record, out, optimizer, step, minutes_before, started,
+                                 batch, data_s, model_s, step0)
+                on_progress()
+                last_val = time.monotonic()
+        self._checkpoint(spec, model, cfg, record, out, optimizer, step, minutes_before, started, batch, data_s,
+                         model_s, step0)
+        on_progress()
+
+    def _checkpoint(self, spec: RunSpec, model: nn.Module, cfg: ModelConfig, record: dict, out: Path,
+                    optimizer: torch.optim.Optimizer, step: int, minutes_before: float, started: float, batch: int,
+                    data_s: float, model_s: float, step0: int) -> None:
+        val = self.validate(spec, model, cfg)
+        minutes = minutes_before + (time.monotonic() - started) / 60
+        steps = step - step0
+        record.update(step=step, minutes=minutes)
+        record["history"].append({"step": step, "minutes": minutes, "train_loss": record.get("train_loss"),
+                                  "val_loss": sum(val.values()) / len(val), "val_per_source": val})
+        record["throughput"] = {"steps_this_call": steps, "windows_per_s": steps * batch / max(data_s + model_s, 1e-9),
+                                "data_windows_per_s": steps * batch / max(data_s, 1e-9),
+                                "model_windows_per_s": steps * batch / max(model_s, 1e-9)}
+        self._save(spec, model, cfg, record, out, optimizer)
+        log.info("%s: step %d, %.1f min, val %.4f, %s", spec.name, step, minutes,
+                 record["history"][-1]["val_loss"], json.dumps(record["throughput"]))

@@ -1,0 +1,52 @@
+"""The campaign command (mpm_model.training.campaign) end to end on CPU: the same command the GPU machine runs,
+with a few steps; a second call continues it; the output folder stays within the travel limits."""
+import json
+
+import pytest
+import torch
+
+from mpm_model.checkpoint import load_checkpoint
+from mpm_model.data.mocap import write_mocap
+from mpm_model.data.synthetic import synthetic_sequences
+from mpm_model.training import campaign
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mocap") / "mocap.npz"
+    seqs = synthetic_sequences(6, 120, seed=0)
+    for i, seq in enumerate(seqs):
+        seq.subject, seq.source = f"s{i}", ("a", "b")[i % 2]
+    write_mocap(path, seqs)
+    return path
+
+
+def _call(data, out, *extra):
+    return campaign.main(["--data", str(data), "--out", str(out), "--budget-min", "1", "--device", "cpu",
+                          "--batch-size", "4", "--max-steps", "1", "--val-windows", "4", *extra])
+
+
+def test_dry_run_of_the_gpu_command_and_resume(data, tmp_path):
+    state = _call(data, tmp_path)
+    runs = state["runs"]
+    assert set(runs) == {s.name for s in campaign.PLANS["full"]}
+    assert all(r["rounds"] == 1 and r["step"] >= 1 and r["history"] for r in runs.values())
+    assert runs["t27_causal_scratch"]["step"] == runs["t27_causal"]["step"]  # the ablation at equal steps
+    files = list(tmp_path.iterdir())
+    assert len(files) <= campaign.MAX_OUTPUT_FILES
+    for name, run in runs.items():  # half precision unless it moved this (barely trained) model's outputs > 0.5 mm
+        path = tmp_path / f"{name}.pt"
+        assert not run["spec"]["keep"] or path.stat().st_size <= 16 * 2**20 or run["storage"] == "float32"
+    model, cfg, meta = load_checkpoint(tmp_path / "t81_causal_la3.pt", kind="lifter")
+    assert (cfg.window, cfg.lookahead, cfg.causal) == (81, 3, True) and meta["extra"]["step"] == 1
+    assert runs["t27_causal"]["init"]["transfer"]["copied"]  # lifters start from the campaign's pretraining
+    again = _call(data, tmp_path, "--runs", "t27_causal")  # a second call continues
+    assert again["runs"]["t27_causal"]["step"] == 2 and len(again["calls"]) == 2
+    assert json.loads((tmp_path / campaign.STATE_FILE).read_text())["runs"]["t27_causal"]["rounds"] == 2
+
+
+def test_bad_arguments(data, tmp_path):
+    for bad in (["--budget-min", "0"], ["--runs", "nope"]):
+        with pytest.raises(SystemExit):
+            campaign.main(["--data", str(data), "--out", str(tmp_path), "--device", "cpu", "--budget-min", "1", *bad])
+    assert torch.get_num_threads() >= 1
