@@ -116,11 +116,13 @@ class CameraBatch:
         """Camera `index` as a VirtualCamera (numpy, float64)."""
         f, (w, h) = float(self.focal[index]), self.size[index].tolist()
         return VirtualCamera(f, f, w / 2.0, h / 2.0, int(round(w)), int(round(h)),
-                             self.rotation[index].double().cpu().numpy(), self.translation[index].double().cpu().numpy())
+                             self.rotation[index].double().cpu().numpy(),
+                             self.translation[index].double().cpu().numpy())
 
 
 def h36m_cameras(draws: Draws, target: torch.Tensor, focal: float = H36M_FOCAL_PX, focal_jitter: float = 0.05,
-                 width: int = H36M_IMAGE_SIZE, height: int = H36M_IMAGE_SIZE, distance: tuple[float, float] = (3.0, 7.0),
+                 width: int = H36M_IMAGE_SIZE, height: int = H36M_IMAGE_SIZE,
+                 distance: tuple[float, float] = (3.0, 7.0),
                  elevation_deg: tuple[float, float] = (-10.0, 30.0)) -> CameraBatch:
     """Human3.6M-like cameras looking at `target` (B, 3) from random directions: focal ±`focal_jitter`,
     distance and elevation uniform in their ranges, azimuth uniform in [0, 2π)."""

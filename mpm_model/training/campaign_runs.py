@@ -161,7 +161,8 @@ class Trainer:
         return lambda draws: (views2d(draws), views3d.pose3d(draws))
 
     def _loss(self, spec: RunSpec, model: nn.Module, batch: Any) -> torch.Tensor:
-        with torch.autocast(self.settings.device.type, dtype=torch.bfloat16, enabled=self.settings.autocast is not None):
+        enabled = self.settings.autocast is not None
+        with torch.autocast(self.settings.device.type, dtype=torch.bfloat16, enabled=enabled):
             if spec.kind == "lifter":
                 loss = model.loss(batch["keypoints2d"], batch["mask"], batch["pose3d"])
             else:
