@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import random
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from tqdm import tqdm
 from mpm_model.checkpoint import load_checkpoint, save_checkpoint
 from mpm_model.config import ARCHS, ModelConfig
 from mpm_model.data.windows import ViewOptions, training_view
+from mpm_model.training.distributed import Distributed
 
 log = logging.getLogger(__name__)
 StepFn = Callable[[nn.Module, Any], torch.Tensor]
@@ -175,40 +175,6 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     for name in ("d_model", "depth", "heads", "ffn_dim", "encoder_hidden", "decoder_depth"):
         model.add_argument(f"--{name.replace('_', '-')}", type=int, default=d[name])
     parser.add_argument("--dropout", type=float, default=d["dropout"], help="training only (not saved in the model)")
-
-
-class Distributed:
-    """torchrun environment (RANK / WORLD_SIZE); a single process when absent."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        if self.world > 1 and not torch.distributed.is_initialized():
-            backend = "nccl" if device.type == "cuda" else "gloo"
-            torch.distributed.init_process_group(backend)
-            if device.type == "cuda":
-                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def wrap(self, model: nn.Module) -> nn.Module:
-        if self.world == 1:
-            return model
-        return nn.parallel.DistributedDataParallel(model)
-
-    def mean(self, value: float) -> float:
-        """Mean of a scalar over ranks (validation losses are computed on each rank's shard)."""
-        if self.world == 1:
-            return value
-        tensor = torch.tensor([value], dtype=torch.float64)
-        torch.distributed.all_reduce(tensor)
-        return float(tensor) / self.world
-
-    def close(self) -> None:
-        if self.world > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
 
 
 class BalancedSampler(torch.utils.data.Sampler):
