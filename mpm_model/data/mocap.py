@@ -72,9 +72,14 @@ class MocapSequence:
 
 
 def _load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """All arrays of an npz; pickle is only enabled when the file really holds object arrays."""
+    """All arrays of an npz (or of the npz a training pack was made from, mpm_model.data.pack); pickle is only
+    enabled when the file really holds object arrays."""
+    from mpm_model.data.pack import is_pack, read_pack
+
     if not os.path.isfile(path):
         raise FileNotFoundError(f"mocap file not found: {path}")
+    if is_pack(path):
+        return read_pack(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
@@ -320,9 +325,14 @@ def split_by_subject(
 
 
 def dataset_hash(path: str | os.PathLike) -> str:
-    """First 16 hex digits of the sha256 of the file bytes (recorded in checkpoints)."""
+    """First 16 hex digits of the sha256 of the file bytes (recorded in checkpoints); for a training pack, that of
+    the npz it was made from (the same data within 0.44 mm), so runs on either record the same data."""
+    from mpm_model.data.pack import is_pack, source_hash
+
     if not os.path.isfile(path):
         raise FileNotFoundError(f"dataset file not found: {path}")
+    if is_pack(path):
+        return source_hash(path)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
