@@ -53,5 +53,14 @@ bench-models: setup
 bench-backends: setup
 	@$(PY) -m mpm_model.deploy.bench
 
+# Training pack of $(DATA) in travel/ (ignored by git, carried to the GPU machine), and what would travel there:
+# tracked + untracked-not-ignored + travel/; fails above 60 MiB (docs/TRAINING.md).
+.PHONY: pack travel
+pack: setup
+	@$(PY) -m mpm_model.data.pack $(DATA) travel/mocap_train.pack
+
+travel:
+	@$(PY) tools/travel.py
+
 clean:
 	rm -rf build out .pytest_cache
