@@ -45,7 +45,7 @@ SHIPPED = {"t27_causal_scratch": "mpm_t27_causal", "t81_causal_la3": "mpm_t81_ca
 
 def ship(out: Path) -> None:
     """Each shipped run's last (annealed) checkpoint into mpm_model/weights/, without optimizer state."""
-    from mpm_model.checkpoint import ship_checkpoint
+    from mpm_model.shipping import ship_checkpoint
 
     for run, name in SHIPPED.items():
         dest = ship_checkpoint(out / run / "last.pt", name)
