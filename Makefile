@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 DATA ?= ../shared/data/mocap_h36m17_train.npz
 
-.PHONY: setup test demo demo-camera train bench bench-models bench-backends bench-node clean
+.PHONY: setup test demo demo-rgbd demo-camera train bench bench-models bench-backends bench-node clean
 
 setup:
 	@bash tools/setup_venv.sh
@@ -27,6 +27,13 @@ PIPELINE_ARGS = $(if $(CHECKPOINT),--checkpoint "$(CHECKPOINT)") $(if $(DURATION
 # ROS isolated there). Overrides: make demo CHECKPOINT=name|path PEOPLE=4 DURATION=5 FPS=15 OUT=dir
 demo: setup
 	@$(PY) -m mpm_ros.harness.pipeline demo $(PIPELINE_ARGS) $(if $(PEOPLE),--people $(PEOPLE))
+
+# Placement with and without depth on a rendered RGB-D bag (make_bag --rgbd), offline through StreamingLifter
+# (the node does not subscribe to depth yet); table + placement.json in out/demo_rgbd (docs/PLACEMENT.md).
+demo-rgbd: setup
+	@mkdir -p out/demo_rgbd && rm -rf out/demo_rgbd/bag && \
+	  $(PY) -m mpm_ros.bags.make_bag --mocap mpm_model/assets/demo_clip.npz --out out/demo_rgbd/bag --rgbd && \
+	  $(PY) -m mpm_ros.bags.placement_eval --bag out/demo_rgbd/bag --json-out out/demo_rgbd/placement.json
 
 # Camera → 2D → 3D on rendered mocap test clips (offline): accuracy/latency report + overlay PNGs in out/demo_camera.
 demo-camera: setup
