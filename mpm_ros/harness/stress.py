@@ -2,6 +2,8 @@
 
     python -m mpm_ros.harness.stress fuzz                    # ~20 s; part of `make test` (test/test_stress_fuzz.py)
     python -m mpm_ros.harness.stress soak --minutes 10       # the README's soak figures
+    python -m mpm_ros.harness.stress together --nodes 3      # nodes starting together share one empty cache
+    python -m mpm_ros.harness.stress overload                # more tracks than it can lift: /diagnostics WARN
 
 fuzz: every bad-input class of issue 11 (and seeded random mutations of valid messages) is published between the
 frames of two good tracks. It asserts the node stays alive, answers every good frame, is exact afterwards (the
@@ -9,6 +11,7 @@ last clean frames equal an in-process reference on the same model), counts every
 publishes NaN, an all-masked skeleton or a confidence > 1, and logs no traceback or error; then SIGINT → exit 0.
 soak: N churning tracks at a fixed rate for M minutes; prints RSS, completeness, end-to-end latency (receive
 time − source stamp, same clock) and the load average every sample period.
+together, overload: mpm_ros/harness/stress_load.py.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from mpm_ros.harness.driver import Driver
 from mpm_ros.harness.process import NodeProcess, log_problems
 from mpm_ros.harness.stress_inputs import (BAD_INPUTS, FPS, GOOD, HEIGHT, K, PERIOD_NS, WIDTH, camera_info,
                                            keypoints_msg, mutate, walker_frame, walking_pixels)
+from mpm_ros.harness.stress_load import run_overload, run_together
 CLIP_FRAMES = 90  # 3 s walker clips: they stay inside the 1000x1000 image (longer walks leave it)
 
 
@@ -293,11 +297,22 @@ def main(argv: list[str] | None = None) -> int:
                       help="shipped name or .pt; '' = untrained model of the default (full) size")
     soak.add_argument("--backend", default="auto")
     soak.add_argument("--sample-s", type=float, default=60.0, help="seconds per table row")
+    together = modes.add_parser("together", help="lifter processes started together on one empty engine cache")
+    together.add_argument("--nodes", type=int, default=3)
+    together.add_argument("--checkpoint", default="mpm_t27_causal")
+    overload = modes.add_parser("overload", help="more tracks than the node can lift: /diagnostics must WARN")
+    overload.add_argument("--seconds", type=float, default=8.0)
+    overload.add_argument("--tracks", type=int, default=40)
+    overload.add_argument("--rate", type=float, default=30.0)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mpm_stress_") as tmp:
         workdir = Path(tmp)
         if args.mode == "fuzz":
             failures = run_fuzz(args.seed, args.mutations, args.rounds, workdir)
+        elif args.mode == "together":
+            failures = run_together(args.nodes, args.checkpoint, workdir)
+        elif args.mode == "overload":
+            failures = run_overload(args.seconds, args.tracks, args.rate, workdir)
         else:
             failures = run_soak(args.minutes, args.tracks, args.rate, args.checkpoint, args.backend, args.sample_s,
                                 workdir)
