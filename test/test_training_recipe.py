@@ -86,7 +86,7 @@ def test_torchrun_two_ranks_agree(tmp_path, module, kind):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", f"mpm_model.{module}", "--data", str(data), "--out", str(out), "--epochs", "2", "--max-batches", "3",
+           "-m", f"mpm_model.training.{module}", "--data", str(data), "--out", str(out), "--epochs", "2", "--max-batches", "3",
            "--d-model", "32", "--depth", "1", "--heads", "4", "--ffn-dim", "64", "--encoder-hidden", "64",
            "--decoder-depth", "1", "--batch-size", "8", "--stride", "4", "--threads", "1", "--val-fraction", "0.25"]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
