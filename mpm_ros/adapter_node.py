@@ -16,14 +16,13 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray
 from mpm_msgs.msg import Skeleton2DArray
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo
 
 from mpm_ros import messages
 from mpm_ros.camera_source import FallbackCamera
 from mpm_ros.diagnostics import PipelineStats, input_report
 from mpm_ros.input_adapters import INPUT_FORMATS, KeypointInput, unavailable
-from mpm_ros.node_main import ServingNode, run_lifecycle_node
+from mpm_ros.node_main import ServingNode, reliable_qos, run_lifecycle_node, sensor_qos
 from mpm_ros.param_table import AUTOSTART, ParamSpec, ParamTable, specs_from
 
 NODE_NAME = "mpm_input_adapter"
@@ -50,9 +49,6 @@ class AdapterNode(ServingNode):
         self.stats = PipelineStats()
         self._size: tuple[int, int] | None = None
         self._input: KeypointInput | None = None
-        self._camera_info = None
-        self._outputs: dict = {}
-        self._timer = None
         if not defer_autostart:
             self.autostart()
 
@@ -62,36 +58,28 @@ class AdapterNode(ServingNode):
         if errors or problem:
             return self._refuse("invalid parameters" if errors else "input_format unavailable", errors or [problem])
         self._params = values
-        qos = QoSProfile(depth=values["output_qos_depth"], reliability=ReliabilityPolicy.RELIABLE,
-                         history=HistoryPolicy.KEEP_LAST)
+        qos = reliable_qos(values["output_qos_depth"])
         self._outputs = {"keypoints": self.create_lifecycle_publisher(Skeleton2DArray, "keypoints", qos),
                          "diagnostics": self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", qos)}
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         v = self._params
-        qos = QoSProfile(depth=v["input_qos_depth"], reliability=qos_profile_sensor_data.reliability,
-                         history=HistoryPolicy.KEEP_LAST)
+        qos = sensor_qos(v["input_qos_depth"])
         self._input = KeypointInput(self, v["input_format"], self._publish, qos, self._image_size, self.stats.drop)
-        self._camera_info = self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)
-        self._timer = self.create_timer(1.0, self._publish_diagnostics)
+        self._serve([self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)],
+                    self._publish_diagnostics)
         return super().on_activate(state)
 
     def _release(self) -> None:
-        for publisher in self._outputs.values():
-            self.destroy_lifecycle_publisher(publisher)
-        self._outputs, self._params, self._size = {}, None, None
+        super()._release()
+        self._params, self._size = None, None
 
     def _stop_serving(self) -> None:
         if self._input is not None:
             self._input.destroy()
             self._input = None
-        if self._camera_info is not None:
-            self.destroy_subscription(self._camera_info)
-            self._camera_info = None
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
+        super()._stop_serving()
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         if msg.width > 0 and msg.height > 0:

@@ -25,7 +25,6 @@ from typing import Any  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from mpm_msgs.msg import Skeleton2DArray, Skeleton3DArray  # noqa: E402
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn  # noqa: E402
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from rclpy.serialization import deserialize_message  # noqa: E402
 from sensor_msgs.msg import CameraInfo  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
@@ -39,7 +38,7 @@ from mpm_ros.diagnostics import (LifterHealth, PipelineStats, frame_rate_problem
                                  model_mode)
 from mpm_ros.frame_decoder import Decoded, Drop, FrameDecoder  # noqa: E402
 from mpm_ros.inputs import clip  # noqa: E402
-from mpm_ros.node_main import ServingNode, run_lifecycle_node  # noqa: E402
+from mpm_ros.node_main import ServingNode, reliable_qos, run_lifecycle_node, sensor_qos  # noqa: E402
 from mpm_ros.worker import InferenceWorker  # noqa: E402
 
 NODE_NAME = "mpm_lifter"
@@ -71,9 +70,6 @@ class LifterNode(ServingNode):
         self._markers = messages.MarkerNamespaces()  # worker: which namespace each track's markers are in
         self._backend_name = ""
         self._warned_at: dict[str, float] = {}  # drop reason -> when it was last logged
-        self._outputs: dict[str, Any] = {}
-        self._inputs: list[Any] = []
-        self._diagnostics_timer = None
         self._worker = InferenceWorker("mpm_lifter_inference", self._run, self._inference_failed)
         if not defer_autostart:
             self.autostart()
@@ -109,8 +105,7 @@ class LifterNode(ServingNode):
         self._decoder = FrameDecoder(self._lifter, lambda data: keypoints_wire.from_message(
             deserialize_message(data, Skeleton2DArray)))
         self._camera = CameraSource(p.fallback)
-        output_qos = QoSProfile(depth=p.output_qos_depth, reliability=ReliabilityPolicy.RELIABLE,
-                                history=HistoryPolicy.KEEP_LAST)
+        output_qos = reliable_qos(p.output_qos_depth)
         self._outputs = {
             "skeletons3d": self.create_lifecycle_publisher(Skeleton3DArray, "skeletons3d", output_qos),
             "markers": self.create_lifecycle_publisher(MarkerArray, "markers", output_qos),
@@ -124,38 +119,15 @@ class LifterNode(ServingNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         p = self._params
-        input_qos = QoSProfile(depth=p.input_qos_depth, reliability=qos_profile_sensor_data.reliability,
-                               durability=qos_profile_sensor_data.durability, history=HistoryPolicy.KEEP_LAST)
-        self._inputs = [  # keypoints raw: the size is checked before anything is deserialised
+        input_qos = sensor_qos(p.input_qos_depth)
+        self._serve([  # keypoints raw: the size is checked before anything is deserialised
             self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, input_qos),
-            self.create_subscription(Skeleton2DArray, "keypoints", self._on_keypoints, input_qos, raw=True)]
-        self._worker.start()
-        self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
+            self.create_subscription(Skeleton2DArray, "keypoints", self._on_keypoints, input_qos, raw=True)],
+            self._publish_diagnostics)
         return super().on_activate(state)
 
-    def _stop_serving(self) -> None:
-        for subscription in self._inputs:
-            self.destroy_subscription(subscription)
-        self._inputs = []
-        if self._diagnostics_timer is not None:
-            self.destroy_timer(self._diagnostics_timer)
-            self._diagnostics_timer = None
-        self.stop_worker()
-
-    def stop_worker(self) -> None:
-        """Stop the inference thread and wait for it: after this returns nothing publishes from it."""
-        self._worker.stop()
-
-    def destroy_node(self) -> None:
-        """Also ends the inference thread: a destroyed node leaves no thread behind holding it (and its DDS
-        participant) alive."""
-        self.stop_worker()
-        super().destroy_node()
-
     def _release(self) -> None:
-        for publisher in self._outputs.values():
-            self.destroy_lifecycle_publisher(publisher)
-        self._outputs = {}
+        super()._release()
         self._lifter = self._decoder = self._camera = self._params = None
 
     def _apply_live(self, values: dict[str, Any]) -> None:

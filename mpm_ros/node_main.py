@@ -15,12 +15,25 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 
 from mpm_ros.inputs import clip
 from mpm_ros.param_table import ParamTable
+from mpm_ros.worker import InferenceWorker
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def sensor_qos(depth: int) -> QoSProfile:
+    """Inputs: best effort, volatile, keep last `depth` (takes best-effort and reliable publishers)."""
+    return QoSProfile(depth=depth, reliability=qos_profile_sensor_data.reliability,
+                      durability=qos_profile_sensor_data.durability, history=HistoryPolicy.KEEP_LAST)
+
+
+def reliable_qos(depth: int) -> QoSProfile:
+    """Outputs: reliable, volatile, keep last `depth`."""
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 
 
 class ServingNode(LifecycleNode):
@@ -38,6 +51,10 @@ class ServingNode(LifecycleNode):
         super().__init__(name, **kwargs)
         self.table = table
         self._params: Any = None  # the node's parameter record while configured
+        self._outputs: dict[str, Any] = {}  # lifecycle publishers, from configure to cleanup
+        self._inputs: list[Any] = []  # subscriptions, while active
+        self._timer: Any = None  # the 1 Hz diagnostics timer, while active
+        self._worker: InferenceWorker | None = None  # started with serving, stopped before anything is destroyed
         self._refused = table.declare(self) | table.command_line_problems(argv or [])
         ignored = sorted(name for name in self._parameter_overrides if not self.has_parameter(name))
         if ignored:  # a params file may be shared with other nodes: say so, but do not refuse
@@ -77,11 +94,39 @@ class ServingNode(LifecycleNode):
         if self.get_parameter("autostart").value and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
 
+    def _serve(self, inputs: list[Any], publish_diagnostics: Callable[[], None]) -> None:
+        """Start serving (activate): the subscriptions, the worker, the diagnostics timer."""
+        self._inputs = inputs
+        if self._worker is not None:
+            self._worker.start()
+        self._timer = self.create_timer(1.0, publish_diagnostics)
+
     def _stop_serving(self) -> None:
-        raise NotImplementedError
+        """Deactivate: subscriptions and timer destroyed, the worker stopped (queued jobs discarded)."""
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._inputs = []
+        if self._timer is not None:
+            self.destroy_timer(self._timer)
+            self._timer = None
+        self.stop_worker()
+
+    def stop_worker(self) -> None:
+        """Stop the worker thread and wait for it: after this returns nothing publishes from it (no ROS calls:
+        safe after a signal shut the context down)."""
+        if self._worker is not None:
+            self._worker.stop()
+
+    def destroy_node(self) -> None:
+        """Also ends the worker: a destroyed node leaves no thread behind holding it (and its DDS participant)."""
+        self.stop_worker()
+        super().destroy_node()
 
     def _release(self) -> None:
-        raise NotImplementedError
+        """Cleanup: the publishers; nodes release what else configure acquired."""
+        for publisher in self._outputs.values():
+            self.destroy_lifecycle_publisher(publisher)
+        self._outputs = {}
 
     def _refuse(self, what: str, reasons: list[str]) -> TransitionCallbackReturn:
         self.get_logger().error(f"configure refused — {what}:\n  " + "\n  ".join(reasons))
@@ -157,7 +202,7 @@ def run_lifecycle_node(make_node: Callable[[list[str]], ServingNode], usage: str
     except ShutdownRequested:
         pass
     finally:
-        if node is not None and hasattr(node, "stop_worker"):
+        if node is not None:
             node.stop_worker()  # first: a worker publishes, so it must end while the context is valid
         if executor is not None:
             executor.shutdown(timeout_sec=5.0)

@@ -21,7 +21,6 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from mpm_msgs.msg import Keypoint2D, Skeleton2D, Skeleton2DArray, Skeleton3DArray
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
 from mpm_model.skeleton import coco17_to_h36m17
@@ -33,7 +32,7 @@ from mpm_model.vision.pose_task import default_task_path
 from mpm_model.vision.tracker import PoseTracker
 from mpm_ros import messages, pose2d_params
 from mpm_ros.diagnostics import PipelineStats, input_report
-from mpm_ros.node_main import ServingNode, run_lifecycle_node
+from mpm_ros.node_main import ServingNode, reliable_qos, run_lifecycle_node, sensor_qos
 from mpm_ros.worker import InferenceWorker
 
 NODE_NAME = "mpm_pose2d"
@@ -62,9 +61,6 @@ class Pose2DNode(ServingNode):
         self._detector = None
         self._model = ""
         self._tracker: PoseTracker | None = None
-        self._outputs: dict = {}
-        self._inputs: list = []
-        self._timer = None
         self._intrinsics: np.ndarray | None = None
         self._last_stamp_ns: int | None = None
         self._overlay_frames: OrderedDict[int, Frame] = OrderedDict()
@@ -92,8 +88,7 @@ class Pose2DNode(ServingNode):
         self._params, self._model = p, model
         self._tracker = PoseTracker(max_age_s=p.track_max_age, max_distance=p.track_max_distance,
                                     min_confidence=p.min_confidence)
-        qos = QoSProfile(depth=p.output_qos_depth, reliability=ReliabilityPolicy.RELIABLE,
-                         history=HistoryPolicy.KEEP_LAST)
+        qos = reliable_qos(p.output_qos_depth)
         self._outputs = {"keypoints": self.create_lifecycle_publisher(Skeleton2DArray, "keypoints", qos),
                          "diagnostics": self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", qos)}
         if p.publish_overlay:
@@ -104,17 +99,13 @@ class Pose2DNode(ServingNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         p = self._params
-        sensor_qos = QoSProfile(depth=p.input_qos_depth, reliability=qos_profile_sensor_data.reliability,
-                                durability=qos_profile_sensor_data.durability, history=HistoryPolicy.KEEP_LAST)
-        self._inputs = [self.create_subscription(Image, "image", self._on_image, sensor_qos),
-                        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, sensor_qos)]
+        qos_in = sensor_qos(p.input_qos_depth)
+        inputs = [self.create_subscription(Image, "image", self._on_image, qos_in),
+                  self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos_in)]
         if p.publish_overlay:
-            reliable = QoSProfile(depth=p.output_qos_depth, reliability=ReliabilityPolicy.RELIABLE,
-                                  history=HistoryPolicy.KEEP_LAST)
-            self._inputs.append(self.create_subscription(Skeleton3DArray, "skeletons3d", self._on_skeletons3d,
-                                                         reliable))
-        self._worker.start()
-        self._timer = self.create_timer(1.0, self._publish_diagnostics)
+            reliable = reliable_qos(p.output_qos_depth)
+            inputs.append(self.create_subscription(Skeleton3DArray, "skeletons3d", self._on_skeletons3d, reliable))
+        self._serve(inputs, self._publish_diagnostics)
         return super().on_activate(state)
 
     def destroy_node(self) -> None:
@@ -126,23 +117,8 @@ class Pose2DNode(ServingNode):
             self._detector = None
         super().destroy_node()
 
-    def _stop_serving(self) -> None:
-        for subscription in self._inputs:
-            self.destroy_subscription(subscription)
-        self._inputs = []
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
-        self.stop_worker()
-
-    def stop_worker(self) -> None:
-        """Stop the detector thread (no ROS calls: safe after Ctrl-C shut the context down)."""
-        self._worker.stop()
-
     def _release(self) -> None:
-        for publisher in self._outputs.values():
-            self.destroy_lifecycle_publisher(publisher)
-        self._outputs = {}
+        super()._release()
         if self._detector is not None:
             self._detector.close()
         self._detector = self._tracker = self._params = None
