@@ -42,10 +42,11 @@ class ReceiveClockReference:
 
 
 def agree_with_receive_clock(frames: list[tuple[int, int | None]], period_ns: int | None) -> bool:
-    """Whether consecutive (stamp, arrival) frames keep one offset to the receive clock (within half a period of
-    jitter): a publisher whose clock stepped does, a stream that keeps running ahead (by 2x real time or more)
-    does not. Frames without an arrival time agree (nothing to compare)."""
+    """Whether consecutive (stamp, arrival) frames do not run ahead of the receive clock (later offsets stamp -
+    arrival at most half a period of jitter above the first): a publisher whose clock stepped, or a slow feeder,
+    agrees; a stream that keeps running ahead (by 2x real time or more) does not. Frames without an arrival time
+    agree (nothing to compare)."""
     offsets = [stamp - arrival for stamp, arrival in frames if arrival is not None]
     if len(offsets) < 2 or period_ns is None:
         return True
-    return max(offsets) - min(offsets) <= period_ns // 2
+    return max(offsets[1:]) - offsets[0] <= period_ns // 2

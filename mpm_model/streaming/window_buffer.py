@@ -178,7 +178,7 @@ class WindowBuffer:
 
         `arrival_ns` (a monotonic receive time): a stamp that ran ahead as far as the wall clock did is a gap
         (a stalled camera, or a consumer that fell behind), not an outlier; a stamp running ahead of the receive
-        clock by more than `jump_frames` periods (stamp_lead.ReceiveClockReference) is one, and outliers are only
+        clock by more than `jump_frames` periods or `stamp_jump`, whichever is more (stamp_lead), is one; outliers are
         believed when they also keep one offset to the receive clock (a clock step, not a stream running ahead).
         """
         last = self._last_stamp_ns
@@ -194,7 +194,9 @@ class WindowBuffer:
         elapsed_s = 0.0 if arrival_ns is None or self._last_arrival_ns is None else \
             (arrival_ns - self._last_arrival_ns) / NS_PER_S
         lead_ns = self._clock.lead_ns(stamp_ns, arrival_ns)
-        running_ahead = lead_ns is not None and lead_ns > ahead_s * NS_PER_S
+        # ahead of the receive clock by more than 6 periods, or 1 s (stamp_jump, the backward limit) when that is
+        # more: a test or tool feeding a short clip faster than real time stays within it, a runaway stream does not
+        running_ahead = lead_ns is not None and lead_ns > max(ahead_s, self.config.stamp_jump) * NS_PER_S
         if 0 < delta_s <= ahead_s + max(elapsed_s, 0.0) and not running_ahead:
             self._outliers.clear()
             return "ok"
