@@ -73,6 +73,25 @@ class ServingNode(LifecycleNode):
     def _apply_live(self, values: dict[str, Any]) -> None:
         """Apply accepted live parameter values on a configured node."""
 
+    def set_parameters(self, parameter_list: list[Parameter]) -> list[SetParametersResult]:
+        """rclpy's, except that an unknown name or a value of the wrong type is refused with the sentence configure
+        uses (rclpy would say "Invalid access to undeclared parameter(s)" or "Wrong parameter type, expected '3'
+        got '2'" before our callback runs)."""
+        return [self.set_parameters_atomically([parameter]) for parameter in parameter_list]
+
+    def set_parameters_atomically(self, parameter_list: list[Parameter]) -> SetParametersResult:
+        """The `ros2 param set` / set_parameters service path; refusals as in set_parameters."""
+        for parameter in parameter_list:
+            spec = self.table.by_name.get(parameter.name)
+            if spec is None:
+                return SetParametersResult(successful=False, reason=(
+                    f"no such parameter {clip(parameter.name)!r} on {self.get_name()} (its parameters: "
+                    f"{sorted(self.table.by_name)})"))
+            problem = spec.problem(parameter.value)
+            if problem:
+                return SetParametersResult(successful=False, reason=problem)
+        return super().set_parameters_atomically(parameter_list)
+
     def _on_set_parameters(self, changes: list[Parameter]) -> SetParametersResult:
         current = self.table.read(self)
         requested = {change.name: change.value for change in changes}
