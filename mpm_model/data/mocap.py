@@ -22,7 +22,6 @@ Human3.6M poses (reduced to 17); millimetres (detected from the body size); any 
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -327,17 +326,11 @@ def split_by_subject(
 def dataset_hash(path: str | os.PathLike) -> str:
     """First 16 hex digits of the sha256 of the file bytes (recorded in checkpoints); for a training pack, that of
     the npz it was made from (the same data within 0.44 mm), so runs on either record the same data."""
-    from mpm_model.data.pack import is_pack, source_hash
+    from mpm_model.data.pack import file_hash, is_pack, source_hash
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"dataset file not found: {path}")
-    if is_pack(path):
-        return source_hash(path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return source_hash(path) if is_pack(path) else file_hash(path)
 
 
 def resample(seq: MocapSequence, fps: float = DEFAULT_FPS) -> MocapSequence:
