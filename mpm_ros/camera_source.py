@@ -1,4 +1,5 @@
-"""Which camera the lifter projects with (ROS-free): the last sane camera_info, else the parameters' fallback.
+"""Which camera the lifter projects with (ROS-free): the sane camera_info of the keypoints' own frame_id and stamp
+(mpm_model.streaming.camera.CameraHistory), else — before any valid camera_info — the parameters' fallback.
 
 camera_info often arrives a few frames after the first keypoints, so its absence is warned about only after
 CAMERA_INFO_GRACE_S of keypoints. An insane camera_info (mpm_model.streaming.intrinsics_problem) is refused and
@@ -12,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from mpm_model.streaming import Camera, fallback_intrinsics, intrinsics_problem
+from mpm_model.streaming.camera import CameraHistory, CameraMatch
 from mpm_model.tunable import tunable
 
 CAMERA_INFO_GRACE_S = 2.0  # keypoints may arrive before the first camera_info: warn only after this long
@@ -43,22 +45,29 @@ class FallbackCamera:
 
 
 class CameraSource:
-    """camera_info when one was valid, else the fallback; `current()` says once when camera_info is overdue."""
+    """camera_infos by frame_id and stamp, else the fallback; `current()` says once when camera_info is overdue."""
 
     def __init__(self, fallback: FallbackCamera) -> None:
         self.fallback = fallback
-        self.info: Camera | None = None
+        self.info: Camera | None = None  # the newest valid camera_info (health: is there any?)
+        self.history = CameraHistory()
         self.frame_id = ""  # header.frame_id of the camera_info taken: the outputs' frame when keypoints have none
         self._first_input_at: float | None = None
         self.overdue = False  # keypoints for CAMERA_INFO_GRACE_S without a valid camera_info
 
-    def update(self, width: int, height: int, k: Sequence[float], frame_id: str = "") -> str | None:
-        """A camera_info message's size, K and frame_id: None when taken, else why it was refused."""
+    def update(self, width: int, height: int, k: Sequence[float], frame_id: str = "", stamp_ns: int = 0) -> str | None:
+        """A camera_info message's size, K, frame_id and stamp: None when taken, else why it was refused."""
         problem = intrinsics_problem(width, height, k)
         if problem is None:
             self.info = Camera(int(width), int(height), np.asarray(k, np.float64).reshape(3, 3))
             self.frame_id = frame_id
+            self.history.add(stamp_ns, frame_id, self.info)
         return problem
+
+    def match(self, stamp_ns: int, frame_id: str) -> CameraMatch:
+        """The camera of the keypoint frame (stamp_ns, frame_id); with a `problem` it must not be placed."""
+        found = self.history.match(stamp_ns, frame_id)
+        return found if found.camera is not None else CameraMatch(self.fallback.camera())
 
     def input_seen(self, now: float) -> None:
         """Keypoints arrived at `now` (the grace period starts with the first)."""

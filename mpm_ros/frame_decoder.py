@@ -31,7 +31,8 @@ class Decoded:
 
     drops: list[Drop] = field(default_factory=list)
     stamp_ns: int = 0
-    frame_id: str = ""
+    frame_id: str = ""  # the outputs' frame_id
+    input_frame_id: str = ""  # the keypoints' own header.frame_id, else the camera_info's: whose camera applies
     admitted: str = ""  # StreamingLifter.admit's verdict: "ok" or a RESETS entry when `observations` is set
     observations: dict[int, Observation] | None = None
 
@@ -61,7 +62,8 @@ class FrameDecoder:
     def decode(self, msg: keypoints_wire.WireFrame, received_at: float, output_frame_id: str = "",
                camera_frame_id: str = "") -> Decoded:
         """An already read frame: frame_id, stamp, skeleton selection and layouts."""
-        out = Decoded(stamp_ns=msg.stamp_ns, frame_id=output_frame_id or msg.frame_id or camera_frame_id)
+        out = Decoded(stamp_ns=msg.stamp_ns, frame_id=output_frame_id or msg.frame_id or camera_frame_id,
+                      input_frame_id=msg.frame_id or camera_frame_id)
         if not out.frame_id:
             out.drops.append(Drop("empty_frame_id", 1, "dropping a frame with an empty header.frame_id and no "
                                   "camera_info frame_id to use instead: TF cannot place its outputs (set "

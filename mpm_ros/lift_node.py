@@ -19,6 +19,7 @@ if __name__ == "__main__":  # a signal during the slow imports below ends quietl
         signal.signal(_signum, lambda *_: sys.exit(0))
 
 import time  # noqa: E402
+from collections import deque  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -26,11 +27,12 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from mpm_msgs.msg import Skeleton2DArray, Skeleton3DArray  # noqa: E402
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn  # noqa: E402
 from rclpy.serialization import deserialize_message  # noqa: E402
-from sensor_msgs.msg import CameraInfo  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from mpm_model.checkpoint import list_pretrained  # noqa: E402
 from mpm_model.streaming import RESETS, Camera, Emission, Lifted, PushResult, StreamingLifter  # noqa: E402
+from mpm_model.streaming.depth import DepthImage, decode_depth  # noqa: E402
 from mpm_ros import keypoints_wire, messages, params  # noqa: E402
 from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_problem  # noqa: E402
 from mpm_ros.camera_source import CAMERA_INFO_GRACE_S, CameraSource  # noqa: E402
@@ -43,13 +45,15 @@ from mpm_ros.worker import InferenceWorker  # noqa: E402
 
 NODE_NAME = "mpm_lifter"
 LOG_THROTTLE_S = 5.0
+MAX_DEPTH_IMAGES = 32  # decoded depth images kept (a centred model's outputs describe frames delay_frames back)
 
 
 @dataclass(frozen=True)
 class Job:
     emissions: list[Emission]
     frame_id: str
-    camera: Camera
+    cameras: list[Camera]  # per emission: the camera_info of its own stamp and frame_id (intrinsics None: unplaced)
+    depth: list[DepthImage | None] | None  # per emission: its aligned depth image; None: depth not used
     received_at: float  # time.monotonic() when the triggering input arrived
 
 
@@ -67,6 +71,7 @@ class LifterNode(ServingNode):
         self._lifter: StreamingLifter | None = None
         self._decoder: FrameDecoder | None = None
         self._camera: CameraSource | None = None
+        self._depth: deque[DepthImage] = deque()  # executor thread: recent decoded depth images, by arrival
         self._markers = messages.MarkerNamespaces()  # worker: which namespace each track's markers are in
         self._backend_name = ""
         self._warned_at: dict[str, float] = {}  # drop reason -> when it was last logged
@@ -98,10 +103,14 @@ class LifterNode(ServingNode):
             return self._refuse(f"model {p.checkpoint or '(untrained)'} cannot serve this node", [problem])
         if untrained:
             self.get_logger().warning("!" * 20 + " " + UNTRAINED_WARNING + " " + "!" * 20)
+        if backend.fallback_reason:  # also WARN in /diagnostics while it lasts (diagnostics.lifter_report)
+            self.get_logger().warning(f"inference backend {backend.fallback_reason}")
         cfg = backend.config
         self._params, self._backend_name = p, backend.name
         self.health = LifterHealth(untrained=untrained)
         self._lifter = StreamingLifter(backend, p.stream)
+        self._lifter.depth_options, self._lifter.smoother.options = p.depth, p.smoothing
+        self._depth = deque(maxlen=min(MAX_DEPTH_IMAGES, self._lifter.delay_frames + 4))
         self._decoder = FrameDecoder(self._lifter, lambda data: keypoints_wire.from_message(
             deserialize_message(data, Skeleton2DArray)))
         self._camera = CameraSource(p.fallback)
@@ -120,27 +129,53 @@ class LifterNode(ServingNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         p = self._params
         input_qos = sensor_qos(p.input_qos_depth)
+        depth = [self.create_subscription(Image, "depth", self._on_depth, input_qos)] if p.use_depth else []
         self._serve([  # keypoints raw: the size is checked before anything is deserialised
             self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, input_qos),
-            self.create_subscription(Skeleton2DArray, "keypoints", self._on_keypoints, input_qos, raw=True)],
-            self._publish_diagnostics)
+            self.create_subscription(Skeleton2DArray, "keypoints", self._on_keypoints, input_qos, raw=True),
+            *depth], self._publish_diagnostics)
         return super().on_activate(state)
 
     def _release(self) -> None:
         super()._release()
         self._lifter = self._decoder = self._camera = self._params = None
+        self._depth = deque()
 
     def _apply_live(self, values: dict[str, Any]) -> None:
         self._params = params.to_params(values)
         self._lifter.set_options(self._params.stream)
+        self._lifter.depth_options, self._lifter.smoother.options = self._params.depth, self._params.smoothing
         self._camera.fallback = self._params.fallback
 
     # ---- input (executor thread) ----------------------------------------------------------------------
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        problem = self._camera.update(msg.width, msg.height, msg.k) if self._camera else None
+        problem = self._camera.update(msg.width, msg.height, msg.k, msg.header.frame_id,
+                                      messages.ns_from_time(msg.header.stamp)) if self._camera else None
         if problem:
             self._count("invalid_camera_info", f"ignoring camera_info ({problem}); skeletons stay root-relative "
                         "until a valid one arrives")
+
+    def _on_depth(self, msg: Image) -> None:
+        """An aligned depth image: decoded now (keypoints never wait for it), kept for the frames of its stamp."""
+        try:
+            if self._lifter is None:
+                return
+            depth_m, problem = decode_depth(bytes(msg.data), msg.encoding, msg.width, msg.height, msg.step,
+                                            bool(msg.is_bigendian))
+            if problem:
+                self._count("depth.invalid_image", f"ignoring a depth image: {clip(problem)}")
+                return
+            self._depth.append(DepthImage(depth_m, messages.ns_from_time(msg.header.stamp)))
+        except Exception as exc:
+            self.stats.drop("internal_error")
+            self.get_logger().error(f"ignoring a depth image after an internal error: {type(exc).__name__}: "
+                                    f"{clip(str(exc))}", throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _depth_for(self, stamp_ns: int) -> DepthImage | None:
+        """The depth image nearest `stamp_ns` within depth_tolerance, or None (placed from 2D, counted)."""
+        tolerance_ns = int(self._params.depth_tolerance * 1e9)
+        best = min(self._depth, key=lambda image: abs(image.stamp_ns - stamp_ns), default=None)
+        return best if best is not None and abs(best.stamp_ns - stamp_ns) <= tolerance_ns else None
 
     def _on_keypoints(self, data: bytes) -> None:
         """The subscription callback (raw bytes); it never raises: count, log, keep serving."""
@@ -150,7 +185,8 @@ class LifterNode(ServingNode):
             if self._lifter is None:
                 return
             self._camera.input_seen(received_at)
-            self._handle(self._decoder.decode_bytes(data, received_at, self._params.output_frame_id), received_at)
+            self._handle(self._decoder.decode_bytes(data, received_at, self._params.output_frame_id,
+                                                    self._camera.frame_id), received_at)
         except Exception as exc:
             self.stats.drop("internal_error")
             self.get_logger().error(f"dropping a frame after an internal error: {type(exc).__name__}: "
@@ -161,11 +197,18 @@ class LifterNode(ServingNode):
             self._drop(drop)
         if decoded.observations is None:
             return
-        camera, overdue = self._camera.current(received_at)
+        _, overdue = self._camera.current(received_at)
         if overdue:
             self.get_logger().warning(
                 f"no valid CameraInfo on '{self.resolve_topic_name('camera_info')}' after {CAMERA_INFO_GRACE_S} s "
                 f"of keypoints: using {self._camera.fallback.describe()}")
+        match = self._camera.match(decoded.stamp_ns, decoded.input_frame_id)
+        camera = match.camera
+        if match.problem:  # another camera's camera_info, or intrinsics that changed around this stamp
+            self.stats.mask(match.problem, len(decoded.observations))
+            self._warn(match.problem, f"not placing frame {decoded.stamp_ns / 1e9:.6f} s of "
+                       f"'{decoded.input_frame_id}': {match.problem} (no camera_info of that frame_id, or its "
+                       "intrinsics changed around that stamp): skeletons stay root-relative")
         lifter = self._lifter
         result = lifter.push(decoded.stamp_ns, decoded.observations, camera, decoded.admitted,
                              int(received_at * 1e9))
@@ -180,7 +223,9 @@ class LifterNode(ServingNode):
             self._outputs["markers"].publish(messages.delete_markers(decoded.stamp_ns, decoded.frame_id,
                                                                      result.expired))
         if result.emissions:
-            self._enqueue(Job(result.emissions, decoded.frame_id, camera, received_at))
+            cameras = [self._camera.match(e.stamp_ns, decoded.input_frame_id).camera for e in result.emissions]
+            depth = [self._depth_for(e.stamp_ns) for e in result.emissions] if self._params.use_depth else None
+            self._enqueue(Job(result.emissions, decoded.frame_id, cameras, depth, received_at))
 
     def _record(self, result: PushResult, camera: Camera, now: float) -> None:
         """Counters, warnings and the stream-rate check for one accepted frame."""
@@ -205,16 +250,22 @@ class LifterNode(ServingNode):
     def _drop(self, drop: Drop) -> None:
         """Count a drop; warn at most once per LOG_THROTTLE_S per reason (a flood of one kind hides no other)."""
         self.stats.drop(drop.reason, drop.count)
+        if drop.message:
+            self._warn(drop.reason, drop.message)
+
+    def _warn(self, reason: str, message: str) -> None:
+        """Log at most once per LOG_THROTTLE_S per reason."""
         now = time.monotonic()
-        if drop.message and now - self._warned_at.get(drop.reason, -LOG_THROTTLE_S) >= LOG_THROTTLE_S:
-            self._warned_at[drop.reason] = now
-            self.get_logger().warning(drop.message)
+        if now - self._warned_at.get(reason, -LOG_THROTTLE_S) >= LOG_THROTTLE_S:
+            self._warned_at[reason] = now
+            self.get_logger().warning(message)
 
     def _count(self, reason: str, message: str) -> None:
         self._drop(Drop(reason, 1, message))
 
     def _enqueue(self, job: Job) -> None:
         queue_size = self._params.queue_size
+        self.stats.frame_ready()
         dropped = self._worker.submit(job, queue_size)
         if dropped:
             self._drop(Drop("inference_queue_full", dropped, "inference is slower than the input: dropped the "
@@ -230,27 +281,30 @@ class LifterNode(ServingNode):
         lifter = self._lifter
         if lifter is None:
             return
-        batch = lifter.lift(job.emissions, job.camera)
+        batch = lifter.lift(job.emissions, job.cameras, job.depth)
         self.stats.inference_done(batch.inference_s)
+        for reason, count in batch.counts.items():
+            self.stats.mask(reason, count)
         markers = self._outputs["markers"]
         draw = markers.get_subscription_count() > 0  # no one looking: no marker work
-        for lifted in batch.results:
-            self._publish(lifted, job, markers if draw else None)
+        for lifted, camera in zip(batch.results, job.cameras):
+            self._publish(lifted, job, camera, markers if draw else None)
 
-    def _publish(self, lifted: Lifted, job: Job, markers: Any) -> None:
+    def _publish(self, lifted: Lifted, job: Job, camera: Camera, markers: Any) -> None:
         p = self._params
-        self.stats.mask("root_fit_failed", int((~lifted.placed).sum()) if job.camera.intrinsics is not None
+        self.stats.mask("root_fit_failed", int((~lifted.placed).sum()) if camera.intrinsics is not None
                         and p.stream.place_in_camera_frame else 0)
         points = messages.track_points(lifted.joints)
         self._outputs["skeletons3d"].publish(messages.skeleton3d_array(
-            lifted.stamp_ns, job.frame_id, lifted.track_ids, points, lifted.confidence, lifted.mask, lifted.placed))
+            lifted.stamp_ns, job.frame_id, lifted.track_ids, points, lifted.confidence, lifted.mask,
+            lifted.placement))
         # Latency is the skeletons' (the markers that follow are for the eyes: RViz)
         stamp_age_s = (self.get_clock().now().nanoseconds - lifted.stamp_ns) * 1e-9
         self.stats.output_published(time.monotonic() - job.received_at, stamp_age_s)
         if markers is not None:
             switched = self._markers.switched(lifted.track_ids, lifted.placed)
             markers.publish(messages.skeleton_markers(lifted.stamp_ns, job.frame_id, lifted.track_ids, points,
-                                                      lifted.mask, lifted.placed, switched, p.marker_scale,
+                                                      lifted.mask, lifted.placement, switched, p.marker_scale,
                                                       p.marker_lifetime))
 
     # ---- diagnostics ----------------------------------------------------------------------------------

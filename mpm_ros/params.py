@@ -14,6 +14,8 @@ from typing import Any
 
 from mpm_model.deploy.backends.names import BACKEND_NAMES, PRECISIONS, precision_problem
 from mpm_model.streaming import StreamOptions
+from mpm_model.streaming.depth import DepthOptions
+from mpm_model.streaming.smoothing import SmoothingOptions
 from mpm_ros.camera_source import FallbackCamera
 from mpm_ros.inputs import frame_id_problem
 from mpm_ros.param_table import AUTOSTART, ParamSpec, ParamTable, specs_from
@@ -46,6 +48,12 @@ TABLE = ParamTable((
     ParamSpec("marker_lifetime", 0.5, "Marker lifetime in seconds; 0 = until replaced or deleted", 0.0, 3600.0,
               live=True),
     *specs_from(FallbackCamera, live=True),
+    ParamSpec("use_depth", False, "Subscribe to `depth` (aligned sensor_msgs/Image, 16UC1 mm or 32FC1 m) and use "
+              "it to place skeletons (docs/PLACEMENT.md)"),
+    ParamSpec("depth_tolerance", 0.02, "A keypoints frame takes the depth image whose stamp is within this many "
+              "seconds of its own (else it is placed from 2D, counted depth.no_image)", 0.0, 1.0, live=True),
+    *specs_from(DepthOptions, live=True),
+    *specs_from(SmoothingOptions, live=True),
     AUTOSTART,
 ))
 PARAMS: tuple[ParamSpec, ...] = TABLE.specs
@@ -54,10 +62,15 @@ SPECS: dict[str, ParamSpec] = TABLE.by_name
 
 @dataclass(frozen=True)
 class LifterParams:
-    """Every lifter parameter; `stream` goes whole to StreamingLifter, `fallback` to the CameraSource."""
+    """Every lifter parameter; `stream`, `depth` and `smoothing` go whole to StreamingLifter, `fallback` to the
+    CameraSource."""
 
     stream: StreamOptions
     fallback: FallbackCamera
+    depth: DepthOptions
+    smoothing: SmoothingOptions
+    use_depth: bool
+    depth_tolerance: float
     checkpoint: str
     backend: str
     device: str
