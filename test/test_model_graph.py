@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from mpm_model.checkpoint import list_pretrained, load_checkpoint, read_checkpoint
 from mpm_model.config import ModelConfig
 from mpm_model.deploy.export import export_onnx
-from mpm_model.model import MPMLifter, MPMPretrainModel, attention_bias, causal_allowed
+from mpm_model.layers import attention_bias, causal_allowed
+from mpm_model.model import MPMLifter, MPMPretrainModel
 
 torch.set_num_threads(1)
 TOLERANCE = 1e-5  # metres; the formulations differ by float rounding only (measured <= 2e-6)

@@ -30,7 +30,7 @@ INPUT_NAMES = ("keypoints2d", "mask")
 OUTPUT_NAME = "pose3d"
 MIN_OPSET = 17  # LayerNormalization is a single op from opset 17
 # The code that writes the graph: a change to any of these (a faster formulation, a fix) must not reuse an export.
-GRAPH_SOURCES = ("model.py", "tcn.py", "config.py", "deploy/export.py")
+GRAPH_SOURCES = ("model.py", "layers.py", "tcn.py", "config.py", "deploy/export.py")
 
 
 class OnnxExportError(RuntimeError):

@@ -13,7 +13,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from mpm_model.config import ModelConfig
-from mpm_model.model import Attention, MPMLifter, MPMPretrainModel
+from mpm_model.layers import Attention
+from mpm_model.model import MPMLifter, MPMPretrainModel
 
 
 def count_params(model: torch.nn.Module) -> int:
