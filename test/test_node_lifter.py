@@ -14,7 +14,7 @@ from visualization_msgs.msg import Marker  # noqa: E402
 
 from mpm_model.checkpoint import list_pretrained  # noqa: E402
 from mpm_model.config import ModelConfig  # noqa: E402
-from mpm_ros.lift_node import CAMERA_INFO_GRACE_S, Camera, Job, LifterNode  # noqa: E402
+from mpm_ros.lift_node import CAMERA_INFO_GRACE_S, Job, LifterNode  # noqa: E402
 from node_support import (FRAME_ID, Driver, camera_info, lifter_node, lifter_overrides, skeleton_array,  # noqa: E402
                           stamp_ns, tiny_checkpoint, walking_pixels)
 
@@ -140,7 +140,7 @@ def test_every_bad_input_counted_and_node_keeps_serving(context, tmp_path) -> No
 def test_drop_oldest_queue(context, tmp_path) -> None:
     with lifter_node(context, tiny_checkpoint(tmp_path), autostart=False, queue_size=2) as lifter:
         assert lifter.trigger_configure() == TransitionCallbackReturn.SUCCESS  # inactive: no worker drains the queue
-        jobs = [Job([], FRAME_ID, Camera(10, 10, None), float(k)) for k in range(5)]
+        jobs = [Job([], FRAME_ID, [], None, float(k)) for k in range(5)]
         for job in jobs:
             lifter._enqueue(job)
         assert list(lifter._worker._jobs) == jobs[-2:]
