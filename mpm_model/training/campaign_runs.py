@@ -279,8 +279,9 @@ class Trainer:
                                  batch, data_s, model_s, step0)
                 on_progress()
                 last_val = time.monotonic()
-        self._checkpoint(spec, model, cfg, record, out, optimizer, step, minutes_before, started, batch, data_s,
-                         model_s, step0)
+        if not record["history"] or record["history"][-1]["step"] != step:  # else just checkpointed
+            self._checkpoint(spec, model, cfg, record, out, optimizer, step, minutes_before, started, batch, data_s,
+                             model_s, step0)
         on_progress()
 
     def _checkpoint(self, spec: RunSpec, model: nn.Module, cfg: ModelConfig, record: dict, out: Path,
