@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from mpm_model.streaming import Camera, fallback_intrinsics, intrinsics_problem
-from mpm_model.streaming.camera import CameraHistory, CameraMatch
+from mpm_model.streaming.camera import CAMERA_HISTORY_MAX, CAMERA_HISTORY_S, CameraHistory, CameraMatch
 from mpm_model.tunable import tunable
 
 CAMERA_INFO_GRACE_S = 2.0  # keypoints may arrive before the first camera_info: warn only after this long
@@ -47,10 +47,11 @@ class FallbackCamera:
 class CameraSource:
     """camera_infos by frame_id and stamp, else the fallback; `current()` says once when camera_info is overdue."""
 
-    def __init__(self, fallback: FallbackCamera) -> None:
+    def __init__(self, fallback: FallbackCamera, history_s: float = CAMERA_HISTORY_S) -> None:
         self.fallback = fallback
         self.info: Camera | None = None  # the newest valid camera_info (health: is there any?)
-        self.history = CameraHistory()
+        # history_s: at least the model's output delay; entries for camera_info at up to 128 Hz over it
+        self.history = CameraHistory(history_s, max(CAMERA_HISTORY_MAX, int(128 * history_s)))
         self.frame_id = ""  # header.frame_id of the camera_info taken: the outputs' frame when keypoints have none
         self._first_input_at: float | None = None
         self.overdue = False  # keypoints for CAMERA_INFO_GRACE_S without a valid camera_info

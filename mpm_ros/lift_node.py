@@ -32,6 +32,7 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from mpm_model.checkpoint import list_pretrained  # noqa: E402
 from mpm_model.streaming import RESETS, Camera, Emission, Lifted, PushResult, StreamingLifter  # noqa: E402
+from mpm_model.streaming.camera import CAMERA_HISTORY_S  # noqa: E402
 from mpm_model.streaming.depth import DepthImage, decode_depth  # noqa: E402
 from mpm_ros import keypoints_wire, messages, params  # noqa: E402
 from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_problem  # noqa: E402
@@ -113,7 +114,9 @@ class LifterNode(ServingNode):
         self._depth = deque(maxlen=min(MAX_DEPTH_IMAGES, self._lifter.delay_frames + 4))
         self._decoder = FrameDecoder(self._lifter, lambda data: keypoints_wire.from_message(
             deserialize_message(data, Skeleton2DArray)))
-        self._camera = CameraSource(p.fallback)
+        # camera_infos kept at least as long as the model's output delay (+1 s): a centred T=243 model's outputs
+        # describe frames 4 s old, which must still find the camera_info of their own stamp
+        self._camera = CameraSource(p.fallback, max(CAMERA_HISTORY_S, 1.0 + self._lifter.delay_frames / cfg.fps))
         output_qos = reliable_qos(p.output_qos_depth)
         self._outputs = {
             "skeletons3d": self.create_lifecycle_publisher(Skeleton3DArray, "skeletons3d", output_qos),
