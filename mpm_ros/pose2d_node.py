@@ -99,9 +99,9 @@ class Pose2DNode(ServingNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         p = self._params
-        qos_in = sensor_qos(p.input_qos_depth)
-        inputs = [self.create_subscription(Image, "image", self._on_image, qos_in),
-                  self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos_in)]
+        qos = sensor_qos(p.input_qos_depth)
+        inputs = [self.create_subscription(Image, "image", self._on_image, qos),
+                  self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)]
         if p.publish_overlay:
             reliable = reliable_qos(p.output_qos_depth)
             inputs.append(self.create_subscription(Skeleton3DArray, "skeletons3d", self._on_skeletons3d, reliable))
@@ -109,8 +109,8 @@ class Pose2DNode(ServingNode):
         return super().on_activate(state)
 
     def destroy_node(self) -> None:
-        """Stop the worker and close the detector even without a cleanup transition (the MediaPipe runtime must
-        not be left to interpreter shutdown)."""
+        """Also close the detector without a cleanup transition (the MediaPipe runtime must not be left to
+        interpreter shutdown); the worker is stopped first."""
         self.stop_worker()
         if self._detector is not None:
             self._detector.close()
