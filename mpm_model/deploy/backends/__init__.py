@@ -1,6 +1,6 @@
 """Deployment backends sharing one `Backend.infer` interface. Names are imported on first use: the torch-free parts
 (`names`, `engine_cache`, `cache_files`) load without torch, and onnxruntime / tensorrt load only when used."""
-import importlib
+from mpm_model.lazy import lazy_exports
 
 _EXPORTS = {
     "mpm_model.deploy.backends.base": ("Backend",),
@@ -12,13 +12,4 @@ _EXPORTS = {
     "mpm_model.deploy.backends.tensorrt_backend": ("TensorRTBackend",),
     "mpm_model.deploy.backends.torch_backend": ("TorchBackend",),
 }
-_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
-
-
-def __getattr__(name: str):
-    if name not in _HOME:
-        raise AttributeError(f"module 'mpm_model.deploy.backends' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOME[name]), name)
-
-
-__all__ = sorted(_HOME)
+__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)
