@@ -21,19 +21,17 @@ test: setup
 
 # Options shared by `make demo` and `make bench-node`, from make or environment variables of these names.
 PIPELINE_ARGS = $(if $(CHECKPOINT),--checkpoint "$(CHECKPOINT)") $(if $(DURATION),--duration $(DURATION)) \
-  $(if $(FPS),--fps $(FPS)) $(if $(OUT),--out "$(OUT)")
+  $(if $(FPS),--fps $(FPS)) $(if $(OUT),--out "$(OUT)") $(foreach p,$(SET),--set $(p))
 
 # Bundled clip → rosbag → lift_node subprocess ← replay + record → report, offline, in out/demo (mpm_ros/harness/pipeline.py;
-# ROS isolated there). Overrides: make demo CHECKPOINT=name|path PEOPLE=4 DURATION=5 FPS=15 OUT=dir
+# ROS isolated there). Overrides: make demo CHECKPOINT=name|path PEOPLE=4 DURATION=5 FPS=15 OUT=dir SET="smoothing=true"
 demo: setup
 	@$(PY) -m mpm_ros.harness.pipeline demo $(PIPELINE_ARGS) $(if $(PEOPLE),--people $(PEOPLE))
 
-# Placement with and without depth on a rendered RGB-D bag (make_bag --rgbd), offline through StreamingLifter
-# (the node does not subscribe to depth yet); table + placement.json in out/demo_rgbd (docs/PLACEMENT.md).
+# Placement without and with depth (use_depth) through the node on a rendered RGB-D bag (make_bag --rgbd):
+# table + placement.json in out/demo_rgbd (docs/PLACEMENT.md; ROS isolated there). Overrides as for demo.
 demo-rgbd: setup
-	@mkdir -p out/demo_rgbd && rm -rf out/demo_rgbd/bag && \
-	  $(PY) -m mpm_ros.bags.make_bag --mocap mpm_model/assets/demo_clip.npz --out out/demo_rgbd/bag --rgbd && \
-	  $(PY) -m mpm_ros.bags.placement_eval --bag out/demo_rgbd/bag --json-out out/demo_rgbd/placement.json
+	@$(PY) -m mpm_ros.harness.pipeline rgbd $(PIPELINE_ARGS) $(if $(PEOPLE),--people $(PEOPLE))
 
 # Camera → 2D → 3D on rendered mocap test clips (offline): accuracy/latency report + overlay PNGs in out/demo_camera.
 demo-camera: setup

@@ -79,6 +79,14 @@ def velocity_error(pred, gt) -> float:
     return float(_joint_errors(np.diff(pred, axis=-3), np.diff(gt, axis=-3)).mean())
 
 
+def acceleration(pred) -> float:
+    """Mean |second difference| of the joints over frames (axis -3): jitter per frame², in pred's units."""
+    pred = np.asarray(pred, dtype=np.float64)
+    if pred.ndim < 3 or pred.shape[-3] < 3:
+        raise ValueError(f"acceleration needs >= 3 frames on axis -3, got shape {pred.shape}")
+    return float(np.linalg.norm(np.diff(pred, 2, axis=-3), axis=-1).mean())
+
+
 def pck(pred, gt, threshold: float = 0.15) -> float:
     if threshold < 0:
         raise ValueError(f"pck threshold must be >= 0 metres, got {threshold}")

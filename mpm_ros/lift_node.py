@@ -54,7 +54,7 @@ class Job:
     emissions: list[Emission]
     frame_id: str
     cameras: list[Camera]  # per emission: the camera_info of its own stamp and frame_id (intrinsics None: unplaced)
-    depth: list[DepthImage | None] | None  # per emission: its aligned depth image; None: depth not used
+    use_depth: bool  # look up each emission's depth image when the job runs (use_depth)
     received_at: float  # time.monotonic() when the triggering input arrived
 
 
@@ -72,7 +72,7 @@ class LifterNode(ServingNode):
         self._lifter: StreamingLifter | None = None
         self._decoder: FrameDecoder | None = None
         self._camera: CameraSource | None = None
-        self._depth: deque[DepthImage] = deque()  # executor thread: recent decoded depth images, by arrival
+        self._depth: deque[DepthImage] = deque()  # recent depth images: the executor appends, the worker reads
         self._markers = messages.MarkerNamespaces()  # worker: which namespace each track's markers are in
         self._backend_name = ""
         self._warned_at: dict[str, float] = {}  # drop reason -> when it was last logged
@@ -177,7 +177,8 @@ class LifterNode(ServingNode):
     def _depth_for(self, stamp_ns: int) -> DepthImage | None:
         """The depth image nearest `stamp_ns` within depth_tolerance, or None (placed from 2D, counted)."""
         tolerance_ns = int(self._params.depth_tolerance * 1e9)
-        best = min(self._depth, key=lambda image: abs(image.stamp_ns - stamp_ns), default=None)
+        images = tuple(self._depth)  # a snapshot: the executor thread appends while the worker looks
+        best = min(images, key=lambda image: abs(image.stamp_ns - stamp_ns), default=None)
         return best if best is not None and abs(best.stamp_ns - stamp_ns) <= tolerance_ns else None
 
     def _on_keypoints(self, data: bytes) -> None:
@@ -227,8 +228,7 @@ class LifterNode(ServingNode):
                                                                      result.expired))
         if result.emissions:
             cameras = [self._camera.match(e.stamp_ns, decoded.input_frame_id).camera for e in result.emissions]
-            depth = [self._depth_for(e.stamp_ns) for e in result.emissions] if self._params.use_depth else None
-            self._enqueue(Job(result.emissions, decoded.frame_id, cameras, depth, received_at))
+            self._enqueue(Job(result.emissions, decoded.frame_id, cameras, self._params.use_depth, received_at))
 
     def _record(self, result: PushResult, camera: Camera, now: float) -> None:
         """Counters, warnings and the stream-rate check for one accepted frame."""
@@ -284,7 +284,10 @@ class LifterNode(ServingNode):
         lifter = self._lifter
         if lifter is None:
             return
-        batch = lifter.lift(job.emissions, job.cameras, job.depth)
+        # Depth is looked up now, not when the keypoints arrived: an image published with its keypoints (a large
+        # message, delivered later) still makes it, and the keypoints never wait for one.
+        depth = [self._depth_for(e.stamp_ns) for e in job.emissions] if job.use_depth else None
+        batch = lifter.lift(job.emissions, job.cameras, depth)
         self.stats.inference_done(batch.inference_s)
         for reason, count in batch.counts.items():
             self.stats.mask(reason, count)

@@ -107,6 +107,22 @@ def test_placement_errors_are_exact(bags: tuple[Path, Path]) -> None:
     assert "125/125/200" in table and "50/50/50" in table and "200/200/200" in table
 
 
+def test_motion_is_scored_over_runs_of_consecutive_frames(bags: tuple[Path, Path]) -> None:
+    """Track 1 is the truth (root-relative): no velocity error, the truth's jitter. Track 2 misses every 4th frame:
+    5 runs of 3 consecutive frames; its constant joint offset has no velocity error either."""
+    run = load_run(*bags)
+    report = compute_report(run)
+    motion1, motion2 = report["tracks"]["1"]["motion"], report["tracks"]["2"]["motion"]
+    assert (motion1["frames"], motion2["frames"]) == (20, 15)
+    truth = np.array([run.ground_truth[key] - run.ground_truth[key][:1] for key in sorted(run.ground_truth)
+                      if key[1] == 1])  # (20, 17, 3)
+    expected = 1e3 * np.linalg.norm(np.diff(truth, 2, axis=0), axis=-1).mean()
+    assert motion1["acceleration_mm"] == pytest.approx(expected) and motion1["true_acceleration_mm"] == pytest.approx(expected)
+    assert motion1["velocity_error_mm"] == pytest.approx(0.0, abs=1e-6)
+    assert motion2["velocity_error_mm"] == pytest.approx(0.0, abs=1e-6)
+    assert report["motion"]["frames"] == 35 and "acceleration (jitter)" in format_table(report)
+
+
 def test_cli_writes_json_and_pngs(bags: tuple[Path, Path], tmp_path: Path) -> None:
     main(["--input", str(bags[0]), "--output", str(bags[1]), "--json-out", str(tmp_path / "r.json"),
           "--plots-dir", str(tmp_path / "plots")])

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from mpm_model.data.mocap import load_mocap
-from mpm_model.streaming.depth import DepthImage, DepthOptions, decode_depth
+from mpm_model.streaming.depth import (PELVIS_HALF_WIDTH_M, SURFACE_OFFSET_M, DepthImage, DepthOptions, decode_depth,
+                                       surface_offsets)
 from mpm_model.streaming.placement import DEPTH, NOT_PLACED, REPROJECTION, place, root_translations
 from mpm_ros.bags.depth_render import Capsule, DepthRenderer, body_capsules
 from mpm_ros.bags.rgbd_scene import rgbd_camera
@@ -51,6 +52,35 @@ def test_depth_fixes_the_distance_the_2d_fit_gets_wrong(distance: float) -> None
     assert result.method.tolist() == [DEPTH]
     assert np.linalg.norm(result.translation[0] - joints[0]) < 0.06, result.translation[0] - joints[0]
     assert result.counts["depth.samples_used"] >= 8 and result.counts["depth.placed"] == 1
+
+
+def test_a_strong_depth_group_is_believed_beyond_the_prior_gate() -> None:
+    """A lifted skeleton 35 % too small puts the 2D fit 35 % too near, past the 25 % gate: when most of the
+    person's samples agree (the whole body seen) depth still places it; with 3 joints seen it does not."""
+    joints = person(4.0)
+    lifted, pixels = biased_lift(joints, 0.65)[None], pixels_of(joints)[None]
+    two_d, _ = root_translations(lifted, pixels, np.ones((1, 17)), K)
+    assert joints[0, 2] - two_d[0, 2] > 0.3 * joints[0, 2]
+    result = place(lifted, pixels, np.ones((1, 17)), K, [render(joints)])
+    assert result.method.tolist() == [DEPTH] and result.counts["depth.beyond_prior_gate"] == 1
+    assert np.linalg.norm(result.translation[0] - joints[0]) < 0.1, result.translation[0] - joints[0]
+    few = np.zeros((1, 17))
+    few[0, [0, 1, 4]] = 1.0  # pelvis and hips: 3 samples < 2 x depth_min_samples
+    weak = place(lifted, pixels, few, K, [render(joints)])
+    assert weak.method.tolist() == [REPROJECTION] and weak.counts["depth.too_few_samples"] == 1
+    assert weak.counts["depth.beyond_prior_gate"] == 0
+
+
+def test_pelvis_surface_offset_follows_the_body_orientation() -> None:
+    """Facing the camera the belly is SURFACE_OFFSET_M[0] in front of the pelvis; side on, the hip is
+    PELVIS_HALF_WIDTH_M in front of it; other joints keep their constant offsets."""
+    joints = np.zeros((2, 17, 3))
+    joints[:, 8] = [0.0, -0.5, 0.0]  # thorax above the pelvis (camera y points down)
+    joints[0, 1], joints[0, 4] = [-0.1, 0, 0], [0.1, 0, 0]  # hips across the image: facing the camera
+    joints[1, 1], joints[1, 4] = [0, 0, -0.1], [0, 0, 0.1]  # hips along the camera axis: side on
+    offsets = surface_offsets(joints)
+    assert offsets[0, 0] == pytest.approx(SURFACE_OFFSET_M[0]) and offsets[1, 0] == pytest.approx(PELVIS_HALF_WIDTH_M)
+    np.testing.assert_allclose(offsets[:, 1:], np.broadcast_to(SURFACE_OFFSET_M[1:], (2, 16)))
 
 
 def test_missing_or_empty_depth_falls_back_to_the_2d_fit_exactly() -> None:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from mpm_model.metrics import auc, mpjpe, n_mpjpe, p_mpjpe, pck, procrustes_align, velocity_error
+from mpm_model.metrics import acceleration, auc, mpjpe, n_mpjpe, p_mpjpe, pck, procrustes_align, velocity_error
 
 
 def test_mpjpe_hand():
@@ -72,3 +72,11 @@ def test_bad_input():
         p_mpjpe(np.zeros((17, 2)), np.zeros((17, 2)))
     with pytest.raises(ValueError):
         pck(np.zeros((1, 17, 3)), np.zeros((1, 17, 3)), threshold=-1.0)
+
+
+def test_acceleration_is_the_mean_second_difference() -> None:
+    frames = np.zeros((4, 2, 3))
+    frames[:, 0, 0] = [0.0, 1.0, 4.0, 9.0]  # x = t²: second difference 2 every frame; joint 1 still
+    assert acceleration(frames) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="3 frames"):
+        acceleration(frames[:2])

@@ -130,8 +130,8 @@ def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrins
         near_root = reliability(np.asarray(joints3d, np.float64)[enough])  # (B', J)
         depth_t, depth_ok = root_translations(  # once depth fixes t_z, the joints near the root fix t_x, t_y best
             np.asarray(joints3d)[enough], pixels[enough], weights[enough] * near_root, np.broadcast_to(
-                intrinsics, (len(weights), 3, 3))[enough], roots[enough],
-            options.depth_weight * weights[enough] * near_root)
+                intrinsics, (len(weights), 3, 3))[enough], roots[enough], options.depth_weight * weights[enough]
+            * reliability(np.asarray(joints3d, np.float64)[enough], translation[enough, 2]))
         rows = np.flatnonzero(enough)[depth_ok]
         translation[rows] = depth_t[depth_ok]
         method[rows] = DEPTH

@@ -16,11 +16,13 @@ import numpy as np
 
 from mpm_model.streaming import Observation, StreamingLifter
 from mpm_model.streaming.camera import Camera, CameraHistory, intrinsics_problem
-from mpm_model.streaming.depth import DepthImage, decode_depth
+from mpm_model.streaming.depth import DepthImage, decode_depth, sample_joint_depths
 from mpm_ros.bags import bag_io
 from mpm_ros.bags.report import PLACEMENT_NAMES, placement_errors
 
 DISTANCE_BINS_M = ((1.0, 3.0), (3.0, 5.0), (5.0, 7.5))
+SEEN_MARGIN_M = 0.3  # depth at a joint's pixel this much nearer than the joint: something in front of it
+SEEN_SHARE = 2 / 3  # "depth sees the person": at least this share of its joints
 
 
 def _frames(bag: Path) -> list[dict[str, Any]]:
@@ -33,12 +35,54 @@ def _frames(bag: Path) -> list[dict[str, Any]]:
     return [frames[stamp] | {"stamp": stamp} for stamp in sorted(frames)]
 
 
-def evaluate(bag: Path, backend: Any, use_depth: bool) -> dict[str, Any]:
-    """Run the bag through a fresh StreamingLifter; placement errors overall, per distance bin and counters."""
+def depth_seen(bag: Path) -> dict[tuple[int, int], float]:
+    """(stamp, track) → the fraction of the person's joints the bag's depth image shows: the depth at the true
+    joint's pixel (median of a 5x5 patch) is no more than SEEN_MARGIN_M nearer than the joint — not an occluder,
+    a hole or outside the image. Ground truth, for scoring only: what depth could have told about that person."""
+    frames = _frames(bag)
+    seen: dict[tuple[int, int], float] = {}
+    for frame in frames:
+        info, depth = frame.get(bag_io.CAMERA_INFO_TOPIC), frame.get(bag_io.DEPTH_TOPIC)
+        truth = frame.get(bag_io.GROUND_TRUTH_TOPIC)
+        if info is None or depth is None or truth is None:
+            continue
+        values, problem = decode_depth(depth.data, depth.encoding, depth.width, depth.height, depth.step,
+                                       bool(depth.is_bigendian))
+        if problem:
+            continue
+        k = np.asarray(info.k, np.float64).reshape(3, 3)
+        for skeleton in truth.skeletons:
+            joints = np.array([[p.x, p.y, p.z] for p in skeleton.joints])  # (J, 3) camera frame
+            pixels = joints[:, :2] / joints[:, 2:] * [k[0, 0], k[1, 1]] + k[:2, 2]  # (J, 2)
+            sampled = sample_joint_depths(DepthImage(values), pixels[None], np.ones((1, len(joints)), bool), 2)[0]
+            with np.errstate(invalid="ignore"):
+                seen[(frame["stamp"], int(skeleton.track_id))] = float(np.mean(sampled > joints[:, 2] - SEEN_MARGIN_M))
+    return seen
+
+
+def summarize(use_depth: bool, pred: np.ndarray, gt: np.ndarray, method: np.ndarray, seen: np.ndarray,
+              counts: dict[str, int]) -> dict[str, Any]:
+    """(N, 3) placed roots, (N, 3) true roots, (N,) placement method, (N,) depth-seen fraction → errors over the
+    run, per distance bin, per placement method, and for the people depth sees (at least SEEN_SHARE of joints)."""
+    def bins(select: np.ndarray) -> dict[str, Any]:
+        return {f"{low:g}-{high:g} m": placement_errors(pred[select & (gt[:, 2] >= low) & (gt[:, 2] < high)],
+                                                        gt[select & (gt[:, 2] >= low) & (gt[:, 2] < high)])
+                for low, high in DISTANCE_BINS_M}
+
+    everyone, visible = np.ones(len(pred), bool), seen >= SEEN_SHARE
+    return {"use_depth": use_depth, **placement_errors(pred, gt), "by_distance": bins(everyone),
+            "by_method": {name: placement_errors(pred[method == code], gt[method == code])
+                          for code, name in PLACEMENT_NAMES.items()},
+            "depth_sees_person": {**placement_errors(pred[visible], gt[visible]), "by_distance": bins(visible)},
+            "depth_hidden_person": placement_errors(pred[~visible], gt[~visible]), "counts": dict(counts)}
+
+
+def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int], float]) -> dict[str, Any]:
+    """Run the bag through a fresh StreamingLifter; placement errors (summarize) and counters."""
     lifter = StreamingLifter(backend)
     history = CameraHistory()
     truth: dict[tuple[int, int], np.ndarray] = {}
-    roots: list[tuple[np.ndarray, np.ndarray, int]] = []
+    roots: list[tuple[np.ndarray, np.ndarray, int, float]] = []
     counts: Counter = Counter()
     depth_by_stamp: dict[int, DepthImage | None] = {}
     for frame in _frames(bag):
@@ -70,18 +114,12 @@ def evaluate(bag: Path, backend: Any, use_depth: bool) -> dict[str, Any]:
         for lifted in batch.results:
             for track, joints, method in zip(lifted.track_ids, lifted.joints, lifted.placement):
                 counts["placed" if method else "unplaced"] += 1
-                if method and (lifted.stamp_ns, track) in truth:
-                    roots.append((joints[0], truth[(lifted.stamp_ns, track)][0], int(method)))
-    pred = np.array([p for p, _, _ in roots]).reshape(-1, 3)
-    gt = np.array([g for _, g, _ in roots]).reshape(-1, 3)
-    method = np.array([m for _, _, m in roots], int)
-    bins = {f"{low:g}-{high:g} m": placement_errors(pred[(gt[:, 2] >= low) & (gt[:, 2] < high)],
-                                                   gt[(gt[:, 2] >= low) & (gt[:, 2] < high)])
-            for low, high in DISTANCE_BINS_M}
-    by_method = {name: placement_errors(pred[method == code], gt[method == code])
-                 for code, name in PLACEMENT_NAMES.items()}
-    return {"use_depth": use_depth, **placement_errors(pred, gt), "by_distance": bins, "by_method": by_method,
-            "counts": dict(counts)}
+                key = (lifted.stamp_ns, track)
+                if method and key in truth:
+                    roots.append((joints[0], truth[key][0], int(method), seen.get(key, 0.0)))
+    return summarize(use_depth, np.array([r[0] for r in roots]).reshape(-1, 3),
+                     np.array([r[1] for r in roots]).reshape(-1, 3), np.array([r[2] for r in roots], int),
+                     np.array([r[3] for r in roots], float), counts)
 
 
 def _depth_image(msg: Any, counts: Counter) -> DepthImage | None:
@@ -96,17 +134,22 @@ def _depth_image(msg: Any, counts: Counter) -> DepthImage | None:
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:
-    """Markdown table: with / without depth, overall and per distance bin (root error in mm)."""
-    lines = ["| placement | distance | skeletons | root error median mm | mean mm | p90 mm | depth error median % |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    """Markdown table: with / without depth, overall, per distance bin, for the people depth sees, per method."""
+    lines = ["| placement | skeletons | root error median mm | mean mm | p90 mm | depth error median % |",
+             "|---|---:|---:|---:|---:|---:|"]
     for row in rows:
         name = "2D + depth" if row["use_depth"] else "2D only"
-        methods = [(f"placed by {m}", b) for m, b in row["by_method"].items() if row["use_depth"] and b["count"]]
-        for label, block in [("all", row)] + list(row["by_distance"].items()) + methods:
+        sees = row["depth_sees_person"]
+        blocks = [("all", row)] + list(row["by_distance"].items()) + [
+            (f"depth sees >= {SEEN_SHARE:.0%} of joints", sees)] + [
+            (f"depth sees >= {SEEN_SHARE:.0%}, {b}", v) for b, v in sees["by_distance"].items()] + [
+            (f"depth sees < {SEEN_SHARE:.0%} of joints", row["depth_hidden_person"])]
+        blocks += [(f"placed by {m}", b) for m, b in row["by_method"].items() if row["use_depth"] and b["count"]]
+        for label, block in blocks:
             err, pct = block["root_error_m"], block["depth_error_pct"]
             cells = [f"{err[k] * 1e3:.0f}" if err[k] is not None else "-" for k in ("median", "mean", "p90")]
             depth = f"{pct['median']:.1f}" if pct["median"] is not None else "-"
-            lines.append(f"| {name} | {label} | {block['count']} | {' | '.join(cells)} | {depth} |")
+            lines.append(f"| {name}, {label} | {block['count']} | {' | '.join(cells)} | {depth} |")
     return "\n".join(lines)
 
 
@@ -121,7 +164,8 @@ def main(argv: list[str] | None = None) -> None:
     from mpm_model.deploy.backends import create_backend
 
     backend = create_backend(args.backend, checkpoint=args.checkpoint, device="cpu")
-    rows = [evaluate(args.bag, backend, use_depth) for use_depth in (False, True)]
+    seen = depth_seen(args.bag)
+    rows = [evaluate(args.bag, backend, use_depth, seen) for use_depth in (False, True)]
     print(format_rows(rows))
     for row in rows:
         print(f"{'with' if row['use_depth'] else 'without'} depth: {row['counts']}")

@@ -80,16 +80,33 @@ def placement_report(run: RunData, track: int | None = None) -> dict[str, Any]:
     return out
 
 
+def motion_report(stamps: list[int], pred: np.ndarray, gt: np.ndarray, frames: dict[int, int]) -> dict[str, Any]:
+    """Velocity error (mm/frame) and acceleration = jitter (mm/frame², the truth's beside it) of one track's
+    root-relative outputs (N, J, 3), over its runs of outputs for consecutive input frames (frames: stamp → index)."""
+    index = np.array([frames.get(s, -10) for s in stamps])  # (N,)
+    breaks = np.flatnonzero(np.diff(index) != 1) + 1
+    runs = [(p, g) for p, g in zip(np.split(pred, breaks), np.split(gt, breaks)) if len(p) >= 3]
+    if not runs:
+        return {"velocity_error_mm": None, "acceleration_mm": None, "true_acceleration_mm": None, "frames": 0}
+    weights = [len(p) for p, _ in runs]
+    mean = lambda values: float(np.average(values, weights=weights))  # noqa: E731
+    return {"velocity_error_mm": _mm(mean([metrics.velocity_error(p, g) for p, g in runs])),
+            "acceleration_mm": _mm(mean([metrics.acceleration(p) for p, _ in runs])),
+            "true_acceleration_mm": _mm(mean([metrics.acceleration(g) for _, g in runs])), "frames": sum(weights)}
+
+
 def compute_report(run: RunData) -> dict[str, Any]:
     """All numbers as a JSON-ready dict (lengths in mm, times in ms)."""
     per_track: dict[int, dict[str, Any]] = {}
-    matched_pred, matched_gt = defaultdict(list), defaultdict(list)
+    matched_pred, matched_gt, matched_stamps = defaultdict(list), defaultdict(list), defaultdict(list)
     outputs = Counter(p.track_id for p in run.predictions)
-    for p in run.predictions:
+    frames = {stamp: i for i, stamp in enumerate(sorted(run.input_stamps))}
+    for p in sorted(run.predictions, key=lambda p: p.stamp_ns):
         gt = run.ground_truth.get((p.stamp_ns, p.track_id))
         if gt is not None and p.joints.shape == (NUM_JOINTS, 3) and np.isfinite(p.joints).all():
             matched_pred[p.track_id].append(_root_relative(p.joints))
             matched_gt[p.track_id].append(_root_relative(gt))
+            matched_stamps[p.track_id].append(p.stamp_ns)
     for track in sorted(set(run.inputs_per_track) | set(outputs)):
         pred = np.asarray(matched_pred[track]).reshape(-1, NUM_JOINTS, 3)
         gt = np.asarray(matched_gt[track]).reshape(-1, NUM_JOINTS, 3)
@@ -100,6 +117,7 @@ def compute_report(run: RunData) -> dict[str, Any]:
             "mpjpe_mm": _mm(metrics.mpjpe(pred, gt)) if len(pred) else None,
             "p_mpjpe_mm": _mm(metrics.p_mpjpe(pred, gt)) if len(pred) else None,
             "placement": placement_report(run, track),
+            "motion": motion_report(matched_stamps[track], pred, gt, frames),
         }
     all_pred = np.concatenate([np.asarray(v) for v in matched_pred.values()]) if matched_pred else np.zeros((0, 17, 3))
     all_gt = np.concatenate([np.asarray(v) for v in matched_gt.values()]) if matched_gt else np.zeros((0, 17, 3))
@@ -121,11 +139,20 @@ def compute_report(run: RunData) -> dict[str, Any]:
         "p_mpjpe_mm": _mm(metrics.p_mpjpe(all_pred, all_gt)) if len(all_pred) else None,
         "completeness": len(run.predictions) / total_inputs if total_inputs else None,
         "placement": placement_report(run),
+        "motion": _motion_over_tracks(per_track),
         "dropped": dropped,
         "node": {k: _number(v) for k, v in run.diagnostics.items() if k in NODE_KEYS},
         "tracks": {str(k): v for k, v in per_track.items()},
         "sources": run.sources,
     }
+
+
+def _motion_over_tracks(per_track: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The tracks' motion numbers, weighted by their frames."""
+    rows = [row["motion"] for row in per_track.values() if row["motion"]["frames"]]
+    frames = sum(r["frames"] for r in rows)
+    return {key: (sum(r[key] * r["frames"] for r in rows) / frames if frames else None)
+            for key in ("velocity_error_mm", "acceleration_mm", "true_acceleration_mm")} | {"frames": frames}
 
 
 def _number(text: str) -> float | int | str:
@@ -156,6 +183,9 @@ def format_table(report: dict[str, Any]) -> str:
         f"stamps matching input frames: {_fmt(report['stamps_match_inputs'], 3)}",
         f"end-to-end latency: p50 {_fmt(lat['p50'], 2)} ms, p99 {_fmt(lat['p99'], 2)} ms, "
         f"max {_fmt(lat['max'], 2)} ms (n={lat['count']})",
+        f"motion: velocity error {_fmt(report['motion']['velocity_error_mm'], 2)} mm/frame, acceleration "
+        f"(jitter) {_fmt(report['motion']['acceleration_mm'], 2)} mm/frame² (truth "
+        f"{_fmt(report['motion']['true_acceleration_mm'], 2)}) over {report['motion']['frames']} frames",
         f"dropped (node diagnostics): {report['dropped'] or 'not recorded'}",
     ]
     if report["output_skeletons"] and not report["matched_skeletons"]:

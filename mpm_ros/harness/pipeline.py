@@ -1,9 +1,15 @@
 """`make demo` and `make bench-node`: the two commands on the runner in mpm_ros/harness/runner.py.
 
     python -m mpm_ros.harness.pipeline demo  [--checkpoint NAME|PATH] [--people 2] [--duration 10] [--fps 30]
+                                             [--clip MOCAP] [--set NAME=VALUE ...]
+    python -m mpm_ros.harness.pipeline rgbd  (the same options as demo)
     python -m mpm_ros.harness.pipeline bench [--tracks 1,10] [--duration 10] [--fps 30] [--runs 200] [--out DIR]
 
 demo (`make demo`): the bundled clip → a 2-person bag → lifter ← replay + record → report, in out/demo.
+
+rgbd (`make demo-rgbd`): the bundled clip → an RGB-D bag (aligned depth, occluders) → lifter without and with
+`use_depth` ← replay + record → root placement per distance and for the people the depth camera sees
+(mpm_ros.bags.placement_eval's table), in out/demo_rgbd.
 
 bench (`make bench-node`): the lifter end to end vs bare `Backend.infer()`. For each track count an --all-visible
 bag (no dropouts), one runner pass; then, in the same run, bare `infer()` of the SAME backend configuration —
@@ -18,9 +24,9 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from mpm_ros.harness.process import ROOT, HarnessError
 from mpm_ros.harness.runner import (DEMO_CLIP, REPLAY_WAIT_S, NodeOptions, RunOptions, RunResult, best_checkpoint,
@@ -44,6 +50,7 @@ class DemoOptions:
     fps: float = 30.0
     duration_s: float = 10.0
     clip: Path = DEMO_CLIP
+    overrides: Mapping[str, str] = field(default_factory=dict)  # node parameters (--set NAME=VALUE)
 
 
 def demo(options: DemoOptions) -> RunResult:
@@ -63,7 +70,8 @@ def demo(options: DemoOptions) -> RunResult:
     print(f"make_bag: wrote {out / 'input_bag'} (mcap): {counts}", flush=True)
     checkpoint = best_checkpoint(options.checkpoint)
     say("demo", f"weights: {checkpoint}" if checkpoint else RANDOM_INIT_BANNER)
-    result = run_pipeline(RunOptions(out / "input_bag", out, NodeOptions(checkpoint, options.backend), prefix="demo",
+    node = NodeOptions(checkpoint, options.backend, overrides=options.overrides)
+    result = run_pipeline(RunOptions(out / "input_bag", out, node, prefix="demo",
                                      replay_timeout_s=options.duration_s + REPLAY_WAIT_S + 120.0))
     if not checkpoint:
         say("demo", "REMINDER: random-init weights — the accuracy numbers above are not meaningful.")
@@ -72,6 +80,53 @@ def demo(options: DemoOptions) -> RunResult:
     say("demo", f"bags: {out}/input_bag (replayed), {out}/output_bag (recorded); logs: {out}/node.log, "
                 f"{out}/replay.log")
     return result
+
+
+def demo_rgbd(options: DemoOptions) -> dict[str, Any]:
+    """`make demo-rgbd`: the bundled clip → an RGB-D bag (make_bag --rgbd) → lifter without and with
+    `use_depth` ← replay + record → placement per distance and for the people depth sees, in options.out."""
+    import numpy as np
+
+    from mpm_ros.bags import bag_io
+    from mpm_ros.bags.make_bag import make_bag
+    from mpm_ros.bags.placement_eval import depth_seen, format_rows, summarize
+    from mpm_ros.bags.run_data import load_run
+
+    out = options.out
+    fresh_dir(out)
+    env = isolate_ros(out)
+    say("demo-rgbd", f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}, output in {out}/")
+    ensure_clip(options.clip)
+    counts = make_bag(options.clip, out / "input_bag", people=options.people, fps=options.fps,
+                      duration=options.duration_s, seed=0, rgbd=True)
+    print(f"make_bag --rgbd: wrote {out / 'input_bag'} (mcap): {counts}", flush=True)
+    seen = depth_seen(out / "input_bag")
+    original = sorted(bag_io.stamp_ns(m.header) for _, m in bag_io.read_topics(
+        out / "input_bag", [bag_io.KEYPOINTS_TOPIC])[bag_io.KEYPOINTS_TOPIC])
+    checkpoint = best_checkpoint(options.checkpoint)
+    rows = []
+    for use_depth in (False, True):
+        name = "with_depth" if use_depth else "without_depth"
+        node = NodeOptions(checkpoint, options.backend,
+                           overrides={**options.overrides, "use_depth": str(use_depth).lower()})
+        result = run_pipeline(RunOptions(out / "input_bag", out / name, node, plots=False, verbose=False,
+                                         prefix="demo-rgbd",
+                                         replay_timeout_s=options.duration_s + REPLAY_WAIT_S + 120.0))
+        run = load_run(out / "input_bag", result.output_bag)
+        restamped = dict(zip(sorted(run.input_stamps), original))  # the replay re-stamps in order
+        placed = [(p, run.ground_truth.get((p.stamp_ns, p.track_id))) for p in run.predictions if p.placed]
+        placed = [(p, gt) for p, gt in placed if gt is not None and np.isfinite(p.joints).all()]
+        say("demo-rgbd", f"{name}: {len(run.predictions)} skeletons, {len(placed)} placed and matched")
+        rows.append(summarize(use_depth, np.array([p.joints[0] for p, _ in placed]).reshape(-1, 3),
+                              np.array([gt[0] for _, gt in placed]).reshape(-1, 3),
+                              np.array([p.placement for p, _ in placed], int),
+                              np.array([seen.get((restamped.get(p.stamp_ns, -1), p.track_id), 0.0)
+                                        for p, _ in placed]),
+                              {k: v for k, v in run.diagnostics.items() if "depth" in k}))
+    (out / "placement.json").write_text(json.dumps(rows, indent=2))
+    print(format_rows(rows), flush=True)
+    say("demo-rgbd", f"done: {out}/placement.json; node logs {out}/without_depth/node.log, {out}/with_depth/node.log")
+    return {"rows": rows}
 
 
 @dataclass(frozen=True)
@@ -201,11 +256,19 @@ def _tracks(text: str) -> tuple[int, ...]:
     return values
 
 
+def _assignment(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mpm_ros.harness.pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, out, text in (("demo", "out/demo", "the end-to-end demo (`make demo`)"),
+                            ("rgbd", "out/demo_rgbd", "placement without / with depth on an RGB-D bag (`make demo-rgbd`)"),
                             ("bench", "out/bench", "node end-to-end vs bare infer() (`make bench-node`)")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--checkpoint", help="shipped name or .pt; '' = random init (default: the node's default, if shipped)")
@@ -213,7 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--fps", type=float, default=30.0, help="bag frame rate (default 30)")
         sub.add_argument("--duration", type=float, default=10.0, help="bag seconds (default 10)")
         sub.add_argument("--out", type=Path, default=ROOT / out, help=f"output directory, wiped first ({out})")
-    commands.choices["demo"].add_argument("--people", type=int, default=2, help="tracked people (default 2)")
+    for name in ("demo", "rgbd"):
+        commands.choices[name].add_argument("--people", type=int, default=2, help="tracked people (default 2)")
+        commands.choices[name].add_argument("--clip", type=Path, default=DEMO_CLIP,
+                                            help="mocap npz/pack the bag is made from (default: the bundled clip)")
+        commands.choices[name].add_argument("--set", type=_assignment, action="append", default=[],
+                                            metavar="NAME=VALUE", help="a node parameter, e.g. smoothing=true")
     bench = commands.choices["bench"]
     bench.add_argument("--tracks", type=_tracks, default=(1, 10), help="track counts (default 1,10)")
     bench.add_argument("--runs", type=int, default=200, help="timed bare infer() calls per batch (default 200)")
@@ -223,9 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            demo(DemoOptions(out=args.out, checkpoint=args.checkpoint, backend=args.backend, people=args.people,
-                             fps=args.fps, duration_s=args.duration))
+        if args.command in ("demo", "rgbd"):
+            (demo if args.command == "demo" else demo_rgbd)(DemoOptions(
+                out=args.out, checkpoint=args.checkpoint, backend=args.backend, people=args.people, fps=args.fps,
+                duration_s=args.duration, clip=args.clip, overrides=dict(args.set)))
         else:
             bench(BenchOptions(out=args.out, tracks=args.tracks, fps=args.fps, duration_s=args.duration,
                                checkpoint=args.checkpoint, backend=args.backend, runs=args.runs))

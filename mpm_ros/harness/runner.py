@@ -41,10 +41,11 @@ class NodeOptions:
     backend: str = "onnxruntime"
     engine_dir: Path = ENGINE_DIR
     env: Mapping[str, str] = field(default_factory=dict)  # extra environment of the node process
+    overrides: Mapping[str, str] = field(default_factory=dict)  # more node parameters, e.g. {"use_depth": "true"}
 
     def parameters(self) -> dict[str, str]:
         return {"checkpoint": self.checkpoint, "backend": self.backend,
-                "engine_dir": str(Path(self.engine_dir).resolve())}
+                "engine_dir": str(Path(self.engine_dir).resolve()), **self.overrides}
 
 
 @dataclass(frozen=True)
