@@ -45,6 +45,17 @@ def test_dry_run_of_the_gpu_command_and_resume(data, tmp_path):
     assert json.loads((tmp_path / campaign.STATE_FILE).read_text())["runs"]["t27_causal"]["rounds"] == 2
 
 
+def test_warm_plan_continues_every_shipped_model(data, tmp_path):
+    """The no-GPU plan: the four shipped models (three lifters and the pretraining) continue from their weights."""
+    state = _call(data, tmp_path, "--plan", "warm", "--precision", "bf16")
+    runs = state["runs"]
+    assert set(runs) == {"t27_causal", "t81_causal_la3", "t243", "pretrain_t27_causal"}
+    for name, run in runs.items():
+        assert run["init"]["init"].startswith("shipped:mpm_") and run["step"] == 1, (name, run["init"])
+        model, cfg, _ = load_checkpoint(tmp_path / f"{name}.pt", kind=run["spec"]["kind"])
+        assert cfg.window == run["spec"]["window"] and "bf16" in run["device"]
+
+
 def test_bad_arguments(data, tmp_path):
     for bad in (["--budget-min", "0"], ["--runs", "nope"]):
         with pytest.raises(SystemExit):
