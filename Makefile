@@ -21,17 +21,19 @@ test: setup
 
 # Options shared by `make demo` and `make bench-node`, from make or environment variables of these names.
 PIPELINE_ARGS = $(if $(CHECKPOINT),--checkpoint "$(CHECKPOINT)") $(if $(DURATION),--duration $(DURATION)) \
-  $(if $(FPS),--fps $(FPS)) $(if $(OUT),--out "$(OUT)") $(foreach p,$(SET),--set $(p))
+  $(if $(FPS),--fps $(FPS)) $(if $(OUT),--out "$(OUT)")
+# Node parameters of the demos (SET="smoothing=true depth_wait=0.05"); the benchmark runs the node's defaults.
+DEMO_ARGS = $(PIPELINE_ARGS) $(foreach p,$(SET),--set $(p)) $(if $(PEOPLE),--people $(PEOPLE))
 
 # Bundled clip → rosbag → lift_node subprocess ← replay + record → report, offline, in out/demo (mpm_ros/harness/pipeline.py;
 # ROS isolated there). Overrides: make demo CHECKPOINT=name|path PEOPLE=4 DURATION=5 FPS=15 OUT=dir SET="smoothing=true"
 demo: setup
-	@$(PY) -m mpm_ros.harness.pipeline demo $(PIPELINE_ARGS) $(if $(PEOPLE),--people $(PEOPLE))
+	@$(PY) -m mpm_ros.harness.pipeline demo $(DEMO_ARGS)
 
 # Placement without and with depth (use_depth) through the node on a rendered RGB-D bag (make_bag --rgbd):
 # table + placement.json in out/demo_rgbd (docs/PLACEMENT.md; ROS isolated there). Overrides as for demo.
 demo-rgbd: setup
-	@$(PY) -m mpm_ros.harness.pipeline rgbd $(PIPELINE_ARGS) $(if $(PEOPLE),--people $(PEOPLE))
+	@$(PY) -m mpm_ros.harness.pipeline rgbd $(DEMO_ARGS)
 
 # Camera → 2D → 3D on rendered mocap test clips (offline): accuracy/latency report + overlay PNGs in out/demo_camera.
 demo-camera: setup

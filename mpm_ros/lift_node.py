@@ -11,8 +11,10 @@ yolo_ros / ros4hri detections reach it through the mpm_input_adapter relay. See 
 """
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+import threading
 
 if __name__ == "__main__":  # a signal during the slow imports below ends quietly: nothing to clean up yet
     for _signum in (signal.SIGINT, signal.SIGTERM):
@@ -25,6 +27,7 @@ from typing import Any  # noqa: E402
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from mpm_msgs.msg import Skeleton2DArray, Skeleton3DArray  # noqa: E402
+from rclpy.event_handler import SubscriptionEventCallbacks  # noqa: E402
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn  # noqa: E402
 from rclpy.serialization import deserialize_message  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
@@ -46,6 +49,7 @@ from mpm_ros.worker import InferenceWorker  # noqa: E402
 
 NODE_NAME = "mpm_lifter"
 LOG_THROTTLE_S = 5.0
+DEPTH_LIVE_S = 1.0  # depth_wait waits only while the newest depth image is at most this much older than the frame
 MAX_DEPTH_IMAGES = 32  # decoded depth images kept (a centred model's outputs describe frames delay_frames back)
 
 
@@ -73,6 +77,8 @@ class LifterNode(ServingNode):
         self._decoder: FrameDecoder | None = None
         self._camera: CameraSource | None = None
         self._depth: deque[DepthImage] = deque()  # recent depth images: the executor appends, the worker reads
+        self._missed: deque[int] = deque(maxlen=MAX_DEPTH_IMAGES)  # stamps placed without depth (worker appends)
+        self._depth_arrived = threading.Condition()  # guards appends to _depth; notified on each image
         self._markers = messages.MarkerNamespaces()  # worker: which namespace each track's markers are in
         self._backend_name = ""
         self._warned_at: dict[str, float] = {}  # drop reason -> when it was last logged
@@ -132,17 +138,21 @@ class LifterNode(ServingNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         p = self._params
         input_qos = sensor_qos(p.input_qos_depth)
-        depth = [self.create_subscription(Image, "depth", self._on_depth, input_qos)] if p.use_depth else []
-        self._serve([  # keypoints raw: the size is checked before anything is deserialised
+        # depth first: when an image and its keypoints wait together, the executor takes the image first
+        depth = [self.create_subscription(
+            Image, "depth", self._on_depth, reliable_qos(p.input_qos_depth) if p.depth_reliable else input_qos,
+            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_depth_incompatible))
+            ] if p.use_depth else []
+        self._serve([*depth,  # keypoints raw: the size is checked before anything is deserialised
             self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, input_qos),
-            self.create_subscription(Skeleton2DArray, "keypoints", self._on_keypoints, input_qos, raw=True),
-            *depth], self._publish_diagnostics)
+            self.create_subscription(Skeleton2DArray, "keypoints", self._on_keypoints, input_qos, raw=True)],
+            self._publish_diagnostics)
         return super().on_activate(state)
 
     def _release(self) -> None:
         super()._release()
         self._lifter = self._decoder = self._camera = self._params = None
-        self._depth = deque()
+        self._depth, self._missed = deque(), deque(maxlen=MAX_DEPTH_IMAGES)
 
     def _apply_live(self, values: dict[str, Any]) -> None:
         self._params = params.to_params(values)
@@ -159,7 +169,8 @@ class LifterNode(ServingNode):
                         "until a valid one arrives")
 
     def _on_depth(self, msg: Image) -> None:
-        """An aligned depth image: decoded now (keypoints never wait for it), kept for the frames of its stamp."""
+        """An aligned depth image: decoded now, kept for the frames of its stamp; counted when it comes after its
+        frame was placed without it (depth.arrived_late)."""
         try:
             if self._lifter is None:
                 return
@@ -168,18 +179,50 @@ class LifterNode(ServingNode):
             if problem:
                 self._count("depth.invalid_image", f"ignoring a depth image: {clip(problem)}")
                 return
-            self._depth.append(DepthImage(depth_m, messages.ns_from_time(msg.header.stamp)))
+            stamp_ns = messages.ns_from_time(msg.header.stamp)
+            with self._depth_arrived:  # a worker waiting for this image (depth_wait) wakes
+                self._depth.append(DepthImage(depth_m, stamp_ns))
+                self._depth_arrived.notify_all()
+            tolerance_ns = int(self._params.depth_tolerance * 1e9)
+            late = [s for s in tuple(self._missed) if abs(s - stamp_ns) <= tolerance_ns]
+            for missed in late:  # the worker's appends may have pushed it out already
+                with contextlib.suppress(ValueError):
+                    self._missed.remove(missed)
+            if late:
+                self.stats.mask("depth.arrived_late", len(late))
         except Exception as exc:
             self.stats.drop("internal_error")
             self.get_logger().error(f"ignoring a depth image after an internal error: {type(exc).__name__}: "
                                     f"{clip(str(exc))}", throttle_duration_sec=LOG_THROTTLE_S)
 
+    def _on_depth_incompatible(self, event: Any) -> None:
+        """A best-effort depth publisher and depth_reliable: no image will arrive from it."""
+        self._count("depth.incompatible_qos", f"a publisher of '{self.resolve_topic_name('depth')}' is best effort "
+                    "and depth_reliable is true: no depth image reaches this node from it (set depth_reliable "
+                    "false, or publish depth reliably)")
+
     def _depth_for(self, stamp_ns: int) -> DepthImage | None:
-        """The depth image nearest `stamp_ns` within depth_tolerance, or None (placed from 2D, counted)."""
-        tolerance_ns = int(self._params.depth_tolerance * 1e9)
-        images = tuple(self._depth)  # a snapshot: the executor thread appends while the worker looks
-        best = min(images, key=lambda image: abs(image.stamp_ns - stamp_ns), default=None)
-        return best if best is not None and abs(best.stamp_ns - stamp_ns) <= tolerance_ns else None
+        """The depth image nearest `stamp_ns` within depth_tolerance, or None (placed from 2D, counted).
+
+        While the depth stream is live (an image within DEPTH_LIVE_S before this stamp) and no image at or past this
+        stamp has come, wait for it up to depth_wait: the worker waits, the input thread never does."""
+        p = self._params
+        tolerance_ns = int(p.depth_tolerance * 1e9)
+        deadline = time.monotonic() + p.depth_wait
+        with self._depth_arrived:
+            while True:
+                images = tuple(self._depth)
+                best = min(images, key=lambda image: abs(image.stamp_ns - stamp_ns), default=None)
+                if best is not None and abs(best.stamp_ns - stamp_ns) <= tolerance_ns:
+                    return best
+                newest = max((image.stamp_ns for image in images), default=None)
+                remaining = deadline - time.monotonic()
+                if (remaining <= 0 or newest is None or newest > stamp_ns
+                        or newest < stamp_ns - int(DEPTH_LIVE_S * 1e9)):
+                    break
+                self._depth_arrived.wait(remaining)
+        self._missed.append(stamp_ns)  # an image of this stamp arriving later is counted: depth.arrived_late
+        return None
 
     def _on_keypoints(self, data: bytes) -> None:
         """The subscription callback (raw bytes); it never raises: count, log, keep serving."""
@@ -284,10 +327,9 @@ class LifterNode(ServingNode):
         lifter = self._lifter
         if lifter is None:
             return
-        # Depth is looked up now, not when the keypoints arrived: an image published with its keypoints (a large
-        # message, delivered later) still makes it, and the keypoints never wait for one.
-        depth = [self._depth_for(e.stamp_ns) for e in job.emissions] if job.use_depth else None
-        batch = lifter.lift(job.emissions, job.cameras, depth)
+        # Depth is looked up after the inference, not when the keypoints arrived: an image published with its
+        # keypoints (a large message, delivered later) still makes it; the input thread never waits for one.
+        batch = lifter.lift(job.emissions, job.cameras, self._depth_for if job.use_depth else None)
         self.stats.inference_done(batch.inference_s)
         for reason, count in batch.counts.items():
             self.stats.mask(reason, count)

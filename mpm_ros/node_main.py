@@ -32,7 +32,7 @@ def sensor_qos(depth: int) -> QoSProfile:
 
 
 def reliable_qos(depth: int) -> QoSProfile:
-    """Outputs: reliable, volatile, keep last `depth`."""
+    """Outputs (and depth images with depth_reliable): reliable, volatile, keep last `depth`."""
     return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 
 

@@ -50,6 +50,14 @@ TABLE = ParamTable((
     *specs_from(FallbackCamera, live=True),
     ParamSpec("use_depth", False, "Subscribe to `depth` (aligned sensor_msgs/Image, 16UC1 mm or 32FC1 m) and use "
               "it to place skeletons (docs/PLACEMENT.md)"),
+    ParamSpec("depth_reliable", False, "Subscribe to `depth` reliably, so that images lost in transport are sent "
+              "again (a 600 KB image is many UDP fragments: on a loaded machine best effort lost half of them, "
+              "docs/NODE.md); the depth publisher must then be reliable, else no image arrives (counted "
+              "depth.incompatible_qos, warned)"),
+    ParamSpec("depth_wait", 0.0, "Longest the inference worker waits (s) for a frame's depth image that has not "
+              "arrived yet while depth is streaming; 0 = never (the frame is placed from 2D, counted "
+              "depth.no_image). For images that come just after their keypoints; the input thread never waits",
+              0.0, 0.2, live=True),
     ParamSpec("depth_tolerance", 0.02, "A keypoints frame takes the depth image whose stamp is within this many "
               "seconds of its own (else it is placed from 2D, counted depth.no_image)", 0.0, 1.0, live=True),
     *specs_from(DepthOptions, live=True),
@@ -70,6 +78,8 @@ class LifterParams:
     depth: DepthOptions
     smoothing: SmoothingOptions
     use_depth: bool
+    depth_reliable: bool
+    depth_wait: float
     depth_tolerance: float
     checkpoint: str
     backend: str

@@ -174,12 +174,63 @@ def test_depth_stream_beside_keypoints(context, tmp_path) -> None:
             placements = [frame(i, depth_image(stamp_ns(i), driver.skeletons[-1].skeletons[0].joints[0].z))
                           for i in range(6, 12)]
             assert all(s.placement == Skeleton3D.DEPTH and s.placed for s in placements)
-            expected = {"masked.depth.no_image": 5, "masked.depth.size_mismatch": 1,
+            expected = {"masked.depth.no_image": 5, "masked.depth.arrived_late": 1, "masked.depth.size_mismatch": 1,
                         "masked.depth.too_few_samples": 1, "masked.depth.placed": 6,
                         "dropped.depth.invalid_image": 1}
             assert driver.spin_until(lambda: all(driver.diagnostic_values().get(key) == str(count)
                                                  for key, count in expected.items()), 5.0), \
                 driver.diagnostic_values()
             assert lifter.lifecycle_state == "active"
+        finally:
+            driver.close()
+
+
+def test_depth_wait_and_reliable_depth(context, tmp_path) -> None:
+    """depth_reliable: a best-effort depth publisher is counted (depth.incompatible_qos), a reliable one serves.
+    depth_wait: an image published after its keypoints still places that frame (the worker waits, bounded); with
+    depth_wait 0 (set live) the frame is placed from 2D and the late image counted (depth.arrived_late). Before
+    any image arrived (depth not streaming) nothing waits."""
+    with lifter_node(context, SHIPPED, use_depth=True, depth_reliable=True, depth_wait=0.2,
+                     depth_tolerance=0.01) as lifter:
+        driver = Driver(context, lifter)
+        best_effort = driver.node.create_publisher(Image, "depth", rclpy.qos.qos_profile_sensor_data)
+        reliable = driver.node.create_publisher(Image, "depth", rclpy.qos.QoSProfile(
+            depth=5, reliability=rclpy.qos.ReliabilityPolicy.RELIABLE))
+        try:
+            driver.wait_connected()
+            assert driver.spin_until(lambda: "depth.incompatible_qos" in lifter.stats.dropped(), 10.0), \
+                lifter.stats.dropped()
+            assert best_effort.get_subscription_count() == 0 and reliable.get_subscription_count() == 1
+            driver.camera.publish(camera_info())
+            assert driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+            walker = walking_pixels(4)
+
+            def send(index: int) -> None:
+                driver.spin_until(lambda: False, PACE_S)
+                driver.send(skeleton_array(stamp_ns(index), {1: walker[index]}))
+
+            def late_image(index: int, root_z: float) -> Skeleton3D:
+                """Keypoints first; their image 0.05 s later; the frame's output."""
+                send(index)
+                driver.spin_until(lambda: False, 0.05)
+                reliable.publish(depth_image(stamp_ns(index), root_z))
+                assert driver.spin_until(lambda: len(driver.skeletons) > index, 20.0)
+                return driver.skeletons[index].skeletons[0]
+
+            send(0)  # no image yet: depth is not streaming, nothing waits
+            assert driver.spin_until(lambda: len(driver.skeletons) == 1, 20.0)
+            root_z = driver.skeletons[0].skeletons[0].joints[0].z
+            assert driver.skeletons[0].skeletons[0].placement == Skeleton3D.REPROJECTION
+            reliable.publish(depth_image(stamp_ns(1), root_z))
+            assert driver.spin_until(lambda: len(lifter._depth) == 1, 5.0)
+            send(1)
+            assert driver.spin_until(lambda: len(driver.skeletons) == 2, 20.0)
+            assert driver.skeletons[1].skeletons[0].placement == Skeleton3D.DEPTH
+            assert late_image(2, root_z).placement == Skeleton3D.DEPTH  # waited for it
+            assert lifter.set_parameters([rclpy.parameter.Parameter("depth_wait", value=0.0)])[0].successful
+            assert late_image(3, root_z).placement == Skeleton3D.REPROJECTION
+            assert driver.spin_until(lambda: lifter.stats.masked().get("depth.arrived_late") == 1, 5.0), \
+                lifter.stats.masked()
+            assert lifter.stats.masked()["depth.no_image"] == 2  # frames 0 and 3
         finally:
             driver.close()

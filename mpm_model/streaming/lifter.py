@@ -14,7 +14,7 @@ import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -100,13 +100,14 @@ class StreamingLifter:
         return self.buffer.push(stamp_ns, observations, camera.width, camera.height, admitted, arrival_ns)
 
     def lift(self, emissions: list[Emission], camera: Camera | Sequence[Camera],
-             depth: Sequence[DepthImage | None] | None = None) -> LiftBatch:
+             depth: Callable[[int], DepthImage | None] | None = None) -> LiftBatch:
         """One backend.infer() over every emitted window, split per source frame, placed when possible.
 
         `camera`: one for all, or one per emission — the camera of that emission's own stamp (a centred model's
-        output describes an older frame than the newest). `depth`: per emission the aligned depth image of its
-        source frame, or None (placed from 2D alone, counted); an image whose size differs from its camera's is
-        not used (`depth.size_mismatch`).
+        output describes an older frame than the newest). `depth`: looks up the aligned depth image of a source
+        frame's stamp, or None (placed from 2D alone, counted). It is called after the inference, so an image
+        still in transit while the model runs is found. An image whose size differs from its camera's is not used
+        (`depth.size_mismatch`).
         """
         if not emissions:
             return LiftBatch([], 0.0)
@@ -124,9 +125,10 @@ class StreamingLifter:
                                 for c, n in zip(cameras, sizes)])  # (B, 3, 3), NaN where not placeable
             images = None
             if depth is not None:
+                found = [depth(e.stamp_ns) for e in emissions]
                 fits = [d if d is None or (d.width, d.height) == (c.width, c.height) else None
-                        for d, c in zip(depth, cameras)]
-                counts["depth.size_mismatch"] += sum(n for d, f, n in zip(depth, fits, sizes)
+                        for d, c in zip(found, cameras)]
+                counts["depth.size_mismatch"] += sum(n for d, f, n in zip(found, fits, sizes)
                                                      if d is not None and f is None)
                 images = [image for image, n in zip(fits, sizes) for _ in range(n)]
             placement = place(pose3d, np.concatenate([e.target_pixels for e in emissions]),

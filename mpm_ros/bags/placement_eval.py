@@ -108,8 +108,7 @@ def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int
             depth_by_stamp[stamp] = _depth_image(frame.get(bag_io.DEPTH_TOPIC), counts)
             depth_by_stamp = {s: d for s, d in depth_by_stamp.items() if s >= stamp - 2_000_000_000}
         cameras = [history.match(e.stamp_ns, msg.header.frame_id).camera or match.camera for e in result.emissions]
-        depth = [depth_by_stamp.get(e.stamp_ns) for e in result.emissions] if use_depth else None
-        batch = lifter.lift(result.emissions, cameras, depth)
+        batch = lifter.lift(result.emissions, cameras, depth_by_stamp.get if use_depth else None)
         counts.update(batch.counts)
         for lifted in batch.results:
             for track, joints, method in zip(lifted.track_ids, lifted.joints, lifted.placement):

@@ -107,8 +107,10 @@ def demo_rgbd(options: DemoOptions) -> dict[str, Any]:
     rows = []
     for use_depth in (False, True):
         name = "with_depth" if use_depth else "without_depth"
-        node = NodeOptions(checkpoint, options.backend,
-                           overrides={**options.overrides, "use_depth": str(use_depth).lower()})
+        # The replay publishes reliably, and a frame's image and keypoints at one instant (a detector would take
+        # 10-30 ms on the image first): the larger image may arrive a few ms after its keypoints.
+        node = NodeOptions(checkpoint, options.backend, overrides={
+            "depth_reliable": "true", "depth_wait": "0.03", **options.overrides, "use_depth": str(use_depth).lower()})
         result = run_pipeline(RunOptions(out / "input_bag", out / name, node, plots=False, verbose=False,
                                          prefix="demo-rgbd",
                                          replay_timeout_s=options.duration_s + REPLAY_WAIT_S + 120.0))
