@@ -197,7 +197,7 @@ def test_long_strings_are_clipped_in_logs_and_absurd_frame_ids_refused(context, 
     ("checkpoint", "/nonexistent/model.pt", "neither an existing file"),
     ("backend", "torch", "only applied at configure"),
     ("max_tracks", 4, "only applied at configure"), ("focal_length", 0.001, "not within"),
-    ("depth_wait", 0.5, "not within"), ("depth_reliable", True, "only applied at configure"),
+    ("depth_wait", 0.5, "out of range"), ("depth_reliable", True, "only applied at configure"),
 ])
 def test_invalid_or_structural_runtime_change_is_refused(context, tmp_path, name, value, reason) -> None:
     with serving(context, tmp_path) as (lifter, driver):
