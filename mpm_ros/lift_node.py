@@ -11,7 +11,6 @@ yolo_ros / ros4hri detections reach it through the mpm_input_adapter relay. See 
 """
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
 import threading
@@ -77,8 +76,8 @@ class LifterNode(ServingNode):
         self._decoder: FrameDecoder | None = None
         self._camera: CameraSource | None = None
         self._depth: deque[DepthImage] = deque()  # recent depth images: the executor appends, the worker reads
-        self._missed: deque[int] = deque(maxlen=MAX_DEPTH_IMAGES)  # stamps placed without depth (worker appends)
-        self._depth_arrived = threading.Condition()  # guards appends to _depth; notified on each image
+        self._missed: deque[int] = deque(maxlen=MAX_DEPTH_IMAGES)  # stamps placed without depth
+        self._depth_arrived = threading.Condition()  # guards _depth and _missed; notified on each image
         self._markers = messages.MarkerNamespaces()  # worker: which namespace each track's markers are in
         self._backend_name = ""
         self._warned_at: dict[str, float] = {}  # drop reason -> when it was last logged
@@ -180,13 +179,12 @@ class LifterNode(ServingNode):
                 self._count("depth.invalid_image", f"ignoring a depth image: {clip(problem)}")
                 return
             stamp_ns = messages.ns_from_time(msg.header.stamp)
+            tolerance_ns = int(self._params.depth_tolerance * 1e9)
             with self._depth_arrived:  # a worker waiting for this image (depth_wait) wakes
                 self._depth.append(DepthImage(depth_m, stamp_ns))
                 self._depth_arrived.notify_all()
-            tolerance_ns = int(self._params.depth_tolerance * 1e9)
-            late = [s for s in tuple(self._missed) if abs(s - stamp_ns) <= tolerance_ns]
-            for missed in late:  # the worker's appends may have pushed it out already
-                with contextlib.suppress(ValueError):
+                late = [s for s in self._missed if abs(s - stamp_ns) <= tolerance_ns]
+                for missed in late:
                     self._missed.remove(missed)
             if late:
                 self.stats.mask("depth.arrived_late", len(late))
@@ -221,7 +219,7 @@ class LifterNode(ServingNode):
                         or newest < stamp_ns - int(DEPTH_LIVE_S * 1e9)):
                     break
                 self._depth_arrived.wait(remaining)
-        self._missed.append(stamp_ns)  # an image of this stamp arriving later is counted: depth.arrived_late
+            self._missed.append(stamp_ns)  # an image of this stamp arriving later is counted: depth.arrived_late
         return None
 
     def _on_keypoints(self, data: bytes) -> None:
