@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
+from .files import atomic_path
 from .model import MPMLifter, MPMPretrainModel
 from .tcn import TCNLifter
 
@@ -54,7 +55,7 @@ def save_checkpoint(
     data_hash: str, optimizer: torch.optim.Optimizer | None = None, epoch: int | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write atomically (tmp + rename) so an interrupted save never leaves a half file behind."""
+    """Write atomically (files.atomic_path) so an interrupted save never leaves a half file behind."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
     expected = KINDS[kind].get(cfg.arch)
@@ -77,10 +78,8 @@ def save_checkpoint(
         "extra": dict(extra or {}),
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as temp:
+        torch.save(payload, temp)
     return path
 
 

@@ -15,7 +15,6 @@ shipped file; test/test_shipped_weights.py runs it on every one, so retrained we
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import os
 import zipfile
@@ -29,6 +28,7 @@ from torch import nn
 from mpm_model.checkpoint import (STORAGE_DTYPES, WEIGHTS_DIR, CheckpointError, build_model, list_pretrained,
                                   load_checkpoint, read_checkpoint)
 from mpm_model.config import ModelConfig
+from mpm_model.files import atomic_path, file_sha256
 
 HALF_STORAGES = ("float16", "bfloat16")
 MAX_DEVIATION_MM = 0.5  # largest joint displacement the half-stored copy may add to the float32 outputs
@@ -142,31 +142,26 @@ def ship_checkpoint(source: str | os.PathLike, name: str, licence: str = WEIGHTS
     payload.update(optimizer=None, storage=storage, state_dict=half,
                    extra={**(payload.get("extra") or {}), "licence": licence, "shipped_from": str(source)},
                    reference={"inputs": inputs, "outputs": expected, "max_deviation_mm": deviation,
-                              "clip": DEMO_CLIP.name, "clip_sha256": hashlib.sha256(DEMO_CLIP.read_bytes()).hexdigest(),
+                              "clip": DEMO_CLIP.name, "clip_sha256": file_sha256(DEMO_CLIP),
                               "windows": windows})
     dest = Path(weights_dir or WEIGHTS_DIR) / f"{name}.pt"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    try:
-        _write_deflated(payload, tmp)
-        written = reference_deviation_mm(tmp)  # the file itself, read back the way every loader reads it
+    with atomic_path(dest) as temp:  # an exception below leaves nothing written
+        _write_deflated(payload, temp)
+        written = reference_deviation_mm(temp)  # the file itself, read back the way every loader reads it
         if written > MAX_DEVIATION_MM:
-            raise CheckpointError(f"{tmp}: read back, deviates {written:.3f} mm (limit {MAX_DEVIATION_MM} mm)")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+            raise CheckpointError(f"{temp}: read back, deviates {written:.3f} mm (limit {MAX_DEVIATION_MM} mm)")
     return dest
 
 
 def compare(source: str | os.PathLike, shipped: str | os.PathLike, data: str, stride: int = 4) -> dict[str, float]:
     """Deviation of a shipped copy from its float32 source on every evaluation window of a mocap file (clean 2D,
     H36M-like cameras; pretrain: completion with 30 % of the joints masked) -> {"mean_mm", "max_mm", "frames"}."""
-    from mpm_model.training.evaluate import EvalOptions, _dataset, predict, select_sequences
+    from mpm_model.evaluation import EvalOptions, eval_windows, predict, select_sequences
 
     reference, cfg, meta = load_checkpoint(source)
     copy, copy_cfg, _ = load_checkpoint(shipped, kind=meta["kind"], expected_config=cfg)
     opts = EvalOptions(task="complete" if meta["kind"] == "pretrain" else "lift", occlusion=0.3, stride=stride)
-    dataset = _dataset(select_sequences(data, "all", opts.val_fraction, opts.seed), cfg, opts)
+    dataset = eval_windows(select_sequences(data, "all", opts.val_fraction, opts.seed), cfg, opts)
     device = torch.device("cpu")
     errors = np.linalg.norm(predict(reference, cfg, dataset, opts, device)["pred"]
                             - predict(copy, copy_cfg, dataset, opts, device)["pred"], axis=-1)  # (N, J)

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from mpm_model.config import ModelConfig
-from mpm_model.deploy.backends.cache_files import (atomic_path, cache_lock, fill_once, lock_path,
-                                                   remove_dead_temps)
 from mpm_model.deploy.backends.engine_cache import EngineIngredients, cached_engine, engine_paths, rebuild_decision
+from mpm_model.files import atomic_path, cache_lock, fill_once, lock_path, remove_dead_temps
 
 ROOT = Path(__file__).resolve().parents[1]
 INGREDIENTS = EngineIngredients(onnx_sha256="ab" * 32, precision="fp16", min_batch=1, opt_batch=1, max_batch=8,
@@ -81,7 +80,7 @@ def test_temps_of_dead_writers_are_removed(tmp_path):
 
 HOLDER = """
 import sys, time
-from mpm_model.deploy.backends.cache_files import cache_lock
+from mpm_model.files import cache_lock
 with cache_lock(sys.argv[1]):
     print("held", flush=True)
     time.sleep(600)
@@ -130,7 +129,7 @@ def _take(target: Path, stale_s: float) -> bool:
 
 FILLER = WAIT_FOR_GO + """
 import time
-from mpm_model.deploy.backends.cache_files import atomic_write_text, fill_once
+from mpm_model.files import atomic_write_text, fill_once
 target = sync / "entry.txt"
 def problem():
     return None if target.is_file() and target.read_text() == "complete" else "missing"

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from mpm_model.config import ModelConfig
-from mpm_model.deploy.backends.engine_cache import (EngineIngredients, default_engine_dir, engine_paths, file_sha256,
-                                                    rebuild_decision, write_sidecar)
+from mpm_model.deploy.backends.engine_cache import EngineIngredients, engine_paths, rebuild_decision, write_sidecar
+from mpm_model.files import default_engine_dir, file_sha256
 
 BASE = EngineIngredients(onnx_sha256="a" * 64, precision="fp16", min_batch=1, opt_batch=1, max_batch=16,
                          tensorrt_version="10.3.0", gpu_name="Orin", compute_capability="8.7")

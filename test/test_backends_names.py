@@ -26,6 +26,6 @@ def test_what_runs():
 
 def test_names_and_cache_modules_load_without_torch():
     code = ("import sys; import mpm_model.deploy.backends.names, mpm_model.deploy.backends.engine_cache, "
-            "mpm_model.deploy.backends.cache_files; from mpm_model.deploy.backends import BACKEND_NAMES; "
+            "mpm_model.files; from mpm_model.deploy.backends import BACKEND_NAMES; "
             "print('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"

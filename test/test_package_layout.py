@@ -1,10 +1,12 @@
-"""The layout rules of the house: no import cycles between the project's modules, no source file over 400 lines,
-and the modules a launch file or the window buffer load do not load torch."""
+"""The layout rules of the house: no import cycles between the project's modules, no arrow that climbs (a lower
+layer importing a higher one), no source file over 400 lines, and the modules a launch file or the window buffer
+load do not load torch (all of streaming/ imports with torch blocked)."""
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,3 +99,61 @@ def test_launch_parameters_and_window_buffer_import_without_torch() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "False", "importing them loaded torch"
+
+
+# (layer, what it must not import): the lower side of arrows that once climbed. The I/O layer sits under everything;
+# export sits under the backends (backends.factory imports it); training sits above shipping and evaluation.
+NO_CLIMB = (
+    ("mpm_model.files", "mpm_model."),
+    ("mpm_model.deploy.export", "mpm_model.deploy.backends"),
+    ("mpm_model.", "mpm_model.training"),
+)
+
+
+def climbing_arrows(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(importer, imported) for every import that goes from a layer to one it must not import; a package's own
+    modules (training importing training) are inside the layer, not above it."""
+    found = []
+    for module, targets in sorted(graph.items()):
+        for layer, above in NO_CLIMB:
+            if module == layer or (layer.endswith(".") and module.startswith(layer) and not module.startswith(above)):
+                found += [(module, t) for t in sorted(targets) if t.startswith(above) and t != module]
+    return found
+
+
+def test_the_climb_finder_finds_a_climb() -> None:
+    graph = {"mpm_model.shipping": {"mpm_model.training.evaluate"}, "mpm_model.training.loop": {"mpm_model.training.x"},
+             "mpm_model.files": set(), "mpm_model.deploy.export": {"mpm_model.deploy.backends.engine_cache"}}
+    assert climbing_arrows(graph) == [("mpm_model.deploy.export", "mpm_model.deploy.backends.engine_cache"),
+                                      ("mpm_model.shipping", "mpm_model.training.evaluate")]
+
+
+def test_no_arrow_climbs() -> None:
+    assert climbing_arrows(import_graph()) == []
+
+
+def test_every_streaming_module_imports_with_torch_blocked() -> None:
+    """All of mpm_model.streaming ("without ROS or torch"), each module in turn, in a process where importing torch
+    raises: a module that pulls torch in, directly or through another, fails here by name."""
+    modules = sorted(module_name(p) for p in (ROOT / "mpm_model" / "streaming").rglob("*.py"))
+    code = textwrap.dedent(f"""
+        import importlib, importlib.abc, sys
+
+        class NoTorch(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("torch is blocked in this test")
+                return None
+
+        sys.meta_path.insert(0, NoTorch())
+        failed = []
+        for module in {modules!r}:
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                failed.append(f"{{module}}: {{exc}}")
+        print("\\n".join(failed) or "ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(modules) > 5 and done.stdout.strip() == "ok", done.stdout

@@ -8,7 +8,7 @@ import torch
 from mpm_model.checkpoint import WEIGHTS_DIR, list_pretrained, load_checkpoint, read_config
 from mpm_model.data.mocap import dataset_hash
 from mpm_model.shipping import MAX_DEVIATION_MM, reference_deviation_mm
-from mpm_model.training.evaluate import EvalOptions, evaluate, select_sequences
+from mpm_model.evaluation import EvalOptions, evaluate, select_sequences
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "mpm_model/assets/demo_clip.npz"  # cut from the real test slice (tools/make_demo_clip.py)

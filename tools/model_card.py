@@ -50,7 +50,7 @@ def measure_lifter(label: str, source: str, test: str, train: str | None, sparse
     import torch
 
     from mpm_model.checkpoint import load_checkpoint
-    from mpm_model.training.evaluate import EvalOptions, evaluate, select_sequences
+    from mpm_model.evaluation import EvalOptions, evaluate, select_sequences
 
     torch.set_num_threads(1)
     model, cfg, meta = load_checkpoint(source, kind="lifter")
@@ -95,7 +95,7 @@ def measure_completion(source: str, test: str) -> dict:
     import torch
 
     from mpm_model.checkpoint import load_checkpoint
-    from mpm_model.training.evaluate import EvalOptions, evaluate, select_sequences
+    from mpm_model.evaluation import EvalOptions, evaluate, select_sequences
 
     torch.set_num_threads(1)
     model, cfg, _ = load_checkpoint(source, kind="pretrain")

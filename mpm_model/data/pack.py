@@ -11,7 +11,6 @@ dtypes; `dataset_hash` of a pack is the hash of that npz (recorded at packing). 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import lzma
 import os
@@ -19,6 +18,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from mpm_model.files import atomic_write_bytes, file_sha256
 
 MAGIC = b"\xfd7zXZ\x00"  # xz stream header
 FORMAT = "mpm_model.mocap_pack/1"
@@ -81,11 +82,7 @@ def decode(packed: dict[str, np.ndarray], dtype: np.dtype = np.dtype(np.float32)
 
 def file_hash(path: str | os.PathLike) -> str:
     """First 16 hex digits of the sha256 of the file bytes (mocap.dataset_hash of an npz)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return file_sha256(path)[:16]
 
 
 def _read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -94,17 +91,14 @@ def _read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def write_pack(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
-    """Pack a canonical mocap npz (atomically: tmp + rename)."""
+    """Pack a canonical mocap npz (atomically: files.atomic_write_bytes)."""
     arrays = _read_npz(src)
     packed = encode(arrays, file_hash(src))
     packed["poses_dtype"] = np.array(str(arrays[POSES].dtype))
     buffer = io.BytesIO()
     np.savez(buffer, **packed)
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".tmp")
-    tmp.write_bytes(lzma.compress(buffer.getvalue(), preset=6))
-    os.replace(tmp, dst)
+    atomic_write_bytes(dst, lzma.compress(buffer.getvalue(), preset=6))
     return dst
 
 

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trtexec", action="store_true", help="only print the equivalent trtexec command")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from mpm_model.deploy.backends.engine_cache import default_engine_dir
+    from mpm_model.files import default_engine_dir
     from mpm_model.deploy.export import read_onnx_sidecar
 
     engine_dir = args.engine_dir or default_engine_dir()

@@ -1,5 +1,5 @@
-"""ONNX export of MPMLifter's target-frame head (`pose3d`) with a static window and a dynamic batch dimension, the
-shared export cache (`cached_onnx`), and the one-step graph of the incremental lifter (`export_step_onnx`).
+"""ONNX export of MPMLifter's target-frame head (`pose3d`) with a static window and a dynamic batch dimension, and the
+shared export cache (`cached_onnx`).
 
 Uses the torch.export-based (dynamo) exporter only: a failure is raised as OnnxExportError with the exporter's
 reason, never hidden behind a fallback to the legacy TorchScript exporter (which bakes in shapes).
@@ -21,9 +21,7 @@ from torch import nn
 
 from mpm_model.checkpoint import load_lifter, read_config, resolve
 from mpm_model.config import ModelConfig
-from mpm_model.deploy.backends.cache_files import atomic_path, atomic_write_text, fill_once
-from mpm_model.deploy.backends.engine_cache import default_engine_dir, file_sha256
-from mpm_model.model import MPMLifter
+from mpm_model.files import atomic_path, atomic_write_text, default_engine_dir, file_sha256, fill_once
 
 LOG = logging.getLogger(__name__)
 INPUT_NAMES = ("keypoints2d", "mask")
@@ -149,7 +147,7 @@ def onnx_cache_path(checkpoint: str | os.PathLike, engine_dir: str | Path | None
 
 def cached_onnx(checkpoint: str | os.PathLike, engine_dir: str | Path | None = None, batch_max: int = 64) -> Path:
     """The cached export of a lifter checkpoint; the model is built (and exported) only when none matches. Processes
-    exporting the same checkpoint at once wait for the first and reuse its file (cache_files.fill_once)."""
+    exporting the same checkpoint at once wait for the first and reuse its file (files.fill_once)."""
     path = resolve(checkpoint)
     onnx_path = onnx_cache_path(path, engine_dir, batch_max)
     config = read_config(path, kind="lifter")
@@ -168,35 +166,6 @@ def cached_onnx(checkpoint: str | os.PathLike, engine_dir: str | Path | None = N
     if not fill_once(onnx_path, problem, export):
         LOG.info("reusing exported %s", onnx_path)
     return onnx_path
-
-
-class _StepGraph(nn.Module):
-    """One IncrementalLifter step as a pure function, for export: (frame, mask, features) -> (pose3d, features')."""
-
-    def __init__(self, model: MPMLifter) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, keypoints2d: torch.Tensor, mask: torch.Tensor,
-                features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        new = self.model.encoder.frame_features(keypoints2d, mask)  # (B, 1, d)
-        features = torch.cat([features[:, 1:], new], dim=1)  # (B, T, d)
-        return self.model.target_from_tokens(self.model.encoder.temporal(features)), features
-
-
-def export_step_onnx(model: MPMLifter, onnx_path: str | Path, batch_max: int = 64, opset: int = 18) -> None:
-    """ONNX graph of one `mpm_model.streaming.incremental.IncrementalLifter` step: inputs keypoints2d (B, 1, J, 2),
-    mask (B, 1, J) bool, features (B, T, d_model) -> pose3d (B, 1, J, 3), features_next (B, T, d_model). Start
-    `features` as `IncrementalLifter(model).features` (fully masked frames) and feed features_next back. Same
-    exporter settings as `export_onnx`."""
-    cfg = model.cfg
-    example = (torch.zeros(2, 1, cfg.num_joints, 2), torch.zeros(2, 1, cfg.num_joints, dtype=torch.bool),
-               torch.zeros(2, cfg.window, cfg.d_model))
-    batch = torch.export.Dim("batch", min=1, max=batch_max)
-    torch.onnx.export(_StepGraph(model).eval(), example, str(onnx_path), dynamo=True, opset_version=opset,
-                      verbose=False, input_names=["keypoints2d", "mask", "features"],
-                      output_names=["pose3d", "features_next"], external_data=False, optimize=True,
-                      dynamic_shapes={"keypoints2d": {0: batch}, "mask": {0: batch}, "features": {0: batch}})
 
 
 def main(argv: list[str] | None = None) -> None:

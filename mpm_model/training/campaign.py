@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from mpm_model.files import atomic_write_text
 from mpm_model.training.campaign_runs import PLANS, RunSpec, Trainer, device_settings
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,7 @@ class Campaign:
         return cls(state["plan"], state["runs"], state["calls"])
 
     def save(self, out: Path) -> None:
-        tmp = out / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        tmp.replace(out / STATE_FILE)
+        atomic_write_text(out / STATE_FILE, json.dumps(asdict(self), indent=1))
 
 
 def minutes_for(spec: RunSpec, plan: list[RunSpec], campaign: Campaign, left: float, round_: int) -> float:

@@ -19,6 +19,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from mpm_model.files import atomic_path
+
 SOURCE_WHEEL = "mediapipe==0.10.21"
 MODELS = {  # name inside the .task → (path inside the wheel, sha256, (norm mean, norm std))
     "pose_detector.tflite": ("mediapipe/modules/pose_detection/pose_detection.tflite",
@@ -86,12 +88,9 @@ def build_task(wheel: Path, out: Path) -> Path:
             if digest != sha256:
                 raise RuntimeError(f"{member} in {wheel.name} has sha256 {digest}, expected {sha256}")
             bundle[name] = _with_metadata(data, mean, std, name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_suffix(".partial")
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as zf:  # stored: the runtime memory-maps members
+    with atomic_path(out) as temp, zipfile.ZipFile(temp, "w", zipfile.ZIP_STORED) as zf:  # stored: memory-mapped
         for name, data in bundle.items():
             zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)  # reproducible bytes
-    partial.replace(out)
     return out
 
 

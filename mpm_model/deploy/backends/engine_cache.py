@@ -2,8 +2,8 @@
 
 Engines are specific to the ONNX file, precision, optimisation profile, TensorRT version and GPU; loading one
 built elsewhere either fails or silently misbehaves, so each engine carries a JSON sidecar and is rebuilt on any
-mismatch (never loaded blindly). `default_engine_dir()` is the one cache directory the node, `create_backend` and
-the export / build_engine / bench CLIs share when none is given.
+mismatch (never loaded blindly). Files are written and locked through `mpm_model.files`, whose
+`default_engine_dir()` is the one cache directory the node, `create_backend` and the CLIs share.
 """
 from __future__ import annotations
 
@@ -11,34 +11,17 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mpm_model.config import ModelConfig
-from mpm_model.deploy.backends.cache_files import atomic_write_bytes, atomic_write_text, fill_once
 from mpm_model.deploy.backends.names import precision_problem
+from mpm_model.files import atomic_write_bytes, atomic_write_text, file_sha256, fill_once
 
 LOG = logging.getLogger(__name__)
 SIDECAR_FORMAT = 1
-
-
-def default_engine_dir() -> Path:
-    """$ROS_HOME/mpm_ros/engines (ROS_HOME defaulting to ~/.ros), read at call time: one cache for the node and the
-    CLIs, so an engine built by hand is the one the node reuses."""
-    ros_home = os.environ.get("ROS_HOME") or os.path.join(os.path.expanduser("~"), ".ros")
-    return Path(ros_home) / "mpm_ros" / "engines"
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +106,7 @@ def cached_engine(engine_dir: str | Path, onnx_path: str | Path, ingredients: En
                   config: ModelConfig, build: Callable[[], bytes], force_rebuild: bool = False) -> tuple[Path, bool]:
     """(engine path, built by this call?): reuse the cached engine when its sidecar matches, else `build()` the
     serialised engine and store it, engine then sidecar, each replaced atomically. Processes that need the same
-    engine at once build it once: the others wait on its lock and reuse it (cache_files.fill_once)."""
+    engine at once build it once: the others wait on its lock and reuse it (files.fill_once)."""
     engine_path, sidecar_path = engine_paths(engine_dir, onnx_path, ingredients)
 
     def problem() -> str | None:

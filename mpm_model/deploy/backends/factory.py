@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 
 from mpm_model.deploy.backends.base import Backend
-from mpm_model.deploy.backends.engine_cache import default_engine_dir
 from mpm_model.deploy.backends.gpu_probe import probe_gpu, tensorrt_installed
 from mpm_model.deploy.backends.names import precision_problem
 from mpm_model.deploy.export import cached_onnx
+from mpm_model.files import default_engine_dir
 
 LOG = logging.getLogger(__name__)
 

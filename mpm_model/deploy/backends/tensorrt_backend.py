@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from mpm_model.deploy.backends.base import Backend
-from mpm_model.deploy.backends.engine_cache import (EngineIngredients, cached_engine, default_engine_dir,
-                                                    file_sha256)
+from mpm_model.deploy.backends.engine_cache import EngineIngredients, cached_engine
 from mpm_model.config import ModelConfig
+from mpm_model.files import default_engine_dir, file_sha256
 
 LOG = logging.getLogger(__name__)
 INPUT_NAMES = ("keypoints2d", "mask")

@@ -1,20 +1,23 @@
-"""Files of the shared ONNX / TensorRT cache written so that several processes can fill it at once.
+"""The one I/O layer for files that must never be seen half-written: checkpoints, shipped weights, training packs,
+campaign state, ONNX exports and TensorRT engines all go through it (it sits below export and the backends).
 
-Every node on a machine shares one cache directory by default, and a robot with several cameras starts several
-nodes together. Two rules make that safe:
-- **Atomic writes**: a file is written to a temporary name in the same directory and `os.replace`d onto its final
-  name, the sidecar that vouches for it last; a reader sees the old file, or the new one complete, never half.
-- **One filler per entry**: `fill_once` checks the entry, and only when it is missing or stale takes an exclusive
-  lock (`<file>.lock`, `fcntl.flock`) and checks again, so the processes that waited reuse the file the first one
-  made instead of making it again. A holder that dies releases its lock with its process (the kernel drops the
-  flock), so a dead pid never blocks anyone; a holder that is alive but holds the lock longer than `stale_s`
-  (hung) is passed over: the waiter logs it and fills the entry itself (atomic writes keep that safe, it only
-  costs the work twice). Lock files stay in the directory (a few bytes each; unlinking them would race).
+- **Atomic writes**: a file is written to a temporary name in the same directory, flushed to disk (fsync) and
+  `os.replace`d onto its final name; a reader sees the old file, or the new one complete, never half. Where a
+  sidecar vouches for a file, the caller writes the sidecar last.
+- **One filler per cache entry**: several nodes on a robot share one cache directory and start together.
+  `fill_once` checks the entry, and only when it is missing or stale takes an exclusive lock (`<file>.lock`,
+  `fcntl.flock`) and checks again, so the processes that waited reuse the file the first one made instead of
+  making it again. A holder that dies releases its lock with its process (the kernel drops the flock), so a dead
+  pid never blocks anyone; a holder that is alive but holds the lock longer than `stale_s` (hung) is passed over:
+  the waiter logs it and fills the entry itself (atomic writes keep that safe, it only costs the work twice).
+  Lock files stay in the directory (a few bytes each; unlinking them would race).
+- **Whole-file sha256** and **the engine directory** every cache user shares. Torch-free.
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import re
@@ -27,6 +30,22 @@ LOG = logging.getLogger(__name__)
 STALE_S = 1800.0  # a live lock older than this is taken for a hung holder (TensorRT builds on Jetson take minutes)
 POLL_S = 0.2
 _TEMP_PID = re.compile(r"\.(\d+)-[0-9a-f]{8}\.tmp$")  # the writer's pid in a _temp_name
+
+
+def default_engine_dir() -> Path:
+    """$ROS_HOME/mpm_ros/engines (ROS_HOME defaulting to ~/.ros), read at call time: one cache for the node and the
+    CLIs, so an export or engine built by hand is the one the node reuses."""
+    ros_home = os.environ.get("ROS_HOME") or os.path.join(os.path.expanduser("~"), ".ros")
+    return Path(ros_home) / "mpm_ros" / "engines"
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _temp_name(path: Path) -> Path:
@@ -56,35 +75,47 @@ def remove_dead_temps(path: Path) -> int:
     return removed
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yields a temporary path to write; on success it replaces `path` atomically, on an exception it is removed."""
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yields a temporary path to write (by any writer: torch.save, zipfile, an exporter); on success it is flushed
+    to disk and replaces `path` atomically, on an exception it is removed and `path` stays as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = _temp_name(path)
     try:
         yield temp
+        _fsync(temp)  # the data is on disk before the name points at it (a power cut leaves old or new, not empty)
         os.replace(temp, path)
+        with contextlib.suppress(OSError):  # the rename itself; some file systems refuse fsync on a directory
+            _fsync(path.parent)
     finally:
         temp.unlink(missing_ok=True)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as temp:
         temp.write_bytes(data)
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as temp:
         temp.write_text(text)
 
 
-def lock_path(path: str | Path) -> Path:
+def lock_path(path: str | os.PathLike) -> Path:
     return Path(str(path) + ".lock")
 
 
 @contextlib.contextmanager
-def cache_lock(path: str | Path, stale_s: float = STALE_S, poll_s: float = POLL_S) -> Iterator[bool]:
+def cache_lock(path: str | os.PathLike, stale_s: float = STALE_S, poll_s: float = POLL_S) -> Iterator[bool]:
     """Exclusive lock on the cache entry `path`; yields True when held, False when a live holder older than stale_s
     was passed over. The lock file records the holder's pid; its mtime is when the holder took it."""
     lock = lock_path(path)
@@ -126,7 +157,7 @@ def _holder(fd: int) -> tuple[str, float]:
     return text or "?", time.time() - os.fstat(fd).st_mtime
 
 
-def fill_once(path: str | Path, problem: Callable[[], str | None], fill: Callable[[str], None],
+def fill_once(path: str | os.PathLike, problem: Callable[[], str | None], fill: Callable[[str], None],
               stale_s: float = STALE_S) -> bool:
     """Make the cache entry `path` unless it is usable; returns True when this process filled it.
 
