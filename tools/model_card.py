@@ -1,9 +1,10 @@
 """Measure every number of docs/MODEL_CARD.md: each lifter under each condition on the test slice and the
 validation subjects (per source), completion with the pretrain checkpoint, ONNX Runtime CPU latency at
-batch 1 and 8, and the error-vs-occlusion figure. Writes OUT.json, OUT.md (the tables) and OUT.png.
+batch 1 and 8, and the error-vs-occlusion figure. Writes OUT.json, OUT.md (the tables, under a dated title) and
+OUT.png; cards kept in the repository go to docs/cards/ as DATE_WHAT (docs/cards/README.md).
 
     .venv/bin/python tools/model_card.py --test ../shared/data/mocap_h36m17_test_slice.npz \
-        --train ../shared/data/mocap_h36m17_train.npz --out docs/model_card \
+        --train ../shared/data/mocap_h36m17_train.npz --out docs/cards/2026-12-01_full \
         --lifter "MPM T=27 causal=mpm_t27_causal" --lifter "TCN T=27 causal=out/real/tcn_t27_causal/last.pt" \
         --pretrain mpm_pretrain_t27_causal [--workers 2]
 A lifter is LABEL=NAME_OR_PATH; models run in parallel worker processes (one thread each). Each model's
@@ -224,8 +225,11 @@ def main(argv: list[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {"test": args.test, "train": args.train, "lifters": results, "completion": completion,
               "latency_load_avg_before_after": [load_before, os.getloadavg()]}
+    report["measured"] = time.strftime("%Y-%m-%d")
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2))
-    text = tables(results, completion)
+    title = (f"# Model card tables measured {report['measured']} by tools/model_card.py\n\nThe weights named here "
+             "are those of that day; the shipped weights' current numbers: docs/MODEL_CARD.md.\n\n")
+    text = title + tables(results, completion)
     args.out.with_suffix(".md").write_text(text)
     plot(results, args.out.with_suffix(".png"))
     print(text)
