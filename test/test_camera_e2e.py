@@ -12,7 +12,7 @@ from mpm_ros.harness.camera_demo import FPS, run_camera_pipeline, summary
 from camera_support import slice_clip
 
 FRAMES = 45
-# Bounds for the shipped weights on this drawn figure (root-relative, mm); the measured values are in the README.
+# Bounds for the shipped weights on this drawn figure (root-relative, mm); `make demo-camera` prints measured values.
 MAX_MPJPE_MM = 200.0
 MAX_P_MPJPE_MM = 130.0
 
