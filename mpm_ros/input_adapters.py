@@ -1,5 +1,5 @@
 """Adapters from the 2D publishers robots already run to the lifter's Skeleton2DArray, by `input_format`
-(README: one table per source; `mpm_ros.adapter_node` runs them):
+(docs/CAMERA.md; `mpm_ros.adapter_node` runs them):
 - `yolo_ros`: yolo_msgs/DetectionArray on `detections` (remap it to /yolo/tracking or /yolo/detections):
   COCO-17 keypoints with 1-based, sparse ids (only those above yolo_ros' threshold), string track ids.
 - `ros4hri` (REP-155): hri_msgs/IdsList on /humans/bodies/tracked + one hri_msgs/Skeleton2D topic per body

@@ -1,7 +1,7 @@
 """Fuzz and soak the mpm_lifter node as a separate process, over DDS, beside good tracks.
 
     python -m mpm_ros.harness.stress fuzz                    # ~20 s; part of `make test` (test/test_stress_fuzz.py)
-    python -m mpm_ros.harness.stress soak --minutes 10       # the README's soak figures
+    python -m mpm_ros.harness.stress soak --minutes 10       # the soak figures of docs/NODE.md
     python -m mpm_ros.harness.stress together --nodes 3      # nodes starting together share one empty cache
     python -m mpm_ros.harness.stress overload                # more tracks than it can lift: /diagnostics WARN
 
