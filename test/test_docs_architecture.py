@@ -2,9 +2,10 @@
 two files of the repository differ only in case (they collide on macOS and Windows checkouts).
 
 A module counts as named when its package's section ("## mpm_model", "## mpm_ros") holds its path relative to the
-package in backticks (`data/views.py`), or its file name in a table row whose first cell names its folder
-(`data/` … `views.py`), or its dotted name (`mpm_model.data.views`). Adding a module without a line for it fails
-here, as adding a parameter without docs/NODE.md fails test_docs_params.py.
+package or to the repository in backticks (`data/views.py`, `mpm_model/data/views.py`), or its file name in a
+table row whose first cell names its folder (`data/` … `views.py`), or its dotted name (`mpm_model.data.views`).
+Adding a module without a line for it fails here, as adding a parameter without docs/NODE.md fails
+test_docs_params.py.
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def named_paths(text: str, package: str) -> set[str]:
                 parts = token.split(".")[1:]
                 named |= {"/".join(parts[:n]) + ".py" for n in range(1, len(parts) + 1)}
             elif PY_PATH.match(token):
+                token = token.removeprefix(package + "/")  # a repository path names the module too
                 named |= {token} | {folder + token for folder in folders}
     return named
 
@@ -75,6 +77,7 @@ def test_the_finder_reads_folders_paths_and_dotted_names() -> None:
     assert named_paths(text, "mpm_model") >= {"data/mocap.py", "data/deploy/export.py", "deploy/export.py",
                                               "files.py", "streaming/depth.py"}
     assert "lift_node.py" not in named_paths(text, "mpm_model") and "lift_node.py" in named_paths(text, "mpm_ros")
+    assert "streaming/x.py" in named_paths("## mpm_model\nsee `mpm_model/streaming/x.py`\n", "mpm_model")
 
 
 def test_no_two_files_differ_only_in_case() -> None:
