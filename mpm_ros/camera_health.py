@@ -25,7 +25,7 @@ from mpm_ros.load_health import OK, WARN, LedgerCounts, LoadThresholds, load_con
 
 GAP_HISTORY = 90  # stamp gaps the camera period is estimated from (3 s at 30 Hz)
 GAP_QUANTILE = 25  # percentile of the gaps taken as the period: right while fewer than 3 in 4 images are lost
-MAX_CAMERA_HZ = 240.0  # the period estimate never goes below 1 / this (a burst of close stamps cannot shrink it)
+MAX_CAMERA_HZ = 240.0  # shorter gaps (a burst of close stamps) are no period sample: a burst cannot shrink it
 MIN_LOSS_GAP_PERIODS = 1.5  # a gap this many periods long or longer means images were lost on the way
 MAX_LOSS_GAP_S = 1.0  # a longer gap is a paused publisher (or a bag loop), not a loss
 
@@ -46,7 +46,7 @@ class StampGaps:
         """The camera period estimate (None: fewer than 3 gaps seen)."""
         if len(self._gaps) < 3:
             return None
-        return max(int(np.percentile(np.asarray(self._gaps), GAP_QUANTILE)), int(1e9 / MAX_CAMERA_HZ))
+        return int(np.percentile(np.asarray(self._gaps), GAP_QUANTILE))
 
     def add(self, stamp_ns: int, now: float | None = None) -> None:
         """An image with this stamp reached the node at `now` (monotonic s)."""
@@ -62,8 +62,8 @@ class StampGaps:
             if last is None:
                 return
             gap, period = stamp_ns - last, self.period_ns()
-            if gap > MAX_LOSS_GAP_S * 1e9:
-                return  # a pause: not a loss, and not a period sample
+            if gap > MAX_LOSS_GAP_S * 1e9 or gap < 1e9 / MAX_CAMERA_HZ:
+                return  # a pause (not a loss) or a burst of close stamps: neither is a period sample
             if period is not None and gap >= MIN_LOSS_GAP_PERIODS * period:
                 missed = int(round(gap / period)) - 1
                 self._missed.append((now, missed))

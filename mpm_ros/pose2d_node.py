@@ -65,7 +65,8 @@ class Pose2DNode(ServingNode):
         self.stats = PipelineStats(IMAGE_LOSSES)
         self.health, self.stamp_gaps = CameraHealth(), StampGaps()
         self.images_received = 0
-        self._last_output: tuple[int, float] = (0, -float("inf"))  # (people, monotonic s) of the latest keypoints
+        self._warned_at: dict[str, float] = {}  # monotonic s of the last warning per drop reason
+        self._people: tuple[int, float] = (0, -float("inf"))  # (people, monotonic s) in the latest image judged
         self._detector = None
         self._model = ""
         self._tracker: PoseTracker | None = None
@@ -168,8 +169,12 @@ class Pose2DNode(ServingNode):
             self._count("internal_error", f"overlay failed: {type(exc).__name__}: {exc}")
 
     def _count(self, reason: str, message: str) -> None:
+        """Count a drop; warn at most every LOG_THROTTLE_S per reason (a flood of one hides no other)."""
         self.stats.drop(reason)
-        self.get_logger().warning(message, throttle_duration_sec=LOG_THROTTLE_S)
+        now = time.monotonic()
+        if now - self._warned_at.get(reason, -LOG_THROTTLE_S) >= LOG_THROTTLE_S:
+            self._warned_at[reason] = now
+            self.get_logger().warning(message)
 
     # ---- detection (worker thread) --------------------------------------------------------------------
     def _detection_failed(self, exc: Exception) -> None:  # one failed frame is one dropped frame
@@ -213,9 +218,11 @@ class Pose2DNode(ServingNode):
             rgb = image_to_rgb(msg)
         except ImageError as exc:
             self._count(exc.reason, f"dropping image: {exc}")
+            self._people = (0, time.monotonic())  # a refused image shows nobody
             return
         stamp_ns = messages.ns_from_time(msg.header.stamp)
         if not self._stamp_ok(stamp_ns):
+            self._people = (0, time.monotonic())
             return
         intrinsics = self._intrinsics_for(msg)
         started = time.monotonic()
@@ -231,7 +238,7 @@ class Pose2DNode(ServingNode):
                 for (x, y), c in zip(d.keypoints, d.confidence)])
             for track_id, d in zip(ids, detections)])
         self._outputs["keypoints"].publish(out)
-        self._last_output = (len(detections), time.monotonic())
+        self._people = (len(detections), time.monotonic())
         stamp_age_s = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
         self.stats.output_published(time.monotonic() - received_at, stamp_age_s)
         if p.publish_overlay:
@@ -287,8 +294,8 @@ class Pose2DNode(ServingNode):
         if p is None or "diagnostics" not in self._outputs:
             return
         now = time.monotonic()
-        people, published_at = self._last_output
-        people = people if now - published_at <= RECENT_S else 0  # never a count left over from an old frame
+        people, judged_at = self._people
+        people = people if now - judged_at <= RECENT_S else 0  # never a count left over from an old image
         snapshot = self.stats.snapshot(extra={
             "detector": p.detector, "model": self._model, "images_received": str(self.images_received),
             "people_last_frame": str(people), "stamp_resets": str(self.stamp_resets),
