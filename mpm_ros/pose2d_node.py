@@ -157,7 +157,7 @@ class Pose2DNode(ServingNode):
         self.images_received += 1
         self.health.last_image_at = now
         self.stamp_gaps.add(messages.ns_from_time(msg.header.stamp), now)
-        self.stats.drop("detector_busy", self._worker.submit((msg, time.monotonic()), 1))  # the newest image only
+        self.stats.drop("detector_busy", self._worker.submit((msg, now), 1))  # the newest image only
 
     def _on_skeletons3d(self, msg: Skeleton3DArray) -> None:
         try:
