@@ -8,6 +8,7 @@ reported "OK, 0.0 Hz, 1 people"). Here the status is judged like the lifter's (d
 | no image since activation, or none in the last `window_s` | WARN (says which) |
 | images arrive (>= `min_frames`) and none is published: all refused | ERROR, naming the reasons |
 | images lost in the node (refused, detector busy) > `lost_share` of those received | WARN |
+| image -> keypoints latency p50 over one camera period (the detector cannot keep up) | WARN |
 | images lost before the node (stamp gaps against the camera's period) > `lost_share` | WARN |
 | a camera_info of another size than the images (the overlay is drawn 2D-only) within `window_s` | WARN |
 """
@@ -107,7 +108,8 @@ def pose2d_report(snapshot: Snapshot, counts: LedgerCounts, gaps: StampGaps, hea
         return Report(WARN, f"no image has arrived on '{topic}' since activation", values)
     if now - health.last_image_at > thresholds.window_s:
         return Report(WARN, f"no image on '{topic}' for {now - health.last_image_at:.0f} s", values)
-    level, problems = load_conditions(counts, snapshot.end_to_end_p50_ms, None, thresholds)
+    level, problems = load_conditions(counts, snapshot.end_to_end_p50_ms, None if rate is None else 1 / rate,
+                                      thresholds)
     if counts.received >= thresholds.min_frames and missed > thresholds.lost_share * (counts.received + missed):
         problems.append(f"about {missed} of {counts.received + missed} images lost before reaching the node in "
                         f"{window} (stamp gaps against the camera's {rate:.1f} Hz; try image_reliable, "

@@ -101,3 +101,12 @@ def test_a_camera_info_of_another_size_warns():
     assert report.level == WARN and "camera_info does not fit the images (camera_info 1280x960" in report.summary
     health.last_size_mismatch_at = -3.0  # more than 5 s ago
     assert _report(_stats(), _gaps(range(90)), health).level == OK
+
+
+def test_a_detector_slower_than_the_camera_warns():
+    stats = _stats(0)
+    for k in range(90):
+        stats.input_received(k / 30)
+        stats.output_published(0.05, 0.06, k / 30)  # 50 ms from image to keypoints, images every 33 ms
+    report = _report(stats, _gaps(range(90)))
+    assert report.level == WARN and "end-to-end latency p50 50 ms is over 1 input frame period (33 ms)" in report.summary
