@@ -110,10 +110,11 @@ def pose2d_report(snapshot: Snapshot, counts: LedgerCounts, gaps: StampGaps, hea
         return Report(WARN, f"no image on '{topic}' for {now - health.last_image_at:.0f} s", values)
     level, problems = load_conditions(counts, snapshot.end_to_end_p50_ms, None if rate is None else 1 / rate,
                                       thresholds)
-    if counts.received >= thresholds.min_frames and missed > thresholds.lost_share * (counts.received + missed):
+    if rate is not None and counts.received >= thresholds.min_frames \
+            and missed > thresholds.lost_share * (counts.received + missed):  # (no rate right after a bag loop)
         problems.append(f"about {missed} of {counts.received + missed} images lost before reaching the node in "
-                        f"{window} (stamp gaps against the camera's {rate:.1f} Hz; try image_reliable, "
-                        "docs/CAMERA.md)")
+                        f"{window} (stamp gaps against the camera's {rate:.1f} Hz; use the shared-memory profile "
+                        "or image_reliable, docs/CAMERA.md)")
     if now - health.last_size_mismatch_at < thresholds.window_s:
         problems.append(f"camera_info does not fit the images ({health.last_size_mismatch}): overlay drawn 2D-only")
     summary = "; ".join(problems) or f"{snapshot.output_rate_hz:.1f} Hz, {people} people"

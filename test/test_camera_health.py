@@ -110,3 +110,12 @@ def test_a_detector_slower_than_the_camera_warns():
         stats.output_published(0.05, 0.06, k / 30)  # 50 ms from image to keypoints, images every 33 ms
     report = _report(stats, _gaps(range(90)))
     assert report.level == WARN and "end-to-end latency p50 50 ms is over 1 input frame period (33 ms)" in report.summary
+
+
+def test_losses_then_a_bag_loop_report_without_a_rate():
+    indices = [k for k in range(90) if k % 3 != 1]
+    gaps = _gaps(indices)
+    gaps.add(T0, 3.0)  # a bag loop: the period is estimated anew, the losses of the window remain
+    report = _report(_stats(), gaps)
+    assert gaps.rate_hz() is None and gaps.missed(3.0) == 28
+    assert report.level == OK and dict(report.values)["camera_rate_hz"] == "unknown"
