@@ -34,6 +34,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("model_path", default_value="",
                               description="Detector model; empty = the BlazePose .task (required for yolo_onnx)"),
         DeclareLaunchArgument("max_people", default_value="1", description="People detected per image"),
+        DeclareLaunchArgument("image_reliable", default_value="false",
+                              description="Subscribe to the image reliably (a reliable camera: no image lost to a "
+                                          "dropped fragment; docs/CAMERA.md)"),
         DeclareLaunchArgument("output_frame_id", default_value="camera_optical_frame",
                               description="frame_id of the 3D outputs ('' = the image's frame_id)"),
         DeclareLaunchArgument("use_rviz", default_value="true", description="Start RViz with rviz/camera_to_3d.rviz"),
@@ -41,7 +44,8 @@ def generate_launch_description() -> LaunchDescription:
         LifecycleNode(
             package="mpm_ros", executable="pose2d_node", name="mpm_pose2d", namespace=namespace, output="screen",
             parameters=[{"detector": arg("detector"), "model_path": arg("model_path"),
-                         "max_people": arg("max_people"), "publish_overlay": True}],
+                         "max_people": arg("max_people"), "image_reliable": arg("image_reliable"),
+                         "publish_overlay": True}],
             remappings=[("image", arg("image")), ("camera_info", arg("camera_info"))],
         ),
         LifecycleNode(

@@ -103,7 +103,9 @@ class Snapshot:
 class PipelineStats:
     """Counters and latency samples shared by the callback thread and the worker thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, frame_losses: frozenset[str] = FRAME_LOSSES) -> None:
+        """frame_losses: the dropped.* reasons that lose a whole input frame (the node's own set)."""
+        self._frame_losses = frame_losses
         self._lock = threading.Lock()
         self._input = RateMeter()
         self._output = RateMeter()
@@ -141,7 +143,7 @@ class PipelineStats:
         if count > 0:
             with self._lock:
                 self._dropped[reason] += count
-            if reason in FRAME_LOSSES:
+            if reason in self._frame_losses:
                 for _ in range(count):
                     self._frames.record(reason)
 

@@ -75,7 +75,7 @@ class FrameLedger:
                 counts.ready += 1
             elif event == "published":
                 counts.published += 1
-            elif event in FRAME_LOSSES:
+            else:  # a frame-loss reason (PipelineStats records only those)
                 counts.lost[event] += 1
         return counts
 

@@ -20,24 +20,29 @@ from typing import Any
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from mpm_msgs.msg import Keypoint2D, Skeleton2D, Skeleton2DArray, Skeleton3DArray
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo, Image
 
 from mpm_model.skeleton import coco17_to_h36m17
-from mpm_model.streaming import confident
+from mpm_model.streaming import confident, intrinsics_problem
 from mpm_model.vision.detectors import LAYOUT, Detection, create_detector
 from mpm_model.vision.image import ImageError, image_to_rgb, rgb_to_image_fields
 from mpm_model.vision.overlay import OverlayTrack, draw_overlay
 from mpm_model.vision.pose_task import default_task_path
 from mpm_model.vision.tracker import PoseTracker
 from mpm_ros import messages, pose2d_params
-from mpm_ros.diagnostics import PipelineStats, input_report
+from mpm_ros.camera_health import CameraHealth, StampGaps, pose2d_report
+from mpm_ros.diagnostics import RECENT_S, PipelineStats
+from mpm_ros.load_health import FRAME_LOSSES
 from mpm_ros.node_main import ServingNode, reliable_qos, run_lifecycle_node, sensor_qos
 from mpm_ros.worker import InferenceWorker
 
 NODE_NAME = "mpm_pose2d"
 LOG_THROTTLE_S = 5.0
 JUMP_BACK_S = 1.0
+# dropped.* reasons that lose a whole image (the /diagnostics loss rules, mpm_ros.camera_health)
+IMAGE_LOSSES = FRAME_LOSSES | {"unsupported_encoding", "bad_image", "detector_busy", "zero_stamp", "stamp_too_close"}
 
 
 @dataclass
@@ -57,16 +62,19 @@ class Pose2DNode(ServingNode):
 
     def __init__(self, argv: list[str] | None = None, defer_autostart: bool = False, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, pose2d_params.TABLE, argv, **kwargs)
-        self.stats = PipelineStats()
+        self.stats = PipelineStats(IMAGE_LOSSES)
+        self.health, self.stamp_gaps = CameraHealth(), StampGaps()
+        self.images_received = 0
+        self._warned_at: dict[str, float] = {}  # monotonic s of the last warning per drop reason
+        self._people: tuple[int, float] = (0, -float("inf"))  # (people, monotonic s) in the latest image judged
         self._detector = None
         self._model = ""
         self._tracker: PoseTracker | None = None
-        self._intrinsics: np.ndarray | None = None
+        self._camera_info: tuple[int, int, np.ndarray] | None = None  # (width, height, K) of the latest valid one
         self._last_stamp_ns: int | None = None
         self._overlay_frames: OrderedDict[int, Frame] = OrderedDict()
         self._overlay_lock = threading.Lock()
         self._worker = InferenceWorker("mpm_pose2d_detector", self._process_job, self._detection_failed)
-        self.people_last_frame = 0
         self.stamp_resets = 0
         if not defer_autostart:
             self.autostart()
@@ -100,7 +108,10 @@ class Pose2DNode(ServingNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         p = self._params
         qos = sensor_qos(p.input_qos_depth)
-        inputs = [self.create_subscription(Image, "image", self._on_image, qos),
+        self.health, self.stamp_gaps = CameraHealth(), StampGaps()  # "since activation"
+        inputs = [self.create_subscription(
+                      Image, "image", self._on_image, reliable_qos(p.input_qos_depth) if p.image_reliable else qos,
+                      event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_image_incompatible)),
                   self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos)]
         if p.publish_overlay:
             reliable = reliable_qos(p.output_qos_depth)
@@ -122,21 +133,31 @@ class Pose2DNode(ServingNode):
         if self._detector is not None:
             self._detector.close()
         self._detector = self._tracker = self._params = None
-        self._intrinsics, self._last_stamp_ns = None, None
+        self._camera_info, self._last_stamp_ns = None, None
         with self._overlay_lock:
             self._overlay_frames.clear()
 
     # ---- inputs (executor thread) ---------------------------------------------------------------------
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        k = np.asarray(msg.k, np.float64).reshape(3, 3)
-        if not np.isfinite(k).all() or k[0, 0] <= 0 or k[1, 1] <= 0:
-            self._count("invalid_camera_info", f"ignoring camera_info with K {list(msg.k)}")
+        problem = intrinsics_problem(msg.width, msg.height, msg.k)  # the lifter's sanity rules, plain numbers
+        if problem is not None:
+            self._count("invalid_camera_info", f"ignoring camera_info: {problem}")
             return
-        self._intrinsics = k
+        self._camera_info = (int(msg.width), int(msg.height), np.asarray(msg.k, np.float64).reshape(3, 3))
+
+    def _on_image_incompatible(self, event: Any) -> None:
+        """A best-effort image publisher and image_reliable: no image will arrive from it."""
+        self._count("image.incompatible_qos", f"a publisher of '{self.resolve_topic_name('image')}' is best effort "
+                    "and image_reliable is true: no image reaches this node from it (set image_reliable false, or "
+                    "publish images reliably)")
 
     def _on_image(self, msg: Image) -> None:
-        self.stats.input_received()
-        self.stats.drop("detector_busy", self._worker.submit((msg, time.monotonic()), 1))  # the newest image only
+        now = time.monotonic()
+        self.stats.input_received(now)
+        self.images_received += 1
+        self.health.last_image_at = now
+        self.stamp_gaps.add(messages.ns_from_time(msg.header.stamp), now)
+        self.stats.drop("detector_busy", self._worker.submit((msg, now), 1))  # the newest image only
 
     def _on_skeletons3d(self, msg: Skeleton3DArray) -> None:
         try:
@@ -148,8 +169,12 @@ class Pose2DNode(ServingNode):
             self._count("internal_error", f"overlay failed: {type(exc).__name__}: {exc}")
 
     def _count(self, reason: str, message: str) -> None:
+        """Count a drop; warn at most every LOG_THROTTLE_S per reason (a flood of one hides no other)."""
         self.stats.drop(reason)
-        self.get_logger().warning(message, throttle_duration_sec=LOG_THROTTLE_S)
+        now = time.monotonic()
+        if now - self._warned_at.get(reason, -LOG_THROTTLE_S) >= LOG_THROTTLE_S:
+            self._warned_at[reason] = now
+            self.get_logger().warning(message)
 
     # ---- detection (worker thread) --------------------------------------------------------------------
     def _detection_failed(self, exc: Exception) -> None:  # one failed frame is one dropped frame
@@ -159,9 +184,20 @@ class Pose2DNode(ServingNode):
         self._process(*job)
 
     def _stamp_ok(self, stamp_ns: int) -> bool:
-        """Detector timestamps must increase: drop repeats and small reorders, reset on a jump back (bag loop)."""
+        """Detector timestamps must increase by whole milliseconds (MediaPipe's VIDEO mode counts in ms): drop
+        unstamped images, repeats, images within the last one's millisecond and small reorders; reset on a jump
+        back (bag loop)."""
+        if stamp_ns == 0:
+            self._count("zero_stamp", "dropping image with stamp 0: the camera driver does not stamp its images "
+                        "(the detector and the lifter need the capture time)")
+            return False
         last = self._last_stamp_ns
         if last is not None and stamp_ns // 1_000_000 <= last // 1_000_000:
+            if stamp_ns > last:
+                self._count("stamp_too_close", f"dropping image with stamp {stamp_ns / 1e9:.6f} s: "
+                            f"{(stamp_ns - last) / 1e6:.3f} ms after the last, in the same millisecond (the "
+                            "detector needs images at least 1 ms apart)")
+                return False
             if last - stamp_ns <= JUMP_BACK_S * 1e9:
                 self._count("duplicate_stamp" if stamp_ns == last else "out_of_order_stamp",
                             f"dropping image with stamp {stamp_ns / 1e9:.6f} s (last {last / 1e9:.6f} s)")
@@ -182,16 +218,19 @@ class Pose2DNode(ServingNode):
             rgb = image_to_rgb(msg)
         except ImageError as exc:
             self._count(exc.reason, f"dropping image: {exc}")
+            self._people = (0, time.monotonic())  # a refused image shows nobody
             return
         stamp_ns = messages.ns_from_time(msg.header.stamp)
         if not self._stamp_ok(stamp_ns):
+            self._people = (0, time.monotonic())
             return
+        intrinsics = self._intrinsics_for(msg)
         started = time.monotonic()
+        self.stats.frame_ready(started)
         detections = detector.detect(rgb, stamp_ns // 1_000_000)
         self.stats.inference_done(time.monotonic() - started)
         ids = self._tracker.update(stamp_ns * 1e-9, [d.keypoints for d in detections],
                                    [d.confidence for d in detections])
-        self.people_last_frame = len(detections)
         self.stats.active_tracks = len(self._tracker.track_ids)
         out = Skeleton2DArray(header=msg.header, skeletons=[
             Skeleton2D(track_id=track_id, layout=LAYOUT, keypoints=[
@@ -199,10 +238,25 @@ class Pose2DNode(ServingNode):
                 for (x, y), c in zip(d.keypoints, d.confidence)])
             for track_id, d in zip(ids, detections)])
         self._outputs["keypoints"].publish(out)
+        self._people = (len(detections), time.monotonic())
         stamp_age_s = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
         self.stats.output_published(time.monotonic() - received_at, stamp_age_s)
         if p.publish_overlay:
-            self._queue_overlay(stamp_ns, Frame(rgb, msg.header, ids, detections, self._intrinsics))
+            self._queue_overlay(stamp_ns, Frame(rgb, msg.header, ids, detections, intrinsics))
+
+    def _intrinsics_for(self, msg: Image) -> np.ndarray | None:
+        """camera_info's K when it was made for images of this size; another size's K would reproject wrongly."""
+        info = self._camera_info
+        if info is None:
+            return None
+        if (info[0], info[1]) == (msg.width, msg.height):
+            return info[2]
+        self.health.last_size_mismatch = f"camera_info {info[0]}x{info[1]}, image {msg.width}x{msg.height}"
+        self.health.last_size_mismatch_at = time.monotonic()
+        self.stats.mask("camera_info_size_mismatch")
+        self.get_logger().warning(f"camera_info is {info[0]}x{info[1]} but the image is {msg.width}x{msg.height}: "
+                                  "its K is not used (overlay 2D-only)", throttle_duration_sec=LOG_THROTTLE_S)
+        return None
 
     # ---- overlay --------------------------------------------------------------------------------------
     def _queue_overlay(self, stamp_ns: int, frame: Frame) -> None:
@@ -239,12 +293,15 @@ class Pose2DNode(ServingNode):
         p = self._params
         if p is None or "diagnostics" not in self._outputs:
             return
-        report = input_report(self.stats, {
-            "detector": p.detector, "model": self._model, "people_last_frame": str(self.people_last_frame),
-            "stamp_resets": str(self.stamp_resets),
-            "camera_info": "received" if self._intrinsics is not None else "none yet (overlay 2D only)"},
-            running=f"{{rate:.1f}} Hz, {self.people_last_frame} people",
-            idle=f"no images on '{self.resolve_topic_name('image')}'")
+        now = time.monotonic()
+        people, judged_at = self._people
+        people = people if now - judged_at <= RECENT_S else 0  # never a count left over from an old image
+        snapshot = self.stats.snapshot(extra={
+            "detector": p.detector, "model": self._model, "images_received": str(self.images_received),
+            "people_last_frame": str(people), "stamp_resets": str(self.stamp_resets),
+            "camera_info": "received" if self._camera_info is not None else "none yet (overlay 2D only)"}, now=now)
+        report = pose2d_report(snapshot, self.stats.frame_counts(now), self.stamp_gaps, self.health,
+                               self.resolve_topic_name("image"), str(people), now)
         self._outputs["diagnostics"].publish(messages.diagnostic_report(
             self.get_clock().now().nanoseconds, f"{self.get_name()}: detector", p.detector, report))
 

@@ -25,8 +25,12 @@ TABLE = ParamTable((
               "retired", 0.01, 60.0),
     ParamSpec("track_max_distance", 0.5, "Largest mean keypoint distance (in track box sizes) to match a "
               "detection to a track", 0.01, 10.0),
-    ParamSpec("input_qos_depth", 2, "Depth of the image / camera_info subscriptions (best effort: accepts best-effort "
-              "and reliable publishers)", 1, 1000),
+    ParamSpec("input_qos_depth", 2, "Depth of the image / camera_info subscriptions (best effort, which takes "
+              "best-effort and reliable publishers; image reliable with image_reliable)", 1, 1000),
+    ParamSpec("image_reliable", False, "Subscribe to `image` reliably (camera_info stays best effort), so that "
+              "images lost in transport are sent again (a 900 KB 640x480 rgb8 image is many UDP fragments; "
+              "docs/CAMERA.md); the camera must then publish reliably, else no image arrives (counted "
+              "image.incompatible_qos, warned)"),
     ParamSpec("output_qos_depth", 10, "Depth of the reliable keypoints / overlay publishers", 1, 1000),
     ParamSpec("publish_overlay", False, "Publish `overlay` (sensor_msgs/Image): the image with the 2D keypoints "
               "and the lifter's 3D skeletons (subscribed on `skeletons3d`) reprojected"),
@@ -48,6 +52,7 @@ class Pose2DParams:
     track_max_age: float
     track_max_distance: float
     input_qos_depth: int
+    image_reliable: bool
     output_qos_depth: int
     publish_overlay: bool
     overlay_wait_frames: int

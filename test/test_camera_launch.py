@@ -35,4 +35,4 @@ def test_launch_description_declares_arguments() -> None:
     from launch.actions import DeclareLaunchArgument
 
     declared = {a.name for a in module.generate_launch_description().entities if isinstance(a, DeclareLaunchArgument)}
-    assert {"image", "camera_info", "checkpoint", "detector", "use_rviz"} <= declared
+    assert {"image", "camera_info", "checkpoint", "detector", "image_reliable", "use_rviz"} <= declared
