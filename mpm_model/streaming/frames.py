@@ -69,8 +69,9 @@ class FrameOptions:
                               "counted dropped.tf_lookup_failed)")
     tf_timeout: float = tunable(0.05, "Longest the inference worker waits (s) for a tf2 transform at a skeleton's "
                                 "stamp", 0.0, 1.0)
-    tf_max_age: float = tunable(0.1, "A tf2 transform older than the skeleton by more than this (s) is not used "
-                                "(dropped.tf_too_old); static transforms always are", 0.0, 10.0)
+    tf_max_age: float = tunable(0.1, "When tf2 has no transform at a skeleton's stamp, its latest one is used only "
+                                "if its stamp is at most this far (s) from the skeleton's (else dropped.tf_too_old); "
+                                "static transforms always are", 0.0, 10.0)
     publish_tf: bool = tunable(False, "Broadcast one TF frame per joint per placed track on /tf (body_<id>, "
                                "r_wrist_<id>, ...: docs/ORIENTATIONS.md), parented to the output frame")
 
