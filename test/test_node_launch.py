@@ -36,6 +36,8 @@ def test_rviz_shows_markers_in_the_camera_frame() -> None:
     assert rviz["Global Options"]["Fixed Frame"] == "camera_optical_frame"
     markers = [d for d in rviz["Displays"] if d["Class"] == "rviz_default_plugins/MarkerArray"]
     assert markers and markers[0]["Topic"]["Value"] == "/markers" and markers[0]["Enabled"]
+    tf = [d for d in rviz["Displays"] if d["Class"] == "rviz_default_plugins/TF"]  # people's frames (publish_tf)
+    assert tf and tf[0]["Enabled"] and tf[0]["Show Axes"]
 
 
 # Launch-level tier: defined for real only where launch_pytest exists (a ROS 2 install after colcon build).
