@@ -17,7 +17,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
 from mpm_model.rotations import quaternion_multiply  # noqa: E402
-from mpm_model.streaming.frames import Transform  # noqa: E402
+from mpm_model.streaming.frames import FrameOptions, Transform  # noqa: E402
 from mpm_ros import tf_output  # noqa: E402
 from mpm_ros.lift_node import LifterNode  # noqa: E402
 from node_support import (FRAME_ID, Driver, lifter_overrides, skeleton_array, stamp_ns, tiny_checkpoint,  # noqa: E402
@@ -219,3 +219,51 @@ def test_runtime_set_moves_root_relative_skeletons_by_rotation_only(context, tmp
     finally:
         driver.close()
         lifter.destroy_node()
+
+
+def test_tf_lookup_without_any_transform_and_with_a_static_one() -> None:
+    """Pure TfLookup rules: nothing at the stamp nor latest → tf_lookup_failed; a static transform (stamp 0) is
+    used whatever the skeleton's stamp."""
+    def look_alike_time(nanoseconds: int = 0) -> NS:
+        return NS(nanoseconds=nanoseconds)
+
+    class Nothing:
+        def lookup_transform(self, target, source, time, timeout):
+            raise LookupError(f"{source} does not exist")
+
+    class Static(LookAlikeBuffer):
+        def lookup_transform(self, target, source, time, timeout):
+            if time.nanoseconds:
+                raise LookupError("no transform at that time")
+            found = super().lookup_transform(target, source, time, timeout)
+            found.header.stamp.sec = found.header.stamp.nanosec = 0
+            return found
+
+    options = FrameOptions(target_frame="base_link", tf_lookup=True)
+    seconds = lambda seconds: seconds  # noqa: E731 (rclpy Duration look-alike)
+    transform, drop = tf_output.TfLookup(Nothing(), look_alike_time, seconds).transform("base_link", "cam",
+                                                                                         stamp_ns(3), options)
+    assert transform is None and drop.reason == "tf_lookup_failed" and "cam does not exist" in drop.message
+    transform, drop = tf_output.TfLookup(Static(stamp_ns(0)), look_alike_time, seconds).transform(
+        "base_link", "cam", stamp_ns(300), options)
+    assert drop is None and np.allclose(transform.rotation, Transform.from_pose(EXAMPLE).rotation)
+
+
+def test_orientations_on_the_wire_and_ros_array_values() -> None:
+    """Skeleton3D.orientations carries (B, J, 4) as geometry_msgs/Quaternion; ROS array parameter values (lists
+    from YAML, array.array from the parameter services) are checked and held as tuples."""
+    import array
+
+    from mpm_ros import messages, param_table, params
+
+    q = np.tile([0.0, 0.0, 0.0, 1.0], (2, 17, 1))
+    msg = messages.skeleton3d_array(1, "base_link", [1, 2], messages.track_points(np.zeros((2, 17, 3))),
+                                    np.ones((2, 17)), np.zeros((2, 17), bool), np.ones(2, np.uint8), q)
+    assert len(msg.skeletons[1].orientations) == 17 and msg.skeletons[1].orientations[0].w == 1.0
+    with pytest.raises(ValueError, match="orientations"):
+        messages.skeleton3d_array(1, "a", [1], messages.track_points(np.zeros((1, 17, 3))), np.ones((1, 17)),
+                                  np.zeros((1, 17), bool), np.ones(1, np.uint8), q)
+    service_value = array.array("d", EXAMPLE)
+    assert param_table.ros_value(service_value) == EXAMPLE and param_table.ros_value(list(EXAMPLE)) == EXAMPLE
+    assert params.SPECS["camera_to_target"].problem(service_value) is None
+    assert "expected tuple" in params.SPECS["camera_to_target"].problem("0 0 0 0 0 0 1")
