@@ -99,7 +99,8 @@ def skeleton_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int], poi
     track_<id> in the track's colour when placed, with a TEXT_VIEW_FACING label (id 2) above the head saying how
     ("2D fit" / "depth"), else in track_<id>/root_relative in white. Where `switched`
     (B,) says the track changed state since its last markers, the two markers of the other namespace are deleted,
-    so a track never shows twice. `up` (unit, in frame_id) is where the label goes. Colours and points are shared objects: building 10 tracks costs ~0.3 ms."""
+    so a track never shows twice. `up` (unit, in frame_id): the label goes above the head along it. Colours and
+    points are shared objects: building 10 tracks costs ~0.3 ms."""
     markers = []
     header = _header(stamp_ns, frame_id)
     lifetime = duration_from_s(lifetime_s)

@@ -26,7 +26,8 @@ def test_quaternion_matrix_round_trip_and_product() -> None:
     assert np.allclose(np.linalg.det(r), 1.0)
     assert np.allclose(matrix_to_quaternion(r), q, atol=1e-12)
     a, b = q[:250], q[250:]
-    assert np.allclose(quaternion_to_matrix(quaternion_multiply(a, b)), quaternion_to_matrix(a) @ quaternion_to_matrix(b))
+    product = quaternion_to_matrix(a) @ quaternion_to_matrix(b)
+    assert np.allclose(quaternion_to_matrix(quaternion_multiply(a, b)), product)
     assert np.allclose(quaternion_angle(a, a), 0.0, atol=1e-6)
     half_turn = np.array([0.0, 0.0, 1.0, 0.0])
     assert quaternion_angle(np.array([0.0, 0.0, 0.0, 1.0]), half_turn) == pytest.approx(np.pi)
