@@ -36,7 +36,8 @@ from mpm_model.checkpoint import list_pretrained  # noqa: E402
 from mpm_model.streaming import RESETS, Camera, Emission, Lifted, PushResult, StreamingLifter  # noqa: E402
 from mpm_model.streaming.camera import CAMERA_HISTORY_S  # noqa: E402
 from mpm_model.streaming.depth import DepthImage, decode_depth  # noqa: E402
-from mpm_ros import keypoints_wire, messages, params  # noqa: E402
+from mpm_model.streaming.person_frames import person_frames  # noqa: E402
+from mpm_ros import keypoints_wire, messages, params, tf_output  # noqa: E402
 from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_problem  # noqa: E402
 from mpm_ros.camera_source import CAMERA_INFO_GRACE_S, CameraSource  # noqa: E402
 from mpm_ros.diagnostics import (LifterHealth, PipelineStats, frame_rate_problem, lifter_report,  # noqa: E402
@@ -79,6 +80,8 @@ class LifterNode(ServingNode):
         self._missed: deque[int] = deque(maxlen=MAX_DEPTH_IMAGES)  # stamps placed without depth
         self._depth_arrived = threading.Condition()  # guards _depth and _missed; notified on each image
         self._markers = messages.MarkerNamespaces()  # worker: which namespace each track's markers are in
+        self._frames: tf_output.OutputFrames | None = None  # the output frame (target_frame: static or tf2)
+        self._tf: tf_output.TfBroadcaster | None = None  # per-person frames on /tf (publish_tf)
         self._backend_name = ""
         self._warned_at: dict[str, float] = {}  # drop reason -> when it was last logged
         self._worker = InferenceWorker("mpm_lifter_inference", self._run, self._inference_failed)
@@ -128,6 +131,13 @@ class LifterNode(ServingNode):
             "markers": self.create_lifecycle_publisher(MarkerArray, "markers", output_qos),
             "diagnostics": self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", output_qos),
         }
+        try:  # tf2_ros / tf2_msgs come with a ROS install, not with this package (mpm_ros/tf_output.py)
+            self._frames, self._tf = tf_output.setup(p.frames, self, reliable_qos(tf_output.TF_QOS_DEPTH))
+        except ImportError as exc:
+            self._release()
+            return self._refuse("tf_lookup / publish_tf need tf2_ros / tf2_msgs (a ROS 2 install; else use "
+                                "camera_to_target and no publish_tf)", [f"{type(exc).__name__}: {exc}"])
+        self._outputs |= {"tf": self._tf.publisher} if self._tf else {}
         self.get_logger().info(
             f"configured: backend {backend.name} on {backend.device} ({backend.selection_reason}); from the "
             f"checkpoint: window {cfg.window}, {model_mode(cfg)}, {cfg.fps:g} fps, output delay "
@@ -150,7 +160,7 @@ class LifterNode(ServingNode):
 
     def _release(self) -> None:
         super()._release()
-        self._lifter = self._decoder = self._camera = self._params = None
+        self._lifter = self._decoder = self._camera = self._params = self._frames = self._tf = None
         self._depth, self._missed = deque(), deque(maxlen=MAX_DEPTH_IMAGES)
 
     def _apply_live(self, values: dict[str, Any]) -> None:
@@ -158,6 +168,7 @@ class LifterNode(ServingNode):
         self._lifter.set_options(self._params.stream)
         self._lifter.depth_options, self._lifter.smoother.options = self._params.depth, self._params.smoothing
         self._camera.fallback = self._params.fallback
+        self._frames.options = self._params.frames
 
     # ---- input (executor thread) ----------------------------------------------------------------------
     def _on_camera_info(self, msg: CameraInfo) -> None:
@@ -265,8 +276,8 @@ class LifterNode(ServingNode):
         self._record(result, camera, received_at)
         if result.expired:
             self._markers.forget(result.expired)
-            self._outputs["markers"].publish(messages.delete_markers(decoded.stamp_ns, decoded.frame_id,
-                                                                     result.expired))
+            self._outputs["markers"].publish(messages.delete_markers(
+                decoded.stamp_ns, self._frames.frame_id(decoded.frame_id), result.expired))
         if result.emissions:
             cameras = [self._camera.match(e.stamp_ns, decoded.input_frame_id).camera for e in result.emissions]
             self._enqueue(Job(result.emissions, decoded.frame_id, cameras, self._params.use_depth, received_at))
@@ -340,18 +351,25 @@ class LifterNode(ServingNode):
         p = self._params
         self.stats.mask("root_fit_failed", int((~lifted.placed).sum()) if camera.intrinsics is not None
                         and p.stream.place_in_camera_frame else 0)
-        points = messages.track_points(lifted.joints)
+        out, drop = self._frames.express(lifted, job.frame_id)  # target_frame; a failed tf2 lookup drops it
+        if drop is not None:
+            self._drop(drop)
+            return
+        points = messages.track_points(out.joints)
         self._outputs["skeletons3d"].publish(messages.skeleton3d_array(
-            lifted.stamp_ns, job.frame_id, lifted.track_ids, points, lifted.confidence, lifted.mask,
-            lifted.placement))
+            lifted.stamp_ns, out.frame_id, lifted.track_ids, points, lifted.confidence, lifted.mask,
+            lifted.placement, out.orientations))
         # Latency is the skeletons' (the markers that follow are for the eyes: RViz)
         stamp_age_s = (self.get_clock().now().nanoseconds - lifted.stamp_ns) * 1e-9
         self.stats.output_published(time.monotonic() - job.received_at, stamp_age_s)
+        if self._tf is not None:
+            self._tf.send(lifted.stamp_ns, person_frames(out.frame_id, lifted.track_ids, out.joints,
+                                                         out.orientations, lifted.placed))
         if markers is not None:
             switched = self._markers.switched(lifted.track_ids, lifted.placed)
-            markers.publish(messages.skeleton_markers(lifted.stamp_ns, job.frame_id, lifted.track_ids, points,
+            markers.publish(messages.skeleton_markers(lifted.stamp_ns, out.frame_id, lifted.track_ids, points,
                                                       lifted.mask, lifted.placement, switched, p.marker_scale,
-                                                      p.marker_lifetime))
+                                                      p.marker_lifetime, out.up))
 
     # ---- diagnostics ----------------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Point
+from geometry_msgs.msg import Point, Quaternion
 from mpm_msgs.msg import Skeleton3D, Skeleton3DArray
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
@@ -18,7 +18,7 @@ JOINTS_MARKER_ID = 0
 BONES_MARKER_ID = 1
 LABEL_MARKER_ID = 2  # placed skeletons: TEXT_VIEW_FACING above the head saying how the root was placed
 PLACEMENT_LABELS = {Skeleton3D.REPROJECTION: "2D fit", Skeleton3D.DEPTH: "depth"}
-LABEL_HEIGHT_M = 0.25  # above the head joint (camera y points down)
+LABEL_HEIGHT_M = 0.25  # above the head joint, along the output frame's up (the camera's: y points down)
 MASKED_JOINT_ALPHA = 0.35
 BONE_POINTS = tuple(i for bone in H36M_BONES for i in bone)  # LINE_LIST: two points per bone
 # Root-relative (unplaced) skeletons are drawn in their own namespace, white and translucent, at the frame origin:
@@ -65,17 +65,24 @@ def track_points(joints: np.ndarray) -> list[list[Point]]:
 
 
 def skeleton3d_array(stamp_ns: int, frame_id: str, track_ids: Sequence[int], points: Sequence[list[Point]],
-                     confidence: np.ndarray, masked: np.ndarray, placement: np.ndarray) -> Skeleton3DArray:
+                     confidence: np.ndarray, masked: np.ndarray, placement: np.ndarray,
+                     orientations: np.ndarray | None = None) -> Skeleton3DArray:
     """track_points (B × J) + (B, J) confidence + (B, J) bool masked + (B,) uint8 placement (Skeleton3D.NOT_PLACED /
-    REPROJECTION / DEPTH; `placed` follows from it) → Skeleton3DArray for the source frame stamp_ns."""
+    REPROJECTION / DEPTH; `placed` follows from it) + optional (B, J, 4) x, y, z, w orientations (docs/ORIENTATIONS.md;
+    None: left empty) → Skeleton3DArray for the source frame stamp_ns."""
+    if orientations is not None and len(orientations) != len(track_ids):
+        raise ValueError(f"batch sizes differ: {len(track_ids)} ids, {len(orientations)} orientations")
     if not (len(track_ids) == len(points) == len(confidence) == len(masked) == len(placement)):
         raise ValueError(f"batch sizes differ: {len(track_ids)} ids, {len(points)} skeletons, "
                          f"{len(confidence)} confidences, {len(masked)} masks, {len(placement)} placements")
     confidence, masked = np.asarray(confidence, np.float64).tolist(), np.asarray(masked, bool).tolist()
     placement = np.asarray(placement, np.uint8).tolist()
+    turns = [[]] * len(track_ids) if orientations is None else [
+        [Quaternion(x=x, y=y, z=z, w=w) for x, y, z, w in track]
+        for track in np.asarray(orientations, np.float64).tolist()]
     return Skeleton3DArray(header=_header(stamp_ns, frame_id), skeletons=[
         Skeleton3D(track_id=int(track_id), joints=points[b], confidence=confidence[b], masked=masked[b],
-                   placed=placement[b] != Skeleton3D.NOT_PLACED, placement=placement[b])
+                   placed=placement[b] != Skeleton3D.NOT_PLACED, placement=placement[b], orientations=turns[b])
         for b, track_id in enumerate(track_ids)
     ])
 
@@ -87,12 +94,13 @@ def _delete(header: Header, namespace: str) -> list[Marker]:
 
 def skeleton_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int], points: Sequence[list[Point]],
                      masked: np.ndarray, placement: np.ndarray, switched: np.ndarray, scale: float,
-                     lifetime_s: float) -> MarkerArray:
+                     lifetime_s: float, up: Sequence[float] = (0.0, -1.0, 0.0)) -> MarkerArray:
     """Per track: joints as SPHERE_LIST (id 0, masked joints faded), bones as LINE_LIST (id 1), in namespace
     track_<id> in the track's colour when placed, with a TEXT_VIEW_FACING label (id 2) above the head saying how
     ("2D fit" / "depth"), else in track_<id>/root_relative in white. Where `switched`
     (B,) says the track changed state since its last markers, the two markers of the other namespace are deleted,
-    so a track never shows twice. Colours and points are shared objects: building 10 tracks costs ~0.3 ms."""
+    so a track never shows twice. `up` (unit, in frame_id): the label goes above the head along it. Colours and
+    points are shared objects: building 10 tracks costs ~0.3 ms."""
     markers = []
     header = _header(stamp_ns, frame_id)
     lifetime = duration_from_s(lifetime_s)
@@ -117,7 +125,9 @@ def skeleton_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int], poi
             head = track[10]
             label = Marker(id=LABEL_MARKER_ID, type=Marker.TEXT_VIEW_FACING,
                            text=PLACEMENT_LABELS.get(int(placement[b]), "placed"), **common)
-            label.pose.position = Point(x=head.x, y=head.y - LABEL_HEIGHT_M, z=head.z)
+            label.pose.position = Point(x=head.x + LABEL_HEIGHT_M * float(up[0]),
+                                        y=head.y + LABEL_HEIGHT_M * float(up[1]),
+                                        z=head.z + LABEL_HEIGHT_M * float(up[2]))
             label.pose.orientation.w = 1.0
             label.scale.z = float(scale) * 3.0
             markers.append(label)

@@ -19,7 +19,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_
 from rclpy.signals import SignalHandlerOptions
 
 from mpm_ros.inputs import clip
-from mpm_ros.param_table import ParamTable
+from mpm_ros.param_table import ParamTable, ros_value
 from mpm_ros.worker import InferenceWorker
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -94,7 +94,7 @@ class ServingNode(LifecycleNode):
 
     def _on_set_parameters(self, changes: list[Parameter]) -> SetParametersResult:
         current = self.table.read(self)
-        requested = {change.name: change.value for change in changes}
+        requested = {change.name: ros_value(change.value) for change in changes}
         configured = self.lifecycle_state if self._params is not None else None
         reason = self.table.runtime_refusal(current, requested, self.validate, configured)
         if reason is not None:

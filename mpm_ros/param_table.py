@@ -11,6 +11,7 @@ being silently ignored. `live` parameters apply while the node runs; the rest ar
 """
 from __future__ import annotations
 
+import array
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, get_type_hints
@@ -21,6 +22,11 @@ from mpm_model.tunable import declared, value_problem
 from mpm_ros.inputs import clip
 
 Validate = Callable[[dict[str, Any]], list[str]]
+
+
+def ros_value(value: Any) -> Any:
+    """A parameter value as the records hold it: ROS arrays (array.array from a service, lists from YAML) → tuple."""
+    return tuple(value) if isinstance(value, (list, array.array)) else value
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,7 @@ class ParamSpec:
 
     def problem(self, value: Any) -> str | None:
         """Why `value` cannot be this parameter's (exact ROS type, range, choices), or None."""
-        return value_problem(self.name, self.default, value, self.low, self.high, self.choices)
+        return value_problem(self.name, self.default, ros_value(value), self.low, self.high, self.choices)
 
 
 AUTOSTART = ParamSpec("autostart", True, "Configure and activate on start-up (false: wait for lifecycle "
@@ -180,4 +186,4 @@ class ParamTable:
 
     def read(self, node: Any) -> dict[str, Any]:
         """Current values of every parameter in the table."""
-        return {spec.name: node.get_parameter(spec.name).value for spec in self.specs}
+        return {spec.name: ros_value(node.get_parameter(spec.name).value) for spec in self.specs}

@@ -15,6 +15,7 @@ from typing import Any
 from mpm_model.deploy.backends.names import BACKEND_NAMES, PRECISIONS, precision_problem
 from mpm_model.streaming import StreamOptions
 from mpm_model.streaming.depth import DepthOptions
+from mpm_model.streaming.frames import FrameOptions
 from mpm_model.streaming.smoothing import SmoothingOptions
 from mpm_ros.camera_source import FallbackCamera
 from mpm_ros.inputs import frame_id_problem
@@ -62,6 +63,7 @@ TABLE = ParamTable((
               "seconds of its own (else it is placed from 2D, counted depth.no_image)", 0.0, 1.0, live=True),
     *specs_from(DepthOptions, live=True),
     *specs_from(SmoothingOptions, live=True),
+    *specs_from(FrameOptions, live=True, configure_only=("tf_lookup", "publish_tf")),
     AUTOSTART,
 ))
 PARAMS: tuple[ParamSpec, ...] = TABLE.specs
@@ -71,12 +73,13 @@ SPECS: dict[str, ParamSpec] = TABLE.by_name
 @dataclass(frozen=True)
 class LifterParams:
     """Every lifter parameter; `stream`, `depth` and `smoothing` go whole to StreamingLifter, `fallback` to the
-    CameraSource."""
+    CameraSource, `frames` to the node's OutputFrames (mpm_ros.tf_output)."""
 
     stream: StreamOptions
     fallback: FallbackCamera
     depth: DepthOptions
     smoothing: SmoothingOptions
+    frames: FrameOptions
     use_depth: bool
     depth_reliable: bool
     depth_wait: float
@@ -115,9 +118,10 @@ def validate(values: dict[str, Any], shipped: list[str] | None = None) -> list[s
     frame_problem = frame_id_problem(values["output_frame_id"])
     if frame_problem:
         errors.append(f"output_frame_id: {frame_problem}")
-    camera_problem = TABLE.build(FallbackCamera, values).problem()
-    if camera_problem:
-        errors.append(camera_problem)
+    for record in (FallbackCamera, FrameOptions):
+        problem = TABLE.build(record, values).problem()
+        if problem:
+            errors.append(problem)
     return errors
 
 

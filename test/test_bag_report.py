@@ -9,6 +9,8 @@ import pytest
 
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
+from mpm_model.orientations import joint_orientations
+from mpm_model.rotations import quaternion_multiply
 from mpm_ros.bags import bag_io
 from mpm_ros.bags.make_bag import make_bag
 from mpm_ros.bags.report import compute_report, format_table, load_run, main
@@ -18,6 +20,7 @@ JOINT_OFFSET_M = 0.017  # added to one joint of track 2 → MPJPE 1 mm
 # Track 1 is published placed: even frames "with depth" 50 mm off the true root, odd ones "by reprojection" 200 mm.
 DEPTH_OFFSET_M = np.array([0.03, 0.0, 0.04])
 REPROJECTION_OFFSET_M = np.array([0.0, 0.0, 0.2])
+TURN_10_DEG = np.array([0.0, 0.0, np.sin(np.radians(5.0)), np.cos(np.radians(5.0))])  # track 1's orientations, off
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +39,7 @@ def bags(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     topics = [bag_io.KEYPOINTS_TOPIC, bag_io.GROUND_TRUTH_TOPIC, bag_io.SKELETONS3D_TOPIC, bag_io.DIAGNOSTICS_TOPIC]
     conns = {t: writer.add_connection(t, bag_io.KNOWN_TOPIC_TYPES[t], typestore=store) for t in topics}
     data = bag_io.read_topics(in_bag, [bag_io.KEYPOINTS_TOPIC, bag_io.GROUND_TRUTH_TOPIC])
+    Quaternion = store.types["geometry_msgs/msg/Quaternion"]
     for frame, ((log, kp), (_, gt)) in enumerate(zip(data[bag_io.KEYPOINTS_TOPIC], data[bag_io.GROUND_TRUTH_TOPIC])):
         writer.write(conns[bag_io.KEYPOINTS_TOPIC], log, store.serialize_cdr(kp, bag_io.SKELETON2D_ARRAY_TYPE))
         writer.write(conns[bag_io.GROUND_TRUTH_TOPIC], log, store.serialize_cdr(gt, bag_io.SKELETON3D_ARRAY_TYPE))
@@ -52,8 +56,15 @@ def bags(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             else:  # root-relative
                 joints = [type(p)(x=p.x - root.x, y=p.y - root.y, z=p.z - root.z) for p in skeleton.joints]
                 joints[5] = type(root)(x=joints[5].x + JOINT_OFFSET_M, y=joints[5].y, z=joints[5].z)
+            truth = np.array([[p.x, p.y, p.z] for p in skeleton.joints])
+            turns = [] if skeleton.track_id == 2 else [  # track 1: every joint 10° off the truth's; track 2: none
+                Quaternion(x=x, y=y, z=z, w=w)
+                for x, y, z, w in quaternion_multiply(TURN_10_DEG, joint_orientations(truth)).tolist()]
             predicted.append(type(skeleton)(track_id=skeleton.track_id, joints=joints, confidence=skeleton.confidence,
-                                            masked=skeleton.masked, placed=placement > 0, placement=placement))
+                                            masked=skeleton.masked, placed=placement > 0, placement=placement,
+                                            orientations=turns, has_velocity=False,
+                                            root_velocity=skeleton.root_velocity,
+                                            root_covariance=skeleton.root_covariance))
         out = type(gt)(header=gt.header, skeletons=predicted)
         writer.write(conns[bag_io.SKELETONS3D_TOPIC], log + LATENCY_NS,
                      store.serialize_cdr(out, bag_io.SKELETON3D_ARRAY_TYPE))
@@ -80,8 +91,9 @@ def test_numbers_are_exact(bags: tuple[Path, Path]) -> None:
     assert report["dropped"] == {"dropped_total": 3, "dropped.queue_full": 3}
     assert report["node"] == {"window": 27, "backend": "onnxruntime"}
     assert track1["p_mpjpe_mm"] == pytest.approx(0.0, abs=1e-6) and track2["p_mpjpe_mm"] > 0
+    assert report["orientation_deg"] == pytest.approx({"torso": 10.0, "legs": 10.0, "arms": 10.0})
     table = format_table(report)
-    assert "0.750" in table and "p50 5.00 ms" in table
+    assert "0.750" in table and "p50 5.00 ms" in table and "torso 10.0" in table
 
 
 def test_placement_errors_are_exact(bags: tuple[Path, Path]) -> None:

@@ -22,12 +22,13 @@ def test_launch_description_declares_arguments() -> None:
 
 
 def test_config_declares_exactly_the_node_parameters() -> None:
+    from mpm_ros.param_table import ros_value
     from mpm_ros.params import SPECS
 
     values = yaml.safe_load((ROOT / "config/lift.yaml").read_text())["/**"]["ros__parameters"]
     assert set(values) == set(SPECS)
     for name, value in values.items():
-        assert type(value) is type(SPECS[name].default), f"{name}: {value!r} has the wrong YAML type"
+        assert type(ros_value(value)) is type(SPECS[name].default), f"{name}: {value!r} has the wrong YAML type"
 
 
 def test_rviz_shows_markers_in_the_camera_frame() -> None:
@@ -35,6 +36,8 @@ def test_rviz_shows_markers_in_the_camera_frame() -> None:
     assert rviz["Global Options"]["Fixed Frame"] == "camera_optical_frame"
     markers = [d for d in rviz["Displays"] if d["Class"] == "rviz_default_plugins/MarkerArray"]
     assert markers and markers[0]["Topic"]["Value"] == "/markers" and markers[0]["Enabled"]
+    tf = [d for d in rviz["Displays"] if d["Class"] == "rviz_default_plugins/TF"]  # people's frames (publish_tf)
+    assert tf and tf[0]["Enabled"] and tf[0]["Show Axes"]
 
 
 # Launch-level tier: defined for real only where launch_pytest exists (a ROS 2 install after colcon build).

@@ -81,4 +81,4 @@ def test_lift_yaml_holds_the_table_defaults() -> None:
 
     values = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/lift.yaml").read_text())
     values = values["/**"]["ros__parameters"]
-    assert values == defaults()
+    assert {name: param_table.ros_value(value) for name, value in values.items()} == defaults()

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from mpm_model import metrics
+from mpm_model.orientations import JOINT_GROUPS, joint_orientations
+from mpm_model.rotations import quaternion_angle
 from mpm_ros.bags.run_data import RunData, load_run
 
 NUM_JOINTS = 17
@@ -95,6 +97,21 @@ def motion_report(stamps: list[int], pred: np.ndarray, gt: np.ndarray, frames: d
             "true_acceleration_mm": _mm(mean([metrics.acceleration(g) for _, g in runs])), "frames": sum(weights)}
 
 
+def orientation_report(run: RunData) -> dict[str, float | None]:
+    """Mean angle (degrees) per joint group between the published joint orientations and the same construction on
+    the ground truth (docs/ORIENTATIONS.md); None where no matched prediction carried orientations."""
+    pred, gt = [], []
+    for p in run.predictions:
+        truth = run.ground_truth.get((p.stamp_ns, p.track_id))
+        if truth is not None and p.orientations is not None and p.orientations.shape == (NUM_JOINTS, 4):
+            pred.append(p.orientations)
+            gt.append(joint_orientations(truth))
+    if not pred:
+        return {name.split()[0]: None for name in JOINT_GROUPS}
+    degrees = np.degrees(quaternion_angle(np.array(pred), np.array(gt)))  # (N, 17)
+    return {name.split()[0]: float(degrees[:, list(joints)].mean()) for name, joints in JOINT_GROUPS.items()}
+
+
 def compute_report(run: RunData) -> dict[str, Any]:
     """All numbers as a JSON-ready dict (lengths in mm, times in ms)."""
     per_track: dict[int, dict[str, Any]] = {}
@@ -140,6 +157,7 @@ def compute_report(run: RunData) -> dict[str, Any]:
         "completeness": len(run.predictions) / total_inputs if total_inputs else None,
         "placement": placement_report(run),
         "motion": _motion_over_tracks(per_track),
+        "orientation_deg": orientation_report(run),
         "dropped": dropped,
         "node": {k: _number(v) for k, v in run.diagnostics.items() if k in NODE_KEYS},
         "tracks": {str(k): v for k, v in per_track.items()},
@@ -186,6 +204,8 @@ def format_table(report: dict[str, Any]) -> str:
         f"motion: velocity error {_fmt(report['motion']['velocity_error_mm'], 2)} mm/frame, acceleration "
         f"(jitter) {_fmt(report['motion']['acceleration_mm'], 2)} mm/frame² (truth "
         f"{_fmt(report['motion']['true_acceleration_mm'], 2)}) over {report['motion']['frames']} frames",
+        "orientations: mean angle to the ground truth's (deg): " + ", ".join(
+            f"{group} {_fmt(value)}" for group, value in report["orientation_deg"].items()),
         f"dropped (node diagnostics): {report['dropped'] or 'not recorded'}",
     ]
     if report["output_skeletons"] and not report["matched_skeletons"]:

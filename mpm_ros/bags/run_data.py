@@ -20,6 +20,7 @@ class Prediction:
     joints: np.ndarray  # (17, 3) metres: camera frame when placed, else root-relative
     placed: bool = False  # Skeleton3D.placed: joints in the camera frame
     placement: int = 0  # Skeleton3D.placement: 0 NOT_PLACED, 1 REPROJECTION, 2 DEPTH
+    orientations: np.ndarray | None = None  # (17, 4) x, y, z, w Skeleton3D.orientations; None when empty
 
 
 @dataclass
@@ -37,6 +38,11 @@ def _joints(skeleton: Any) -> np.ndarray:
     return np.array([[p.x, p.y, p.z] for p in skeleton.joints], dtype=np.float64).reshape(-1, 3)
 
 
+def _orientations(skeleton: Any) -> np.ndarray | None:
+    turns = skeleton.orientations
+    return np.array([[q.x, q.y, q.z, q.w] for q in turns], dtype=np.float64) if len(turns) else None
+
+
 def load_run(input_bag: Path, output_bag: Path) -> RunData:
     """Everything the report needs from the two bags."""
     topics = [bag_io.SKELETONS3D_TOPIC, bag_io.GROUND_TRUTH_TOPIC, bag_io.KEYPOINTS_TOPIC, bag_io.DIAGNOSTICS_TOPIC]
@@ -52,7 +58,7 @@ def load_run(input_bag: Path, output_bag: Path) -> RunData:
         stamp = bag_io.stamp_ns(msg.header)
         messages.append((receive_ns, stamp))
         predictions += [Prediction(receive_ns, stamp, int(s.track_id), _joints(s), bool(s.placed),
-                                   int(s.placement))
+                                   int(s.placement), _orientations(s))
                         for s in msg.skeletons]
     ground_truth = {(bag_io.stamp_ns(msg.header), int(s.track_id)): _joints(s)
                     for _, msg in out[bag_io.GROUND_TRUTH_TOPIC] for s in msg.skeletons}

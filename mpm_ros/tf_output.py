@@ -1,0 +1,141 @@
+"""The node's side of TF: where its outputs go (OutputFrames: the keypoints' frame, or target_frame through the
+static camera_to_target or a tf2 lookup) and the per-person frames it broadcasts (TfBroadcaster).
+
+tf2_ros and tf2_msgs are not dependencies of this package (they are not on PyPI): they are imported lazily, only
+when `tf_lookup` / `publish_tf` ask for them, and configure is refused, naming the package, where they are absent.
+Here both are tested with look-alikes (a Buffer with lookup_transform, a TFMessage type and a publisher);
+only a real ROS install runs them against tf2 itself (docs/NODE.md, "Output frame").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from geometry_msgs.msg import Quaternion, TransformStamped, Vector3
+
+from mpm_model.orientations import joint_orientations
+from mpm_model.streaming import Lifted
+from mpm_model.streaming.frames import FrameOptions, Transform, to_frame, transform_age_problem
+from mpm_model.streaming.person_frames import PersonFrames
+from mpm_ros.frame_decoder import Drop
+from mpm_ros.messages import NS_PER_S, time_from_ns
+
+CAMERA_UP = np.array([0.0, -1.0, 0.0])  # optical frames: y points down
+TF_QOS_DEPTH = 100  # /tf, as tf2's own broadcasters
+
+
+@dataclass(frozen=True)
+class Expressed:
+    """One Lifted in the output frame."""
+
+    frame_id: str
+    joints: np.ndarray  # (B, J, 3) metres
+    orientations: np.ndarray  # (B, J, 4) x, y, z, w
+    up: np.ndarray  # (3,) the camera's up in the output frame (marker labels go above the head along it)
+
+
+class TfLookup:
+    """tf2 transforms at a stamp, bounded wait; the latest one instead only when it is within tf_max_age."""
+
+    def __init__(self, buffer: Any, time_type: Callable[..., Any], duration_type: Callable[..., Any],
+                 listener: Any = None) -> None:
+        self.buffer, self._time, self._duration = buffer, time_type, duration_type
+        self.listener = listener  # the tf2_ros.TransformListener filling the buffer, kept alive with it
+
+    def transform(self, target: str, source: str, stamp_ns: int, options: FrameOptions) -> tuple[Transform | None,
+                                                                                                 Drop | None]:
+        try:
+            found = self.buffer.lookup_transform(target, source, self._time(nanoseconds=stamp_ns),
+                                                 self._duration(seconds=options.tf_timeout))
+        except Exception as exc:  # tf2's Lookup/Connectivity/Extrapolation/Timeout errors
+            try:
+                found = self.buffer.lookup_transform(target, source, self._time(), self._duration(seconds=0.0))
+            except Exception:
+                return None, Drop("tf_lookup_failed", 1, f"no transform {source} → {target} at "
+                                  f"{stamp_ns / 1e9:.6f} s: {type(exc).__name__}: {exc}")
+            age = transform_age_problem(found.header.stamp.sec * NS_PER_S + found.header.stamp.nanosec, stamp_ns,
+                                        options.tf_max_age)
+            if age:
+                return None, Drop("tf_too_old", 1, f"not using the transform {source} → {target}: {age}")
+        t, r = found.transform.translation, found.transform.rotation
+        return Transform.from_pose((t.x, t.y, t.z, r.x, r.y, r.z, r.w)), None
+
+
+def tf_lookup(node: Any) -> TfLookup:
+    """A TfLookup on a tf2_ros Buffer + TransformListener of `node` (raises ImportError without tf2_ros)."""
+    import tf2_ros
+    from rclpy.duration import Duration
+    from rclpy.time import Time
+
+    buffer = tf2_ros.Buffer()
+    return TfLookup(buffer, Time, Duration, tf2_ros.TransformListener(buffer, node))
+
+
+class OutputFrames:
+    """Each Lifted in the output frame, with its joint orientations; a failed or too old tf2 transform drops it
+    (counted; warned once per cause and frame pair)."""
+
+    def __init__(self, options: FrameOptions, lookup: TfLookup | None) -> None:
+        self.options, self.lookup = options, lookup
+        self._warned: set[tuple[str, str]] = set()
+
+    def frame_id(self, source: str) -> str:
+        return self.options.target_frame or source
+
+    def express(self, lifted: Lifted, source: str) -> tuple[Expressed | None, Drop | None]:
+        orientations = joint_orientations(lifted.joints)  # (B, J, 4): rotations only, placed or not
+        o = self.options
+        if not o.target_frame:
+            return Expressed(source, lifted.joints, orientations, CAMERA_UP), None
+        if o.tf_lookup:  # configure-only: the lookup exists exactly when it is set
+            transform, drop = self.lookup.transform(o.target_frame, source, lifted.stamp_ns, o)
+            if drop is not None:
+                first = (drop.reason, source) not in self._warned
+                self._warned.add((drop.reason, source))
+                return None, Drop(drop.reason, len(lifted.track_ids), drop.message if first else "")
+        else:
+            transform = Transform.from_pose(tuple(o.camera_to_target))
+        framed = to_frame(transform, lifted.joints, lifted.placed, orientations)
+        return Expressed(o.target_frame, framed.joints, framed.orientations, transform.rotation @ CAMERA_UP), None
+
+
+class TfBroadcaster:
+    """PersonFrames → one tf2_msgs/TFMessage on /tf (the message type and publisher are given: tested here with
+    look-alikes)."""
+
+    def __init__(self, publisher: Any, message_type: Callable[..., Any]) -> None:
+        self.publisher, self.message_type = publisher, message_type
+
+    def send(self, stamp_ns: int, frames: PersonFrames) -> None:
+        if frames.child:
+            self.publisher.publish(self.message_type(transforms=transforms(stamp_ns, frames)))
+
+
+def transforms(stamp_ns: int, frames: PersonFrames) -> list[TransformStamped]:
+    """One TransformStamped per frame, all at `stamp_ns`."""
+    out = []
+    for parent, child, (x, y, z), (qx, qy, qz, qw) in zip(frames.parent, frames.child, frames.translation.tolist(),
+                                                          frames.rotation.tolist()):
+        message = TransformStamped(child_frame_id=child)
+        message.header.stamp, message.header.frame_id = time_from_ns(stamp_ns), parent
+        message.transform.translation, message.transform.rotation = Vector3(x=x, y=y, z=z), Quaternion(
+            x=qx, y=qy, z=qz, w=qw)
+        out.append(message)
+    return out
+
+
+def tf_broadcaster(create_publisher: Callable[..., Any], qos: Any) -> TfBroadcaster:
+    """A TfBroadcaster of tf2_msgs/TFMessage on /tf, its publisher made by `create_publisher(type, topic, qos)`
+    (raises ImportError without tf2_msgs)."""
+    from tf2_msgs.msg import TFMessage
+
+    return TfBroadcaster(create_publisher(TFMessage, "/tf", qos), TFMessage)
+
+
+def setup(options: FrameOptions, node: Any, tf_qos: Any) -> tuple[OutputFrames, TfBroadcaster | None]:
+    """The node's OutputFrames (with a tf2 lookup when tf_lookup) and its broadcaster (when publish_tf; its
+    publisher a lifecycle publisher of `node`). Raises ImportError where tf2_ros / tf2_msgs are missing."""
+    lookup = tf_lookup(node) if options.tf_lookup else None
+    broadcaster = tf_broadcaster(node.create_lifecycle_publisher, tf_qos) if options.publish_tf else None
+    return OutputFrames(options, lookup), broadcaster
