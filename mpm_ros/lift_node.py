@@ -114,8 +114,7 @@ class LifterNode(ServingNode):
         cfg = backend.config
         self._params, self._backend_name = p, backend.name
         self.health = LifterHealth(untrained=untrained)
-        self._lifter = StreamingLifter(backend, p.stream)
-        self._lifter.depth_options, self._lifter.smoother.options = p.depth, p.smoothing
+        self._lifter = StreamingLifter(backend, p.lifter)
         self._depth = deque(maxlen=min(MAX_DEPTH_IMAGES, self._lifter.delay_frames + 4))
         self._decoder = FrameDecoder(self._lifter, lambda data: keypoints_wire.from_message(
             deserialize_message(data, Skeleton2DArray)))
@@ -155,8 +154,7 @@ class LifterNode(ServingNode):
 
     def _apply_live(self, values: dict[str, Any]) -> None:
         self._params = params.to_params(values)
-        self._lifter.set_options(self._params.stream)
-        self._lifter.depth_options, self._lifter.smoother.options = self._params.depth, self._params.smoothing
+        self._lifter.set_options(self._params.lifter)
         self._camera.fallback = self._params.fallback
 
     # ---- input (executor thread) ----------------------------------------------------------------------
@@ -273,7 +271,7 @@ class LifterNode(ServingNode):
 
     def _record(self, result: PushResult, camera: Camera, now: float) -> None:
         """Counters, warnings and the stream-rate check for one accepted frame."""
-        options = self._lifter.options
+        options = self._lifter.options.stream
         for reason, count in result.dropped.items():
             self._drop(Drop(reason, count, f"dropped {count} skeleton(s): {reason} (min_visible_joints="
                             f"{options.min_visible_joints}, max_tracks={options.max_tracks})"))
@@ -339,11 +337,11 @@ class LifterNode(ServingNode):
     def _publish(self, lifted: Lifted, job: Job, camera: Camera, markers: Any) -> None:
         p = self._params
         self.stats.mask("root_fit_failed", int((~lifted.placed).sum()) if camera.intrinsics is not None
-                        and p.stream.place_in_camera_frame else 0)
+                        and p.lifter.stream.place_in_camera_frame else 0)
         points = messages.track_points(lifted.joints)
         self._outputs["skeletons3d"].publish(messages.skeleton3d_array(
             lifted.stamp_ns, job.frame_id, lifted.track_ids, points, lifted.confidence, lifted.mask,
-            lifted.placement))
+            lifted.placement, lifted.root_velocity, lifted.root_covariance))
         # Latency is the skeletons' (the markers that follow are for the eyes: RViz)
         stamp_age_s = (self.get_clock().now().nanoseconds - lifted.stamp_ns) * 1e-9
         self.stats.output_published(time.monotonic() - job.received_at, stamp_age_s)

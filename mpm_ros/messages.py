@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Point
+from geometry_msgs.msg import Point, Vector3
 from mpm_msgs.msg import Skeleton3D, Skeleton3DArray
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
@@ -17,7 +17,7 @@ NS_PER_S = 1_000_000_000
 JOINTS_MARKER_ID = 0
 BONES_MARKER_ID = 1
 LABEL_MARKER_ID = 2  # placed skeletons: TEXT_VIEW_FACING above the head saying how the root was placed
-PLACEMENT_LABELS = {Skeleton3D.REPROJECTION: "2D fit", Skeleton3D.DEPTH: "depth"}
+PLACEMENT_LABELS = {Skeleton3D.REPROJECTION: "2D fit", Skeleton3D.DEPTH: "depth", Skeleton3D.PREDICTED: "predicted"}
 LABEL_HEIGHT_M = 0.25  # above the head joint (camera y points down)
 MASKED_JOINT_ALPHA = 0.35
 BONE_POINTS = tuple(i for bone in H36M_BONES for i in bone)  # LINE_LIST: two points per bone
@@ -65,17 +65,28 @@ def track_points(joints: np.ndarray) -> list[list[Point]]:
 
 
 def skeleton3d_array(stamp_ns: int, frame_id: str, track_ids: Sequence[int], points: Sequence[list[Point]],
-                     confidence: np.ndarray, masked: np.ndarray, placement: np.ndarray) -> Skeleton3DArray:
+                     confidence: np.ndarray, masked: np.ndarray, placement: np.ndarray,
+                     root_velocity: np.ndarray | None = None,
+                     root_covariance: np.ndarray | None = None) -> Skeleton3DArray:
     """track_points (B × J) + (B, J) confidence + (B, J) bool masked + (B,) uint8 placement (Skeleton3D.NOT_PLACED /
-    REPROJECTION / DEPTH; `placed` follows from it) → Skeleton3DArray for the source frame stamp_ns."""
-    if not (len(track_ids) == len(points) == len(confidence) == len(masked) == len(placement)):
+    REPROJECTION / DEPTH / PREDICTED; `placed` follows from it) [+ (B, 3) root velocity m/s and (B, 3, 3) root
+    covariance m², NaN where unknown: has_velocity false / all zero] → Skeleton3DArray for the source frame."""
+    batch = len(track_ids)
+    if not (batch == len(points) == len(confidence) == len(masked) == len(placement)):
         raise ValueError(f"batch sizes differ: {len(track_ids)} ids, {len(points)} skeletons, "
                          f"{len(confidence)} confidences, {len(masked)} masks, {len(placement)} placements")
     confidence, masked = np.asarray(confidence, np.float64).tolist(), np.asarray(masked, bool).tolist()
     placement = np.asarray(placement, np.uint8).tolist()
+    velocity = np.full((batch, 3), np.nan) if root_velocity is None else np.asarray(root_velocity, np.float64)
+    covariance = np.full((batch, 3, 3), np.nan) if root_covariance is None else np.asarray(root_covariance, np.float64)
+    known = np.isfinite(velocity).all(-1).tolist()  # (B,)
+    velocity = np.where(np.isfinite(velocity), velocity, 0.0).tolist()
+    covariance = np.where(np.isfinite(covariance).all((1, 2))[:, None], covariance.reshape(batch, 9), 0.0).tolist()
     return Skeleton3DArray(header=_header(stamp_ns, frame_id), skeletons=[
         Skeleton3D(track_id=int(track_id), joints=points[b], confidence=confidence[b], masked=masked[b],
-                   placed=placement[b] != Skeleton3D.NOT_PLACED, placement=placement[b])
+                   placed=placement[b] != Skeleton3D.NOT_PLACED, placement=placement[b], has_velocity=known[b],
+                   root_velocity=Vector3(x=velocity[b][0], y=velocity[b][1], z=velocity[b][2]),
+                   root_covariance=covariance[b])
         for b, track_id in enumerate(track_ids)
     ])
 

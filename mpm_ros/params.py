@@ -1,8 +1,9 @@
 """The mpm_lifter node's parameters: ONE table, declared and validated by the generic rules of
 mpm_ros.param_table, read into ONE record (`LifterParams`) whose parts go, whole, to where they are used.
 
-The streaming options (StreamOptions) and the fallback camera (FallbackCamera) are declared on their own records
-(default, range, description) and their specs are made from those fields; the rest are the node's own. Torch-free:
+The streaming lifter's options (LifterOptions: stream, depth, smoothing, temporal state) and the fallback camera
+(FallbackCamera) are declared on their own records (default, range, description) and their specs are made from
+those fields; the rest are the node's own. Torch-free:
 the launch files read their defaults from `SPECS`. `live` parameters apply while the node runs; the rest need a
 reconfigure (cleanup → set → configure) and are refused while the node is configured.
 """
@@ -13,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from mpm_model.deploy.backends.names import BACKEND_NAMES, PRECISIONS, precision_problem
-from mpm_model.streaming import StreamOptions
+from mpm_model.streaming import LifterOptions, StreamOptions
 from mpm_model.streaming.depth import DepthOptions
 from mpm_model.streaming.smoothing import SmoothingOptions
+from mpm_model.streaming.temporal import TemporalOptions
 from mpm_ros.camera_source import FallbackCamera
 from mpm_ros.inputs import frame_id_problem
 from mpm_ros.param_table import AUTOSTART, ParamSpec, ParamTable, specs_from
@@ -62,6 +64,7 @@ TABLE = ParamTable((
               "seconds of its own (else it is placed from 2D, counted depth.no_image)", 0.0, 1.0, live=True),
     *specs_from(DepthOptions, live=True),
     *specs_from(SmoothingOptions, live=True),
+    *specs_from(TemporalOptions, live=True),
     AUTOSTART,
 ))
 PARAMS: tuple[ParamSpec, ...] = TABLE.specs
@@ -70,13 +73,10 @@ SPECS: dict[str, ParamSpec] = TABLE.by_name
 
 @dataclass(frozen=True)
 class LifterParams:
-    """Every lifter parameter; `stream`, `depth` and `smoothing` go whole to StreamingLifter, `fallback` to the
-    CameraSource."""
+    """Every lifter parameter; `lifter` goes whole to StreamingLifter, `fallback` to the CameraSource."""
 
-    stream: StreamOptions
+    lifter: LifterOptions
     fallback: FallbackCamera
-    depth: DepthOptions
-    smoothing: SmoothingOptions
     use_depth: bool
     depth_reliable: bool
     depth_wait: float

@@ -14,7 +14,7 @@ from mpm_model.checkpoint import save_checkpoint
 from mpm_model.config import ModelConfig
 from mpm_model.deploy.backends import create_backend
 from mpm_model.model import MPMLifter
-from mpm_model.streaming import Camera, Observation, StreamingLifter, StreamOptions
+from mpm_model.streaming import Camera, LifterOptions, Observation, StreamingLifter, StreamOptions
 from mpm_model.streaming.placement import root_translations
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +88,7 @@ def test_all_tracks_go_into_one_infer_and_match_one_by_one(backends) -> None:
 
 def test_placement_is_the_batched_root_fit_of_the_raw_output(backends) -> None:
     lifter = StreamingLifter(backends["causal"])
-    raw = StreamingLifter(backends["causal"], StreamOptions(place_in_camera_frame=False))
+    raw = StreamingLifter(backends["causal"], LifterOptions(StreamOptions(place_in_camera_frame=False)))
     for frame in range(5):
         observations = {t: person(frame, t) for t in (1, 2)}
         result, lifted = lifter.step(stamp(frame), observations, CAMERA)
@@ -103,14 +103,14 @@ def test_placement_is_the_batched_root_fit_of_the_raw_output(backends) -> None:
 
 
 def test_tracks_expire_and_options_change_live(backends) -> None:
-    lifter = StreamingLifter(backends["causal"], StreamOptions(track_timeout=0.1))
+    lifter = StreamingLifter(backends["causal"], LifterOptions(StreamOptions(track_timeout=0.1)))
     lifter.step(stamp(0), {1: person(0, 1), 2: person(0, 2)}, CAMERA)
     expired = []
     for frame in range(1, 8):
         result, _ = lifter.step(stamp(frame), {1: person(frame, 1)}, CAMERA)
         expired += result.expired
     assert expired == [2] and lifter.track_ids == [1]
-    lifter.set_options(StreamOptions(min_visible_joints=17, track_timeout=0.1))
+    lifter.set_options(LifterOptions(StreamOptions(min_visible_joints=17, track_timeout=0.1)))
     half = person(8, 1)
     half.confidence[:9] = 0.0
     result, lifted = lifter.step(stamp(8), {1: half}, CAMERA)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mpm_model.streaming import Observation, StreamingLifter
+from mpm_model.streaming import LifterOptions, Observation, StreamingLifter
 from mpm_model.streaming.camera import Camera, CameraHistory, intrinsics_problem
 from mpm_model.streaming.depth import DepthImage, decode_depth, sample_joint_depths
 from mpm_ros.bags import bag_io
@@ -77,9 +77,10 @@ def summarize(use_depth: bool, pred: np.ndarray, gt: np.ndarray, method: np.ndar
             "depth_hidden_person": placement_errors(pred[~visible], gt[~visible]), "counts": dict(counts)}
 
 
-def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int], float]) -> dict[str, Any]:
+def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int], float],
+             options: LifterOptions = LifterOptions()) -> dict[str, Any]:
     """Run the bag through a fresh StreamingLifter; placement errors (summarize) and counters."""
-    lifter = StreamingLifter(backend)
+    lifter = StreamingLifter(backend, options)
     history = CameraHistory()
     truth: dict[tuple[int, int], np.ndarray] = {}
     roots: list[tuple[np.ndarray, np.ndarray, int, float]] = []

@@ -45,7 +45,7 @@ def _mm(value: float | None) -> float | None:
     return None if value is None else value * 1e3
 
 
-PLACEMENT_NAMES = {1: "reprojection", 2: "depth"}  # Skeleton3D.REPROJECTION / DEPTH
+PLACEMENT_NAMES = {1: "reprojection", 2: "depth", 3: "predicted"}  # Skeleton3D.REPROJECTION / DEPTH / PREDICTED
 
 
 def _spread(values: np.ndarray) -> dict[str, float | None]:

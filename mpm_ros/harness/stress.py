@@ -104,10 +104,10 @@ def reference_joints(checkpoint: Path, engine_dir: Path, frames: list[tuple[int,
                      ) -> dict[int, np.ndarray]:
     """{track: (17, 3)} for the last of `frames`, computed in-process from a fresh buffer on the same model."""
     from mpm_model.deploy.backends import create_backend
-    from mpm_model.streaming import Camera, Observation, StreamingLifter, StreamOptions
+    from mpm_model.streaming import Camera, LifterOptions, Observation, StreamingLifter, StreamOptions
 
     backend = create_backend("torch", checkpoint=checkpoint, device="cpu", precision="fp32", engine_dir=engine_dir)
-    lifter = StreamingLifter(backend, StreamOptions(min_visible_joints=4, frame_rate=FPS))
+    lifter = StreamingLifter(backend, LifterOptions(StreamOptions(min_visible_joints=4, frame_rate=FPS)))
     camera = Camera(WIDTH, HEIGHT, np.array(K, np.float64).reshape(3, 3))
     for stamp, tracks in frames:
         _, lifted = lifter.step(stamp, {t: Observation(p, np.full(17, 0.9)) for t, p in tracks.items()}, camera)
