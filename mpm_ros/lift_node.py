@@ -37,7 +37,7 @@ from mpm_model.streaming import RESETS, Camera, Emission, Lifted, PushResult, St
 from mpm_model.streaming.camera import CAMERA_HISTORY_S  # noqa: E402
 from mpm_model.streaming.depth import DepthImage, decode_depth  # noqa: E402
 from mpm_ros import keypoints_wire, messages, params  # noqa: E402
-from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_problem  # noqa: E402
+from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_problem, pose_refiner  # noqa: E402
 from mpm_ros.camera_source import CAMERA_INFO_GRACE_S, CameraSource  # noqa: E402
 from mpm_ros.diagnostics import (LifterHealth, PipelineStats, frame_rate_problem, lifter_report,  # noqa: E402
                                  model_mode)
@@ -114,7 +114,10 @@ class LifterNode(ServingNode):
         cfg = backend.config
         self._params, self._backend_name = p, backend.name
         self.health = LifterHealth(untrained=untrained)
-        self._lifter = StreamingLifter(backend, p.lifter)
+        refiner, no_refiner = pose_refiner(p.checkpoint)
+        if no_refiner and p.lifter.temporal.pose_refiner:
+            self.get_logger().warning(f"{no_refiner}: the pose is filtered by the smoothing parameters instead")
+        self._lifter = StreamingLifter(backend, p.lifter, refiner)
         self._depth = deque(maxlen=min(MAX_DEPTH_IMAGES, self._lifter.delay_frames + 4))
         self._decoder = FrameDecoder(self._lifter, lambda data: keypoints_wire.from_message(
             deserialize_message(data, Skeleton2DArray)))

@@ -23,6 +23,7 @@ from mpm_model.streaming.camera import Camera
 from mpm_model.streaming.depth import DepthImage
 from mpm_model.streaming.options import LifterOptions
 from mpm_model.streaming.placement import place
+from mpm_model.streaming.refiner import PoseRefiner, RefinerWeights
 from mpm_model.streaming.smoothing import JointSmoother
 from mpm_model.streaming.temporal import RootFilter
 from mpm_model.streaming.window_buffer import BufferConfig, Emission, Observation, PushResult, WindowBuffer
@@ -61,12 +62,16 @@ class LiftBatch:
 class StreamingLifter:
     """Per-track windows → one batched inference → placed per-track 3D (see the module docstring)."""
 
-    def __init__(self, backend: InferenceBackend, options: LifterOptions = LifterOptions()) -> None:
+    def __init__(self, backend: InferenceBackend, options: LifterOptions = LifterOptions(),
+                 refiner: RefinerWeights | None = None) -> None:
+        """`refiner`: the pose refiner trained for this backend's lifter weights (refiner.refiner_for), or None:
+        the One Euro filter (smoothing options) is the pose filter then."""
         self.backend = backend
         cfg = backend.config
         self.buffer = WindowBuffer(BufferConfig(window=cfg.window, target_index=cfg.target_index,
                                                 num_joints=cfg.num_joints, options=options.stream))
         self.smoother = JointSmoother()  # root-relative pose, per track
+        self.refiner = None if refiner is None else PoseRefiner(refiner)  # or this, when on (options.temporal)
         self.roots = RootFilter()  # root position + velocity, per track
         self.set_options(options)
 
@@ -96,6 +101,8 @@ class StreamingLifter:
         self._options = options
         self.buffer.config = dataclasses.replace(self.buffer.config, options=options.stream)
         self.smoother.set_options(options.smoothing, options.stream.track_timeout)
+        if self.refiner is not None:
+            self.refiner.set_timeout(options.stream.track_timeout)
         self.roots.set_options(options.temporal, options.stream.track_timeout)
 
     def admit(self, stamp_ns: int, arrival_ns: int | None = None) -> str:
@@ -147,7 +154,7 @@ class StreamingLifter:
         results, start = [], 0
         for emission, n in zip(emissions, sizes):
             end, ids = start + n, tuple(emission.track_ids)
-            pose = self.smoother.filter(emission.stamp_ns, ids, pose3d[start:end])  # (n, J, 3) root-relative
+            pose = self._pose_filter(emission.stamp_ns, ids, pose3d[start:end])  # (n, J, 3) root-relative
             roots = self.roots.update(emission.stamp_ns, ids, translation[start:end], method[start:end],
                                       k[start:end], counts)
             placed = roots.placement > 0
@@ -156,6 +163,15 @@ class StreamingLifter:
                                   placed, roots.placement, roots.velocity, roots.covariance))
             start = end
         return LiftBatch(results, inference_s, counts)
+
+    def _pose_filter(self, stamp_ns: int, track_ids: tuple[int, ...], pose: np.ndarray) -> np.ndarray:
+        """The learned refiner when there is one for this lifter and it is on, else the One Euro filter."""
+        if self.refiner is not None and self.options.temporal.pose_refiner:
+            self.smoother.clear()
+            return self.refiner.filter(stamp_ns, track_ids, pose)
+        if self.refiner is not None:
+            self.refiner.clear()
+        return self.smoother.filter(stamp_ns, track_ids, pose)
 
     def step(self, stamp_ns: int, observations: dict[int, Observation], camera: Camera,
              arrival_ns: int | None = None) -> tuple[PushResult, list[Lifted]]:

@@ -45,6 +45,9 @@ class TemporalOptions:
     """The root state's tunables (all may change while streaming). Defaults: the best of a grid on `make
     demo-rgbd`'s bag through the library (docs/TEMPORAL.md)."""
 
+    pose_refiner: bool = tunable(True, "Learned causal refiner on the root-relative pose (used only with the lifter "
+                                 "weights it was trained for; otherwise, or when false, the One Euro smoothing "
+                                 "parameters apply)")
     root_filter: bool = tunable(True, "Per-track root state (constant-velocity Kalman filter in the camera frame): "
                                 "filtered root, velocity and covariance out, outlier fits gated, short losses "
                                 "predicted (placement PREDICTED)")
