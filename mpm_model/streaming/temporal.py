@@ -38,6 +38,11 @@ DEPTH_SIGMA0_M = 0.04  # a depth fit along the ray: body shape and surface offse
 INITIAL_SPEED_SIGMA = 1.5  # m/s: a new track's unknown velocity (a brisk walk)
 GATE_FLOOR_M = 0.15  # the gate never rejects a fit this close (x root_gate) to the prediction: a turn, a stop
 CONFIRM_UPDATES = 3  # accepted fits before a state is believed: until then an outlier restarts it (no prediction)
+_EYE3 = np.eye(3)
+_GATE_FLOOR = GATE_FLOOR_M ** 2 * _EYE3
+# constant-velocity process noise = q (dt^4/4 PP + dt^3/2 PV + dt^2 VV) (white acceleration, per axis)
+_PP, _PV, _VV = (np.kron(block, _EYE3) for block in (np.array([[1.0, 0], [0, 0]]), np.array([[0, 1.0], [1, 0]]),
+                                                      np.array([[0, 0], [0, 1.0]])))
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ def measurement_covariance(translation: np.ndarray, method: int, options: Tempor
     along = DEPTH_SIGMA0_M + SENSOR_NOISE_PER_M2 * translation[2] ** 2 if method == DEPTH \
         else max(options.root_reprojection_sigma * distance, REPROJECTION_FLOOR_M)
     along = max(along, lateral)
-    return lateral ** 2 * np.eye(3) + (along ** 2 - lateral ** 2) * np.outer(ray, ray)
+    return lateral ** 2 * _EYE3 + (along ** 2 - lateral ** 2) * np.outer(ray, ray)
 
 
 @dataclass
@@ -142,14 +147,14 @@ class RootFilter:
             self._tracks.pop(track_id, None)
             return None
         measured = method in (REPROJECTION, DEPTH)
-        if measured and not (np.isfinite(fit).all() and np.linalg.norm(fit) <= MAX_ROOT_M and fit[2] > 0):
+        if measured and not (np.isfinite(fit).all() and fit @ fit <= MAX_ROOT_M ** 2 and fit[2] > 0):
             counts["temporal.root_invalid"] += 1
             measured = False
         track = self._tracks.get(track_id)
         reason = None if track is None else (
             "temporal.reset_stamp_back" if stamp_ns <= track.stamp_ns else
             "temporal.reset_stale" if stamp_ns - track.stamp_ns > self.reset_after_ns else
-            "temporal.reset_camera_changed" if not np.allclose(k, track.intrinsics, rtol=1e-6, atol=1e-9) else None)
+            "temporal.reset_camera_changed" if (k != track.intrinsics).any() else None)
         if reason:
             counts[reason] += 1
             del self._tracks[track_id]
@@ -162,9 +167,8 @@ class RootFilter:
             r = measurement_covariance(fit, method, self.options)
             innovation = fit - track.state[:3]  # (3,)
             s = track.covariance[:3, :3] + r
-            floor = GATE_FLOOR_M ** 2 * np.eye(3)
-            if innovation @ np.linalg.solve(s + floor, innovation) <= self.options.root_gate ** 2:
-                gain = np.linalg.solve(s, track.covariance[:3, :]).T  # (6, 3) = P H^T S^-1 (S symmetric)
+            if innovation @ np.linalg.inv(s + _GATE_FLOOR) @ innovation <= self.options.root_gate ** 2:
+                gain = track.covariance[:, :3] @ np.linalg.inv(s)  # (6, 3) = P H^T S^-1
                 track.state = track.state + gain @ innovation
                 track.covariance = track.covariance - gain @ track.covariance[:3, :]
                 track.covariance = 0.5 * (track.covariance + track.covariance.T)
@@ -195,9 +199,9 @@ class RootFilter:
         """Constant velocity to stamp_ns; white-noise acceleration of root_acceleration (m/s²) as process noise."""
         dt = (stamp_ns - track.stamp_ns) * 1e-9
         transition = np.eye(6)
-        transition[:3, 3:] = dt * np.eye(3)
+        transition[:3, 3:] = dt * _EYE3
         q = self.options.root_acceleration ** 2
-        noise = np.kron(np.array([[dt ** 4 / 4, dt ** 3 / 2], [dt ** 3 / 2, dt ** 2]]) * q, np.eye(3))  # (6, 6)
         track.state = transition @ track.state
-        track.covariance = transition @ track.covariance @ transition.T + noise
+        track.covariance = transition @ track.covariance @ transition.T + q * (
+            dt ** 4 / 4 * _PP + dt ** 3 / 2 * _PV + dt ** 2 * _VV)
         track.stamp_ns = stamp_ns
