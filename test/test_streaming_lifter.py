@@ -16,6 +16,8 @@ from mpm_model.deploy.backends import create_backend
 from mpm_model.model import MPMLifter
 from mpm_model.streaming import Camera, LifterOptions, Observation, StreamingLifter, StreamOptions
 from mpm_model.streaming.placement import root_translations
+from mpm_model.streaming.refiner import HISTORY, RefinerWeights
+from mpm_model.streaming.temporal import TemporalOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 K = np.array([[800.0, 0, 320], [0, 800.0, 240], [0, 0, 1]])
@@ -116,6 +118,30 @@ def test_tracks_expire_and_options_change_live(backends) -> None:
     result, lifted = lifter.step(stamp(8), {1: half}, CAMERA)
     assert result.dropped["too_few_visible_joints"] == 1 and lifted == []
     assert lifter.track_ids == [1], "history kept across the change"
+
+
+def test_one_options_record_reaches_the_pose_and_root_filters_live(backends) -> None:
+    """The refiner runs only while pose_refiner is on (else the One Euro settings apply: off = the lifter's pose);
+    without the root state no velocity or covariance is given; set_options switches both at once."""
+    bias = np.full(51, 0.1, np.float32)
+    bias[:3] = 0.0  # the root stays the root: every other joint moves 0.1 m on each axis
+    shift = RefinerWeights(np.zeros((HISTORY * 51, 51), np.float32), bias, "tiny", "x")
+    off = LifterOptions(temporal=TemporalOptions(pose_refiner=False, root_filter=False))
+    raw, lifter = StreamingLifter(backends["causal"], off), StreamingLifter(backends["causal"], refiner=shift)
+    outputs = {}
+    for frame in range(6):
+        if frame == 3:
+            lifter.set_options(off)
+        _, plain = raw.step(stamp(frame), {1: person(frame, 1)}, CAMERA)
+        _, out = lifter.step(stamp(frame), {1: person(frame, 1)}, CAMERA)
+        outputs[frame] = (plain[0], out[0])
+    for frame, (plain, out) in outputs.items():
+        relative = out.joints - out.joints[:, :1]
+        expected = plain.joints - plain.joints[:, :1] + (0.1 if frame < 3 else 0.0)
+        np.testing.assert_allclose(relative[:, 1:], expected[:, 1:], atol=1e-5)
+        assert out.root_velocity.shape == (1, 3) and out.root_covariance.shape == (1, 3, 3)
+        assert np.isnan(plain.root_velocity).all() and np.isnan(plain.root_covariance).all()  # root_filter off
+        assert frame < 3 or np.isnan(out.root_velocity).all() and np.isnan(out.root_covariance).all()
 
 
 def test_imports_and_runs_without_ros(tmp_path) -> None:
