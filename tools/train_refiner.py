@@ -8,9 +8,12 @@ frames to the truth of the newest (a residual on the newest frame), written to m
 naming the lifter file and its sha256. `eval`: raw lifter, One Euro settings and the refiner on a cache, as a
 table (MPJPE, acceleration error, lag; all frames and the fast-motion sequences). Train on the train file only.
 
-    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python tools/train_refiner.py data --mocap ../shared/data/mocap_h36m17_train.npz --frames 36000 --out out/refiner/train.npz
-    .venv/bin/python tools/train_refiner.py data --mocap ../shared/data/mocap_h36m17_test_slice.npz --out out/refiner/test.npz
-    .venv/bin/python tools/train_refiner.py fit --data out/refiner/train.npz
+    export OMP_NUM_THREADS=1 T=../shared/data/mocap_h36m17_train.npz S=../shared/data/mocap_h36m17_test_slice.npz
+    nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 30000 --out out/refiner/train.npz
+    nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 15000 --scene robot --seed 1 \
+        --out out/refiner/train_robot.npz                              # ~8 + 4 min on 2 loaded cores
+    .venv/bin/python tools/train_refiner.py fit --data out/refiner/train.npz out/refiner/train_robot.npz --smooth 10
+    .venv/bin/python tools/train_refiner.py data --mocap $S --out out/refiner/test.npz  # and --scene robot
     .venv/bin/python tools/train_refiner.py eval --data out/refiner/test.npz
 """
 from __future__ import annotations
@@ -27,6 +30,7 @@ from mpm_model.data.mocap import load_mocap, resample
 from mpm_model.streaming.options import confident
 from mpm_model.streaming.refiner import DEFAULT_REFINER, HISTORY, load_refiner, refine, weight_files
 from mpm_model.streaming.smoothing import JointSmoother, SmoothingOptions
+from mpm_ros.bags import rgbd_scene
 from mpm_ros.bags.make_bag import PersonTrack, frame_scene, observe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,10 +52,18 @@ def windows(uv: np.ndarray, confidence: np.ndarray, width: int, height: int, win
     return padded_kp[index], padded_mask[index]
 
 
-def lift(backend, poses: np.ndarray, rng: np.random.Generator, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """(F, J, 3) world poses → truth and lifted root-relative camera-frame joints, (F, J, 3) each."""
-    track = PersonTrack(1, 0, len(poses), poses.astype(np.float64))
-    cam = frame_scene([track], rng)
+def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str,
+         batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(F, J, 3) world poses → truth and lifted root-relative camera-frame joints, (F, J, 3) each. `scene`:
+    "h36m" (make_bag's camera in front of the person) or "robot" (make demo-rgbd's robot camera, 1.2 m high, the
+    person walking to and fro 1.5-7 m away)."""
+    if scene == "robot":
+        path = rgbd_scene.walk_paths(1, len(poses), FPS, rng)
+        track = PersonTrack(1, 0, len(poses), rgbd_scene.place_on_paths([poses.astype(np.float64)], path)[0])
+        cam = rgbd_scene.rgbd_camera()
+    else:
+        track = PersonTrack(1, 0, len(poses), poses.astype(np.float64))
+        cam = frame_scene([track], rng)
     obs = observe(track, cam, rng, noise_px=2.0, occlusion=0.05, dropout=0.0)
     keypoints, mask = windows(obs.uv, obs.confidence, cam.width, cam.height, backend.config.window)
     out = np.concatenate([np.asarray(backend.infer(keypoints[i:i + batch], mask[i:i + batch]))[:, 0]
@@ -73,7 +85,7 @@ def make_data(args: argparse.Namespace) -> None:
         poses = seq.poses3d[start:start + CHUNK] if args.frames else seq.poses3d
         if len(poses) < HISTORY + 3:
             continue
-        t, p = lift(backend, poses, rng)
+        t, p = lift(backend, poses, rng, args.scene)
         truth.append(t), lifted.append(p), sequence.append(np.full(len(t), len(names))), names.append(seq.name)
         total += len(t)
         print(f"{len(names)} sequences, {total} frames", flush=True)
@@ -93,24 +105,44 @@ def histories(lifted: np.ndarray, sequence: np.ndarray) -> np.ndarray:
     return lifted[index]
 
 
+def load_caches(paths: list[Path]) -> dict[str, np.ndarray]:
+    """Several `data` caches as one (sequence ids kept apart)."""
+    caches = [np.load(path) for path in paths]
+    if len({str(c["checkpoint"]) for c in caches}) != 1:
+        raise SystemExit("the caches come from different lifters")
+    offsets = np.cumsum([0] + [len(c["names"]) for c in caches])
+    return {"truth": np.concatenate([c["truth"] for c in caches]),
+            "lifted": np.concatenate([c["lifted"] for c in caches]),
+            "sequence": np.concatenate([c["sequence"] + o for c, o in zip(caches, offsets)]),
+            "names": np.concatenate([c["names"] for c in caches]), "checkpoint": str(caches[0]["checkpoint"])}
+
+
 def fit(args: argparse.Namespace) -> None:
-    data = np.load(args.data)
-    history = histories(data["lifted"], data["sequence"])  # (N, K, J, 3)
+    """Least squares on the residual, plus `smooth` x the squared error of its second difference against the
+    truth's (SmoothNet's acceleration error, within a sequence), plus a ridge penalty."""
+    data = load_caches(args.data)
+    history, sequence = histories(data["lifted"], data["sequence"]), data["sequence"]  # (N, K, J, 3)
     n = len(history)
     x = np.concatenate([history.reshape(n, -1), np.ones((n, 1))], 1)  # (N, K*J*3 + 1)
-    y = (data["truth"] - data["lifted"]).reshape(n, -1)  # (N, J*3): the residual on the newest lifted frame
+    lifted, truth = data["lifted"].reshape(n, -1), data["truth"].reshape(n, -1)
+    y = truth - lifted  # (N, J*3): the residual on the newest lifted frame
+    within = np.flatnonzero(sequence[2:] == sequence[:-2]) + 2  # frames whose two predecessors are their sequence's
+    second = lambda a: a[within] - 2 * a[within - 1] + a[within - 2]  # noqa: E731
+    dx, dy = second(x), second(truth) - second(lifted)
     penalty = args.ridge * n * np.eye(x.shape[1])
     penalty[-1, -1] = 0.0
-    solution = np.linalg.solve(x.T @ x + penalty, x.T @ y)  # (K*J*3 + 1, J*3)
+    solution = np.linalg.solve(x.T @ x + args.smooth * dx.T @ dx + penalty,
+                               x.T @ y + args.smooth * dx.T @ dy)  # (K*J*3 + 1, J*3)
     checkpoint = resolve(str(data["checkpoint"]))
     out, sidecar = weight_files(args.name)
     rounded = np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])  # float32 precision, plain JSON
     out.write_text(json.dumps({"weights": rounded(solution[:-1]).tolist(), "bias": rounded(solution[-1]).tolist()}))
     sidecar.write_text(json.dumps({
         "lifter": Path(checkpoint).stem, "lifter_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
-        "history": HISTORY, "ridge": args.ridge, "frames": n, "sequences": int(len(data["names"])),
+        "history": HISTORY, "ridge": args.ridge, "smooth": args.smooth, "frames": n,
+        "sequences": int(len(data["names"])), "caches": [str(p) for p in args.data],
         "trained_with": "python tools/train_refiner.py data/fit (docs/TEMPORAL.md)"}, indent=2) + "\n")
-    print(f"wrote {out} and its sidecar: {n} frames, ridge {args.ridge}")
+    print(f"wrote {out} and its sidecar: {n} frames, ridge {args.ridge}, smooth {args.smooth}")
 
 
 def scores(truth: np.ndarray, pred: np.ndarray, sequence: np.ndarray) -> dict[str, float]:
@@ -158,9 +190,11 @@ def main(argv: list[str] | None = None) -> None:
                       "(0 = every whole sequence, in order: for evaluation)")
     data.add_argument("--checkpoint", default="mpm_t27_causal")
     data.add_argument("--seed", type=int, default=0)
+    data.add_argument("--scene", choices=("h36m", "robot"), default="h36m")
     fitting = commands.add_parser("fit", help="ridge regression → mpm_model/weights/<refiner>.npz + sidecar")
-    fitting.add_argument("--data", type=Path, required=True)
+    fitting.add_argument("--data", type=Path, nargs="+", required=True)
     fitting.add_argument("--ridge", type=float, default=1e-3)
+    fitting.add_argument("--smooth", type=float, default=10.0, help="weight of the acceleration error")
     fitting.add_argument("--name", default=DEFAULT_REFINER, help="weights name in mpm_model/weights")
     evaluation = commands.add_parser("eval", help="table: lifter, One Euro, refiner")
     evaluation.add_argument("--data", type=Path, required=True)
