@@ -77,6 +77,9 @@ def test_root_filter_off_live(context, tmp_path) -> None:
                    for s in off)
         refused = lifter.set_parameters([Parameter("root_gate", value=0.5)])[0]
         assert not refused.successful and "root_gate" in refused.reason
+        assert lifter._lifter.refiner is None  # a tiny random lifter: not the refiner's, said at configure
+        assert driver.spin_until(lambda: any("pose refiner" in line and "smoothing parameters" in line
+                                             for line in driver.log_lines()), 5.0), driver.log_lines()
     finally:
         driver.close()
         lifter.destroy_node()

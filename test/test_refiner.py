@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mpm_model.streaming.refiner import (DEFAULT_REFINER, HISTORY, PoseRefiner, RefinerWeights, load_refiner, refine,
-                                         refiner_for, weight_files)
+from mpm_model.checkpoint import resolve
+from mpm_model.streaming.refiner import (DEFAULT_REFINER, HISTORY, PoseRefiner, RefinerWeights, file_sha256,
+                                         load_refiner, refine, refiner_for, weight_files)
+from mpm_ros.backend_setup import pose_refiner
 
 PERIOD = 33_333_333
 J = 17
@@ -83,3 +85,15 @@ def test_shipped_refiner_loads_and_names_its_lifter() -> None:
     shipped = load_refiner(DEFAULT_REFINER)
     assert shipped.weights.shape == (HISTORY * J * 3, J * 3) and len(shipped.lifter_sha256) == 64
     assert shipped.lifter == "mpm_t27_causal" and np.isfinite(shipped.weights).all()
+
+
+@pytest.mark.parametrize("checkpoint", ["mpm_t27_causal", "mpm_t81_causal_la3", ""])
+def test_the_node_gets_it_only_for_its_lifter(checkpoint: str) -> None:
+    """backend_setup.pose_refiner hashes the checkpoint file: the shipped refiner for the lifter it names, else None
+    with the reason the node logs (another lifter, or no weights file at all)."""
+    shipped = load_refiner(DEFAULT_REFINER)
+    found, why = pose_refiner(checkpoint)
+    matches = bool(checkpoint) and file_sha256(resolve(checkpoint)) == shipped.lifter_sha256
+    assert (found is not None) == matches and (why == "") == matches
+    if checkpoint == "mpm_t81_causal_la3":
+        assert found is None and f"trained for {shipped.lifter}" in why
