@@ -56,7 +56,7 @@ def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str,
          batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(F, J, 3) world poses → truth and lifted root-relative camera-frame joints, (F, J, 3) each. `scene`:
     "h36m" (make_bag's camera in front of the person) or "robot" (make demo-rgbd's robot camera, 1.2 m high, the
-    person walking to and fro 1.5-7 m away)."""
+    person walking to and fro 1.2-7 m away)."""
     if scene == "robot":
         path = rgbd_scene.walk_paths(1, len(poses), FPS, rng)
         track = PersonTrack(1, 0, len(poses), rgbd_scene.place_on_paths([poses.astype(np.float64)], path)[0])
