@@ -12,8 +12,8 @@ from mpm_msgs.msg import Skeleton3D  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
 from mpm_ros.lift_node import LifterNode  # noqa: E402
-from node_support import (Driver, camera_info, lifter_overrides, skeleton_array, stamp_ns, tiny_checkpoint,  # noqa: E402
-                          walking_pixels)
+from node_support import (Driver, camera_info, lifter_overrides, skeleton_array, stamp_ns,  # noqa: E402
+                          tiny_checkpoint, walking_pixels)
 
 MAX_PREDICTION_S = 0.2
 

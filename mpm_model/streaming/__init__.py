@@ -6,5 +6,6 @@ from mpm_model.streaming.lifter import LiftBatch, Lifted, StreamingLifter
 from mpm_model.streaming.options import LifterOptions, StreamOptions, confident
 from mpm_model.streaming.window_buffer import RESETS, Emission, Observation, PushResult
 
-__all__ = ["RESETS", "Camera", "Emission", "LiftBatch", "Lifted", "LifterOptions", "Observation", "PushResult", "StreamOptions",
+__all__ = ["RESETS", "Camera", "Emission", "LiftBatch", "Lifted", "LifterOptions", "Observation", "PushResult",
+           "StreamOptions",
            "StreamingLifter", "confident", "fallback_intrinsics", "intrinsics_problem"]

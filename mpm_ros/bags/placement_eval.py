@@ -181,15 +181,14 @@ def main(argv: list[str] | None = None) -> None:
     seen = depth_seen(args.bag)
     if args.compare:
         before = LifterOptions(temporal=TemporalOptions(root_filter=False))
-        print("root_filter false:\n" + format_rows([evaluate(args.bag, backend, d, seen, before) for d in (False, True)])
-              + "\n\ndefaults:")
+        rows = [evaluate(args.bag, backend, use_depth, seen, before) for use_depth in (False, True)]
+        print("root_filter false:\n" + format_rows(rows) + "\n\ndefaults:")
     rows = [evaluate(args.bag, backend, use_depth, seen) for use_depth in (False, True)]
     print(format_rows(rows))
     for row in rows:
-        v = row["root_velocity_error_m_s"]
-        print(f"{'with' if row['use_depth'] else 'without'} depth: root velocity error median "
-              f"{v['median'] if v['median'] is None else round(v['median'], 3)} m/s, p90 "
-              f"{v['p90'] if v['p90'] is None else round(v['p90'], 3)} m/s over {v['count']} skeletons; {row['counts']}")
+        v = {k: x if x is None or k == "count" else round(x, 3) for k, x in row["root_velocity_error_m_s"].items()}
+        print(f"{'with' if row['use_depth'] else 'without'} depth: root velocity error median {v['median']} m/s, "
+              f"p90 {v['p90']} m/s over {v['count']} skeletons; {row['counts']}")
     if args.json_out:
         args.json_out.write_text(json.dumps(rows, indent=2))
 

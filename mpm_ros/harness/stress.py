@@ -7,8 +7,9 @@
 
 fuzz: every bad-input class of issue 11 (and seeded random mutations of valid messages) is published between the
 frames of two good tracks. It asserts the node stays alive, answers every good frame, is exact afterwards (the
-last clean frames equal an in-process reference on the same model, root-relative), counts every bad input by reason, never
-publishes NaN, an all-masked skeleton or a confidence > 1, and logs no traceback or error; then SIGINT → exit 0.
+last clean frames equal an in-process reference on the same model, root-relative), counts every bad input by
+reason, never publishes NaN, an all-masked skeleton or a confidence > 1, and logs no traceback or error; then
+SIGINT → exit 0.
 soak: N churning tracks at a fixed rate for M minutes; prints RSS, completeness, end-to-end latency (receive
 time − source stamp, same clock) and the load average every sample period.
 together, overload: mpm_ros/harness/stress_load.py.
