@@ -267,7 +267,7 @@ class LifterNode(ServingNode):
         if result.expired:
             self._markers.forget(result.expired)
             self._outputs["markers"].publish(messages.delete_markers(decoded.stamp_ns, decoded.frame_id,
-                                                                     result.expired))
+                                                                     result.expired, self._params.marker_velocity))
         if result.emissions:
             cameras = [self._camera.match(e.stamp_ns, decoded.input_frame_id).camera for e in result.emissions]
             self._enqueue(Job(result.emissions, decoded.frame_id, cameras, self._params.use_depth, received_at))
@@ -350,9 +350,12 @@ class LifterNode(ServingNode):
         self.stats.output_published(time.monotonic() - job.received_at, stamp_age_s)
         if markers is not None:
             switched = self._markers.switched(lifted.track_ids, lifted.placed)
-            markers.publish(messages.skeleton_markers(lifted.stamp_ns, job.frame_id, lifted.track_ids, points,
-                                                      lifted.mask, lifted.placement, switched, p.marker_scale,
-                                                      p.marker_lifetime))
+            drawn = messages.skeleton_markers(lifted.stamp_ns, job.frame_id, lifted.track_ids, points, lifted.mask,
+                                              lifted.placement, switched, p.marker_scale, p.marker_lifetime)
+            if p.marker_velocity:
+                drawn.markers += messages.velocity_markers(lifted.stamp_ns, job.frame_id, lifted.track_ids, points,
+                                                           lifted.root_velocity, p.marker_scale, p.marker_lifetime)
+            markers.publish(drawn)
 
     # ---- diagnostics ----------------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:

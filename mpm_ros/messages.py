@@ -19,6 +19,8 @@ BONES_MARKER_ID = 1
 LABEL_MARKER_ID = 2  # placed skeletons: TEXT_VIEW_FACING above the head saying how the root was placed
 PLACEMENT_LABELS = {Skeleton3D.REPROJECTION: "2D fit", Skeleton3D.DEPTH: "depth", Skeleton3D.PREDICTED: "predicted"}
 LABEL_HEIGHT_M = 0.25  # above the head joint (camera y points down)
+VELOCITY_SUFFIX = "/velocity"  # marker_velocity: an ARROW (id 0) from the root along 0.5 s of its velocity
+VELOCITY_ARROW_S = 0.5
 MASKED_JOINT_ALPHA = 0.35
 BONE_POINTS = tuple(i for bone in H36M_BONES for i in bone)  # LINE_LIST: two points per bone
 # Root-relative (unplaced) skeletons are drawn in their own namespace, white and translucent, at the frame origin:
@@ -155,11 +157,36 @@ class MarkerNamespaces:
             self._placed.pop(track_id, None)
 
 
-def delete_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int]) -> MarkerArray:
-    """DELETE the markers of each expired track, in both namespaces."""
+def velocity_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int], points: Sequence[list[Point]],
+                     velocity: np.ndarray, scale: float, lifetime_s: float) -> list[Marker]:
+    """Per track with a known root velocity ((B, 3) m/s, NaN where unknown): an ARROW in track_<id>/velocity from
+    the root to where 0.5 s of that velocity takes it, in the track's colour; a DELETE of it where unknown."""
+    header, lifetime, markers = _header(stamp_ns, frame_id), duration_from_s(lifetime_s), []
+    for b, track_id in enumerate(track_ids):
+        namespace = f"track_{int(track_id)}{VELOCITY_SUFFIX}"
+        v = np.asarray(velocity[b], np.float64)
+        if not np.isfinite(v).all():
+            markers.append(Marker(header=header, ns=namespace, id=0, action=Marker.DELETE))
+            continue
+        root = points[b][0]
+        end = Point(x=root.x + VELOCITY_ARROW_S * v[0], y=root.y + VELOCITY_ARROW_S * v[1],
+                    z=root.z + VELOCITY_ARROW_S * v[2])
+        r, g, b_ = track_color(int(track_id))
+        arrow = Marker(header=header, ns=namespace, id=0, type=Marker.ARROW, action=Marker.ADD, lifetime=lifetime,
+                       points=[root, end], color=ColorRGBA(r=r, g=g, b=b_, a=1.0))
+        arrow.scale.x, arrow.scale.y, arrow.scale.z = float(scale) * 0.4, float(scale) * 0.8, float(scale)
+        arrow.pose.orientation.w = 1.0
+        markers.append(arrow)
+    return markers
+
+
+def delete_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int], velocity: bool = False) -> MarkerArray:
+    """DELETE the markers of each expired track, in both namespaces (and its velocity arrow when drawn)."""
     header = _header(stamp_ns, frame_id)
+    arrows = [Marker(header=header, ns=f"track_{int(t)}{VELOCITY_SUFFIX}", id=0, action=Marker.DELETE)
+              for t in track_ids] if velocity else []
     return MarkerArray(markers=[marker for track_id in track_ids for placed in (True, False)
-                                for marker in _delete(header, track_namespace(int(track_id), placed))])
+                                for marker in _delete(header, track_namespace(int(track_id), placed))] + arrows)
 
 
 def diagnostic_report(stamp_ns: int, name: str, hardware_id: str, report: Any) -> DiagnosticArray:

@@ -47,6 +47,9 @@ TABLE = ParamTable((
     ParamSpec("output_frame_id", "", "frame_id of the outputs; empty = header.frame_id of the input", live=True),
     _STREAM["place_in_camera_frame"],
     ParamSpec("marker_scale", 0.05, "Joint sphere diameter in metres (bone width = half)", 0.001, 1.0, live=True),
+    ParamSpec("marker_velocity", False, "Draw each track's root velocity as an ARROW (namespace "
+              "track_<id>/velocity, 0.5 s of motion long); off by default: from 2D fits alone the velocity is noisy "
+              "(docs/TEMPORAL.md)", live=True),
     ParamSpec("marker_lifetime", 0.5, "Marker lifetime in seconds; 0 = until replaced or deleted", 0.0, 3600.0,
               live=True),
     *specs_from(FallbackCamera, live=True),
@@ -93,6 +96,7 @@ class LifterParams:
     queue_size: int
     output_frame_id: str
     marker_scale: float
+    marker_velocity: bool
     marker_lifetime: float
     autostart: bool
 

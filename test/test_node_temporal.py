@@ -10,6 +10,9 @@ rclpy = pytest.importorskip("rclpy")
 
 from mpm_msgs.msg import Skeleton3D  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from visualization_msgs.msg import Marker  # noqa: E402
+
+from mpm_ros import messages  # noqa: E402
 
 from mpm_ros.lift_node import LifterNode  # noqa: E402
 from node_support import (Driver, camera_info, lifter_overrides, skeleton_array, stamp_ns,  # noqa: E402
@@ -80,6 +83,38 @@ def test_root_filter_off_live(context, tmp_path) -> None:
         assert lifter._lifter.refiner is None  # a tiny random lifter: not the refiner's, said at configure
         assert driver.spin_until(lambda: any("pose refiner" in line and "smoothing parameters" in line
                                              for line in driver.log_lines()), 5.0), driver.log_lines()
+    finally:
+        driver.close()
+        lifter.destroy_node()
+
+
+def test_velocity_arrows_opt_in() -> None:
+    """An ARROW from the root along 0.5 s of its velocity where known, a DELETE where not; expiry deletes it too."""
+    joints = np.zeros((2, 17, 3)) + [[[1.0, 0.0, 4.0]], [[0.0, 0.0, 3.0]]]
+    arrows = messages.velocity_markers(7, "cam", [3, 4], messages.track_points(joints),
+                                       np.array([[1.0, 0.0, -2.0], [np.nan] * 3]), 0.05, 0.5)
+    assert [(m.ns, m.id, m.type if m.action == Marker.ADD else m.action) for m in arrows] == [
+        ("track_3/velocity", 0, Marker.ARROW), ("track_4/velocity", 0, Marker.DELETE)]
+    assert [(p.x, p.y, p.z) for p in arrows[0].points] == [(1.0, 0.0, 4.0), (1.5, 0.0, 3.0)]
+    expired = messages.delete_markers(7, "cam", [3], velocity=True).markers
+    assert ("track_3/velocity", 0, Marker.DELETE) in [(m.ns, m.id, m.action) for m in expired]
+    assert all("velocity" not in m.ns for m in messages.delete_markers(7, "cam", [3]).markers)
+
+
+def test_node_draws_velocity_arrows_when_asked(context, tmp_path) -> None:
+    lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(tiny_checkpoint(tmp_path),
+                                                                             marker_velocity=True))
+    driver = Driver(context, lifter)
+    try:
+        driver.wait_connected()
+        driver.camera.publish(camera_info())
+        driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+        walker = walking_pixels(6)
+        for frame in range(6):
+            driver.send(skeleton_array(stamp_ns(frame), {2: walker[frame]}), expect_outputs=frame + 1)
+        assert any(m.skeletons[0].has_velocity for m in driver.skeletons)
+        assert driver.spin_until(lambda: any(m.type == Marker.ARROW and m.ns == "track_2/velocity"
+                                             for a in driver.markers for m in a.markers), 5.0)
     finally:
         driver.close()
         lifter.destroy_node()
