@@ -117,32 +117,60 @@ def load_caches(paths: list[Path]) -> dict[str, np.ndarray]:
             "names": np.concatenate([c["names"] for c in caches]), "checkpoint": str(caches[0]["checkpoint"])}
 
 
-def fit(args: argparse.Namespace) -> None:
+def solve(history: np.ndarray, lifted: np.ndarray, truth: np.ndarray, sequence: np.ndarray, smooth: float,
+          ridge: float, shared: bool) -> tuple[np.ndarray, np.ndarray]:
     """Least squares on the residual, plus `smooth` x the squared error of its second difference against the
-    truth's (SmoothNet's acceleration error, within a sequence), plus a ridge penalty."""
-    data = load_caches(args.data)
-    history, sequence = histories(data["lifted"], data["sequence"]), data["sequence"]  # (N, K, J, 3)
-    n = len(history)
-    x = np.concatenate([history.reshape(n, -1), np.ones((n, 1))], 1)  # (N, K*J*3 + 1)
-    lifted, truth = data["lifted"].reshape(n, -1), data["truth"].reshape(n, -1)
-    y = truth - lifted  # (N, J*3): the residual on the newest lifted frame
+    truth's (SmoothNet's acceleration error, within a sequence), plus a ridge penalty → (K*J*3, J*3) weights and
+    (J*3,) bias. `shared`: one K-tap causal filter for every coordinate (no bias; the same whatever the view),
+    else a full linear map of the history (it also learns view-dependent pose corrections)."""
+    n, coords = len(history), lifted[0].size
+    x = history.reshape(n, HISTORY, coords)  # (N, K, C)
+    y = (truth - lifted).reshape(n, coords)  # (N, C): the residual on the newest lifted frame
     within = np.flatnonzero(sequence[2:] == sequence[:-2]) + 2  # frames whose two predecessors are their sequence's
     second = lambda a: a[within] - 2 * a[within - 1] + a[within - 2]  # noqa: E731
-    dx, dy = second(x), second(truth) - second(lifted)
-    penalty = args.ridge * n * np.eye(x.shape[1])
+    dy = second(truth.reshape(n, coords)) - second(lifted.reshape(n, coords))  # (N', C)
+    if shared:
+        taps, dtaps = x.transpose(0, 2, 1).reshape(-1, HISTORY), second(x).transpose(0, 2, 1).reshape(-1, HISTORY)
+        w = np.linalg.solve(taps.T @ taps + smooth * dtaps.T @ dtaps + ridge * n * np.eye(HISTORY),
+                            taps.T @ y.reshape(-1) + smooth * dtaps.T @ dy.reshape(-1))  # (K,)
+        weights = np.zeros((HISTORY * coords, coords))
+        for k in range(HISTORY):
+            weights[k * coords + np.arange(coords), np.arange(coords)] = w[k]
+        return weights, np.zeros(coords)
+    full = np.concatenate([x.reshape(n, -1), np.ones((n, 1))], 1)  # (N, K*C + 1)
+    dfull = second(full)
+    penalty = ridge * n * np.eye(full.shape[1])
     penalty[-1, -1] = 0.0
-    solution = np.linalg.solve(x.T @ x + args.smooth * dx.T @ dx + penalty,
-                               x.T @ y + args.smooth * dx.T @ dy)  # (K*J*3 + 1, J*3)
+    solution = np.linalg.solve(full.T @ full + smooth * dfull.T @ dfull + penalty,
+                               full.T @ y + smooth * dfull.T @ dy)  # (K*C + 1, C)
+    return solution[:-1], solution[-1]
+
+
+def fit(args: argparse.Namespace) -> None:
+    """Fit (solve) on the caches and write the weights + sidecar; `--validate`: fit on 4/5 of the sequences and
+    print the scores of the other fifth (lifter alone beside it), write nothing."""
+    data = load_caches(args.data)
+    history, sequence = histories(data["lifted"], data["sequence"]), data["sequence"]  # (N, K, J, 3)
+    lifted, truth, n = data["lifted"], data["truth"], len(history)
+    if args.validate:
+        held = sequence % 5 == 0
+        weights, bias = solve(history[~held], lifted[~held], truth[~held], sequence[~held], args.smooth,
+                              args.ridge, args.shared)
+        refined = refine(history[held], {"weights": weights, "bias": bias})
+        print("lifter alone", scores(truth[held], lifted[held], sequence[held]))
+        print(f"refiner (smooth {args.smooth}, shared {args.shared})", scores(truth[held], refined, sequence[held]))
+        return
+    weights, bias = solve(history, lifted, truth, sequence, args.smooth, args.ridge, args.shared)
     checkpoint = resolve(str(data["checkpoint"]))
     out, sidecar = weight_files(args.name)
     rounded = np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])  # float32 precision, plain JSON
-    out.write_text(json.dumps({"weights": rounded(solution[:-1]).tolist(), "bias": rounded(solution[-1]).tolist()}))
+    out.write_text(json.dumps({"weights": rounded(weights).tolist(), "bias": rounded(bias).tolist()}))
     sidecar.write_text(json.dumps({
         "lifter": Path(checkpoint).stem, "lifter_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
-        "history": HISTORY, "ridge": args.ridge, "smooth": args.smooth, "frames": n,
+        "history": HISTORY, "ridge": args.ridge, "smooth": args.smooth, "shared": args.shared, "frames": n,
         "sequences": int(len(data["names"])), "caches": [str(p) for p in args.data],
         "trained_with": "python tools/train_refiner.py data/fit (docs/TEMPORAL.md)"}, indent=2) + "\n")
-    print(f"wrote {out} and its sidecar: {n} frames, ridge {args.ridge}, smooth {args.smooth}")
+    print(f"wrote {out} and its sidecar: {n} frames, ridge {args.ridge}, smooth {args.smooth}, shared {args.shared}")
 
 
 def scores(truth: np.ndarray, pred: np.ndarray, sequence: np.ndarray) -> dict[str, float]:
@@ -194,7 +222,10 @@ def main(argv: list[str] | None = None) -> None:
     fitting = commands.add_parser("fit", help="ridge regression → mpm_model/weights/<refiner>.npz + sidecar")
     fitting.add_argument("--data", type=Path, nargs="+", required=True)
     fitting.add_argument("--ridge", type=float, default=1e-3)
-    fitting.add_argument("--smooth", type=float, default=10.0, help="weight of the acceleration error")
+    fitting.add_argument("--smooth", type=float, default=3.0, help="weight of the acceleration error")
+    fitting.add_argument("--full", dest="shared", action="store_false", help="a full linear map of the history "
+                         "instead of one causal filter shared by every coordinate")
+    fitting.add_argument("--validate", action="store_true", help="score on a held-out fifth, write nothing")
     fitting.add_argument("--name", default=DEFAULT_REFINER, help="weights name in mpm_model/weights")
     evaluation = commands.add_parser("eval", help="table: lifter, One Euro, refiner")
     evaluation.add_argument("--data", type=Path, required=True)
