@@ -1,18 +1,18 @@
 """Train and evaluate the causal pose refiner (mpm_model/streaming/refiner.py) on the shipped lifter's own outputs.
 
-`data`: sequences of a mocap file (resampled to 30 fps) seen by make_bag's H36M-like camera (frame_scene), with
-make_bag's detector model (2 px jitter, 5 % occluded joints, rare outliers); the lifter runs on every frame's
-causal window exactly as the streaming window buffer builds it (masked padding at the start, masked joints
-zeroed); its root-relative outputs and the truth are cached (.npz). `fit`: ridge regression from the last K lifted
-frames to the truth of the newest (a residual on the newest frame), written to mpm_model/weights (JSON) with a sidecar
-naming the lifter file and its sha256. `eval`: raw lifter, One Euro settings and the refiner on a cache, as a
+`data`: sequences of a mocap file (resampled to 30 fps) seen by make_bag's H36M-like camera (frame_scene) or the
+robot camera of make demo-rgbd, with make_bag's detector model (2 px jitter, 5 % occluded joints, rare outliers);
+the lifter runs on every frame's causal window exactly as the streaming window buffer builds it (masked padding
+at the start, masked joints zeroed); its root-relative outputs and the truth are cached (.npz). `fit`: least
+squares (`solve`) from the last K lifted frames to the truth of the newest (a residual on the newest frame),
+written to mpm_model/weights (JSON) with a sidecar naming the lifter file and its sha256. `eval`: raw lifter, One Euro settings and the refiner on a cache, as a
 table (MPJPE, acceleration error, lag; all frames and the fast-motion sequences). Train on the train file only.
 
     export OMP_NUM_THREADS=1 T=../shared/data/mocap_h36m17_train.npz S=../shared/data/mocap_h36m17_test_slice.npz
     nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 30000 --out out/refiner/train.npz
     nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 15000 --scene robot --seed 1 \
         --out out/refiner/train_robot.npz                              # ~8 + 4 min on 2 loaded cores
-    .venv/bin/python tools/train_refiner.py fit --data out/refiner/train.npz out/refiner/train_robot.npz --smooth 10
+    .venv/bin/python tools/train_refiner.py fit --data out/refiner/train.npz out/refiner/train_robot.npz  # --validate
     .venv/bin/python tools/train_refiner.py data --mocap $S --out out/refiner/test.npz  # and --scene robot
     .venv/bin/python tools/train_refiner.py eval --data out/refiner/test.npz
 """
