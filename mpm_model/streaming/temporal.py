@@ -112,9 +112,6 @@ class RootFilter:
         """Live: the next update uses them; `reset_after_s` is the streams' track_timeout."""
         self.options, self.reset_after_ns = options, int(reset_after_s * 1e9)
 
-    def clear(self) -> None:
-        self._tracks.clear()
-
     def update(self, stamp_ns: int, track_ids: tuple[int, ...], translation: np.ndarray, method: np.ndarray,
                intrinsics: np.ndarray, counts: Counter) -> RootEstimate:
         """(B, 3) root fits + (B,) their placement + (B, 3, 3) camera matrices (NaN: none) of the source frame
