@@ -171,8 +171,8 @@ def run_fuzz(seed: int, mutations: int, rounds: int, workdir: Path) -> list[str]
             if skeleton.track_id not in GOOD:
                 continue
             got = np.array([(p.x, p.y, p.z) for p in skeleton.joints])
-            expected = reference[skeleton.track_id]  # root-relative: the root state remembers the fuzz phase
-            error = float(np.abs((got - got[:1]) - (expected - expected[:1])).max())
+            fresh = reference[skeleton.track_id]  # root-relative: the root state remembers the fuzz phase
+            error = float(np.abs((got - got[:1]) - (fresh - fresh[:1])).max())
             worst = max(worst, error)
             if error > 1e-3:
                 failures.append(f"track {skeleton.track_id} after the fuzz differs from the reference by {error:.4f} m")
