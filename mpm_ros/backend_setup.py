@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mpm_model.checkpoint import resolve
 from mpm_model.config import ModelConfig
 from mpm_model.deploy.backends import Backend, create_backend, default_engine_dir
+from mpm_model.streaming.refiner import RefinerWeights, file_sha256, refiner_for
 from mpm_model.untrained import random_checkpoint
 from mpm_ros.params import LifterParams
 
@@ -36,3 +38,13 @@ def build_backend(params: LifterParams) -> tuple[Backend, bool]:
                              precision=params.precision, engine_dir=engine_dir, threads=params.ort_threads or None,
                              spinning=params.ort_spinning)
     return backend, untrained
+
+
+def pose_refiner(checkpoint: str) -> tuple[RefinerWeights | None, str]:
+    """The learned pose refiner trained for these lifter weights (by the file's sha256), or (None, why not)."""
+    if not checkpoint:
+        return None, "no pose refiner for an untrained model"
+    try:
+        return refiner_for(file_sha256(resolve(checkpoint)))
+    except (OSError, ValueError) as exc:
+        return None, f"no pose refiner: cannot read the lifter weights ({type(exc).__name__}: {exc})"

@@ -247,7 +247,8 @@ def lifter_report(stats: PipelineStats, lifter: Any, checkpoint: str, camera_inf
     if backend.fallback_reason:  # for as long as the node runs on the fallback
         problems.append(f"backend {backend.fallback_reason}")
         snapshot.extra["backend_fallback"] = backend.fallback_reason
-    period_s = 1.0 / measured if measured else (1.0 / lifter.options.frame_rate if lifter.options.frame_rate else None)
+    rate = lifter.options.stream.frame_rate
+    period_s = 1.0 / measured if measured else (1.0 / rate if rate else None)
     load_level, load_problems = load_conditions(stats.frame_counts(now), snapshot.end_to_end_p50_ms, period_s)
     problems += load_problems
     summary = "; ".join(problems) or f"{snapshot.output_rate_hz:.1f} Hz out, {snapshot.active_tracks} track(s)"

@@ -46,7 +46,7 @@ class FrameDecoder:
     def decode_bytes(self, data: bytes, received_at: float, output_frame_id: str = "",
                      camera_frame_id: str = "") -> Decoded:
         """A serialised Skeleton2DArray, received at `received_at` (time.monotonic())."""
-        max_tracks = self.lifter.options.max_tracks
+        max_tracks = self.lifter.options.stream.max_tracks
         limit = max_message_bytes(max_tracks)
         if len(data) > limit:
             return Decoded([Drop("oversized_message", 1, f"dropping a {len(data)}-byte keypoints message (limit "
@@ -82,7 +82,7 @@ class FrameDecoder:
             return out
         if not msg.skeletons:
             out.drops.append(Drop("empty_message", 1, None))
-        max_tracks = lifter.options.max_tracks
+        max_tracks = lifter.options.stream.max_tracks
         live = set() if out.admitted in RESETS else set(lifter.track_ids)  # a reset frees every slot
         selection = select_skeletons(msg.skeletons, live, max_tracks)
         out.drops += [Drop(reason, count, f"dropped {count} skeleton(s): {reason} (max_tracks={max_tracks})")

@@ -38,7 +38,7 @@ from mpm_model.streaming.camera import CAMERA_HISTORY_S  # noqa: E402
 from mpm_model.streaming.depth import DepthImage, decode_depth  # noqa: E402
 from mpm_model.streaming.person_frames import person_frames  # noqa: E402
 from mpm_ros import keypoints_wire, messages, params, tf_output  # noqa: E402
-from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_problem  # noqa: E402
+from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_problem, pose_refiner  # noqa: E402
 from mpm_ros.camera_source import CAMERA_INFO_GRACE_S, CameraSource  # noqa: E402
 from mpm_ros.diagnostics import (LifterHealth, PipelineStats, frame_rate_problem, lifter_report,  # noqa: E402
                                  model_mode)
@@ -117,8 +117,10 @@ class LifterNode(ServingNode):
         cfg = backend.config
         self._params, self._backend_name = p, backend.name
         self.health = LifterHealth(untrained=untrained)
-        self._lifter = StreamingLifter(backend, p.stream)
-        self._lifter.depth_options, self._lifter.smoother.options = p.depth, p.smoothing
+        refiner, no_refiner = pose_refiner(p.checkpoint)
+        if no_refiner and p.lifter.temporal.pose_refiner:
+            self.get_logger().warning(f"{no_refiner}: the pose is filtered by the smoothing parameters instead")
+        self._lifter = StreamingLifter(backend, p.lifter, refiner)
         self._depth = deque(maxlen=min(MAX_DEPTH_IMAGES, self._lifter.delay_frames + 4))
         self._decoder = FrameDecoder(self._lifter, lambda data: keypoints_wire.from_message(
             deserialize_message(data, Skeleton2DArray)))
@@ -165,8 +167,7 @@ class LifterNode(ServingNode):
 
     def _apply_live(self, values: dict[str, Any]) -> None:
         self._params = params.to_params(values)
-        self._lifter.set_options(self._params.stream)
-        self._lifter.depth_options, self._lifter.smoother.options = self._params.depth, self._params.smoothing
+        self._lifter.set_options(self._params.lifter)
         self._camera.fallback = self._params.fallback
         self._frames.options = self._params.frames
 
@@ -277,14 +278,14 @@ class LifterNode(ServingNode):
         if result.expired:
             self._markers.forget(result.expired)
             self._outputs["markers"].publish(messages.delete_markers(
-                decoded.stamp_ns, self._frames.frame_id(decoded.frame_id), result.expired))
+                decoded.stamp_ns, self._frames.frame_id(decoded.frame_id), result.expired, self._params.marker_velocity))
         if result.emissions:
             cameras = [self._camera.match(e.stamp_ns, decoded.input_frame_id).camera for e in result.emissions]
             self._enqueue(Job(result.emissions, decoded.frame_id, cameras, self._params.use_depth, received_at))
 
     def _record(self, result: PushResult, camera: Camera, now: float) -> None:
         """Counters, warnings and the stream-rate check for one accepted frame."""
-        options = self._lifter.options
+        options = self._lifter.options.stream
         for reason, count in result.dropped.items():
             self._drop(Drop(reason, count, f"dropped {count} skeleton(s): {reason} (min_visible_joints="
                             f"{options.min_visible_joints}, max_tracks={options.max_tracks})"))
@@ -350,7 +351,7 @@ class LifterNode(ServingNode):
     def _publish(self, lifted: Lifted, job: Job, camera: Camera, markers: Any) -> None:
         p = self._params
         self.stats.mask("root_fit_failed", int((~lifted.placed).sum()) if camera.intrinsics is not None
-                        and p.stream.place_in_camera_frame else 0)
+                        and p.lifter.stream.place_in_camera_frame else 0)
         out, drop = self._frames.express(lifted, job.frame_id)  # target_frame; a failed tf2 lookup drops it
         if drop is not None:
             self._drop(drop)
@@ -358,7 +359,7 @@ class LifterNode(ServingNode):
         points = messages.track_points(out.joints)
         self._outputs["skeletons3d"].publish(messages.skeleton3d_array(
             lifted.stamp_ns, out.frame_id, lifted.track_ids, points, lifted.confidence, lifted.mask,
-            lifted.placement, out.orientations))
+            lifted.placement, out.orientations, out.root_velocity, out.root_covariance))
         # Latency is the skeletons' (the markers that follow are for the eyes: RViz)
         stamp_age_s = (self.get_clock().now().nanoseconds - lifted.stamp_ns) * 1e-9
         self.stats.output_published(time.monotonic() - job.received_at, stamp_age_s)
@@ -367,9 +368,12 @@ class LifterNode(ServingNode):
                                                          out.orientations, lifted.placed))
         if markers is not None:
             switched = self._markers.switched(lifted.track_ids, lifted.placed)
-            markers.publish(messages.skeleton_markers(lifted.stamp_ns, out.frame_id, lifted.track_ids, points,
-                                                      lifted.mask, lifted.placement, switched, p.marker_scale,
-                                                      p.marker_lifetime, out.up))
+            drawn = messages.skeleton_markers(lifted.stamp_ns, out.frame_id, lifted.track_ids, points, lifted.mask,
+                                              lifted.placement, switched, p.marker_scale, p.marker_lifetime, out.up)
+            if p.marker_velocity:
+                drawn.markers += messages.velocity_markers(lifted.stamp_ns, out.frame_id, lifted.track_ids, points,
+                                                           out.root_velocity, p.marker_scale, p.marker_lifetime)
+            markers.publish(drawn)
 
     # ---- diagnostics ----------------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Point, Quaternion
+from geometry_msgs.msg import Point, Quaternion, Vector3
 from mpm_msgs.msg import Skeleton3D, Skeleton3DArray
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
@@ -17,8 +17,10 @@ NS_PER_S = 1_000_000_000
 JOINTS_MARKER_ID = 0
 BONES_MARKER_ID = 1
 LABEL_MARKER_ID = 2  # placed skeletons: TEXT_VIEW_FACING above the head saying how the root was placed
-PLACEMENT_LABELS = {Skeleton3D.REPROJECTION: "2D fit", Skeleton3D.DEPTH: "depth"}
+PLACEMENT_LABELS = {Skeleton3D.REPROJECTION: "2D fit", Skeleton3D.DEPTH: "depth", Skeleton3D.PREDICTED: "predicted"}
 LABEL_HEIGHT_M = 0.25  # above the head joint, along the output frame's up (the camera's: y points down)
+VELOCITY_SUFFIX = "/velocity"  # marker_velocity: an ARROW (id 0) from the root along 0.5 s of its velocity
+VELOCITY_ARROW_S = 0.5
 MASKED_JOINT_ALPHA = 0.35
 BONE_POINTS = tuple(i for bone in H36M_BONES for i in bone)  # LINE_LIST: two points per bone
 # Root-relative (unplaced) skeletons are drawn in their own namespace, white and translucent, at the frame origin:
@@ -66,23 +68,33 @@ def track_points(joints: np.ndarray) -> list[list[Point]]:
 
 def skeleton3d_array(stamp_ns: int, frame_id: str, track_ids: Sequence[int], points: Sequence[list[Point]],
                      confidence: np.ndarray, masked: np.ndarray, placement: np.ndarray,
-                     orientations: np.ndarray | None = None) -> Skeleton3DArray:
+                     orientations: np.ndarray | None = None, root_velocity: np.ndarray | None = None,
+                     root_covariance: np.ndarray | None = None) -> Skeleton3DArray:
     """track_points (B × J) + (B, J) confidence + (B, J) bool masked + (B,) uint8 placement (Skeleton3D.NOT_PLACED /
-    REPROJECTION / DEPTH; `placed` follows from it) + optional (B, J, 4) x, y, z, w orientations (docs/ORIENTATIONS.md;
-    None: left empty) → Skeleton3DArray for the source frame stamp_ns."""
-    if orientations is not None and len(orientations) != len(track_ids):
-        raise ValueError(f"batch sizes differ: {len(track_ids)} ids, {len(orientations)} orientations")
-    if not (len(track_ids) == len(points) == len(confidence) == len(masked) == len(placement)):
+    REPROJECTION / DEPTH / PREDICTED; `placed` follows from it) [+ (B, J, 4) x, y, z, w orientations
+    (docs/ORIENTATIONS.md; None: left empty)] [+ (B, 3) root velocity m/s and (B, 3, 3) root covariance m², NaN where
+    unknown: has_velocity false / all zero] → Skeleton3DArray for the source frame stamp_ns."""
+    batch = len(track_ids)
+    if orientations is not None and len(orientations) != batch:
+        raise ValueError(f"batch sizes differ: {batch} ids, {len(orientations)} orientations")
+    if not (batch == len(points) == len(confidence) == len(masked) == len(placement)):
         raise ValueError(f"batch sizes differ: {len(track_ids)} ids, {len(points)} skeletons, "
                          f"{len(confidence)} confidences, {len(masked)} masks, {len(placement)} placements")
     confidence, masked = np.asarray(confidence, np.float64).tolist(), np.asarray(masked, bool).tolist()
     placement = np.asarray(placement, np.uint8).tolist()
-    turns = [[]] * len(track_ids) if orientations is None else [
+    turns = [[]] * batch if orientations is None else [
         [Quaternion(x=x, y=y, z=z, w=w) for x, y, z, w in track]
         for track in np.asarray(orientations, np.float64).tolist()]
+    velocity = np.full((batch, 3), np.nan) if root_velocity is None else np.asarray(root_velocity, np.float64)
+    covariance = np.full((batch, 3, 3), np.nan) if root_covariance is None else np.asarray(root_covariance, np.float64)
+    known = np.isfinite(velocity).all(-1).tolist()  # (B,)
+    velocity = np.where(np.isfinite(velocity), velocity, 0.0).tolist()
+    covariance = np.where(np.isfinite(covariance).all((1, 2))[:, None], covariance.reshape(batch, 9), 0.0).tolist()
     return Skeleton3DArray(header=_header(stamp_ns, frame_id), skeletons=[
         Skeleton3D(track_id=int(track_id), joints=points[b], confidence=confidence[b], masked=masked[b],
-                   placed=placement[b] != Skeleton3D.NOT_PLACED, placement=placement[b], orientations=turns[b])
+                   placed=placement[b] != Skeleton3D.NOT_PLACED, placement=placement[b], orientations=turns[b],
+                   has_velocity=known[b], root_velocity=Vector3(x=velocity[b][0], y=velocity[b][1], z=velocity[b][2]),
+                   root_covariance=covariance[b])
         for b, track_id in enumerate(track_ids)
     ])
 
@@ -154,11 +166,36 @@ class MarkerNamespaces:
             self._placed.pop(track_id, None)
 
 
-def delete_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int]) -> MarkerArray:
-    """DELETE the markers of each expired track, in both namespaces."""
+def velocity_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int], points: Sequence[list[Point]],
+                     velocity: np.ndarray, scale: float, lifetime_s: float) -> list[Marker]:
+    """Per track with a known root velocity ((B, 3) m/s, NaN where unknown): an ARROW in track_<id>/velocity from
+    the root to where 0.5 s of that velocity takes it, in the track's colour; a DELETE of it where unknown."""
+    header, lifetime, markers = _header(stamp_ns, frame_id), duration_from_s(lifetime_s), []
+    for b, track_id in enumerate(track_ids):
+        namespace = f"track_{int(track_id)}{VELOCITY_SUFFIX}"
+        v = np.asarray(velocity[b], np.float64)
+        if not np.isfinite(v).all():
+            markers.append(Marker(header=header, ns=namespace, id=0, action=Marker.DELETE))
+            continue
+        root = points[b][0]
+        end = Point(x=root.x + VELOCITY_ARROW_S * v[0], y=root.y + VELOCITY_ARROW_S * v[1],
+                    z=root.z + VELOCITY_ARROW_S * v[2])
+        r, g, b_ = track_color(int(track_id))
+        arrow = Marker(header=header, ns=namespace, id=0, type=Marker.ARROW, action=Marker.ADD, lifetime=lifetime,
+                       points=[root, end], color=ColorRGBA(r=r, g=g, b=b_, a=1.0))
+        arrow.scale.x, arrow.scale.y, arrow.scale.z = float(scale) * 0.4, float(scale) * 0.8, float(scale)
+        arrow.pose.orientation.w = 1.0
+        markers.append(arrow)
+    return markers
+
+
+def delete_markers(stamp_ns: int, frame_id: str, track_ids: Sequence[int], velocity: bool = False) -> MarkerArray:
+    """DELETE the markers of each expired track, in both namespaces (and its velocity arrow when drawn)."""
     header = _header(stamp_ns, frame_id)
+    arrows = [Marker(header=header, ns=f"track_{int(t)}{VELOCITY_SUFFIX}", id=0, action=Marker.DELETE)
+              for t in track_ids] if velocity else []
     return MarkerArray(markers=[marker for track_id in track_ids for placed in (True, False)
-                                for marker in _delete(header, track_namespace(int(track_id), placed))])
+                                for marker in _delete(header, track_namespace(int(track_id), placed))] + arrows)
 
 
 def diagnostic_report(stamp_ns: int, name: str, hardware_id: str, report: Any) -> DiagnosticArray:

@@ -1,8 +1,9 @@
 """The mpm_lifter node's parameters: ONE table, declared and validated by the generic rules of
 mpm_ros.param_table, read into ONE record (`LifterParams`) whose parts go, whole, to where they are used.
 
-The streaming options (StreamOptions) and the fallback camera (FallbackCamera) are declared on their own records
-(default, range, description) and their specs are made from those fields; the rest are the node's own. Torch-free:
+The streaming lifter's options (LifterOptions: stream, depth, smoothing, temporal state) and the fallback camera
+(FallbackCamera) are declared on their own records (default, range, description) and their specs are made from
+those fields; the rest are the node's own. Torch-free:
 the launch files read their defaults from `SPECS`. `live` parameters apply while the node runs; the rest need a
 reconfigure (cleanup → set → configure) and are refused while the node is configured.
 """
@@ -13,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from mpm_model.deploy.backends.names import BACKEND_NAMES, PRECISIONS, precision_problem
-from mpm_model.streaming import StreamOptions
+from mpm_model.streaming import LifterOptions, StreamOptions
 from mpm_model.streaming.depth import DepthOptions
 from mpm_model.streaming.frames import FrameOptions
 from mpm_model.streaming.smoothing import SmoothingOptions
+from mpm_model.streaming.temporal import TemporalOptions
 from mpm_ros.camera_source import FallbackCamera
 from mpm_ros.inputs import frame_id_problem
 from mpm_ros.param_table import AUTOSTART, ParamSpec, ParamTable, specs_from
@@ -46,6 +48,9 @@ TABLE = ParamTable((
     ParamSpec("output_frame_id", "", "frame_id of the outputs; empty = header.frame_id of the input", live=True),
     _STREAM["place_in_camera_frame"],
     ParamSpec("marker_scale", 0.05, "Joint sphere diameter in metres (bone width = half)", 0.001, 1.0, live=True),
+    ParamSpec("marker_velocity", False, "Draw each track's root velocity as an ARROW (namespace "
+              "track_<id>/velocity, 0.5 s of motion long); off by default: from 2D fits alone the velocity is noisy "
+              "(docs/TEMPORAL.md)", live=True),
     ParamSpec("marker_lifetime", 0.5, "Marker lifetime in seconds; 0 = until replaced or deleted", 0.0, 3600.0,
               live=True),
     *specs_from(FallbackCamera, live=True),
@@ -64,6 +69,7 @@ TABLE = ParamTable((
     *specs_from(DepthOptions, live=True),
     *specs_from(SmoothingOptions, live=True),
     *specs_from(FrameOptions, live=True, configure_only=("tf_lookup", "publish_tf")),
+    *specs_from(TemporalOptions, live=True),
     AUTOSTART,
 ))
 PARAMS: tuple[ParamSpec, ...] = TABLE.specs
@@ -72,13 +78,11 @@ SPECS: dict[str, ParamSpec] = TABLE.by_name
 
 @dataclass(frozen=True)
 class LifterParams:
-    """Every lifter parameter; `stream`, `depth` and `smoothing` go whole to StreamingLifter, `fallback` to the
-    CameraSource, `frames` to the node's OutputFrames (mpm_ros.tf_output)."""
+    """Every lifter parameter; `lifter` goes whole to StreamingLifter, `fallback` to the CameraSource, `frames` to
+    the node's OutputFrames (mpm_ros.tf_output)."""
 
-    stream: StreamOptions
+    lifter: LifterOptions
     fallback: FallbackCamera
-    depth: DepthOptions
-    smoothing: SmoothingOptions
     frames: FrameOptions
     use_depth: bool
     depth_reliable: bool
@@ -96,6 +100,7 @@ class LifterParams:
     queue_size: int
     output_frame_id: str
     marker_scale: float
+    marker_velocity: bool
     marker_lifetime: float
     autostart: bool
 

@@ -33,6 +33,8 @@ class Expressed:
     joints: np.ndarray  # (B, J, 3) metres
     orientations: np.ndarray  # (B, J, 4) x, y, z, w
     up: np.ndarray  # (3,) the camera's up in the output frame (marker labels go above the head along it)
+    root_velocity: np.ndarray  # (B, 3) m/s, NaN where unknown
+    root_covariance: np.ndarray  # (B, 3, 3) m², NaN where unknown
 
 
 class TfLookup:
@@ -87,7 +89,8 @@ class OutputFrames:
         orientations = joint_orientations(lifted.joints)  # (B, J, 4): rotations only, placed or not
         o = self.options
         if not o.target_frame:
-            return Expressed(source, lifted.joints, orientations, CAMERA_UP), None
+            return Expressed(source, lifted.joints, orientations, CAMERA_UP, lifted.root_velocity,
+                             lifted.root_covariance), None
         if o.tf_lookup:  # configure-only: the lookup exists exactly when it is set
             transform, drop = self.lookup.transform(o.target_frame, source, lifted.stamp_ns, o)
             if drop is not None:
@@ -96,8 +99,10 @@ class OutputFrames:
                 return None, Drop(drop.reason, len(lifted.track_ids), drop.message if first else "")
         else:
             transform = Transform.from_pose(tuple(o.camera_to_target))
-        framed = to_frame(transform, lifted.joints, lifted.placed, orientations)
-        return Expressed(o.target_frame, framed.joints, framed.orientations, transform.rotation @ CAMERA_UP), None
+        framed = to_frame(transform, lifted.joints, lifted.placed, orientations, lifted.root_velocity,
+                          lifted.root_covariance)
+        return Expressed(o.target_frame, framed.joints, framed.orientations, transform.rotation @ CAMERA_UP,
+                         framed.root_velocity, framed.root_covariance), None
 
 
 class TfBroadcaster:

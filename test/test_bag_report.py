@@ -21,6 +21,7 @@ JOINT_OFFSET_M = 0.017  # added to one joint of track 2 → MPJPE 1 mm
 DEPTH_OFFSET_M = np.array([0.03, 0.0, 0.04])
 REPROJECTION_OFFSET_M = np.array([0.0, 0.0, 0.2])
 TURN_10_DEG = np.array([0.0, 0.0, np.sin(np.radians(5.0)), np.cos(np.radians(5.0))])  # track 1's orientations, off
+VELOCITY_OFFSET = np.array([0.3, 0.0, 0.4])  # m/s: track 1's published root velocity is the truth's plus this
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +61,12 @@ def bags(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             turns = [] if skeleton.track_id == 2 else [  # track 1: every joint 10° off the truth's; track 2: none
                 Quaternion(x=x, y=y, z=z, w=w)
                 for x, y, z, w in quaternion_multiply(TURN_10_DEG, joint_orientations(truth)).tolist()]
+            v = skeleton.root_velocity
+            velocity = type(v)(x=v.x + VELOCITY_OFFSET[0], y=v.y + VELOCITY_OFFSET[1], z=v.z + VELOCITY_OFFSET[2])
             predicted.append(type(skeleton)(track_id=skeleton.track_id, joints=joints, confidence=skeleton.confidence,
                                             masked=skeleton.masked, placed=placement > 0, placement=placement,
-                                            orientations=turns, has_velocity=False,
-                                            root_velocity=skeleton.root_velocity,
-                                            root_covariance=skeleton.root_covariance))
+                                            orientations=turns, has_velocity=skeleton.track_id == 1,
+                                            root_velocity=velocity, root_covariance=np.zeros(9)))
         out = type(gt)(header=gt.header, skeletons=predicted)
         writer.write(conns[bag_io.SKELETONS3D_TOPIC], log + LATENCY_NS,
                      store.serialize_cdr(out, bag_io.SKELETON3D_ARRAY_TYPE))
@@ -133,6 +135,24 @@ def test_motion_is_scored_over_runs_of_consecutive_frames(bags: tuple[Path, Path
     assert motion1["velocity_error_mm"] == pytest.approx(0.0, abs=1e-6)
     assert motion2["velocity_error_mm"] == pytest.approx(0.0, abs=1e-6)
     assert report["motion"]["frames"] == 35 and "acceleration (jitter)" in format_table(report)
+    assert motion1["acceleration_error_mm"] == pytest.approx(0.0, abs=1e-6)
+    assert motion2["acceleration_error_mm"] == pytest.approx(0.0, abs=1e-6)
+    assert report["motion"]["lag_frames"] == 0, "outputs of the truth itself: no lag"
+
+
+def test_lag_and_root_velocity_error(bags: tuple[Path, Path]) -> None:
+    """Outputs one frame behind the truth are found one frame late; a root velocity off by a known vector scores
+    its length (only skeletons with has_velocity count: track 1's 20)."""
+    run = load_run(*bags)
+    late = sorted((p for p in run.predictions if p.track_id == 1), key=lambda p: p.stamp_ns)
+    for earlier, later in zip(late[::-1][1:], late[::-1]):
+        later.joints = earlier.joints.copy()  # each output shows the previous frame's pose
+    report = compute_report(run)
+    assert report["motion"]["lag_frames"] == 1
+    velocity = report["root_velocity"]
+    assert velocity["count"] == 20 and velocity["median_m_s"] == pytest.approx(0.5)
+    table = format_table(report)
+    assert "lag 1 frame(s)" in table and "root velocity error: median 0.500 m/s" in table
 
 
 def test_cli_writes_json_and_pngs(bags: tuple[Path, Path], tmp_path: Path) -> None:

@@ -60,7 +60,8 @@ def test_walking_skeleton_causal_end_to_end(context, tmp_path) -> None:
                          for i in ((0, 1, 2) if ok else (0, 1))}, "placed: joints, bones and the placement label"
         placements = {(s.placed, s.placement) for m in driver.skeletons for s in m.skeletons}
         assert (True, Skeleton3D.REPROJECTION) in placements  # no depth subscribed: placed by the 2D fit only
-        assert placements <= {(True, Skeleton3D.REPROJECTION), (False, Skeleton3D.NOT_PLACED)}
+        assert placements <= {(True, Skeleton3D.REPROJECTION), (True, Skeleton3D.PREDICTED),  # a random model's fits
+                              (False, Skeleton3D.NOT_PLACED)}                                  # jump: some gated
         assert (1, True) in placed and (2, True) in placed
         assert expiries() == [[("track_2", 0), ("track_2", 1), ("track_2", 2), ("track_2/root_relative", 0),
                                ("track_2/root_relative", 1), ("track_2/root_relative", 2)]], \

@@ -1,5 +1,6 @@
 """JointSmoother (One Euro): off by default and then the identity; causal (no delay on a step's first frame);
-less jitter on a still noisy joint; resets on a new track, a gap, stamps going back or a placement switch."""
+less jitter on a still noisy joint; resets on a new track, a gap or stamps going back; a live track_timeout
+reaches it."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,9 +12,8 @@ PERIOD = 33_333_333
 ON = SmoothingOptions(smoothing=True, smoothing_min_cutoff=1.0, smoothing_beta=0.5)
 
 
-def run(smoother: JointSmoother, frames: np.ndarray, placed: bool = True, start: int = 0) -> np.ndarray:
-    return np.array([smoother.filter((start + f) * PERIOD, (7,), x[None], np.array([placed]))[0]
-                     for f, x in enumerate(frames)])
+def run(smoother: JointSmoother, frames: np.ndarray, start: int = 0) -> np.ndarray:
+    return np.array([smoother.filter((start + f) * PERIOD, (7,), x[None])[0] for f, x in enumerate(frames)])
 
 
 def test_off_is_the_identity() -> None:
@@ -45,16 +45,23 @@ def test_causal_and_fast_motion_follows() -> None:
     np.testing.assert_array_equal(prefix, out[:30])
 
 
-@pytest.mark.parametrize("change", ["gap", "back", "placement"])
+@pytest.mark.parametrize("change", ["gap", "back", "live_timeout"])
 def test_restarts(change: str) -> None:
     smoother = JointSmoother(ON, reset_after_s=1.0)
     run(smoother, np.zeros((10, 17, 3)))
     jump = np.full((1, 17, 3), 5.0)
-    start = {"gap": 60, "back": 2, "placement": 10}[change]
-    out = run(smoother, jump, placed=change != "placement", start=start)
+    if change == "live_timeout":  # 0.2 s without the track: a restart only under the new, shorter timeout
+        smoother.set_options(ON, reset_after_s=0.1)
+    start = {"gap": 60, "back": 2, "live_timeout": 16}[change]
+    out = run(smoother, jump, start=start)
     np.testing.assert_array_equal(out[0], jump[0])  # restarted: the first frame passes unchanged
-    same = run(smoother, jump, start=start + 1) if change != "placement" else None
-    assert same is None or np.allclose(same, 5.0)
+    assert np.allclose(run(smoother, jump, start=start + 1), 5.0)
+
+
+def test_a_short_gap_under_the_timeout_does_not_restart() -> None:
+    smoother = JointSmoother(ON, reset_after_s=1.0)
+    run(smoother, np.zeros((10, 17, 3)))
+    assert run(smoother, np.full((1, 17, 3), 5.0), start=16)[0, 0, 0] < 5.0
 
 
 def test_options_validated() -> None:

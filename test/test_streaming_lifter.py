@@ -14,8 +14,10 @@ from mpm_model.checkpoint import save_checkpoint
 from mpm_model.config import ModelConfig
 from mpm_model.deploy.backends import create_backend
 from mpm_model.model import MPMLifter
-from mpm_model.streaming import Camera, Observation, StreamingLifter, StreamOptions
+from mpm_model.streaming import Camera, LifterOptions, Observation, StreamingLifter, StreamOptions
 from mpm_model.streaming.placement import root_translations
+from mpm_model.streaming.refiner import HISTORY, RefinerWeights
+from mpm_model.streaming.temporal import TemporalOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 K = np.array([[800.0, 0, 320], [0, 800.0, 240], [0, 0, 1]])
@@ -88,7 +90,7 @@ def test_all_tracks_go_into_one_infer_and_match_one_by_one(backends) -> None:
 
 def test_placement_is_the_batched_root_fit_of_the_raw_output(backends) -> None:
     lifter = StreamingLifter(backends["causal"])
-    raw = StreamingLifter(backends["causal"], StreamOptions(place_in_camera_frame=False))
+    raw = StreamingLifter(backends["causal"], LifterOptions(StreamOptions(place_in_camera_frame=False)))
     for frame in range(5):
         observations = {t: person(frame, t) for t in (1, 2)}
         result, lifted = lifter.step(stamp(frame), observations, CAMERA)
@@ -103,19 +105,43 @@ def test_placement_is_the_batched_root_fit_of_the_raw_output(backends) -> None:
 
 
 def test_tracks_expire_and_options_change_live(backends) -> None:
-    lifter = StreamingLifter(backends["causal"], StreamOptions(track_timeout=0.1))
+    lifter = StreamingLifter(backends["causal"], LifterOptions(StreamOptions(track_timeout=0.1)))
     lifter.step(stamp(0), {1: person(0, 1), 2: person(0, 2)}, CAMERA)
     expired = []
     for frame in range(1, 8):
         result, _ = lifter.step(stamp(frame), {1: person(frame, 1)}, CAMERA)
         expired += result.expired
     assert expired == [2] and lifter.track_ids == [1]
-    lifter.set_options(StreamOptions(min_visible_joints=17, track_timeout=0.1))
+    lifter.set_options(LifterOptions(StreamOptions(min_visible_joints=17, track_timeout=0.1)))
     half = person(8, 1)
     half.confidence[:9] = 0.0
     result, lifted = lifter.step(stamp(8), {1: half}, CAMERA)
     assert result.dropped["too_few_visible_joints"] == 1 and lifted == []
     assert lifter.track_ids == [1], "history kept across the change"
+
+
+def test_one_options_record_reaches_the_pose_and_root_filters_live(backends) -> None:
+    """The refiner runs only while pose_refiner is on (else the One Euro settings apply: off = the lifter's pose);
+    without the root state no velocity or covariance is given; set_options switches both at once."""
+    bias = np.full(51, 0.1, np.float32)
+    bias[:3] = 0.0  # the root stays the root: every other joint moves 0.1 m on each axis
+    shift = RefinerWeights(np.zeros((HISTORY * 51, 51), np.float32), bias, "tiny", "x")
+    off = LifterOptions(temporal=TemporalOptions(pose_refiner=False, root_filter=False))
+    raw, lifter = StreamingLifter(backends["causal"], off), StreamingLifter(backends["causal"], refiner=shift)
+    outputs = {}
+    for frame in range(6):
+        if frame == 3:
+            lifter.set_options(off)
+        _, plain = raw.step(stamp(frame), {1: person(frame, 1)}, CAMERA)
+        _, out = lifter.step(stamp(frame), {1: person(frame, 1)}, CAMERA)
+        outputs[frame] = (plain[0], out[0])
+    for frame, (plain, out) in outputs.items():
+        relative = out.joints - out.joints[:, :1]
+        expected = plain.joints - plain.joints[:, :1] + (0.1 if frame < 3 else 0.0)
+        np.testing.assert_allclose(relative[:, 1:], expected[:, 1:], atol=1e-5)
+        assert out.root_velocity.shape == (1, 3) and out.root_covariance.shape == (1, 3, 3)
+        assert np.isnan(plain.root_velocity).all() and np.isnan(plain.root_covariance).all()  # root_filter off
+        assert frame < 3 or np.isnan(out.root_velocity).all() and np.isnan(out.root_covariance).all()
 
 
 def test_imports_and_runs_without_ros(tmp_path) -> None:

@@ -51,7 +51,7 @@ def lift_sequence(lifter: StreamingLifter, poses: np.ndarray, rng: np.random.Gen
 
 def smooth(pred: np.ndarray, options: SmoothingOptions) -> np.ndarray:
     smoother = JointSmoother(options)
-    return np.array([smoother.filter(1_000_000_000 + f * PERIOD_NS, (1,), p[None], np.array([False]))[0]
+    return np.array([smoother.filter(1_000_000_000 + f * PERIOD_NS, (1,), p[None])[0]
                      for f, p in enumerate(pred)])
 
 

@@ -3,8 +3,9 @@ tracks, root placement with the intrinsics (placement, camera) — `StreamingLif
 node only decodes messages into it and publishes what it returns. Everything a caller needs is exported here."""
 from mpm_model.streaming.camera import Camera, fallback_intrinsics, intrinsics_problem
 from mpm_model.streaming.lifter import LiftBatch, Lifted, StreamingLifter
-from mpm_model.streaming.options import StreamOptions, confident
+from mpm_model.streaming.options import LifterOptions, StreamOptions, confident
 from mpm_model.streaming.window_buffer import RESETS, Emission, Observation, PushResult
 
-__all__ = ["RESETS", "Camera", "Emission", "LiftBatch", "Lifted", "Observation", "PushResult", "StreamOptions",
+__all__ = ["RESETS", "Camera", "Emission", "LiftBatch", "Lifted", "LifterOptions", "Observation", "PushResult",
+           "StreamOptions",
            "StreamingLifter", "confident", "fallback_intrinsics", "intrinsics_problem"]

@@ -20,10 +20,12 @@ import numpy as np
 
 from mpm_model.config import ModelConfig
 from mpm_model.streaming.camera import Camera
-from mpm_model.streaming.depth import DepthImage, DepthOptions
-from mpm_model.streaming.options import StreamOptions
+from mpm_model.streaming.depth import DepthImage
+from mpm_model.streaming.options import LifterOptions
 from mpm_model.streaming.placement import place
+from mpm_model.streaming.refiner import PoseRefiner, RefinerWeights
 from mpm_model.streaming.smoothing import JointSmoother
+from mpm_model.streaming.temporal import RootFilter
 from mpm_model.streaming.window_buffer import BufferConfig, Emission, Observation, PushResult, WindowBuffer
 
 
@@ -45,34 +47,41 @@ class Lifted:
     confidence: np.ndarray  # (B, J) float32 input confidence of the source frame, 0 where masked
     mask: np.ndarray  # (B, J) bool, True = joint masked in the source frame
     placed: np.ndarray  # (B,) bool
-    placement: np.ndarray  # (B,) uint8: placement.NOT_PLACED / REPROJECTION / DEPTH
+    placement: np.ndarray  # (B,) uint8: placement.NOT_PLACED / REPROJECTION / DEPTH, temporal.PREDICTED
+    root_velocity: np.ndarray  # (B, 3) m/s, NaN where unknown
+    root_covariance: np.ndarray  # (B, 3, 3) m², NaN where unknown
 
 
 @dataclass(frozen=True)
 class LiftBatch:
     results: list[Lifted]
     inference_s: float  # wall time of the one backend.infer() call
-    counts: Counter = field(default_factory=Counter)  # placement counters (depth.*, camera mismatches)
+    counts: Counter = field(default_factory=Counter)  # placement and root state counters (depth.*, temporal.*)
 
 
 class StreamingLifter:
     """Per-track windows → one batched inference → placed per-track 3D (see the module docstring)."""
 
-    def __init__(self, backend: InferenceBackend, options: StreamOptions = StreamOptions()) -> None:
+    def __init__(self, backend: InferenceBackend, options: LifterOptions = LifterOptions(),
+                 refiner: RefinerWeights | None = None) -> None:
+        """`refiner`: the pose refiner trained for this backend's lifter weights (refiner.refiner_for), or None:
+        the One Euro filter (smoothing options) is the pose filter then."""
         self.backend = backend
         cfg = backend.config
         self.buffer = WindowBuffer(BufferConfig(window=cfg.window, target_index=cfg.target_index,
-                                                num_joints=cfg.num_joints, options=options))
-        self.depth_options = DepthOptions()  # how depth images are sampled and judged (live)
-        self.smoother = JointSmoother(reset_after_s=options.track_timeout)  # off unless its options say so (live)
+                                                num_joints=cfg.num_joints, options=options.stream))
+        self.smoother = JointSmoother()  # root-relative pose, per track
+        self.refiner = None if refiner is None else PoseRefiner(refiner)  # or this, when on (options.temporal)
+        self.roots = RootFilter()  # root position + velocity, per track
+        self.set_options(options)
 
     @property
     def config(self) -> ModelConfig:
         return self.backend.config
 
     @property
-    def options(self) -> StreamOptions:
-        return self.buffer.config.options
+    def options(self) -> LifterOptions:
+        return self._options
 
     @property
     def delay_frames(self) -> int:
@@ -86,9 +95,15 @@ class StreamingLifter:
     def measured_rate_hz(self) -> float | None:
         return self.buffer.measured_rate_hz()
 
-    def set_options(self, options: StreamOptions) -> None:
-        """Apply new options at once; live tracks keep their history."""
-        self.buffer.config = dataclasses.replace(self.buffer.config, options=options)
+    def set_options(self, options: LifterOptions) -> None:
+        """Apply new options at once, to every part (track_timeout too: the filters forget with it); live tracks
+        keep their history."""
+        self._options = options
+        self.buffer.config = dataclasses.replace(self.buffer.config, options=options.stream)
+        self.smoother.set_options(options.smoothing, options.stream.track_timeout)
+        if self.refiner is not None:
+            self.refiner.set_timeout(options.stream.track_timeout)
+        self.roots.set_options(options.temporal, options.stream.track_timeout)
 
     def admit(self, stamp_ns: int, arrival_ns: int | None = None) -> str:
         """Judge a frame's stamp before decoding it (WindowBuffer.admit): "ok", a refusal, or a reset."""
@@ -107,7 +122,8 @@ class StreamingLifter:
         output describes an older frame than the newest). `depth`: looks up the aligned depth image of a source
         frame's stamp, or None (placed from 2D alone, counted). It is called after the inference, so an image
         still in transit while the model runs is found. An image whose size differs from its camera's is not used
-        (`depth.size_mismatch`).
+        (`depth.size_mismatch`). The root-relative pose (smoothing) and the root (temporal.RootFilter: filtered,
+        gated, predicted) are filtered separately, then joined.
         """
         if not emissions:
             return LiftBatch([], 0.0)
@@ -118,11 +134,11 @@ class StreamingLifter:
         inference_s = time.monotonic() - started
         cameras = [camera] * len(emissions) if isinstance(camera, Camera) else list(camera)
         sizes = [len(e.track_ids) for e in emissions]
-        method, counts = np.zeros(len(pose3d), np.uint8), Counter()
-        if self.options.place_in_camera_frame and any(c.intrinsics is not None for c in cameras):
-            unknown = np.full((3, 3), np.nan)
-            k = np.concatenate([np.broadcast_to(unknown if c.intrinsics is None else c.intrinsics, (n, 3, 3))
-                                for c, n in zip(cameras, sizes)])  # (B, 3, 3), NaN where not placeable
+        translation, method, counts = np.zeros((len(pose3d), 3)), np.zeros(len(pose3d), np.uint8), Counter()
+        k = np.full((len(pose3d), 3, 3), np.nan)  # (B, 3, 3), NaN where not placeable
+        if self.options.stream.place_in_camera_frame and any(c.intrinsics is not None for c in cameras):
+            k = np.concatenate([np.broadcast_to(np.nan if c.intrinsics is None else c.intrinsics, (n, 3, 3))
+                                for c, n in zip(cameras, sizes)])
             images = None
             if depth is not None:
                 found = [depth(e.stamp_ns) for e in emissions]
@@ -133,19 +149,29 @@ class StreamingLifter:
                 images = [image for image, n in zip(fits, sizes) for _ in range(n)]
             placement = place(pose3d, np.concatenate([e.target_pixels for e in emissions]),
                               np.concatenate([e.target_confidence for e in emissions]), k, images,
-                              self.depth_options)
-            pose3d += placement.translation[:, None, :]
-            method, counts = placement.method, counts + placement.counts
+                              self.options.depth)
+            translation, method, counts = placement.translation, placement.method, counts + placement.counts
         results, start = [], 0
         for emission, n in zip(emissions, sizes):
-            end = start + n
-            joints = self.smoother.filter(emission.stamp_ns, tuple(emission.track_ids), pose3d[start:end],
-                                          method[start:end] > 0)
-            results.append(Lifted(emission.stamp_ns, tuple(emission.track_ids), joints,
-                                  emission.target_confidence, emission.target_mask, method[start:end] > 0,
-                                  method[start:end]))
+            end, ids = start + n, tuple(emission.track_ids)
+            pose = self._pose_filter(emission.stamp_ns, ids, pose3d[start:end])  # (n, J, 3) root-relative
+            roots = self.roots.update(emission.stamp_ns, ids, translation[start:end], method[start:end],
+                                      k[start:end], counts)
+            placed = roots.placement > 0
+            joints = pose + np.where(placed[:, None, None], roots.translation[:, None, :], 0.0)
+            results.append(Lifted(emission.stamp_ns, ids, joints, emission.target_confidence, emission.target_mask,
+                                  placed, roots.placement, roots.velocity, roots.covariance))
             start = end
         return LiftBatch(results, inference_s, counts)
+
+    def _pose_filter(self, stamp_ns: int, track_ids: tuple[int, ...], pose: np.ndarray) -> np.ndarray:
+        """The learned refiner when there is one for this lifter and it is on, else the One Euro filter."""
+        if self.refiner is not None and self.options.temporal.pose_refiner:
+            self.smoother.clear()
+            return self.refiner.filter(stamp_ns, track_ids, pose)
+        if self.refiner is not None:
+            self.refiner.clear()
+        return self.smoother.filter(stamp_ns, track_ids, pose)
 
     def step(self, stamp_ns: int, observations: dict[int, Observation], camera: Camera,
              arrival_ns: int | None = None) -> tuple[PushResult, list[Lifted]]:

@@ -1,11 +1,15 @@
-"""The streaming lifter's tunable options, declared once (default, range, description: mpm_model.tunable), and
-the one confidence rule every consumer of keypoint confidences uses. Torch-free: a launch file may import it."""
+"""The streaming lifter's tunable options, declared once (default, range, description: mpm_model.tunable), the
+one record that carries them all to StreamingLifter (LifterOptions), and the one confidence rule every consumer of
+keypoint confidences uses. Torch-free: a launch file may import it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from mpm_model.streaming.depth import DepthOptions
+from mpm_model.streaming.smoothing import SmoothingOptions
+from mpm_model.streaming.temporal import TemporalOptions
 from mpm_model.tunable import check, tunable
 
 
@@ -25,6 +29,17 @@ class StreamOptions:
 
     def __post_init__(self) -> None:
         check(self)
+
+
+@dataclass(frozen=True)
+class LifterOptions:
+    """Everything StreamingLifter reads while streaming, as one record: its constructor and set_options take it
+    whole, and every part reaches the state that uses it (windows, depth sampling, pose filter, root state)."""
+
+    stream: StreamOptions = StreamOptions()
+    depth: DepthOptions = DepthOptions()
+    smoothing: SmoothingOptions = SmoothingOptions()
+    temporal: TemporalOptions = TemporalOptions()
 
 
 def confident(confidence: np.ndarray, min_confidence: float) -> np.ndarray:

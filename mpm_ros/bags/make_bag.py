@@ -134,8 +134,9 @@ def _messages(store: Any) -> dict[str, Any]:
         "CameraInfo": "sensor_msgs/msg/CameraInfo", "RegionOfInterest": "sensor_msgs/msg/RegionOfInterest",
         "Keypoint2D": "mpm_msgs/msg/Keypoint2D", "Skeleton2D": "mpm_msgs/msg/Skeleton2D",
         "Skeleton2DArray": "mpm_msgs/msg/Skeleton2DArray", "Point": "geometry_msgs/msg/Point",
+        "Vector3": "geometry_msgs/msg/Vector3",
         "Skeleton3D": "mpm_msgs/msg/Skeleton3D", "Skeleton3DArray": "mpm_msgs/msg/Skeleton3DArray",
-        "Image": "sensor_msgs/msg/Image", "Vector3": "geometry_msgs/msg/Vector3"}.items()}
+        "Image": "sensor_msgs/msg/Image"}.items()}
 
 
 def camera_info_msg(m: dict[str, Any], header: Any, cam: camlib.VirtualCamera) -> Any:
@@ -193,11 +194,13 @@ def write_bag(out: Path, tracks: list[PersonTrack], observations: list[Observati
                                  for (u, v), c in zip(obs.uv[i], obs.confidence[i])]
                     skeletons2d.append(m["Skeleton2D"](track_id=track.track_id, layout="h36m17", keypoints=keypoints))
                 visible = obs.confidence[i] > 0 if obs.present[i] else np.zeros(17, bool)
+                velocity = np.gradient(obs.joints_cam[:, 0], axis=0)[i] * fps  # (3,) m/s, the root's true velocity
                 skeletons3d.append(m["Skeleton3D"](
                     track_id=track.track_id, joints=[m["Point"](x=float(x), y=float(y), z=float(z))
                                                      for x, y, z in obs.joints_cam[i]],
                     confidence=np.ones(17, np.float32), masked=~visible, placed=True,
-                    placement=0, orientations=[], has_velocity=False, root_velocity=m["Vector3"](x=0.0, y=0.0, z=0.0),
+                    placement=0, orientations=[], has_velocity=True, root_velocity=m["Vector3"](
+                        x=float(velocity[0]), y=float(velocity[1]), z=float(velocity[2])),
                     root_covariance=np.zeros(9)))  # ground truth: camera frame, known (not fitted)
             payloads |= {
                 bag_io.CAMERA_INFO_TOPIC: camera_info_msg(m, header, cam),

@@ -3,6 +3,7 @@ StreamingLifter (no ROS, no node), the same camera matching and depth decoding a
 bag's ground truth. The node's own numbers come from `make demo-rgbd` (mpm_ros.harness); this is the quick loop.
 
     python -m mpm_ros.bags.placement_eval --bag bags/rgbd [--checkpoint mpm_t27_causal] [--json-out eval.json]
+        [--compare]   # also without the root state (root_filter false: issue 24's "before"), table first
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mpm_model.streaming import Observation, StreamingLifter
+from mpm_model.streaming import LifterOptions, Observation, StreamingLifter
 from mpm_model.streaming.camera import Camera, CameraHistory, intrinsics_problem
 from mpm_model.streaming.depth import DepthImage, decode_depth, sample_joint_depths
 from mpm_ros.bags import bag_io
@@ -77,11 +78,14 @@ def summarize(use_depth: bool, pred: np.ndarray, gt: np.ndarray, method: np.ndar
             "depth_hidden_person": placement_errors(pred[~visible], gt[~visible]), "counts": dict(counts)}
 
 
-def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int], float]) -> dict[str, Any]:
+def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int], float],
+             options: LifterOptions = LifterOptions()) -> dict[str, Any]:
     """Run the bag through a fresh StreamingLifter; placement errors (summarize) and counters."""
-    lifter = StreamingLifter(backend)
+    lifter = StreamingLifter(backend, options)
     history = CameraHistory()
     truth: dict[tuple[int, int], np.ndarray] = {}
+    true_velocity: dict[tuple[int, int], np.ndarray] = {}
+    velocity_errors: list[float] = []  # |v_pred - v_true| m/s where the root state gives a velocity
     roots: list[tuple[np.ndarray, np.ndarray, int, float]] = []
     counts: Counter = Counter()
     depth_by_stamp: dict[int, DepthImage | None] = {}
@@ -93,6 +97,9 @@ def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int
                                                            np.asarray(info.k, np.float64).reshape(3, 3)))
         for s in getattr(frame.get(bag_io.GROUND_TRUTH_TOPIC), "skeletons", []):
             truth[(stamp, int(s.track_id))] = np.array([[p.x, p.y, p.z] for p in s.joints])
+            if getattr(s, "has_velocity", False):
+                true_velocity[(stamp, int(s.track_id))] = np.array([s.root_velocity.x, s.root_velocity.y,
+                                                                     s.root_velocity.z])
         msg = frame.get(bag_io.KEYPOINTS_TOPIC)
         if msg is None:
             continue
@@ -111,14 +118,20 @@ def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int
         batch = lifter.lift(result.emissions, cameras, depth_by_stamp.get if use_depth else None)
         counts.update(batch.counts)
         for lifted in batch.results:
-            for track, joints, method in zip(lifted.track_ids, lifted.joints, lifted.placement):
+            for track, joints, method, velocity in zip(lifted.track_ids, lifted.joints, lifted.placement,
+                                                       lifted.root_velocity):
                 counts["placed" if method else "unplaced"] += 1
                 key = (lifted.stamp_ns, track)
+                if np.isfinite(velocity).all() and key in true_velocity:
+                    velocity_errors.append(float(np.linalg.norm(velocity - true_velocity[key])))
                 if method and key in truth:
                     roots.append((joints[0], truth[key][0], int(method), seen.get(key, 0.0)))
-    return summarize(use_depth, np.array([r[0] for r in roots]).reshape(-1, 3),
-                     np.array([r[1] for r in roots]).reshape(-1, 3), np.array([r[2] for r in roots], int),
-                     np.array([r[3] for r in roots], float), counts)
+    row = summarize(use_depth, np.array([r[0] for r in roots]).reshape(-1, 3),
+                    np.array([r[1] for r in roots]).reshape(-1, 3), np.array([r[2] for r in roots], int),
+                    np.array([r[3] for r in roots], float), counts)
+    return row | {"root_velocity_error_m_s": {"count": len(velocity_errors), "median": float(
+        np.median(velocity_errors)) if velocity_errors else None, "p90": float(np.quantile(velocity_errors, 0.9))
+        if velocity_errors else None}}
 
 
 def _depth_image(msg: Any, counts: Counter) -> DepthImage | None:
@@ -159,15 +172,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", default="mpm_t27_causal", help="shipped name or .pt path")
     parser.add_argument("--backend", default="onnxruntime", help="torch | onnxruntime")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--compare", action="store_true", help="first the same without the root state")
     args = parser.parse_args(argv)
     from mpm_model.deploy.backends import create_backend
+    from mpm_model.streaming.temporal import TemporalOptions
 
     backend = create_backend(args.backend, checkpoint=args.checkpoint, device="cpu")
     seen = depth_seen(args.bag)
+    if args.compare:
+        before = LifterOptions(temporal=TemporalOptions(root_filter=False))
+        rows = [evaluate(args.bag, backend, use_depth, seen, before) for use_depth in (False, True)]
+        print("root_filter false:\n" + format_rows(rows) + "\n\ndefaults:")
     rows = [evaluate(args.bag, backend, use_depth, seen) for use_depth in (False, True)]
     print(format_rows(rows))
     for row in rows:
-        print(f"{'with' if row['use_depth'] else 'without'} depth: {row['counts']}")
+        v = {k: x if x is None or k == "count" else round(x, 3) for k, x in row["root_velocity_error_m_s"].items()}
+        print(f"{'with' if row['use_depth'] else 'without'} depth: root velocity error median {v['median']} m/s, "
+              f"p90 {v['p90']} m/s over {v['count']} skeletons; {row['counts']}")
     if args.json_out:
         args.json_out.write_text(json.dumps(rows, indent=2))
 

@@ -47,7 +47,7 @@ def _mm(value: float | None) -> float | None:
     return None if value is None else value * 1e3
 
 
-PLACEMENT_NAMES = {1: "reprojection", 2: "depth"}  # Skeleton3D.REPROJECTION / DEPTH
+PLACEMENT_NAMES = {1: "reprojection", 2: "depth", 3: "predicted"}  # Skeleton3D.REPROJECTION / DEPTH / PREDICTED
 
 
 def _spread(values: np.ndarray) -> dict[str, float | None]:
@@ -82,19 +82,46 @@ def placement_report(run: RunData, track: int | None = None) -> dict[str, Any]:
     return out
 
 
+MOTION_KEYS = ("velocity_error_mm", "acceleration_mm", "true_acceleration_mm", "acceleration_error_mm")
+LAGS = range(-2, 5)  # frame shifts of the outputs against the truth tried for the lag
+
+
+def _shifted_mpjpe(runs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """(len(LAGS), 2): summed MPJPE and frames of the outputs shifted s frames later than the truth."""
+    out = np.zeros((len(LAGS), 2))
+    for i, s in enumerate(LAGS):
+        for p, g in runs:
+            a, b = (p[s:], g[:len(g) - s]) if s >= 0 else (p[:s], g[-s:])
+            if len(a):
+                out[i] += [np.linalg.norm(a - b, axis=-1).mean(-1).sum(), len(a)]
+    return out
+
+
 def motion_report(stamps: list[int], pred: np.ndarray, gt: np.ndarray, frames: dict[int, int]) -> dict[str, Any]:
-    """Velocity error (mm/frame) and acceleration = jitter (mm/frame², the truth's beside it) of one track's
-    root-relative outputs (N, J, 3), over its runs of outputs for consecutive input frames (frames: stamp → index)."""
+    """Velocity error (mm/frame), acceleration = jitter (mm/frame², the truth's beside it), acceleration error
+    (SmoothNet's: mean over joints of |a_pred - a_gt|, mm/frame²) and the shifted MPJPE sums the lag comes from, of
+    one track's root-relative outputs (N, J, 3), over its runs of outputs for consecutive input frames."""
     index = np.array([frames.get(s, -10) for s in stamps])  # (N,)
     breaks = np.flatnonzero(np.diff(index) != 1) + 1
     runs = [(p, g) for p, g in zip(np.split(pred, breaks), np.split(gt, breaks)) if len(p) >= 3]
     if not runs:
-        return {"velocity_error_mm": None, "acceleration_mm": None, "true_acceleration_mm": None, "frames": 0}
+        return {key: None for key in MOTION_KEYS} | {"frames": 0, "shifted": _shifted_mpjpe([]).tolist()}
     weights = [len(p) for p, _ in runs]
     mean = lambda values: float(np.average(values, weights=weights))  # noqa: E731
+    accel_error = [np.linalg.norm(np.diff(p, 2, axis=0) - np.diff(g, 2, axis=0), axis=-1).mean() for p, g in runs]
     return {"velocity_error_mm": _mm(mean([metrics.velocity_error(p, g) for p, g in runs])),
             "acceleration_mm": _mm(mean([metrics.acceleration(p) for p, _ in runs])),
-            "true_acceleration_mm": _mm(mean([metrics.acceleration(g) for _, g in runs])), "frames": sum(weights)}
+            "true_acceleration_mm": _mm(mean([metrics.acceleration(g) for _, g in runs])),
+            "acceleration_error_mm": _mm(mean(accel_error)), "frames": sum(weights),
+            "shifted": _shifted_mpjpe(runs).tolist()}
+
+
+def root_velocity_report(run: RunData) -> dict[str, Any]:
+    """|v_pred - v_true| (m/s) of the root velocities the node published against the ground truth's."""
+    errors = [np.linalg.norm(p.velocity - v) for p in run.predictions if p.velocity is not None
+              and (v := run.true_velocity.get((p.stamp_ns, p.track_id))) is not None]
+    return {"count": len(errors), "median_m_s": float(np.median(errors)) if errors else None,
+            "p90_m_s": float(np.quantile(errors, 0.9)) if errors else None}
 
 
 def orientation_report(run: RunData) -> dict[str, float | None]:
@@ -158,6 +185,7 @@ def compute_report(run: RunData) -> dict[str, Any]:
         "placement": placement_report(run),
         "motion": _motion_over_tracks(per_track),
         "orientation_deg": orientation_report(run),
+        "root_velocity": root_velocity_report(run),
         "dropped": dropped,
         "node": {k: _number(v) for k, v in run.diagnostics.items() if k in NODE_KEYS},
         "tracks": {str(k): v for k, v in per_track.items()},
@@ -169,8 +197,10 @@ def _motion_over_tracks(per_track: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """The tracks' motion numbers, weighted by their frames."""
     rows = [row["motion"] for row in per_track.values() if row["motion"]["frames"]]
     frames = sum(r["frames"] for r in rows)
+    shifted = np.sum([r["shifted"] for r in rows], axis=0) if rows else np.zeros((len(LAGS), 2))
+    lag = LAGS[int(np.argmin(shifted[:, 0] / np.maximum(shifted[:, 1], 1)))] if frames else None
     return {key: (sum(r[key] * r["frames"] for r in rows) / frames if frames else None)
-            for key in ("velocity_error_mm", "acceleration_mm", "true_acceleration_mm")} | {"frames": frames}
+            for key in MOTION_KEYS} | {"frames": frames, "lag_frames": lag}
 
 
 def _number(text: str) -> float | int | str:
@@ -203,7 +233,11 @@ def format_table(report: dict[str, Any]) -> str:
         f"max {_fmt(lat['max'], 2)} ms (n={lat['count']})",
         f"motion: velocity error {_fmt(report['motion']['velocity_error_mm'], 2)} mm/frame, acceleration "
         f"(jitter) {_fmt(report['motion']['acceleration_mm'], 2)} mm/frame² (truth "
-        f"{_fmt(report['motion']['true_acceleration_mm'], 2)}) over {report['motion']['frames']} frames",
+        f"{_fmt(report['motion']['true_acceleration_mm'], 2)}), acceleration error "
+        f"{_fmt(report['motion']['acceleration_error_mm'], 2)} mm/frame², lag {report['motion']['lag_frames']} "
+        f"frame(s) over {report['motion']['frames']} frames",
+        f"root velocity error: median {_fmt(report['root_velocity']['median_m_s'], 3)} m/s, p90 "
+        f"{_fmt(report['root_velocity']['p90_m_s'], 3)} m/s over {report['root_velocity']['count']} skeletons",
         "orientations: mean angle to the ground truth's (deg): " + ", ".join(
             f"{group} {_fmt(value)}" for group, value in report["orientation_deg"].items()),
         f"dropped (node diagnostics): {report['dropped'] or 'not recorded'}",

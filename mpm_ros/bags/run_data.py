@@ -19,8 +19,9 @@ class Prediction:
     track_id: int
     joints: np.ndarray  # (17, 3) metres: camera frame when placed, else root-relative
     placed: bool = False  # Skeleton3D.placed: joints in the camera frame
-    placement: int = 0  # Skeleton3D.placement: 0 NOT_PLACED, 1 REPROJECTION, 2 DEPTH
+    placement: int = 0  # Skeleton3D.placement: 0 NOT_PLACED, 1 REPROJECTION, 2 DEPTH, 3 PREDICTED
     orientations: np.ndarray | None = None  # (17, 4) x, y, z, w Skeleton3D.orientations; None when empty
+    velocity: np.ndarray | None = None  # (3,) root velocity m/s when Skeleton3D.has_velocity
 
 
 @dataclass
@@ -32,6 +33,7 @@ class RunData:
     output_messages: list[tuple[int, int]]  # (receive_ns, stamp_ns) per /skeletons3d message
     diagnostics: dict[str, str] = field(default_factory=dict)  # last value per key
     sources: dict[str, str] = field(default_factory=dict)
+    true_velocity: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)  # (stamp, track) -> (3,) m/s
 
 
 def _joints(skeleton: Any) -> np.ndarray:
@@ -41,6 +43,14 @@ def _joints(skeleton: Any) -> np.ndarray:
 def _orientations(skeleton: Any) -> np.ndarray | None:
     turns = skeleton.orientations
     return np.array([[q.x, q.y, q.z, q.w] for q in turns], dtype=np.float64) if len(turns) else None
+
+
+def _velocity(skeleton: Any) -> np.ndarray | None:
+    """(3,) m/s, or None when the skeleton has none (or the bag predates the field)."""
+    if not getattr(skeleton, "has_velocity", False):
+        return None
+    v = skeleton.root_velocity
+    return np.array([v.x, v.y, v.z], np.float64)
 
 
 def load_run(input_bag: Path, output_bag: Path) -> RunData:
@@ -58,7 +68,7 @@ def load_run(input_bag: Path, output_bag: Path) -> RunData:
         stamp = bag_io.stamp_ns(msg.header)
         messages.append((receive_ns, stamp))
         predictions += [Prediction(receive_ns, stamp, int(s.track_id), _joints(s), bool(s.placed),
-                                   int(s.placement), _orientations(s))
+                                   int(s.placement), _orientations(s), _velocity(s))
                         for s in msg.skeletons]
     ground_truth = {(bag_io.stamp_ns(msg.header), int(s.track_id)): _joints(s)
                     for _, msg in out[bag_io.GROUND_TRUTH_TOPIC] for s in msg.skeletons}
@@ -68,4 +78,6 @@ def load_run(input_bag: Path, output_bag: Path) -> RunData:
     for _, msg in out[bag_io.DIAGNOSTICS_TOPIC]:
         for status in msg.status:
             diagnostics.update({kv.key: kv.value for kv in status.values})
-    return RunData(predictions, ground_truth, inputs, input_stamps, messages, diagnostics, sources)
+    true_velocity = {(bag_io.stamp_ns(msg.header), int(s.track_id)): v for _, msg in out[bag_io.GROUND_TRUTH_TOPIC]
+                     for s in msg.skeletons if (v := _velocity(s)) is not None}
+    return RunData(predictions, ground_truth, inputs, input_stamps, messages, diagnostics, sources, true_velocity)

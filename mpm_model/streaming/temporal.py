@@ -1,0 +1,204 @@
+"""Per-track root state (ROS-free, numpy): the root as position + velocity in the camera frame, a constant-velocity
+Kalman filter fed by each output frame's root fit (placement.place) with that fit's own uncertainty.
+
+Why: a root fit judges every frame alone. The 2D fit guesses the distance from the person's size, so its error
+lies along the viewing ray and grows with the distance (`root_reprojection_sigma` x distance); a depth fit is good
+to a few centimetres plus the sensor's noise (~k z²). A person half hidden behind a pole still has keypoints, and
+that fit throws them a metre away: the measurement is compared with the prediction (Mahalanobis distance of the
+innovation) and, beyond `root_gate` sigmas, rejected (`temporal.root_gated`). Without an accepted measurement the
+root is predicted and published as PREDICTED, never as a measurement, for at most `root_max_prediction` seconds
+since the last accepted one; after that, a measurement restarts the state (`temporal.reset_reacquired`: the person
+did move, or upstream switched identities) and without one the skeleton goes back to root-relative
+(`temporal.prediction_expired`).
+
+Predictions only exist while the track has output frames: the window buffer emits a frame when the person has
+keypoints in it, so a person with none at all gets no output (there is no pose to place); their state waits, and
+is used again if they come back within `root_max_prediction`, else restarted.
+
+Resets, each counted: the track unseen for longer than `track_timeout` (an id reused: `temporal.reset_stale`), its
+stamps going back (`temporal.reset_stamp_back`), another camera matrix (`temporal.reset_camera_changed`). A
+measurement that is NaN or absurd (`temporal.root_invalid`) is no measurement.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from mpm_model.streaming.depth import SENSOR_NOISE_PER_M2
+from mpm_model.streaming.placement import DEPTH, NOT_PLACED, REPROJECTION
+from mpm_model.tunable import check, tunable
+
+PREDICTED = 3  # = mpm_msgs/Skeleton3D.PREDICTED
+MAX_ROOT_M = 100.0  # a root fit farther than this is not a measurement
+LATERAL_SIGMA0_M, LATERAL_SLOPE = 0.01, 0.005  # across the ray: pixel noise and the pose's own wobble, + 0.5 % of d
+REPROJECTION_FLOOR_M = 0.1  # a 2D fit is never surer than this along the ray (a person entering, half in view)
+DEPTH_SIGMA0_M = 0.04  # a depth fit along the ray: body shape and surface offsets, + the sensor's k z²
+INITIAL_SPEED_SIGMA = 1.5  # m/s: a new track's unknown velocity (a brisk walk)
+GATE_FLOOR_M = 0.15  # the gate never rejects a fit this close (x root_gate) to the prediction: a turn, a stop
+CONFIRM_UPDATES = 3  # accepted fits before a state is believed: until then an outlier restarts it (no prediction)
+_EYE3 = np.eye(3)
+_GATE_FLOOR = GATE_FLOOR_M ** 2 * _EYE3
+# constant-velocity process noise = q (dt^4/4 PP + dt^3/2 PV + dt^2 VV) (white acceleration, per axis)
+_PP, _PV, _VV = (np.kron(block, _EYE3) for block in (np.array([[1.0, 0], [0, 0]]), np.array([[0, 1.0], [1, 0]]),
+                                                      np.array([[0, 0], [0, 1.0]])))
+
+
+@dataclass(frozen=True)
+class TemporalOptions:
+    """The root state's tunables (all may change while streaming). Defaults: the best of a grid on `make
+    demo-rgbd`'s bag through the library (docs/TEMPORAL.md)."""
+
+    pose_refiner: bool = tunable(True, "Learned causal refiner on the root-relative pose (used only with the lifter "
+                                 "weights it was trained for; otherwise, or when false, the One Euro smoothing "
+                                 "parameters apply)")
+    root_filter: bool = tunable(True, "Per-track root state (constant-velocity Kalman filter in the camera frame): "
+                                "filtered root, velocity and covariance out, outlier fits gated, short losses "
+                                "predicted (placement PREDICTED)")
+    root_acceleration: float = tunable(5.0, "Root acceleration the filter expects (m/s², its process noise): "
+                                       "higher follows sudden moves sooner, smooths less", 0.01, 100.0)
+    root_gate: float = tunable(3.0, "A root fit farther than this many standard deviations (Mahalanobis) from "
+                               "the prediction is rejected (counted temporal.root_gated)", 1.0, 100.0)
+    root_max_prediction: float = tunable(1.0, "Longest time (s) a root is predicted without an accepted fit "
+                                         "(placement PREDICTED); 0 = never predicted", 0.0, 10.0)
+    root_reprojection_sigma: float = tunable(0.1, "Standard deviation of a 2D-fit root along the viewing ray, as a "
+                                             "fraction of its distance", 0.001, 1.0)
+
+    def __post_init__(self) -> None:
+        check(self)
+
+
+@dataclass(frozen=True)
+class RootEstimate:
+    """The roots of one source frame's tracks, after the state."""
+
+    translation: np.ndarray  # (B, 3) metres, 0 where not placed
+    placement: np.ndarray  # (B,) uint8: NOT_PLACED / REPROJECTION / DEPTH / PREDICTED
+    velocity: np.ndarray  # (B, 3) m/s, NaN where unknown
+    covariance: np.ndarray  # (B, 3, 3) m², NaN where unknown
+
+
+def measurement_covariance(translation: np.ndarray, method: int, options: TemporalOptions) -> np.ndarray:
+    """(3,) root fit + its method → (3, 3) covariance: lateral sigma across the viewing ray, the method's along it."""
+    distance = float(np.linalg.norm(translation))
+    ray = translation / distance  # (3,)
+    lateral = LATERAL_SIGMA0_M + LATERAL_SLOPE * distance
+    along = DEPTH_SIGMA0_M + SENSOR_NOISE_PER_M2 * translation[2] ** 2 if method == DEPTH \
+        else max(options.root_reprojection_sigma * distance, REPROJECTION_FLOOR_M)
+    along = max(along, lateral)
+    return lateral ** 2 * _EYE3 + (along ** 2 - lateral ** 2) * np.outer(ray, ray)
+
+
+@dataclass
+class _Track:
+    stamp_ns: int  # the state's time
+    measured_ns: int  # the last accepted measurement's stamp
+    intrinsics: np.ndarray  # (3, 3) the camera the state lives in
+    state: np.ndarray  # (6,) position m, velocity m/s
+    covariance: np.ndarray  # (6, 6)
+    updates: int  # accepted measurements since the (re)start
+    method: int  # the last accepted measurement's placement
+
+
+class RootFilter:
+    """One root state per track id (see the module docstring); `update` once per source frame."""
+
+    def __init__(self, options: TemporalOptions = TemporalOptions(), reset_after_s: float = 1.0) -> None:
+        self._tracks: dict[int, _Track] = {}
+        self.set_options(options, reset_after_s)
+
+    def set_options(self, options: TemporalOptions, reset_after_s: float) -> None:
+        """Live: the next update uses them; `reset_after_s` is the streams' track_timeout."""
+        self.options, self.reset_after_ns = options, int(reset_after_s * 1e9)
+
+    def update(self, stamp_ns: int, track_ids: tuple[int, ...], translation: np.ndarray, method: np.ndarray,
+               intrinsics: np.ndarray, counts: Counter) -> RootEstimate:
+        """(B, 3) root fits + (B,) their placement + (B, 3, 3) camera matrices (NaN: none) of the source frame
+        `stamp_ns` → RootEstimate; the reasons for gating, prediction and resets are added to `counts`."""
+        batch = len(track_ids)
+        velocity, covariance = np.full((batch, 3), np.nan), np.full((batch, 3, 3), np.nan)
+        if not self.options.root_filter:
+            self._tracks.clear()  # switching it on later starts fresh
+            return RootEstimate(np.asarray(translation, np.float64), np.asarray(method, np.uint8), velocity,
+                                covariance)
+        out, placement = np.zeros((batch, 3)), np.zeros(batch, np.uint8)
+        for b, track_id in enumerate(track_ids):
+            root = self._one(stamp_ns, int(track_id), np.asarray(translation[b], np.float64), int(method[b]),
+                             np.asarray(intrinsics[b], np.float64), counts)
+            if root is None:
+                continue
+            placement[b] = root
+            state = self._tracks[int(track_id)]
+            out[b], covariance[b] = state.state[:3], state.covariance[:3, :3]
+            if state.updates >= 2:  # one fit says nothing about the speed
+                velocity[b] = state.state[3:]
+        for track_id in [t for t, s in self._tracks.items() if stamp_ns - s.stamp_ns > self.reset_after_ns]:
+            del self._tracks[track_id]  # expired tracks do not pile up
+        return RootEstimate(out, placement, velocity, covariance)
+
+    def _one(self, stamp_ns: int, track_id: int, fit: np.ndarray, method: int, k: np.ndarray,
+             counts: Counter) -> int | None:
+        """One track: its placement, with its state advanced to stamp_ns, or None (not placed, no state)."""
+        if not np.isfinite(k).all():  # no camera: root-relative, nothing to hold
+            self._tracks.pop(track_id, None)
+            return None
+        measured = method in (REPROJECTION, DEPTH)
+        if measured and not (np.isfinite(fit).all() and fit @ fit <= MAX_ROOT_M ** 2 and fit[2] > 0):
+            counts["temporal.root_invalid"] += 1
+            measured = False
+        track = self._tracks.get(track_id)
+        reason = None if track is None else (
+            "temporal.reset_stamp_back" if stamp_ns <= track.stamp_ns else
+            "temporal.reset_stale" if stamp_ns - track.stamp_ns > self.reset_after_ns else
+            "temporal.reset_camera_changed" if (k != track.intrinsics).any() else None)
+        if reason:
+            counts[reason] += 1
+            del self._tracks[track_id]
+            track = None
+        if track is None:
+            return self._start(stamp_ns, track_id, fit, method, k) if measured else None
+        self._predict(track, stamp_ns)
+        predicting = stamp_ns - track.measured_ns <= self.options.root_max_prediction * 1e9
+        if measured:
+            r = measurement_covariance(fit, method, self.options)
+            innovation = fit - track.state[:3]  # (3,)
+            s = track.covariance[:3, :3] + r
+            if innovation @ np.linalg.inv(s + _GATE_FLOOR) @ innovation <= self.options.root_gate ** 2:
+                gain = track.covariance[:, :3] @ np.linalg.inv(s)  # (6, 3) = P H^T S^-1
+                track.state = track.state + gain @ innovation
+                track.covariance = track.covariance - gain @ track.covariance[:3, :]
+                track.covariance = 0.5 * (track.covariance + track.covariance.T)
+                track.measured_ns, track.updates, track.method = stamp_ns, track.updates + 1, method
+                return method
+            counts["temporal.root_gated"] += 1
+            if track.updates < CONFIRM_UPDATES:  # not believed yet: the outlier may be its start
+                return self._start(stamp_ns, track_id, fit, method, k)
+            if not predicting or method == DEPTH != track.method:  # depth back after 2D fits: depth is surer
+                counts["temporal.reset_reacquired"] += 1
+                return self._start(stamp_ns, track_id, fit, method, k)
+        if predicting:
+            counts["temporal.root_predicted"] += 1
+            return PREDICTED
+        counts["temporal.prediction_expired"] += 1
+        del self._tracks[track_id]
+        return None
+
+    def _start(self, stamp_ns: int, track_id: int, fit: np.ndarray, method: int, k: np.ndarray) -> int:
+        covariance = np.zeros((6, 6))
+        covariance[:3, :3] = measurement_covariance(fit, method, self.options)
+        covariance[3:, 3:] = INITIAL_SPEED_SIGMA ** 2 * np.eye(3)
+        self._tracks[track_id] = _Track(stamp_ns, stamp_ns, k.copy(), np.concatenate([fit, np.zeros(3)]),
+                                        covariance, 1, method)
+        return method
+
+    def _predict(self, track: _Track, stamp_ns: int) -> None:
+        """Constant velocity to stamp_ns; white-noise acceleration of root_acceleration (m/s²) as process noise."""
+        dt = (stamp_ns - track.stamp_ns) * 1e-9
+        transition = np.eye(6)
+        transition[:3, 3:] = dt * _EYE3
+        q = self.options.root_acceleration ** 2
+        track.state = transition @ track.state
+        track.covariance = transition @ track.covariance @ transition.T + q * (
+            dt ** 4 / 4 * _PP + dt ** 3 / 2 * _PV + dt ** 2 * _VV)
+        track.stamp_ns = stamp_ns

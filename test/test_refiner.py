@@ -1,0 +1,99 @@
+"""The learned pose refiner (pure): a linear causal map over the last HISTORY lifted frames; it never looks
+ahead; a gap is held, a restart pads; it is handed out only for the lifter weights it was trained for (sha256);
+the shipped weights load and fit their history."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mpm_model.checkpoint import resolve
+from mpm_model.streaming.refiner import (DEFAULT_REFINER, HISTORY, PoseRefiner, RefinerWeights, file_sha256,
+                                         load_refiner, refine, refiner_for, weight_files)
+from mpm_ros.backend_setup import pose_refiner
+
+PERIOD = 33_333_333
+J = 17
+
+
+def weights(seed: int = 0, scale: float = 0.01) -> RefinerWeights:
+    rng = np.random.default_rng(seed)
+    return RefinerWeights(rng.normal(scale=scale, size=(HISTORY * J * 3, J * 3)).astype(np.float32),
+                          rng.normal(scale=scale, size=J * 3).astype(np.float32), "lifter", "ab" * 32)
+
+
+def run(refiner: PoseRefiner, frames: np.ndarray, stamps: list[int]) -> np.ndarray:
+    return np.array([refiner.filter(s, (5,), f[None])[0] for s, f in zip(stamps, frames)])
+
+
+def test_zero_weights_are_the_identity() -> None:
+    zero = RefinerWeights(np.zeros((HISTORY * J * 3, J * 3), np.float32), np.zeros(J * 3, np.float32), "l", "s")
+    frames = np.random.default_rng(1).normal(size=(12, J, 3))
+    np.testing.assert_allclose(run(PoseRefiner(zero), frames, [f * PERIOD for f in range(12)]), frames, atol=1e-6)
+
+
+def test_causal_a_later_frame_changes_no_earlier_output() -> None:
+    frames = np.random.default_rng(2).normal(size=(20, J, 3))
+    other = frames.copy()
+    other[12:] += 1.0
+    stamps = [f * PERIOD for f in range(20)]
+    a, b = run(PoseRefiner(weights()), frames, stamps), run(PoseRefiner(weights()), other, stamps)
+    np.testing.assert_array_equal(a[:12], b[:12])
+    assert not np.allclose(a[12:], b[12:])
+
+
+def test_history_is_the_last_frames_padded_at_a_start() -> None:
+    frames = np.random.default_rng(3).normal(size=(HISTORY + 3, J, 3))
+    refiner = PoseRefiner(weights())
+    out = run(refiner, frames, [f * PERIOD for f in range(len(frames))])
+    padded = np.concatenate([np.repeat(frames[:1], HISTORY - 1, axis=0), frames])
+    expected = refine(np.stack([padded[f:f + HISTORY] for f in range(len(frames))]), weights())
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_gap_is_held_and_a_restart_pads() -> None:
+    frames = np.random.default_rng(4).normal(size=(12, J, 3))
+    stamps = [f * PERIOD for f in range(10)] + [12 * PERIOD]  # two frames missing
+    refiner = PoseRefiner(weights(), reset_after_s=1.0)
+    out = run(refiner, frames[:11], stamps)
+    held = np.concatenate([frames[:10], frames[9:10], frames[9:10], frames[10:11]])[-HISTORY:]
+    np.testing.assert_allclose(out[-1], refine(held[None], weights())[0], atol=1e-5)
+    back = refiner.filter(5 * PERIOD, (5,), frames[11][None])[0]  # stamps back: a fresh history
+    np.testing.assert_allclose(back, refine(np.repeat(frames[11][None, None], HISTORY, 1), weights())[0], atol=1e-5)
+
+
+def test_handed_out_only_for_its_lifter(tmp_path: Path) -> None:
+    w = weights()
+    weights_path, sidecar = weight_files("r", tmp_path)
+    weights_path.write_text(json.dumps({"weights": w.weights.tolist(), "bias": w.bias.tolist()}))
+    sidecar.write_text(json.dumps({"lifter": "mpm_x", "lifter_sha256": "ab" * 32}))
+    found, why = refiner_for("ab" * 32, "r", tmp_path)
+    assert found is not None and why == "" and found.lifter == "mpm_x"
+    np.testing.assert_allclose(found.weights, w.weights, rtol=1e-6)
+    none, why = refiner_for("cd" * 32, "r", tmp_path)
+    assert none is None and "trained for mpm_x" in why
+    missing, why = refiner_for("ab" * 32, "absent", tmp_path)
+    assert missing is None and "unreadable" in why
+    weights_path.write_text(json.dumps({"weights": [[0.0]], "bias": [0.0, 1.0]}))
+    with pytest.raises(ValueError, match="history"):
+        load_refiner("r", tmp_path)
+
+
+def test_shipped_refiner_loads_and_names_its_lifter() -> None:
+    shipped = load_refiner(DEFAULT_REFINER)
+    assert shipped.weights.shape == (HISTORY * J * 3, J * 3) and len(shipped.lifter_sha256) == 64
+    assert shipped.lifter == "mpm_t27_causal" and np.isfinite(shipped.weights).all()
+
+
+@pytest.mark.parametrize("checkpoint", ["mpm_t27_causal", "mpm_t81_causal_la3", ""])
+def test_the_node_gets_it_only_for_its_lifter(checkpoint: str) -> None:
+    """backend_setup.pose_refiner hashes the checkpoint file: the shipped refiner for the lifter it names, else None
+    with the reason the node logs (another lifter, or no weights file at all)."""
+    shipped = load_refiner(DEFAULT_REFINER)
+    found, why = pose_refiner(checkpoint)
+    matches = bool(checkpoint) and file_sha256(resolve(checkpoint)) == shipped.lifter_sha256
+    assert (found is not None) == matches and (why == "") == matches
+    if checkpoint == "mpm_t81_causal_la3":
+        assert found is None and f"trained for {shipped.lifter}" in why

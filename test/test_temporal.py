@@ -1,0 +1,163 @@
+"""RootFilter (pure): the Kalman state follows a walk and knows its speed; an outlier fit is gated and the root
+predicted (PREDICTED, never a measurement) for a bounded time; each bad input of issue 24 resets or gates the state
+and is counted; options validated one invalid value at a time; LifterOptions reaches every part live."""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from mpm_model.streaming.options import LifterOptions, StreamOptions
+from mpm_model.streaming.placement import DEPTH, NOT_PLACED, REPROJECTION
+from mpm_model.streaming.temporal import PREDICTED, RootEstimate, RootFilter, TemporalOptions
+
+PERIOD = 33_333_333
+K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+WALK = np.array([0.6, 0.0, 0.3])  # m/s
+
+
+def truth(frame: int) -> np.ndarray:
+    return np.array([-1.0, 0.2, 4.0]) + WALK * frame * PERIOD * 1e-9
+
+
+def feed(roots: RootFilter, frame: int, fit: np.ndarray | None, counts: Counter, method: int = REPROJECTION,
+         k: np.ndarray = K, track: int = 3) -> RootEstimate:
+    fit = np.zeros(3) if fit is None else fit
+    return roots.update(frame * PERIOD, (track,), fit[None], np.array([method if fit.any() else NOT_PLACED]),
+                        k[None], counts)
+
+
+def walk(roots: RootFilter, frames: range, counts: Counter, method: int = REPROJECTION) -> list[RootEstimate]:
+    return [feed(roots, f, truth(f), counts, method) for f in frames]
+
+
+def test_follows_a_noisy_walk_and_knows_its_speed() -> None:
+    roots, counts = RootFilter(), Counter()
+    scale = 1 + np.random.default_rng(0).normal(scale=0.08, size=150)  # a 2D fit's error: along the viewing ray
+    fits = np.array([truth(f) * scale[f] for f in range(150)])
+    out = [feed(roots, f, fits[f], counts) for f in range(150)]
+    error = np.array([np.linalg.norm(o.translation[0] - truth(f)) for f, o in enumerate(out)])[30:]
+    raw = np.linalg.norm(fits - np.array([truth(f) for f in range(150)]), axis=-1)[30:]
+    assert np.median(error) < 0.6 * np.median(raw)
+    np.testing.assert_allclose(out[-1].velocity[0], WALK, atol=0.15)
+    assert all(o.placement[0] == REPROJECTION for o in out) and not counts["temporal.root_gated"]
+    assert np.isnan(out[0].velocity).all() and np.isfinite(out[2].velocity).all()  # one fit says nothing of speed
+    assert np.all(np.linalg.eigvalsh(out[-1].covariance[0]) > 0)
+
+
+def test_an_outlier_is_gated_and_predicted_not_published_as_a_measurement() -> None:
+    roots, counts = RootFilter(), Counter()
+    walk(roots, range(60), counts, DEPTH)  # placed by depth, then the depth camera loses the person
+    thrown = truth(60) * 1.5  # a pole: the 2D fit throws the person 2 m along the viewing ray
+    out = feed(roots, 60, thrown, counts)
+    assert out.placement[0] == PREDICTED and counts["temporal.root_gated"] == 1
+    assert np.linalg.norm(out.translation[0] - truth(60)) < 0.05
+    back = feed(roots, 61, truth(61), counts, DEPTH)  # re-acquired
+    assert back.placement[0] == DEPTH and counts["temporal.root_predicted"] == 1
+
+
+def test_prediction_is_bounded() -> None:
+    roots, counts = RootFilter(TemporalOptions(root_max_prediction=0.5)), Counter()
+    walk(roots, range(30), counts)
+    out = [feed(roots, f, None, counts) for f in range(30, 50)]  # no fit at all (root fit failed)
+    predicted = [o.placement[0] == PREDICTED for o in out]
+    assert predicted[:15] == [True] * 15 and not any(predicted[16:])
+    assert counts["temporal.prediction_expired"] == 1 and out[-1].placement[0] == NOT_PLACED
+    assert np.isnan(out[-1].velocity).all() and np.isnan(out[-1].covariance).all()
+    assert feed(roots, 50, truth(50), counts).placement[0] == REPROJECTION  # a fresh start
+
+
+def test_an_identity_jump_resets_after_the_bounded_prediction() -> None:
+    roots, counts = RootFilter(TemporalOptions(root_max_prediction=0.3)), Counter()
+    walk(roots, range(30), counts)
+    other = np.array([1.5, 0.1, 6.0])  # upstream switched this id to another person
+    out = [feed(roots, f, other, counts) for f in range(30, 45)]
+    assert out[0].placement[0] == PREDICTED and out[-1].placement[0] == REPROJECTION
+    assert counts["temporal.reset_reacquired"] == 1
+    np.testing.assert_allclose(out[-1].translation[0], other, atol=0.05)
+
+
+def test_depth_back_after_2d_fits_wins() -> None:
+    roots, counts = RootFilter(), Counter()
+    walk(roots, range(30), counts)
+    out = feed(roots, 30, truth(30) + [0, 0, 0.8], counts, method=DEPTH)
+    assert out.placement[0] == DEPTH and counts["temporal.reset_reacquired"] == 1
+
+
+@pytest.mark.parametrize("bad, reason", [
+    ("reused_after_gap", "temporal.reset_stale"), ("stamp_back", "temporal.reset_stamp_back"),
+    ("camera_changed", "temporal.reset_camera_changed")])
+def test_resets_are_counted(bad: str, reason: str) -> None:
+    roots, counts = RootFilter(reset_after_s=1.0), Counter()
+    walk(roots, range(30), counts)
+    frame = {"reused_after_gap": 100, "stamp_back": 10, "camera_changed": 30}[bad]
+    k = K * [[1.2], [1.2], [1]] if bad == "camera_changed" else K
+    out = feed(roots, frame, np.array([2.0, 0.0, 3.0]), counts, k=k)
+    assert counts[reason] == 1 and sum(counts.values()) == 1
+    assert out.placement[0] == REPROJECTION and np.isnan(out.velocity).all()  # restarted from this fit
+    np.testing.assert_array_equal(out.translation[0], [2.0, 0.0, 3.0])
+
+
+@pytest.mark.parametrize("fit", [[np.nan, 0, 4], [0, 0, np.inf], [0, 0, 1e6], [0, 0, -4]])
+def test_nan_or_absurd_fit_is_no_measurement(fit: list[float]) -> None:
+    roots, counts = RootFilter(), Counter()
+    walk(roots, range(30), counts)
+    out = roots.update(30 * PERIOD, (3,), np.array([fit]), np.array([REPROJECTION]), K[None], counts)
+    assert counts["temporal.root_invalid"] == 1 and out.placement[0] == PREDICTED
+    assert np.isfinite(out.translation).all()
+    fresh = RootFilter().update(0, (3,), np.array([fit]), np.array([REPROJECTION]), K[None], Counter())
+    assert fresh.placement[0] == NOT_PLACED  # no state: nothing to predict
+
+
+def test_no_camera_is_root_relative_and_forgets() -> None:
+    roots, counts = RootFilter(), Counter()
+    walk(roots, range(10), counts)
+    out = feed(roots, 10, None, counts, k=np.full((3, 3), np.nan))
+    assert out.placement[0] == NOT_PLACED and np.isnan(out.velocity).all()
+    assert feed(roots, 11, truth(11), counts).placement[0] == REPROJECTION and not counts
+
+
+def test_off_passes_fits_through() -> None:
+    roots, counts = RootFilter(TemporalOptions(root_filter=False)), Counter()
+    fits = np.array([[0.0, 0, 3], [1.0, 0, 9]])
+    out = roots.update(0, (1, 2), fits, np.array([REPROJECTION, DEPTH]), np.stack([K, K]), counts)
+    np.testing.assert_array_equal(out.translation, fits)
+    assert out.placement.tolist() == [REPROJECTION, DEPTH] and np.isnan(out.velocity).all() and not counts
+
+
+def test_tracks_are_independent() -> None:
+    roots, counts = RootFilter(), Counter()
+    for f in range(20):
+        roots.update(f * PERIOD, (1, 2), np.stack([truth(f), truth(f) + [2, 0, 1]]), np.array([DEPTH, DEPTH]),
+                     np.stack([K, K]), counts)
+    out = roots.update(20 * PERIOD, (1, 2), np.stack([truth(20) * 1.5, truth(20) + [2, 0, 1]]),
+                       np.array([REPROJECTION, DEPTH]), np.stack([K, K]), counts)
+    assert out.placement.tolist() == [PREDICTED, DEPTH]
+
+
+@pytest.mark.parametrize("field, value", [
+    ("root_acceleration", 0.0), ("root_acceleration", 101.0), ("root_gate", 0.5), ("root_gate", 101.0),
+    ("root_max_prediction", -0.1), ("root_max_prediction", 11.0), ("root_reprojection_sigma", 0.0),
+    ("root_reprojection_sigma", 1.5), ("root_filter", 1)])
+def test_invalid_options(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        TemporalOptions(**{field: value})
+
+
+def test_live_options_reach_the_state() -> None:
+    roots, counts = RootFilter(reset_after_s=5.0), Counter()
+    walk(roots, range(10), counts)
+    roots.set_options(TemporalOptions(root_max_prediction=0.0), reset_after_s=5.0)
+    assert feed(roots, 10, None, counts).placement[0] == NOT_PLACED  # no prediction any more
+    walk(roots, range(11, 20), counts)
+    roots.set_options(TemporalOptions(), reset_after_s=0.1)  # a shorter track_timeout: a 0.2 s gap now resets
+    feed(roots, 26, truth(26), counts)
+    assert counts["temporal.reset_stale"] == 1
+
+
+def test_lifter_options_is_one_record() -> None:
+    options = LifterOptions(StreamOptions(track_timeout=2.0))
+    assert options.temporal == TemporalOptions() and options.stream.track_timeout == 2.0
+    with pytest.raises(ValueError, match="root_gate"):
+        LifterOptions(temporal=TemporalOptions(root_gate=0.0))

@@ -1,0 +1,238 @@
+"""Train and evaluate the causal pose refiner (mpm_model/streaming/refiner.py) on the shipped lifter's own outputs.
+
+`data`: sequences of a mocap file (resampled to 30 fps) seen by make_bag's H36M-like camera (frame_scene) or the
+robot camera of make demo-rgbd, with make_bag's detector model (2 px jitter, 5 % occluded joints, rare outliers);
+the lifter runs on every frame's causal window exactly as the streaming window buffer builds it (masked padding
+at the start, masked joints zeroed); its root-relative outputs and the truth are cached (.npz). `fit`: least
+squares (`solve`) from the last K lifted frames to the truth of the newest (a residual on the newest frame),
+written to mpm_model/weights (JSON) with a sidecar naming the lifter file and its sha256. `eval`: raw lifter, One Euro settings and the refiner on a cache, as a
+table (MPJPE, acceleration error, lag; all frames and the fast-motion sequences). Train on the train file only.
+
+    export OMP_NUM_THREADS=1 T=../shared/data/mocap_h36m17_train.npz S=../shared/data/mocap_h36m17_test_slice.npz
+    nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 30000 --out out/refiner/train.npz
+    nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 15000 --scene robot --seed 1 \
+        --out out/refiner/train_robot.npz                              # ~8 + 4 min on 2 loaded cores
+    .venv/bin/python tools/train_refiner.py fit --data out/refiner/train.npz out/refiner/train_robot.npz  # --validate
+    .venv/bin/python tools/train_refiner.py data --mocap $S --out out/refiner/test.npz  # and --scene robot
+    .venv/bin/python tools/train_refiner.py eval --data out/refiner/test.npz
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mpm_model.checkpoint import resolve
+from mpm_model.data.mocap import load_mocap, resample
+from mpm_model.streaming.options import confident
+from mpm_model.streaming.refiner import DEFAULT_REFINER, HISTORY, load_refiner, refine, weight_files
+from mpm_model.streaming.smoothing import JointSmoother, SmoothingOptions
+from mpm_ros.bags import rgbd_scene
+from mpm_ros.bags.make_bag import PersonTrack, frame_scene, observe
+
+ROOT = Path(__file__).resolve().parents[1]
+FPS, PERIOD_NS, CHUNK = 30.0, 33_333_333, 240  # frames per sequence chunk (8 s): many people, many views
+FAST = ("indian", "salsa", "kick", "jog", "hop", "throw", "run", "dash", "punch", "martial")
+SETTINGS = {"One Euro 2.0/20 (today's smoothing:=true)": SmoothingOptions(True, 2.0, 20.0),
+            "One Euro 1.0/5": SmoothingOptions(True, 1.0, 5.0), "One Euro 4.0/20": SmoothingOptions(True, 4.0, 20.0)}
+
+
+def windows(uv: np.ndarray, confidence: np.ndarray, width: int, height: int, window: int) -> tuple[np.ndarray, ...]:
+    """(F, J, 2) pixels + (F, J) confidence → every frame's causal window as WindowBuffer builds it:
+    (F, T, J, 2) normalised keypoints and (F, T, J) mask, frames before the first masked."""
+    inside = (uv[..., 0] >= 0) & (uv[..., 0] < width) & (uv[..., 1] >= 0) & (uv[..., 1] < height)
+    mask = ~(np.isfinite(uv).all(-1) & inside & confident(confidence, 0.3))  # (F, J)
+    screen = np.where(mask[..., None], 0.0, uv / width * 2.0 - [1.0, height / width]).astype(np.float32)
+    padded_kp = np.concatenate([np.zeros((window - 1, *screen.shape[1:]), np.float32), screen])
+    padded_mask = np.concatenate([np.ones((window - 1, mask.shape[1]), bool), mask])
+    index = np.arange(len(uv))[:, None] + np.arange(window)[None]  # (F, T)
+    return padded_kp[index], padded_mask[index]
+
+
+def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str,
+         batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(F, J, 3) world poses → truth and lifted root-relative camera-frame joints, (F, J, 3) each. `scene`:
+    "h36m" (make_bag's camera in front of the person) or "robot" (make demo-rgbd's robot camera, 1.2 m high, the
+    person walking to and fro 1.2-7 m away)."""
+    if scene == "robot":
+        path = rgbd_scene.walk_paths(1, len(poses), FPS, rng)
+        track = PersonTrack(1, 0, len(poses), rgbd_scene.place_on_paths([poses.astype(np.float64)], path)[0])
+        cam = rgbd_scene.rgbd_camera()
+    else:
+        track = PersonTrack(1, 0, len(poses), poses.astype(np.float64))
+        cam = frame_scene([track], rng)
+    obs = observe(track, cam, rng, noise_px=2.0, occlusion=0.05, dropout=0.0)
+    keypoints, mask = windows(obs.uv, obs.confidence, cam.width, cam.height, backend.config.window)
+    out = np.concatenate([np.asarray(backend.infer(keypoints[i:i + batch], mask[i:i + batch]))[:, 0]
+                          for i in range(0, len(keypoints), batch)]).astype(np.float64)  # (F, J, 3)
+    return obs.joints_cam - obs.joints_cam[:, :1], out - out[:, :1]
+
+
+def make_data(args: argparse.Namespace) -> None:
+    from mpm_model.deploy.backends import create_backend
+
+    backend = create_backend("onnxruntime", checkpoint=args.checkpoint, device="cpu")
+    rng = np.random.default_rng(args.seed)
+    sequences = [resample(s, FPS) for s in load_mocap(args.mocap)]
+    order = rng.permutation(len(sequences)) if args.frames else np.arange(len(sequences))
+    truth, lifted, sequence, names, total = [], [], [], [], 0
+    for i in order:
+        seq = sequences[i]
+        start = int(rng.integers(0, max(1, len(seq) - CHUNK))) if args.frames else 0
+        poses = seq.poses3d[start:start + CHUNK] if args.frames else seq.poses3d
+        if len(poses) < HISTORY + 3:
+            continue
+        t, p = lift(backend, poses, rng, args.scene)
+        truth.append(t), lifted.append(p), sequence.append(np.full(len(t), len(names))), names.append(seq.name)
+        total += len(t)
+        print(f"{len(names)} sequences, {total} frames", flush=True)
+        if args.frames and total >= args.frames:
+            break
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.out, truth=np.concatenate(truth), lifted=np.concatenate(lifted),
+                        sequence=np.concatenate(sequence), names=np.array(names), checkpoint=args.checkpoint)
+
+
+def histories(lifted: np.ndarray, sequence: np.ndarray) -> np.ndarray:
+    """(N, J, 3) + (N,) sequence ids → (N, K, J, 3) each frame's last K frames of its sequence (oldest first; the
+    first frame repeated before the start, as the streaming refiner does)."""
+    starts = np.searchsorted(sequence, sequence, side="left") if np.all(np.diff(sequence) >= 0) else None
+    assert starts is not None, "frames must be grouped by sequence"
+    index = np.maximum(np.arange(len(lifted))[:, None] - np.arange(HISTORY - 1, -1, -1)[None], starts[:, None])
+    return lifted[index]
+
+
+def load_caches(paths: list[Path]) -> dict[str, np.ndarray]:
+    """Several `data` caches as one (sequence ids kept apart)."""
+    caches = [np.load(path) for path in paths]
+    if len({str(c["checkpoint"]) for c in caches}) != 1:
+        raise SystemExit("the caches come from different lifters")
+    offsets = np.cumsum([0] + [len(c["names"]) for c in caches])
+    return {"truth": np.concatenate([c["truth"] for c in caches]),
+            "lifted": np.concatenate([c["lifted"] for c in caches]),
+            "sequence": np.concatenate([c["sequence"] + o for c, o in zip(caches, offsets)]),
+            "names": np.concatenate([c["names"] for c in caches]), "checkpoint": str(caches[0]["checkpoint"])}
+
+
+def solve(history: np.ndarray, lifted: np.ndarray, truth: np.ndarray, sequence: np.ndarray, smooth: float,
+          ridge: float, shared: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares on the residual, plus `smooth` x the squared error of its second difference against the
+    truth's (SmoothNet's acceleration error, within a sequence), plus a ridge penalty → (K*J*3, J*3) weights and
+    (J*3,) bias. `shared`: one K-tap causal filter for every coordinate (no bias; the same whatever the view),
+    else a full linear map of the history (it also learns view-dependent pose corrections)."""
+    n, coords = len(history), lifted[0].size
+    x = history.reshape(n, HISTORY, coords)  # (N, K, C)
+    y = (truth - lifted).reshape(n, coords)  # (N, C): the residual on the newest lifted frame
+    within = np.flatnonzero(sequence[2:] == sequence[:-2]) + 2  # frames whose two predecessors are their sequence's
+    second = lambda a: a[within] - 2 * a[within - 1] + a[within - 2]  # noqa: E731
+    dy = second(truth.reshape(n, coords)) - second(lifted.reshape(n, coords))  # (N', C)
+    if shared:
+        taps, dtaps = x.transpose(0, 2, 1).reshape(-1, HISTORY), second(x).transpose(0, 2, 1).reshape(-1, HISTORY)
+        w = np.linalg.solve(taps.T @ taps + smooth * dtaps.T @ dtaps + ridge * n * np.eye(HISTORY),
+                            taps.T @ y.reshape(-1) + smooth * dtaps.T @ dy.reshape(-1))  # (K,)
+        weights = np.zeros((HISTORY * coords, coords))
+        for k in range(HISTORY):
+            weights[k * coords + np.arange(coords), np.arange(coords)] = w[k]
+        return weights, np.zeros(coords)
+    full = np.concatenate([x.reshape(n, -1), np.ones((n, 1))], 1)  # (N, K*C + 1)
+    dfull = second(full)
+    penalty = ridge * n * np.eye(full.shape[1])
+    penalty[-1, -1] = 0.0
+    solution = np.linalg.solve(full.T @ full + smooth * dfull.T @ dfull + penalty,
+                               full.T @ y + smooth * dfull.T @ dy)  # (K*C + 1, C)
+    return solution[:-1], solution[-1]
+
+
+def fit(args: argparse.Namespace) -> None:
+    """Fit (solve) on the caches and write the weights + sidecar; `--validate`: fit on 4/5 of the sequences and
+    print the scores of the other fifth (lifter alone beside it), write nothing."""
+    data = load_caches(args.data)
+    history, sequence = histories(data["lifted"], data["sequence"]), data["sequence"]  # (N, K, J, 3)
+    lifted, truth, n = data["lifted"], data["truth"], len(history)
+    if args.validate:
+        held = sequence % 5 == 0
+        weights, bias = solve(history[~held], lifted[~held], truth[~held], sequence[~held], args.smooth,
+                              args.ridge, args.shared)
+        refined = refine(history[held], {"weights": weights, "bias": bias})
+        print("lifter alone", scores(truth[held], lifted[held], sequence[held]))
+        print(f"refiner (smooth {args.smooth}, shared {args.shared})", scores(truth[held], refined, sequence[held]))
+        return
+    weights, bias = solve(history, lifted, truth, sequence, args.smooth, args.ridge, args.shared)
+    checkpoint = resolve(str(data["checkpoint"]))
+    out, sidecar = weight_files(args.name)
+    rounded = np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])  # float32 precision, plain JSON
+    out.write_text(json.dumps({"weights": rounded(weights).tolist(), "bias": rounded(bias).tolist()}))
+    sidecar.write_text(json.dumps({
+        "lifter": Path(checkpoint).stem, "lifter_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
+        "history": HISTORY, "ridge": args.ridge, "smooth": args.smooth, "shared": args.shared, "frames": n,
+        "sequences": int(len(data["names"])), "caches": [str(p) for p in args.data],
+        "trained_with": "python tools/train_refiner.py data/fit (docs/TEMPORAL.md)"}, indent=2) + "\n")
+    print(f"wrote {out} and its sidecar: {n} frames, ridge {args.ridge}, smooth {args.smooth}, shared {args.shared}")
+
+
+def scores(truth: np.ndarray, pred: np.ndarray, sequence: np.ndarray) -> dict[str, float]:
+    """MPJPE (mm), acceleration error (mean over joints of |a_pred - a_gt|, mm/frame²) and lag (the shift in
+    frames, -2..4, of the prediction against the truth that minimises MPJPE), over the given sequences."""
+    err, acc, shifted = [], [], np.zeros(7)
+    for s in np.unique(sequence):
+        t, p = truth[sequence == s], pred[sequence == s]
+        err.append(np.linalg.norm(p - t, axis=-1).mean(-1))
+        acc.append(np.linalg.norm(np.diff(p, 2, axis=0) - np.diff(t, 2, axis=0), axis=-1).mean(-1))
+        for i, shift in enumerate(range(-2, 5)):
+            a, b = (p[shift:], t[:len(t) - shift]) if shift >= 0 else (p[:shift], t[-shift:])
+            shifted[i] += np.linalg.norm(a[4:-4] - b[4:-4], axis=-1).mean(-1).sum()
+    return {"mpjpe": 1e3 * np.concatenate(err).mean(), "accel": 1e3 * np.concatenate(acc).mean(),
+            "lag": int(np.argmin(shifted)) - 2}
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    data = np.load(args.data)
+    truth, lifted, sequence = data["truth"], data["lifted"], data["sequence"]
+    fast = np.isin(sequence, [i for i, n in enumerate(data["names"]) if any(k in str(n) for k in FAST)])
+    outputs = {"lifter alone (today's default)": lifted}
+    for name, options in SETTINGS.items():
+        smoother = JointSmoother(options, reset_after_s=1e6)
+        outputs[name] = np.concatenate([np.array([smoother.filter(int(1e12 * s) + f * PERIOD_NS, (1,), p[None])[0]
+                                                  for f, p in enumerate(lifted[sequence == s])])
+                                        for s in np.unique(sequence)])
+    outputs["learned refiner"] = refine(histories(lifted, sequence), load_refiner(args.name))
+    print(f"{len(np.unique(sequence))} sequences, {len(truth)} frames ({fast.sum()} fast-motion) at 30 fps, 2 px "
+          f"jitter, {data['checkpoint']}\n| output | MPJPE mm | accel. error mm/frame² | lag frames | fast: MPJPE | "
+          "fast: accel. error | fast: lag |\n|---|---:|---:|---:|---:|---:|---:|")
+    for name, pred in outputs.items():
+        a, f = scores(truth, pred, sequence), scores(truth[fast], pred[fast], sequence[fast])
+        print(f"| {name} | {a['mpjpe']:.1f} | {a['accel']:.2f} | {a['lag']} | {f['mpjpe']:.1f} | {f['accel']:.2f} | "
+              f"{f['lag']} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    data = commands.add_parser("data", help="lift a mocap file's sequences, cache truth and outputs")
+    data.add_argument("--mocap", type=Path, required=True)
+    data.add_argument("--out", type=Path, required=True)
+    data.add_argument("--frames", type=int, default=0, help="stop after this many frames of random 8 s chunks "
+                      "(0 = every whole sequence, in order: for evaluation)")
+    data.add_argument("--checkpoint", default="mpm_t27_causal")
+    data.add_argument("--seed", type=int, default=0)
+    data.add_argument("--scene", choices=("h36m", "robot"), default="h36m")
+    fitting = commands.add_parser("fit", help="ridge regression → mpm_model/weights/<refiner>.npz + sidecar")
+    fitting.add_argument("--data", type=Path, nargs="+", required=True)
+    fitting.add_argument("--ridge", type=float, default=1e-3)
+    fitting.add_argument("--smooth", type=float, default=3.0, help="weight of the acceleration error")
+    fitting.add_argument("--full", dest="shared", action="store_false", help="a full linear map of the history "
+                         "instead of one causal filter shared by every coordinate")
+    fitting.add_argument("--validate", action="store_true", help="score on a held-out fifth, write nothing")
+    fitting.add_argument("--name", default=DEFAULT_REFINER, help="weights name in mpm_model/weights")
+    evaluation = commands.add_parser("eval", help="table: lifter, One Euro, refiner")
+    evaluation.add_argument("--data", type=Path, required=True)
+    evaluation.add_argument("--name", default=DEFAULT_REFINER, help="weights name in mpm_model/weights")
+    args = parser.parse_args(argv)
+    {"data": make_data, "fit": fit, "eval": evaluate}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
