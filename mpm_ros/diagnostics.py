@@ -215,6 +215,7 @@ class LifterHealth:
     last_outside_at: float = -float("inf")  # most joints of a skeleton fell outside the image (monotonic s)
     rate_problem: str | None = None  # frame_rate_problem() of the latest accepted frame
     camera_info_missing: bool = False
+    depth_problem: str | None = None  # DepthHistory.behind_problem(): depth runs too far behind to be waited for
 
     def problems(self, now: float, untrained_warning: str) -> list[str]:
         problems = [untrained_warning] if self.untrained else []
@@ -224,6 +225,8 @@ class LifterHealth:
             problems.append("most joints of some skeletons fall outside the image")
         if self.rate_problem:
             problems.append(self.rate_problem)
+        if self.depth_problem:
+            problems.append(self.depth_problem)
         return problems
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from mpm_model.deploy.backends.names import BACKEND_NAMES, PRECISIONS, precision_problem
 from mpm_model.streaming import StreamOptions
 from mpm_model.streaming.depth import DepthOptions
+from mpm_model.streaming.depth_history import DepthMatching
 from mpm_model.streaming.smoothing import SmoothingOptions
 from mpm_ros.camera_source import FallbackCamera
 from mpm_ros.inputs import frame_id_problem
@@ -54,12 +55,7 @@ TABLE = ParamTable((
               "again (a 600 KB image is many UDP fragments: on a loaded machine best effort lost half of them, "
               "docs/NODE.md); the depth publisher must then be reliable, else no image arrives (counted "
               "depth.incompatible_qos, warned)"),
-    ParamSpec("depth_wait", 0.0, "Longest the inference worker waits (s) for a frame's depth image that has not "
-              "arrived yet while depth is streaming; 0 = never (the frame is placed from 2D, counted "
-              "depth.no_image). For images that come just after their keypoints; the input thread never waits",
-              0.0, 0.2, live=True),
-    ParamSpec("depth_tolerance", 0.02, "A keypoints frame takes the depth image whose stamp is within this many "
-              "seconds of its own (else it is placed from 2D, counted depth.no_image)", 0.0, 1.0, live=True),
+    *specs_from(DepthMatching, live=True),
     *specs_from(DepthOptions, live=True),
     *specs_from(SmoothingOptions, live=True),
     AUTOSTART,
@@ -71,7 +67,7 @@ SPECS: dict[str, ParamSpec] = TABLE.by_name
 @dataclass(frozen=True)
 class LifterParams:
     """Every lifter parameter; `stream`, `depth` and `smoothing` go whole to StreamingLifter, `fallback` to the
-    CameraSource."""
+    CameraSource, `depth_matching` to the DepthHistory."""
 
     stream: StreamOptions
     fallback: FallbackCamera
@@ -79,8 +75,7 @@ class LifterParams:
     smoothing: SmoothingOptions
     use_depth: bool
     depth_reliable: bool
-    depth_wait: float
-    depth_tolerance: float
+    depth_matching: DepthMatching
     checkpoint: str
     backend: str
     device: str
