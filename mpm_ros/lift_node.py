@@ -215,14 +215,22 @@ class LifterNode(ServingNode):
             if self._lifter is None:
                 return
             self._camera.input_seen(received_at)
-            self._handle(self._decoder.decode_bytes(data, received_at, self._params.output_frame_id,
-                                                    self._camera.frame_id), received_at)
+            arrival_ns = self._receive_clock_ns(received_at)
+            self._handle(self._decoder.decode_bytes(data, arrival_ns, self._params.output_frame_id,
+                                                    self._camera.frame_id), received_at, arrival_ns)
         except Exception as exc:
             self.stats.drop("internal_error")
             self.get_logger().error(f"dropping a frame after an internal error: {type(exc).__name__}: "
                                     f"{clip(str(exc))}", throttle_duration_sec=LOG_THROTTLE_S)
 
-    def _handle(self, decoded: Decoded, received_at: float) -> None:
+    def _receive_clock_ns(self, received_at: float) -> int | None:
+        """The clock stamps are judged against (stamp_lead): monotonic, or under use_sim_time the node's clock
+        (a bag played with --clock at any rate); None while sim time has not started (no /clock yet)."""
+        if not self.get_parameter("use_sim_time").value:
+            return int(received_at * 1e9)
+        return self.get_clock().now().nanoseconds or None
+
+    def _handle(self, decoded: Decoded, received_at: float, arrival_ns: int | None) -> None:
         for drop in decoded.drops:
             self._drop(drop)
         if decoded.observations is None:
@@ -241,8 +249,7 @@ class LifterNode(ServingNode):
                        "intrinsics changed around that stamp): skeletons stay root-relative")
         lifter = self._lifter
         self._depth.keypoints_seen(decoded.stamp_ns)  # the reference of the depth stream's lag
-        result = lifter.push(decoded.stamp_ns, decoded.observations, camera, decoded.admitted,
-                             int(received_at * 1e9))
+        result = lifter.push(decoded.stamp_ns, decoded.observations, camera, decoded.admitted, arrival_ns)
         if result.status in RESETS:
             self.stats.reset_counted(result.status)
             self.get_logger().warning(f"input stamps jumped ({result.status}, confirmed by consecutive frames: bag "
