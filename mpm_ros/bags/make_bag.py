@@ -135,7 +135,7 @@ def _messages(store: Any) -> dict[str, Any]:
         "Keypoint2D": "mpm_msgs/msg/Keypoint2D", "Skeleton2D": "mpm_msgs/msg/Skeleton2D",
         "Skeleton2DArray": "mpm_msgs/msg/Skeleton2DArray", "Point": "geometry_msgs/msg/Point",
         "Skeleton3D": "mpm_msgs/msg/Skeleton3D", "Skeleton3DArray": "mpm_msgs/msg/Skeleton3DArray",
-        "Image": "sensor_msgs/msg/Image"}.items()}
+        "Image": "sensor_msgs/msg/Image", "Vector3": "geometry_msgs/msg/Vector3"}.items()}
 
 
 def camera_info_msg(m: dict[str, Any], header: Any, cam: camlib.VirtualCamera) -> Any:
@@ -197,7 +197,8 @@ def write_bag(out: Path, tracks: list[PersonTrack], observations: list[Observati
                     track_id=track.track_id, joints=[m["Point"](x=float(x), y=float(y), z=float(z))
                                                      for x, y, z in obs.joints_cam[i]],
                     confidence=np.ones(17, np.float32), masked=~visible, placed=True,
-                    placement=0))  # ground truth: camera frame, known (not fitted)
+                    placement=0, orientations=[], has_velocity=False,  # ground truth: camera frame, known
+                    root_velocity=m["Vector3"](x=0.0, y=0.0, z=0.0), root_covariance=np.zeros(9)))
             payloads |= {
                 bag_io.CAMERA_INFO_TOPIC: camera_info_msg(m, header, cam),
                 bag_io.KEYPOINTS_TOPIC: m["Skeleton2DArray"](header=header, skeletons=skeletons2d),
