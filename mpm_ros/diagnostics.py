@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 
@@ -103,7 +103,11 @@ class Snapshot:
 class PipelineStats:
     """Counters and latency samples shared by the callback thread and the worker thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, dropped_reasons: Collection[str] | None = None,
+                 masked_reasons: Collection[str] | None = None) -> None:
+        """`dropped_reasons` / `masked_reasons`: the registered names (mpm_model.streaming.reasons); another name
+        is a bug that would escape the health rules, so it raises (None: any name, for the front-end nodes)."""
+        self._registered = {"dropped": dropped_reasons, "masked": masked_reasons}
         self._lock = threading.Lock()
         self._input = RateMeter()
         self._output = RateMeter()
@@ -138,6 +142,7 @@ class PipelineStats:
 
     def drop(self, reason: str, count: int = 1) -> None:
         """An input (frame or skeleton) that produced no output."""
+        self._check("dropped", reason)
         if count > 0:
             with self._lock:
                 self._dropped[reason] += count
@@ -154,9 +159,15 @@ class PipelineStats:
 
     def mask(self, reason: str, count: int = 1) -> None:
         """An input kept with joints/frames masked (or published root-relative)."""
+        self._check("masked", reason)
         if count > 0:
             with self._lock:
                 self._masked[reason] += count
+
+    def _check(self, family: str, reason: str) -> None:
+        registered = self._registered[family]
+        if registered is not None and reason not in registered:
+            raise ValueError(f"{family}.{reason} is not registered in mpm_model.streaming.reasons")
 
     def reset_counted(self, reason: str) -> None:
         with self._lock:

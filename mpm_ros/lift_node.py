@@ -35,7 +35,8 @@ from mpm_model.streaming import RESETS, Camera, Emission, Lifted, PushResult, St
 from mpm_model.streaming.camera import CAMERA_HISTORY_S  # noqa: E402
 from mpm_model.streaming.depth import DepthImage, decode_depth  # noqa: E402
 from mpm_model.streaming.depth_history import (ARRIVED_LATE, BEHIND, FRAME_MISMATCH, DepthHistory,  # noqa: E402
-                                                header_problem)  # noqa: E402
+                                                header_problem)
+from mpm_model.streaming.reasons import DROPPED, MASKED  # noqa: E402
 from mpm_ros import keypoints_wire, messages, params  # noqa: E402
 from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_problem  # noqa: E402
 from mpm_ros.camera_source import CAMERA_INFO_GRACE_S, CameraSource  # noqa: E402
@@ -70,7 +71,7 @@ class LifterNode(ServingNode):
 
     def __init__(self, argv: list[str] | None = None, defer_autostart: bool = False, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, params.TABLE, argv, **kwargs)
-        self.stats = PipelineStats()
+        self.stats = PipelineStats(DROPPED, MASKED)  # only registered reasons (the health rules know them all)
         self.health = LifterHealth()
         self._lifter: StreamingLifter | None = None
         self._decoder: FrameDecoder | None = None
