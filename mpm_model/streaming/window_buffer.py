@@ -8,10 +8,12 @@ then describes that slot's source frame (delay = T - 1 - target_index frames).
 
 Never a confident wrong answer: a frame of a track with fewer than `min_visible_joints` usable joints is not
 used (so no window is ever emitted for an all-masked frame), confidences above 1 are masked, and a stamp far
-from the stream's recent stamps (more than `stamp_jump` s back, or more than `jump_frames` frame periods ahead
-of the receive clock) is an outlier: dropped and counted, history untouched. Only `confirm_frames` consistent
-such frames in a row are believed: a forward stall within track_timeout then continues as a gap, anything
-further (a bag loop, a clock jump) resets every buffer.
+from the stream's recent stamps (more than `stamp_jump` s back, more than `jump_frames` frame periods ahead of the
+last accepted one beyond the receive time between them, or more than `stamp_jump` ahead of the receive clock) is
+an outlier: dropped and counted, history untouched. Only `confirm_frames` such frames in a row that follow each
+other are believed: a forward stall within track_timeout then continues as a gap, anything further (a bag loop,
+a clock jump) resets every buffer. The period estimate never drops below 1 / MAX_CAMERA_RATE_HZ, so no burst of
+stamps can lock honest frames out (docs/NODE.md: accepted again within 1 s, whatever came before).
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ class BufferConfig:
     num_joints: int = 17
     options: StreamOptions = StreamOptions()
     gap_factor: float = 1.5  # a stamp gap above gap_factor × period inserts masked frames
-    stamp_jump: float = 1.0  # s; a stamp further back is an outlier (less: out of order)
+    stamp_jump: float = 1.0  # s; a stamp further back, or further ahead of the receive clock, is an outlier
     jump_frames: int = 6  # frame periods; a stamp further ahead is an outlier (stamp_jump before two frames)
     confirm_frames: int = 3  # consecutive consistent outliers that confirm a stall (gap) or a new timeline (reset)
 
