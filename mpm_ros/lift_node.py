@@ -115,7 +115,9 @@ class LifterNode(ServingNode):
         self.health = LifterHealth(untrained=untrained)
         self._lifter = StreamingLifter(backend, p.stream)
         self._lifter.depth_options, self._lifter.smoother.options = p.depth, p.smoothing
-        self._depth = DepthHistory(min(MAX_DEPTH_IMAGES, self._lifter.delay_frames + 4), p.depth_matching)
+        # images kept for every frame the worker may still look up: the model's delay + the queued jobs + slack
+        self._depth = DepthHistory(min(MAX_DEPTH_IMAGES, self._lifter.delay_frames + p.queue_size + 4),
+                                   p.depth_matching)
         self._decoder = FrameDecoder(self._lifter, lambda data: keypoints_wire.from_message(
             deserialize_message(data, Skeleton2DArray)))
         # camera_infos kept at least as long as the model's output delay (+1 s): a centred T=243 model's outputs
