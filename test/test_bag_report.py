@@ -53,7 +53,10 @@ def bags(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
                 joints = [type(p)(x=p.x - root.x, y=p.y - root.y, z=p.z - root.z) for p in skeleton.joints]
                 joints[5] = type(root)(x=joints[5].x + JOINT_OFFSET_M, y=joints[5].y, z=joints[5].z)
             predicted.append(type(skeleton)(track_id=skeleton.track_id, joints=joints, confidence=skeleton.confidence,
-                                            masked=skeleton.masked, placed=placement > 0, placement=placement))
+                                            masked=skeleton.masked, placed=placement > 0, placement=placement,
+                                            orientations=skeleton.orientations, has_velocity=skeleton.has_velocity,
+                                            root_velocity=skeleton.root_velocity,
+                                            root_covariance=skeleton.root_covariance))
         out = type(gt)(header=gt.header, skeletons=predicted)
         writer.write(conns[bag_io.SKELETONS3D_TOPIC], log + LATENCY_NS,
                      store.serialize_cdr(out, bag_io.SKELETON3D_ARRAY_TYPE))
