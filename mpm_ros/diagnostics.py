@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 
@@ -103,8 +103,12 @@ class Snapshot:
 class PipelineStats:
     """Counters and latency samples shared by the callback thread and the worker thread."""
 
-    def __init__(self, frame_losses: frozenset[str] = FRAME_LOSSES) -> None:
-        """frame_losses: the dropped.* reasons that lose a whole input frame (the node's own set)."""
+    def __init__(self, dropped_reasons: Collection[str] | None = None, masked_reasons: Collection[str] | None = None,
+                 frame_losses: frozenset[str] = FRAME_LOSSES) -> None:
+        """`dropped_reasons` / `masked_reasons`: the registered names (mpm_model.streaming.reasons); another name
+        is a bug that would escape the health rules, so it raises (None: any name, for the front-end nodes).
+        `frame_losses`: the dropped.* reasons that lose a whole input frame (the node's own set)."""
+        self._registered = {"dropped": dropped_reasons, "masked": masked_reasons}
         self._frame_losses = frame_losses
         self._lock = threading.Lock()
         self._input = RateMeter()
@@ -140,6 +144,7 @@ class PipelineStats:
 
     def drop(self, reason: str, count: int = 1) -> None:
         """An input (frame or skeleton) that produced no output."""
+        self._check("dropped", reason)
         if count > 0:
             with self._lock:
                 self._dropped[reason] += count
@@ -156,9 +161,15 @@ class PipelineStats:
 
     def mask(self, reason: str, count: int = 1) -> None:
         """An input kept with joints/frames masked (or published root-relative)."""
+        self._check("masked", reason)
         if count > 0:
             with self._lock:
                 self._masked[reason] += count
+
+    def _check(self, family: str, reason: str) -> None:
+        registered = self._registered[family]
+        if registered is not None and reason not in registered:
+            raise ValueError(f"{family}.{reason} is not registered in mpm_model.streaming.reasons")
 
     def reset_counted(self, reason: str) -> None:
         with self._lock:
@@ -217,6 +228,7 @@ class LifterHealth:
     last_outside_at: float = -float("inf")  # most joints of a skeleton fell outside the image (monotonic s)
     rate_problem: str | None = None  # frame_rate_problem() of the latest accepted frame
     camera_info_missing: bool = False
+    depth_problem: str | None = None  # DepthHistory.behind_problem(): depth runs too far behind to be waited for
 
     def problems(self, now: float, untrained_warning: str) -> list[str]:
         problems = [untrained_warning] if self.untrained else []
@@ -226,6 +238,8 @@ class LifterHealth:
             problems.append("most joints of some skeletons fall outside the image")
         if self.rate_problem:
             problems.append(self.rate_problem)
+        if self.depth_problem:
+            problems.append(self.depth_problem)
         return problems
 
 

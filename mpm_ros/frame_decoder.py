@@ -43,9 +43,10 @@ class FrameDecoder:
     def __init__(self, lifter: StreamingLifter, fallback: Callable[[bytes], keypoints_wire.WireFrame]) -> None:
         self.lifter, self._fallback = lifter, fallback
 
-    def decode_bytes(self, data: bytes, received_at: float, output_frame_id: str = "",
+    def decode_bytes(self, data: bytes, arrival_ns: int | None, output_frame_id: str = "",
                      camera_frame_id: str = "") -> Decoded:
-        """A serialised Skeleton2DArray, received at `received_at` (time.monotonic())."""
+        """A serialised Skeleton2DArray, received at `arrival_ns` on the receive clock (the node's: monotonic, or
+        sim time under use_sim_time; None: unknown)."""
         max_tracks = self.lifter.options.stream.max_tracks
         limit = max_message_bytes(max_tracks)
         if len(data) > limit:
@@ -57,9 +58,9 @@ class FrameDecoder:
             return Decoded([Drop("malformed_message", 1, f"dropping a malformed keypoints message: {clip(str(exc))}")])
         if frame is None:  # an encapsulation the numpy reader does not know
             frame = self._fallback(data)
-        return self.decode(frame, received_at, output_frame_id, camera_frame_id)
+        return self.decode(frame, arrival_ns, output_frame_id, camera_frame_id)
 
-    def decode(self, msg: keypoints_wire.WireFrame, received_at: float, output_frame_id: str = "",
+    def decode(self, msg: keypoints_wire.WireFrame, arrival_ns: int | None, output_frame_id: str = "",
                camera_frame_id: str = "") -> Decoded:
         """An already read frame: frame_id, stamp, skeleton selection and layouts."""
         out = Decoded(stamp_ns=msg.stamp_ns, frame_id=output_frame_id or msg.frame_id or camera_frame_id,
@@ -75,7 +76,7 @@ class FrameDecoder:
                                   "printable characters; or set output_frame_id)"))
             return out
         lifter = self.lifter
-        out.admitted = lifter.admit(msg.stamp_ns, int(received_at * 1e9))  # before decoding: a refusal costs nothing
+        out.admitted = lifter.admit(msg.stamp_ns, arrival_ns)  # before decoding: a refusal costs nothing
         if out.admitted not in ("ok",) + RESETS:
             out.drops.append(Drop(out.admitted, 1, f"dropping frame with stamp {msg.stamp_ns / 1e9:.6f} s: "
                                   f"{out.admitted}"))

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 
 if __name__ == "__main__":  # a signal during the slow imports below ends quietly: nothing to clean up yet
     for _signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(_signum, lambda *_: sys.exit(0))
 
 import time  # noqa: E402
-from collections import deque  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -36,7 +34,10 @@ from mpm_model.checkpoint import list_pretrained  # noqa: E402
 from mpm_model.streaming import RESETS, Camera, Emission, Lifted, PushResult, StreamingLifter  # noqa: E402
 from mpm_model.streaming.camera import CAMERA_HISTORY_S  # noqa: E402
 from mpm_model.streaming.depth import DepthImage, decode_depth  # noqa: E402
+from mpm_model.streaming.depth_history import (ARRIVED_LATE, BEHIND, FRAME_MISMATCH, DepthHistory,  # noqa: E402
+                                               header_problem)
 from mpm_model.streaming.person_frames import person_frames  # noqa: E402
+from mpm_model.streaming.reasons import DROPPED, MASKED  # noqa: E402
 from mpm_ros import keypoints_wire, messages, params, tf_output  # noqa: E402
 from mpm_ros.backend_setup import UNTRAINED_WARNING, build_backend, model_problem, pose_refiner  # noqa: E402
 from mpm_ros.camera_source import CAMERA_INFO_GRACE_S, CameraSource  # noqa: E402
@@ -49,7 +50,6 @@ from mpm_ros.worker import InferenceWorker  # noqa: E402
 
 NODE_NAME = "mpm_lifter"
 LOG_THROTTLE_S = 5.0
-DEPTH_LIVE_S = 1.0  # depth_wait waits only while the newest depth image is at most this much older than the frame
 MAX_DEPTH_IMAGES = 32  # decoded depth images kept (a centred model's outputs describe frames delay_frames back)
 
 
@@ -57,6 +57,7 @@ MAX_DEPTH_IMAGES = 32  # decoded depth images kept (a centred model's outputs de
 class Job:
     emissions: list[Emission]
     frame_id: str
+    input_frame_id: str  # the keypoints' own frame: whose depth images apply
     cameras: list[Camera]  # per emission: the camera_info of its own stamp and frame_id (intrinsics None: unplaced)
     use_depth: bool  # look up each emission's depth image when the job runs (use_depth)
     received_at: float  # time.monotonic() when the triggering input arrived
@@ -71,14 +72,12 @@ class LifterNode(ServingNode):
 
     def __init__(self, argv: list[str] | None = None, defer_autostart: bool = False, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, params.TABLE, argv, **kwargs)
-        self.stats = PipelineStats()
+        self.stats = PipelineStats(DROPPED, MASKED)  # only registered reasons (the health rules know them all)
         self.health = LifterHealth()
         self._lifter: StreamingLifter | None = None
         self._decoder: FrameDecoder | None = None
         self._camera: CameraSource | None = None
-        self._depth: deque[DepthImage] = deque()  # recent depth images: the executor appends, the worker reads
-        self._missed: deque[int] = deque(maxlen=MAX_DEPTH_IMAGES)  # stamps placed without depth
-        self._depth_arrived = threading.Condition()  # guards _depth and _missed; notified on each image
+        self._depth = DepthHistory(MAX_DEPTH_IMAGES)  # recent depth images: the executor adds, the worker finds
         self._markers = messages.MarkerNamespaces()  # worker: which namespace each track's markers are in
         self._frames: tf_output.OutputFrames | None = None  # the output frame (target_frame: static or tf2)
         self._tf: tf_output.TfBroadcaster | None = None  # per-person frames on /tf (publish_tf)
@@ -121,7 +120,9 @@ class LifterNode(ServingNode):
         if no_refiner and p.lifter.temporal.pose_refiner:
             self.get_logger().warning(f"{no_refiner}: the pose is filtered by the smoothing parameters instead")
         self._lifter = StreamingLifter(backend, p.lifter, refiner)
-        self._depth = deque(maxlen=min(MAX_DEPTH_IMAGES, self._lifter.delay_frames + 4))
+        # images kept for every frame the worker may still look up: the model's delay + the queued jobs + slack
+        self._depth = DepthHistory(min(MAX_DEPTH_IMAGES, self._lifter.delay_frames + p.queue_size + 4),
+                                   p.depth_matching)
         self._decoder = FrameDecoder(self._lifter, lambda data: keypoints_wire.from_message(
             deserialize_message(data, Skeleton2DArray)))
         # camera_infos kept at least as long as the model's output delay (+1 s): a centred T=243 model's outputs
@@ -163,13 +164,14 @@ class LifterNode(ServingNode):
     def _release(self) -> None:
         super()._release()
         self._lifter = self._decoder = self._camera = self._params = self._frames = self._tf = None
-        self._depth, self._missed = deque(), deque(maxlen=MAX_DEPTH_IMAGES)
+        self._depth = DepthHistory(MAX_DEPTH_IMAGES)
 
     def _apply_live(self, values: dict[str, Any]) -> None:
         self._params = params.to_params(values)
         self._lifter.set_options(self._params.lifter)
         self._camera.fallback = self._params.fallback
         self._frames.options = self._params.frames
+        self._depth.set_matching(self._params.depth_matching)
 
     # ---- input (executor thread) ----------------------------------------------------------------------
     def _on_camera_info(self, msg: CameraInfo) -> None:
@@ -180,26 +182,22 @@ class LifterNode(ServingNode):
                         "until a valid one arrives")
 
     def _on_depth(self, msg: Image) -> None:
-        """An aligned depth image: decoded now, kept for the frames of its stamp; counted when it comes after its
-        frame was placed without it (depth.arrived_late)."""
+        """An aligned depth image: header checked (encoding, camera size) before any decode, then kept (DepthHistory)."""
         try:
             if self._lifter is None:
+                return
+            stamp_ns, frame_id = messages.ns_from_time(msg.header.stamp), msg.header.frame_id
+            refused = header_problem(msg.encoding, msg.width, msg.height, msg.step, len(msg.data),
+                                     self._camera.match(stamp_ns, frame_id).camera)  # before camera_info: fallback
+            if refused:
+                self._count(refused[0], f"ignoring a depth image of '{clip(frame_id, 64)}': {clip(refused[1])}")
                 return
             depth_m, problem = decode_depth(bytes(msg.data), msg.encoding, msg.width, msg.height, msg.step,
                                             bool(msg.is_bigendian))
             if problem:
                 self._count("depth.invalid_image", f"ignoring a depth image: {clip(problem)}")
                 return
-            stamp_ns = messages.ns_from_time(msg.header.stamp)
-            tolerance_ns = int(self._params.depth_tolerance * 1e9)
-            with self._depth_arrived:  # a worker waiting for this image (depth_wait) wakes
-                self._depth.append(DepthImage(depth_m, stamp_ns))
-                self._depth_arrived.notify_all()
-                late = [s for s in self._missed if abs(s - stamp_ns) <= tolerance_ns]
-                for missed in late:
-                    self._missed.remove(missed)
-            if late:
-                self.stats.mask("depth.arrived_late", len(late))
+            self.stats.mask(ARRIVED_LATE, self._depth.add(frame_id, DepthImage(depth_m, stamp_ns)))
         except Exception as exc:
             self.stats.drop("internal_error")
             self.get_logger().error(f"ignoring a depth image after an internal error: {type(exc).__name__}: "
@@ -211,28 +209,16 @@ class LifterNode(ServingNode):
                     "and depth_reliable is true: no depth image reaches this node from it (set depth_reliable "
                     "false, or publish depth reliably)")
 
-    def _depth_for(self, stamp_ns: int) -> DepthImage | None:
-        """The depth image nearest `stamp_ns` within depth_tolerance, or None (placed from 2D, counted).
-
-        While the depth stream is live (an image within DEPTH_LIVE_S before this stamp) and no image at or past this
-        stamp has come, wait for it up to depth_wait: the worker waits, the input thread never does."""
-        p = self._params
-        tolerance_ns = int(p.depth_tolerance * 1e9)
-        deadline = time.monotonic() + p.depth_wait
-        with self._depth_arrived:
-            while True:
-                images = tuple(self._depth)
-                best = min(images, key=lambda image: abs(image.stamp_ns - stamp_ns), default=None)
-                if best is not None and abs(best.stamp_ns - stamp_ns) <= tolerance_ns:
-                    return best
-                newest = max((image.stamp_ns for image in images), default=None)
-                remaining = deadline - time.monotonic()
-                if (remaining <= 0 or newest is None or newest > stamp_ns
-                        or newest < stamp_ns - int(DEPTH_LIVE_S * 1e9)):
-                    break
-                self._depth_arrived.wait(remaining)
-            self._missed.append(stamp_ns)  # an image of this stamp arriving later is counted: depth.arrived_late
-        return None
+    def _depth_for(self, stamp_ns: int, frame_id: str) -> DepthImage | None:
+        """This frame's depth image (DepthHistory.find: bounded wait, worker only), else None (placed from 2D); a
+        frame_id mismatch or depth running behind is counted per frame and warned."""
+        found = self._depth.find(stamp_ns, frame_id)
+        if found.reason in (FRAME_MISMATCH, BEHIND):
+            self.stats.mask(found.reason)
+            self._warn(found.reason, f"placing frame {stamp_ns / 1e9:.6f} s of '{clip(frame_id, 64)}' without depth: "
+                       + ("no depth image of that frame_id (depth must be aligned to the keypoints' camera)"
+                          if found.reason == FRAME_MISMATCH else self._depth.behind_problem() or "depth behind"))
+        return found.image
 
     def _on_keypoints(self, data: bytes) -> None:
         """The subscription callback (raw bytes); it never raises: count, log, keep serving."""
@@ -242,14 +228,22 @@ class LifterNode(ServingNode):
             if self._lifter is None:
                 return
             self._camera.input_seen(received_at)
-            self._handle(self._decoder.decode_bytes(data, received_at, self._params.output_frame_id,
-                                                    self._camera.frame_id), received_at)
+            arrival_ns = self._receive_clock_ns(received_at)
+            self._handle(self._decoder.decode_bytes(data, arrival_ns, self._params.output_frame_id,
+                                                    self._camera.frame_id), received_at, arrival_ns)
         except Exception as exc:
             self.stats.drop("internal_error")
             self.get_logger().error(f"dropping a frame after an internal error: {type(exc).__name__}: "
                                     f"{clip(str(exc))}", throttle_duration_sec=LOG_THROTTLE_S)
 
-    def _handle(self, decoded: Decoded, received_at: float) -> None:
+    def _receive_clock_ns(self, received_at: float) -> int | None:
+        """The clock stamps are judged against (stamp_lead): monotonic, or under use_sim_time the node's clock
+        (a bag played with --clock at any rate); None while sim time has not started (no /clock yet)."""
+        if not self.get_parameter("use_sim_time").value:
+            return int(received_at * 1e9)
+        return self.get_clock().now().nanoseconds or None
+
+    def _handle(self, decoded: Decoded, received_at: float, arrival_ns: int | None) -> None:
         for drop in decoded.drops:
             self._drop(drop)
         if decoded.observations is None:
@@ -267,8 +261,8 @@ class LifterNode(ServingNode):
                        f"'{decoded.input_frame_id}': {match.problem} (no camera_info of that frame_id, or its "
                        "intrinsics changed around that stamp): skeletons stay root-relative")
         lifter = self._lifter
-        result = lifter.push(decoded.stamp_ns, decoded.observations, camera, decoded.admitted,
-                             int(received_at * 1e9))
+        self._depth.keypoints_seen(decoded.stamp_ns)  # the reference of the depth stream's lag
+        result = lifter.push(decoded.stamp_ns, decoded.observations, camera, decoded.admitted, arrival_ns)
         if result.status in RESETS:
             self.stats.reset_counted(result.status)
             self.get_logger().warning(f"input stamps jumped ({result.status}, confirmed by consecutive frames: bag "
@@ -281,7 +275,8 @@ class LifterNode(ServingNode):
                 decoded.stamp_ns, self._frames.frame_id(decoded.frame_id), result.expired, self._params.marker_velocity))
         if result.emissions:
             cameras = [self._camera.match(e.stamp_ns, decoded.input_frame_id).camera for e in result.emissions]
-            self._enqueue(Job(result.emissions, decoded.frame_id, cameras, self._params.use_depth, received_at))
+            self._enqueue(Job(result.emissions, decoded.frame_id, decoded.input_frame_id, cameras,
+                              self._params.use_depth, received_at))
 
     def _record(self, result: PushResult, camera: Camera, now: float) -> None:
         """Counters, warnings and the stream-rate check for one accepted frame."""
@@ -339,7 +334,8 @@ class LifterNode(ServingNode):
             return
         # Depth is looked up after the inference, not when the keypoints arrived: an image published with its
         # keypoints (a large message, delivered later) still makes it; the input thread never waits for one.
-        batch = lifter.lift(job.emissions, job.cameras, self._depth_for if job.use_depth else None)
+        batch = lifter.lift(job.emissions, job.cameras, (lambda stamp_ns: self._depth_for(
+            stamp_ns, job.input_frame_id)) if job.use_depth else None)
         self.stats.inference_done(batch.inference_s)
         for reason, count in batch.counts.items():
             self.stats.mask(reason, count)
@@ -381,6 +377,7 @@ class LifterNode(ServingNode):
         if lifter is None:
             return
         self.health.camera_info_missing = camera.missing
+        self.health.depth_problem = self._depth.behind_problem() if self._params.use_depth else None
         report = lifter_report(self.stats, lifter, self._params.checkpoint, camera.info is not None, self.health,
                                UNTRAINED_WARNING)
         self._outputs["diagnostics"].publish(messages.diagnostic_report(

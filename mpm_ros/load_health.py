@@ -21,11 +21,9 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from mpm_model.streaming.reasons import FRAME_LOSSES  # the registry's dropped.* reasons that lose a whole frame
+
 OK, WARN, ERROR = 0, 1, 2  # diagnostic_msgs/DiagnosticStatus levels
-# dropped.* reasons that lose a whole input frame (the others drop one skeleton and keep the frame)
-FRAME_LOSSES = frozenset({"oversized_message", "malformed_message", "invalid_frame_id", "empty_frame_id",
-                          "duplicate_stamp", "out_of_order_stamp", "stamp_outlier", "inference_queue_full",
-                          "inference_error", "internal_error"})
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,10 @@ class ServingNode(LifecycleNode):
         self._inputs: list[Any] = []  # subscriptions, while active
         self._timer: Any = None  # the 1 Hz diagnostics timer, while active
         self._worker: InferenceWorker | None = None  # started with serving, stopped before anything is destroyed
-        self._refused = table.declare(self) | table.command_line_problems(argv or [])
+        # what rclpy declared itself (use_sim_time, start_type_description_service): accepted by -p and a set
+        self._ros_declared = frozenset(self.get_parameters_by_prefix(""))
+        self._refused = table.declare(self) | table.command_line_problems(argv or [], self.get_name(),
+                                                                            self._ros_declared)
         ignored = sorted(name for name in self._parameter_overrides if not self.has_parameter(name))
         if ignored:  # a params file may be shared with other nodes: say so, but do not refuse
             self.get_logger().warning(f"ignoring parameters this node does not have: {clip(', '.join(ignored))}")
@@ -83,10 +86,11 @@ class ServingNode(LifecycleNode):
         """The `ros2 param set` / set_parameters service path; refusals as in set_parameters."""
         for parameter in parameter_list:
             spec = self.table.by_name.get(parameter.name)
+            if spec is None and parameter.name in self._ros_declared:
+                continue  # ROS's own (use_sim_time): rclpy checks it
             if spec is None:
-                return SetParametersResult(successful=False, reason=(
-                    f"no such parameter {clip(parameter.name)!r} on {self.get_name()} (its parameters: "
-                    f"{sorted(self.table.by_name)})"))
+                return SetParametersResult(successful=False,
+                                           reason=self.table.no_such_parameter(parameter.name, self.get_name()))
             problem = spec.problem(parameter.value)
             if problem:
                 return SetParametersResult(successful=False, reason=problem)

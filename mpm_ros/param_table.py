@@ -14,7 +14,7 @@ from __future__ import annotations
 import array
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, get_type_hints
+from typing import Any, Callable, Collection, Sequence, get_type_hints
 
 import yaml
 
@@ -123,6 +123,10 @@ class ParamTable:
     def record_fields(record_type: type) -> list[str]:
         return _fields(record_type)
 
+    def no_such_parameter(self, name: str, node_name: str) -> str:
+        """The one sentence for an unknown name, at configure (a `-p` override) and at a runtime set alike."""
+        return f"no such parameter {clip(name)!r} on {node_name} (its parameters: {sorted(self.by_name)})"
+
     def needs_reconfigure(self, names: Sequence[str]) -> list[str]:
         """The parameters among `names` that only take effect at configure (refused while configured)."""
         return [name for name in names if name in self.by_name and not self.by_name[name].live]
@@ -142,8 +146,11 @@ class ParamTable:
                     f"node is {configured_state}); deactivate and clean up, set it, then configure again")
         return None
 
-    def command_line_problems(self, argv: list[str]) -> dict[str, str]:
-        """{name: reason} for `-p name:=value` overrides ROS would drop silently: unknown names and wrong types.
+    def command_line_problems(self, argv: list[str], node_name: str, ros_declared: Collection[str] = ()
+                              ) -> dict[str, str]:
+        """{name: reason} for `-p name:=value` overrides ROS would drop silently: unknown names and wrong types,
+        in the sentences a runtime set uses. `ros_declared`: the parameters rclpy declares itself on the node
+        (`use_sim_time`, `start_type_description_service`): known, and left to ROS.
 
         ROS parses a -p value as YAML; when a params file sets the same name, a value of another type (e.g.
         `min_confidence:=abc`) is silently discarded in favour of the file's value, so the type is checked here.
@@ -155,8 +162,8 @@ class ParamTable:
             name, text = assignment.split(":=", 1)
             spec = self.by_name.get(name)
             if spec is None:
-                problems[name] = (f"unknown parameter {clip(name)!r} (-p {clip(assignment)}); known: "
-                                  f"{sorted(self.by_name)}")
+                if name not in ros_declared:
+                    problems[name] = self.no_such_parameter(name, node_name)
                 continue
             try:
                 value = yaml.safe_load(text)
@@ -164,13 +171,14 @@ class ParamTable:
                 value = text
             type_error = spec.problem(value) if type(value) is not type(spec.default) else None  # range: configure
             if type_error:
-                problems[name] = f"-p {clip(assignment)}: {type_error}"
+                problems[name] = type_error
         return problems
 
     # ---- on a node ----------------------------------------------------------------------------------------
     def declare(self, node: Any) -> dict[str, str]:
         """Declare every parameter on `node`; {name: reason} for overrides ROS refused (type or range), declared
-        with the default instead so the node still starts and configure fails with the reason."""
+        with the default instead so the node still starts and configure fails with the reason — the sentence a
+        runtime set of that value gets (ParamSpec.problem), not ROS's."""
         from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 
         refused = {}
@@ -178,9 +186,8 @@ class ParamTable:
             try:
                 node.declare_parameter(spec.name, spec.default, descriptor(spec))
             except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
-                hint = " (floating-point parameters need a decimal point, e.g. 30.0)" if isinstance(
-                    spec.default, float) and "INTEGER" in str(exc) else ""
-                refused[spec.name] = f"{spec.name}: {exc}{hint}"
+                override = node._parameter_overrides.get(spec.name)
+                refused[spec.name] = (override is not None and spec.problem(override.value)) or f"{spec.name}: {exc}"
                 node.declare_parameter(spec.name, spec.default, descriptor(spec), ignore_override=True)
         return refused
 

@@ -17,6 +17,7 @@ from mpm_model.deploy.backends.names import BACKEND_NAMES, PRECISIONS, precision
 from mpm_model.streaming import LifterOptions, StreamOptions
 from mpm_model.streaming.depth import DepthOptions
 from mpm_model.streaming.frames import FrameOptions
+from mpm_model.streaming.depth_history import DepthMatching
 from mpm_model.streaming.smoothing import SmoothingOptions
 from mpm_model.streaming.temporal import TemporalOptions
 from mpm_ros.camera_source import FallbackCamera
@@ -60,12 +61,7 @@ TABLE = ParamTable((
               "again (a 600 KB image is many UDP fragments: on a loaded machine best effort lost half of them, "
               "docs/NODE.md); the depth publisher must then be reliable, else no image arrives (counted "
               "depth.incompatible_qos, warned)"),
-    ParamSpec("depth_wait", 0.0, "Longest the inference worker waits (s) for a frame's depth image that has not "
-              "arrived yet while depth is streaming; 0 = never (the frame is placed from 2D, counted "
-              "depth.no_image). For images that come just after their keypoints; the input thread never waits",
-              0.0, 0.2, live=True),
-    ParamSpec("depth_tolerance", 0.02, "A keypoints frame takes the depth image whose stamp is within this many "
-              "seconds of its own (else it is placed from 2D, counted depth.no_image)", 0.0, 1.0, live=True),
+    *specs_from(DepthMatching, live=True),
     *specs_from(DepthOptions, live=True),
     *specs_from(SmoothingOptions, live=True),
     *specs_from(FrameOptions, live=True, configure_only=("tf_lookup", "publish_tf")),
@@ -79,15 +75,14 @@ SPECS: dict[str, ParamSpec] = TABLE.by_name
 @dataclass(frozen=True)
 class LifterParams:
     """Every lifter parameter; `lifter` goes whole to StreamingLifter, `fallback` to the CameraSource, `frames` to
-    the node's OutputFrames (mpm_ros.tf_output)."""
+    the node's OutputFrames (mpm_ros.tf_output), `depth_matching` to the DepthHistory."""
 
     lifter: LifterOptions
     fallback: FallbackCamera
     frames: FrameOptions
     use_depth: bool
     depth_reliable: bool
-    depth_wait: float
-    depth_tolerance: float
+    depth_matching: DepthMatching
     checkpoint: str
     backend: str
     device: str

@@ -62,7 +62,7 @@ class Pose2DNode(ServingNode):
 
     def __init__(self, argv: list[str] | None = None, defer_autostart: bool = False, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, pose2d_params.TABLE, argv, **kwargs)
-        self.stats = PipelineStats(IMAGE_LOSSES)
+        self.stats = PipelineStats(frame_losses=IMAGE_LOSSES)
         self.health, self.stamp_gaps = CameraHealth(), StampGaps()
         self.images_received = 0
         self._warned_at: dict[str, float] = {}  # monotonic s of the last warning per drop reason

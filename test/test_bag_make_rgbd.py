@@ -49,3 +49,30 @@ def test_joints_behind_occluders_are_hidden_from_2d(rgbd_bag: Path) -> None:
     keypoints = bag_io.read_topics(rgbd_bag, [bag_io.KEYPOINTS_TOPIC])[bag_io.KEYPOINTS_TOPIC]
     confidences = np.array([[k.confidence for k in s.keypoints] for _, m in keypoints for s in m.skeletons])
     assert 0.0 < (confidences == 0).mean() < 0.9
+
+
+def test_placement_eval_matches_depth_as_the_node_does(rgbd_bag: Path, tmp_path: Path) -> None:
+    """placement_eval goes through DepthHistory: the bag's aligned depth places skeletons; the same bag with its
+    depth images in another frame_id places none with depth (depth.frame_mismatch), as in the node."""
+    from mpm_model.deploy.backends import create_backend
+    from mpm_ros.bags.placement_eval import evaluate
+
+    backend = create_backend("torch", checkpoint="mpm_t27_causal", device="cpu")
+    aligned = evaluate(rgbd_bag, backend, True, {})
+    assert aligned["by_method"]["depth"]["count"] > 0 and not aligned["counts"].get("depth.frame_mismatch")
+    other, store = tmp_path / "other", bag_io.typestore()
+    writer = bag_io.open_writer(other)
+    try:
+        connections = {}
+        for topic, msgtype, log_time, raw in bag_io.iter_raw(rgbd_bag):
+            if topic == bag_io.DEPTH_TOPIC:  # the same images, said to come from another camera
+                msg = store.deserialize_cdr(raw, msgtype)
+                msg.header.frame_id = "other_cam_optical"
+                raw = store.serialize_cdr(msg, msgtype)
+            if topic not in connections:
+                connections[topic] = writer.add_connection(topic, msgtype, typestore=store)
+            writer.write(connections[topic], log_time, raw)
+    finally:
+        writer.close()
+    moved = evaluate(other, backend, True, {})
+    assert moved["by_method"]["depth"]["count"] == 0 and moved["counts"]["depth.frame_mismatch"] > 0, moved["counts"]

@@ -141,7 +141,7 @@ def test_lifter_has_one_input_and_refuses_input_format(context, tmp_path, input_
                         parameter_overrides=lifter_overrides(tiny_checkpoint(tmp_path)))
     try:
         assert lifter.lifecycle_state == "unconfigured"
-        assert "unknown parameter 'input_format'" in " ".join(lifter._refused.values())
+        assert "no such parameter 'input_format'" in " ".join(lifter._refused.values())
     finally:
         lifter.destroy_node()
 

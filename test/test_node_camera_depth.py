@@ -169,13 +169,16 @@ def test_depth_stream_beside_keypoints(context, tmp_path) -> None:
             depth.publish(depth_image(stamp_ns(3), root_z, encoding="rgb8"))
             assert driver.spin_until(lambda: "depth.invalid_image" in lifter.stats.dropped(), 3.0)
             assert frame(3).placement == Skeleton3D.REPROJECTION
-            assert frame(4, depth_image(stamp_ns(4), root_z, size=500)).placement == Skeleton3D.REPROJECTION
+            kept = len(lifter._depth)
+            depth.publish(depth_image(stamp_ns(4), root_z, size=500))  # refused from its header, never decoded
+            assert driver.spin_until(lambda: "depth.size_mismatch" in lifter.stats.dropped(), 3.0)
+            assert frame(4).placement == Skeleton3D.REPROJECTION and len(lifter._depth) == kept
             assert frame(5, depth_image(stamp_ns(5), np.inf, encoding="32FC1")).placement == \
                 Skeleton3D.REPROJECTION  # absurd values are holes
             placements = [frame(i, depth_image(stamp_ns(i), driver.skeletons[-1].skeletons[0].joints[0].z))
                           for i in range(6, 12)]
             assert all(s.placement == Skeleton3D.DEPTH and s.placed for s in placements)
-            expected = {"masked.depth.no_image": 5, "masked.depth.arrived_late": 1, "masked.depth.size_mismatch": 1,
+            expected = {"masked.depth.no_image": 5, "masked.depth.arrived_late": 1, "dropped.depth.size_mismatch": 1,
                         "masked.depth.too_few_samples": 1, "masked.depth.placed": 6,
                         "dropped.depth.invalid_image": 1}
             assert driver.spin_until(lambda: all(driver.diagnostic_values().get(key) == str(count)

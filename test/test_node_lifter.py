@@ -141,7 +141,7 @@ def test_every_bad_input_counted_and_node_keeps_serving(context, tmp_path) -> No
 def test_drop_oldest_queue(context, tmp_path) -> None:
     with lifter_node(context, tiny_checkpoint(tmp_path), autostart=False, queue_size=2) as lifter:
         assert lifter.trigger_configure() == TransitionCallbackReturn.SUCCESS  # inactive: no worker drains the queue
-        jobs = [Job([], FRAME_ID, [], None, float(k)) for k in range(5)]
+        jobs = [Job([], FRAME_ID, FRAME_ID, [], None, float(k)) for k in range(5)]
         for job in jobs:
             lifter._enqueue(job)
         assert list(lifter._worker._jobs) == jobs[-2:]

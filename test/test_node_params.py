@@ -49,10 +49,13 @@ def test_inconsistent_combinations_rejected(changes: dict) -> None:
 def test_command_line_problems() -> None:
     argv = ["lift_node", "--ros-args", "--params-file", "x.yaml", "-p", "min_confidence:=abc", "-p", "no_such:=5",
             "-p", "max_tracks:=4", "--param", "frame_rate:=30", "-r", "keypoints:=/k"]
-    problems = params.TABLE.command_line_problems(argv)
+    problems = params.TABLE.command_line_problems(argv, "mpm_lifter")
     assert set(problems) == {"min_confidence", "no_such", "frame_rate"}
     assert "expected float, got str 'abc'" in problems["min_confidence"] and "write 30.0" in problems["frame_rate"]
-    assert params.TABLE.command_line_problems(["lift_node", "-p", "no_such:=5"]) == {}, "outside --ros-args: not ROS's"
+    assert params.TABLE.command_line_problems(["lift_node", "-p", "no_such:=5"], "mpm_lifter") == {}, \
+        "outside --ros-args: not ROS's"
+    ros = ["lift_node", "--ros-args", "-p", "use_sim_time:=true"]
+    assert params.TABLE.command_line_problems(ros, "mpm_lifter", {"use_sim_time"}) == {}, "ROS's own parameter"
 
 
 def test_live_and_structural_parameters() -> None:

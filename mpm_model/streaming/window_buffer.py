@@ -8,10 +8,12 @@ then describes that slot's source frame (delay = T - 1 - target_index frames).
 
 Never a confident wrong answer: a frame of a track with fewer than `min_visible_joints` usable joints is not
 used (so no window is ever emitted for an all-masked frame), confidences above 1 are masked, and a stamp far
-from the stream's recent stamps (more than `stamp_jump` s back, or more than `jump_frames` frame periods ahead
-of the receive clock) is an outlier: dropped and counted, history untouched. Only `confirm_frames` consistent
-such frames in a row are believed: a forward stall within track_timeout then continues as a gap, anything
-further (a bag loop, a clock jump) resets every buffer.
+from the stream's recent stamps (more than `stamp_jump` s back, more than `jump_frames` frame periods ahead of the
+last accepted one beyond the receive time between them, or more than `stamp_jump` ahead of the receive clock) is
+an outlier: dropped and counted, history untouched. Only `confirm_frames` such frames in a row that follow each
+other are believed: a forward stall within track_timeout then continues as a gap, anything further (a bag loop,
+a clock jump) resets every buffer. The period estimate never drops below 1 / MAX_CAMERA_RATE_HZ, so no burst of
+stamps can lock honest frames out (docs/NODE.md: accepted again within 1 s, whatever came before).
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from mpm_model.streaming.options import StreamOptions, confident
 from mpm_model.streaming.stamp_lead import ReceiveClockReference, agree_with_receive_clock
 
 NS_PER_S = 1_000_000_000
+MAX_CAMERA_RATE_HZ = 120.0  # the period estimate never goes below 1 / this: stamp deltas shorter than it (a burst,
+MIN_PERIOD_NS = int(NS_PER_S / MAX_CAMERA_RATE_HZ)  # a backlog flushed 1 ms apart) are summed into one delta
 CONFIDENCE_TOLERANCE = 1e-3  # confidences in (1, 1 + this] are rounding noise (clamped to 1), above: masked
 
 
@@ -36,7 +40,7 @@ class BufferConfig:
     num_joints: int = 17
     options: StreamOptions = StreamOptions()
     gap_factor: float = 1.5  # a stamp gap above gap_factor × period inserts masked frames
-    stamp_jump: float = 1.0  # s; a stamp further back is an outlier (less: out of order)
+    stamp_jump: float = 1.0  # s; a stamp further back, or further ahead of the receive clock, is an outlier
     jump_frames: int = 6  # frame periods; a stamp further ahead is an outlier (stamp_jump before two frames)
     confirm_frames: int = 3  # consecutive consistent outliers that confirm a stall (gap) or a new timeline (reset)
 
@@ -140,7 +144,8 @@ class WindowBuffer:
         self._tracks: dict[int, _TrackRing] = {}
         self._last_stamp_ns: int | None = None
         self._last_arrival_ns: int | None = None
-        self._deltas: deque[int] = deque(maxlen=30)
+        self._deltas: deque[int] = deque(maxlen=30)  # accepted stamp deltas, each >= MIN_PERIOD_NS
+        self._short_ns = 0  # deltas below MIN_PERIOD_NS summed until they reach it (a burst counts as one delta)
         self._outliers: list[tuple[int, int | None]] = []  # recent far (stamp, arrival): a new timeline?
         self._clock = ReceiveClockReference()  # how far stamps run ahead of the receive clock
 
@@ -149,7 +154,8 @@ class WindowBuffer:
         return sorted(self._tracks)
 
     def frame_period_s(self) -> float | None:
-        """1 / frame_rate when set, else the median recent stamp delta; None before two frames."""
+        """1 / frame_rate when set, else the median recent stamp delta (never below 1 / MAX_CAMERA_RATE_HZ: a
+        burst of closely spaced stamps cannot shrink it); None before two frames."""
         if self.config.options.frame_rate > 0:
             return 1.0 / self.config.options.frame_rate
         if not self._deltas:
@@ -157,7 +163,8 @@ class WindowBuffer:
         return float(np.median(self._deltas)) / NS_PER_S
 
     def measured_rate_hz(self, min_deltas: int = 10) -> float | None:
-        """Frame rate of the accepted stamps (median of the recent deltas); None before min_deltas deltas."""
+        """Frame rate of the accepted stamps (median of the recent deltas, at most MAX_CAMERA_RATE_HZ); None before
+        min_deltas deltas."""
         if len(self._deltas) < min_deltas:
             return None
         return NS_PER_S / float(np.median(self._deltas))
@@ -168,6 +175,7 @@ class WindowBuffer:
         self._tracks.clear()
         self._last_stamp_ns = self._last_arrival_ns = None
         self._deltas.clear()
+        self._short_ns = 0
         self._outliers.clear()
         self._clock.reset()
         return expired
@@ -178,8 +186,11 @@ class WindowBuffer:
 
         `arrival_ns` (a monotonic receive time): a stamp that ran ahead as far as the wall clock did is a gap
         (a stalled camera, or a consumer that fell behind), not an outlier; a stamp running ahead of the receive
-        clock by more than `jump_frames` periods or `stamp_jump`, whichever is more (stamp_lead), is one; outliers are
-        believed when they also keep one offset to the receive clock (a clock step, not a stream running ahead).
+        clock by more than `stamp_jump` (stamp_lead) is one. Outliers are believed once `confirm_frames` of them
+        in a row advance with each other as the accepted stamps must (judged against each other's stamps and
+        arrival times, never against the last accepted frame) and keep one offset to the receive clock (a clock
+        step or a stall, not a stream running ahead). So no history of accepted stamps can lock honest frames
+        out: they are believed after `confirm_frames` frames, or once past the last accepted stamp (<= stamp_jump).
         """
         last = self._last_stamp_ns
         if last is None:
@@ -191,17 +202,16 @@ class WindowBuffer:
             return "out_of_order_stamp"
         period = self.frame_period_s()
         ahead_s = self.config.jump_frames * period if period else self.config.stamp_jump
-        elapsed_s = 0.0 if arrival_ns is None or self._last_arrival_ns is None else \
-            (arrival_ns - self._last_arrival_ns) / NS_PER_S
         lead_ns = self._clock.lead_ns(stamp_ns, arrival_ns)
-        # ahead of the receive clock by more than 6 periods, or 1 s (stamp_jump, the backward limit) when that is
-        # more: a test or tool feeding a short clip faster than real time stays within it, a runaway stream does not
-        running_ahead = lead_ns is not None and lead_ns > max(ahead_s, self.config.stamp_jump) * NS_PER_S
-        if 0 < delta_s <= ahead_s + max(elapsed_s, 0.0) and not running_ahead:
+        # more than 1 s (stamp_jump, the backward limit) ahead of the receive clock: a test or tool feeding a
+        # short clip faster than real time stays within it, a runaway stream does not; and what was accepted
+        # runs at most 1 s ahead, so honest frames are out of order for at most 1 s after it
+        running_ahead = lead_ns is not None and lead_ns > self.config.stamp_jump * NS_PER_S
+        if self._follows(last, self._last_arrival_ns, stamp_ns, arrival_ns, ahead_s) and not running_ahead:
             self._outliers.clear()
             return "ok"
         outliers = self._outliers
-        if not (outliers and 0 < (stamp_ns - outliers[-1][0]) / NS_PER_S <= ahead_s):
+        if outliers and not self._follows(*outliers[-1], stamp_ns, arrival_ns, ahead_s):
             outliers.clear()
         outliers.append((stamp_ns, arrival_ns))
         del outliers[:-self.config.confirm_frames]
@@ -213,6 +223,22 @@ class WindowBuffer:
         if 0 < delta_s <= max(self.config.stamp_jump, self.config.options.track_timeout):
             return "ok"  # a stall, confirmed: continue with a gap of masked frames
         return "stamp_jump_back" if delta_s < 0 else "stamp_jump_forward"
+
+    @staticmethod
+    def _follows(previous_ns: int, previous_arrival: int | None, stamp_ns: int, arrival_ns: int | None,
+                 ahead_s: float) -> bool:
+        """Whether `stamp_ns` may follow `previous_ns`: later, and at most `ahead_s` further than the receive
+        clock advanced between the two (a stall or a late consumer is a gap, not a jump)."""
+        elapsed_s = 0.0 if arrival_ns is None or previous_arrival is None else \
+            (arrival_ns - previous_arrival) / NS_PER_S
+        return 0 < (stamp_ns - previous_ns) / NS_PER_S <= ahead_s + max(elapsed_s, 0.0)
+
+    def _record_delta(self, delta_ns: int) -> None:
+        """Keep an accepted stamp delta for the period estimate; deltas shorter than MIN_PERIOD_NS add up first."""
+        self._short_ns += delta_ns
+        if self._short_ns >= MIN_PERIOD_NS:
+            self._deltas.append(self._short_ns)
+            self._short_ns = 0
 
     def push(self, stamp_ns: int, observations: dict[int, Observation], width: float, height: float,
              admitted: str | None = None, arrival_ns: int | None = None) -> PushResult:
@@ -226,7 +252,7 @@ class WindowBuffer:
         last = self._last_stamp_ns
         if last is not None:
             self._insert_gap_frames(last, stamp_ns, result)
-            self._deltas.append(stamp_ns - last)
+            self._record_delta(stamp_ns - last)
         self._last_stamp_ns, self._last_arrival_ns = stamp_ns, arrival_ns
         period = self.frame_period_s()
         self._clock.accept(stamp_ns, arrival_ns, None if period is None else int(period * NS_PER_S))

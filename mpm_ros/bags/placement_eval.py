@@ -1,5 +1,5 @@
 """Placement with and without depth on an RGB-D bag, offline: the bag's frames through mpm_model's
-StreamingLifter (no ROS, no node), the same camera matching and depth decoding as the node, scored against the
+StreamingLifter (no ROS, no node), the same camera matching and depth matching (DepthHistory) as the node, scored against the
 bag's ground truth. The node's own numbers come from `make demo-rgbd` (mpm_ros.harness); this is the quick loop.
 
     python -m mpm_ros.bags.placement_eval --bag bags/rgbd [--checkpoint mpm_t27_causal] [--json-out eval.json]
@@ -18,6 +18,8 @@ import numpy as np
 from mpm_model.streaming import LifterOptions, Observation, StreamingLifter
 from mpm_model.streaming.camera import Camera, CameraHistory, intrinsics_problem
 from mpm_model.streaming.depth import DepthImage, decode_depth, sample_joint_depths
+from mpm_model.streaming.depth_history import (ARRIVED_LATE, BEHIND, FRAME_MISMATCH, INVALID_IMAGE, DepthHistory,
+                                               header_problem)
 from mpm_ros.bags import bag_io
 from mpm_ros.bags.report import PLACEMENT_NAMES, placement_errors
 
@@ -88,7 +90,7 @@ def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int
     velocity_errors: list[float] = []  # |v_pred - v_true| m/s where the root state gives a velocity
     roots: list[tuple[np.ndarray, np.ndarray, int, float]] = []
     counts: Counter = Counter()
-    depth_by_stamp: dict[int, DepthImage | None] = {}
+    depth = DepthHistory(lifter.delay_frames + 4)  # the node's matching: frame_id + stamp within the tolerance, no wait
     for frame in _frames(bag):
         stamp = frame["stamp"]
         info = frame.get(bag_io.CAMERA_INFO_TOPIC)
@@ -112,10 +114,11 @@ def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int
             for s in msg.skeletons}
         result = lifter.push(stamp, observations, match.camera)
         if use_depth:  # the images of the last window's frames: an output may describe an older frame
-            depth_by_stamp[stamp] = _depth_image(frame.get(bag_io.DEPTH_TOPIC), counts)
-            depth_by_stamp = {s: d for s, d in depth_by_stamp.items() if s >= stamp - 2_000_000_000}
+            depth.keypoints_seen(stamp)
+            _add_depth(depth, frame.get(bag_io.DEPTH_TOPIC), match.camera, counts)
         cameras = [history.match(e.stamp_ns, msg.header.frame_id).camera or match.camera for e in result.emissions]
-        batch = lifter.lift(result.emissions, cameras, depth_by_stamp.get if use_depth else None)
+        batch = lifter.lift(result.emissions, cameras, (lambda stamp_ns: _find_depth(
+            depth, stamp_ns, msg.header.frame_id, counts)) if use_depth else None)
         counts.update(batch.counts)
         for lifted in batch.results:
             for track, joints, method, velocity in zip(lifted.track_ids, lifted.joints, lifted.placement,
@@ -134,15 +137,25 @@ def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int
         if velocity_errors else None}}
 
 
-def _depth_image(msg: Any, counts: Counter) -> DepthImage | None:
+def _add_depth(history: DepthHistory, msg: Any, camera: Camera, counts: Counter) -> None:
+    """The frame's depth image into the history, after the node's header checks (counted as the node does)."""
     if msg is None:
         counts["depth.missing_frame"] += 1
-        return None
-    values, problem = decode_depth(msg.data, msg.encoding, msg.width, msg.height, msg.step, bool(msg.is_bigendian))
+        return
+    refused = header_problem(msg.encoding, msg.width, msg.height, msg.step, len(msg.data), camera)
+    values, problem = (None, refused[0]) if refused else decode_depth(
+        msg.data, msg.encoding, msg.width, msg.height, msg.step, bool(msg.is_bigendian))
     if problem:
-        counts["depth.invalid_image"] += 1
-        return None
-    return DepthImage(values, bag_io.stamp_ns(msg.header))
+        counts[refused[0] if refused else INVALID_IMAGE] += 1
+        return
+    counts[ARRIVED_LATE] += history.add(msg.header.frame_id, DepthImage(values, bag_io.stamp_ns(msg.header)))
+
+
+def _find_depth(history: DepthHistory, stamp_ns: int, frame_id: str, counts: Counter) -> DepthImage | None:
+    found = history.find(stamp_ns, frame_id)
+    if found.reason in (FRAME_MISMATCH, BEHIND):
+        counts[found.reason] += 1
+    return found.image
 
 
 def format_rows(rows: list[dict[str, Any]]) -> str:

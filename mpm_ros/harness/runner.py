@@ -24,7 +24,10 @@ from mpm_ros.harness.process import ROOT, HarnessError, NodeProcess, interrupt, 
 DEMO_CLIP = ROOT / "mpm_model/assets/demo_clip.npz"
 ENGINE_DIR = ROOT / "build/engines"  # ONNX exports cached across runs (out/ is wiped by every demo)
 LIFTER_NAME = "mpm_lifter"
-DISCOVERY_TIMEOUT_S = 120.0  # start-up includes imports and, on a first run, the ONNX export
+DISCOVERY_TIMEOUT_S = 120.0  # until the lifter's node is on the ROS graph (imports, DDS discovery)
+# ... and then until it is active: configure includes, on a first run, the ONNX export (> 120 s on a loaded 2-core
+# machine; a node killed mid-export leaves no cache, so every later run would fail the same way)
+CONFIGURE_TIMEOUT_S = 600.0
 REPLAY_WAIT_S = 60.0  # replay's own wait for the /keypoints subscriber (the lifter is already discovered)
 
 
@@ -117,7 +120,9 @@ def ensure_clip(clip: Path) -> None:
 
 def wait_discovered(lifter: NodeProcess, timeout_s: float = DISCOVERY_TIMEOUT_S) -> float:
     """Seconds until the lifter is on the graph with its /keypoints subscription and /skeletons3d publisher (i.e.
-    active). Uses a private rclpy context, always shut down before returning."""
+    active): at most `timeout_s` until its node is seen, CONFIGURE_TIMEOUT_S in all while it is alive and seen (still
+    configuring; a failed configure ends the process). Uses a private rclpy context, always shut down before
+    returning."""
     import rclpy
     from rclpy.signals import SignalHandlerOptions
 
@@ -136,7 +141,7 @@ def wait_discovered(lifter: NodeProcess, timeout_s: float = DISCOVERY_TIMEOUT_S)
                 return time.monotonic() - started
             if not lifter.alive:
                 raise lifter.failure(f"lift_node exited (status {lifter.stop()}) before it was discovered")
-            if time.monotonic() - started > timeout_s:
+            if time.monotonic() - started > (max(timeout_s, CONFIGURE_TIMEOUT_S) if name_seen else timeout_s):
                 seen = ("its node was seen on the graph but it never subscribed to /keypoints (still starting "
                         "up, or configure/activate failed?)" if name_seen else
                         "it never appeared on the ROS graph, a DDS discovery failure (another ROS_DOMAIN_ID or "
@@ -144,7 +149,8 @@ def wait_discovered(lifter: NodeProcess, timeout_s: float = DISCOVERY_TIMEOUT_S)
                         "limited range of participant ids on 127.0.0.1: processes holding many live rclpy "
                         "contexts push a newcomer out of that range)")
                 env = {k: os.environ.get(k, "") for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE")}
-                raise lifter.failure(f"lift_node (pid {lifter.pid}) was NOT DISCOVERED within {timeout_s:.0f} s "
+                raise lifter.failure(f"lift_node (pid {lifter.pid}) was NOT DISCOVERED within "
+                                     f"{time.monotonic() - started:.0f} s "
                                      f"({env}): {seen}")
             time.sleep(0.2)
     finally:
