@@ -56,8 +56,23 @@ def test_warm_plan_continues_every_shipped_model(data, tmp_path):
         assert cfg.window == run["spec"]["window"] and "bf16" in run["device"]
 
 
+def test_a_longer_window_starts_from_the_default_and_counts_windows_across_calls(data, tmp_path):
+    """--init-from: T=81 from the shipped T=27 lifter; the windows seen add up over calls, in campaign.json and in
+    both checkpoints (the compact one in OUT, the full one in --state)."""
+    out, args = tmp_path / "out", ["--plan", "warm", "--runs", "t81_causal_la3", "--init-from", "mpm_t27_causal",
+                                   "--init-embed", "extend", "--state", str(tmp_path / "state")]
+    run = _call(data, out, *args)["runs"]["t81_causal_la3"]
+    assert run["init"]["init"] == "from:mpm_t27_causal" and run["init"]["transfer"]["resized"] == 1
+    assert run["spec"]["embed"] == "extend" and run["windows"] == 4
+    run = _call(data, out, *args)["runs"]["t81_causal_la3"]
+    assert run["step"] == 2 and run["windows"] == 8 and run["init"]["init"] == "from:mpm_t27_causal"
+    for path in (out / "t81_causal_la3.pt", tmp_path / "state" / "t81_causal_la3.pt"):
+        _, cfg, meta = load_checkpoint(path, kind="lifter")
+        assert cfg.window == 81 and meta["extra"]["windows"] == 8
+
+
 def test_bad_arguments(data, tmp_path):
-    for bad in (["--budget-min", "0"], ["--runs", "nope"]):
+    for bad in (["--budget-min", "0"], ["--runs", "nope"], ["--plan", "warm", "--init-from", "mpm_t27_causal"]):
         with pytest.raises(SystemExit):
             campaign.main(["--data", str(data), "--out", str(tmp_path), "--device", "cpu", "--budget-min", "1", *bad])
     assert torch.get_num_threads() >= 1

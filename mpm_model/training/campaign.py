@@ -17,6 +17,7 @@ stops at its minutes (the ablation at the steps its pretrained twin reached), it
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import time
@@ -27,6 +28,7 @@ from typing import Any
 import torch
 
 from mpm_model.training.campaign_runs import PLANS, RunSpec, Trainer, device_settings
+from mpm_model.training.warm import EMBED_METHODS
 
 log = logging.getLogger(__name__)
 STATE_FILE = "campaign.json"
@@ -84,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state", type=Path, default=None,
                         help="folder for full checkpoints with optimizer state (outside OUT: not size-limited)")
     parser.add_argument("--runs", default=None, help="comma list: only these runs of the plan (in plan order)")
+    parser.add_argument("--init-from", default=None,
+                        help="lifter (shipped name or path) the selected runs start from when they have no state yet, "
+                             "across window lengths (mpm_model.training.warm)")
+    parser.add_argument("--init-embed", choices=EMBED_METHODS, default="interpolate",
+                        help="how --init-from resizes the position embeddings")
     parser.add_argument("--seed", type=int, default=0)
     return parser
 
@@ -104,6 +111,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if unknown:
             parser.error(f"--runs {sorted(unknown)} not in plan {args.plan!r}: {[s.name for s in plan]}")
         plan = [s for s in plan if s.name in wanted]
+    if args.init_from:
+        if any(s.kind != "lifter" for s in plan):
+            parser.error("--init-from starts lifters: select only lifter runs with --runs")
+        plan = [dataclasses.replace(s, init=f"from:{args.init_from}", embed=args.init_embed) for s in plan]
     if sum(s.keep for s in plan) > MAX_OUTPUT_FILES - 1:
         parser.error(f"plan keeps more than {MAX_OUTPUT_FILES - 1} checkpoints")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -138,8 +149,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if len(files) > MAX_OUTPUT_FILES:
         log.warning("%s holds %d files (> %d): not all will travel back", args.out, len(files), MAX_OUTPUT_FILES)
     done = [n for n, r in campaign.runs.items() if r["rounds"] >= round_]
+    seen = ", ".join(f"{name} {record.get('windows', 0):,}" for name, record in campaign.runs.items())
     print(f"campaign {args.plan}, round {round_}: {call['minutes']:.2f} min; through: {done}; "
-          f"open: {[s.name for s in plan if s.name not in done]}; state in {args.out / STATE_FILE}")
+          f"open: {[s.name for s in plan if s.name not in done]}; windows seen in all: {seen}; "
+          f"state in {args.out / STATE_FILE}")
     return asdict(campaign)
 
 
