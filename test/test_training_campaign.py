@@ -39,7 +39,9 @@ def test_dry_run_of_the_gpu_command_and_resume(data, tmp_path):
         assert not run["spec"]["keep"] or path.stat().st_size <= 16 * 2**20 or run["storage"] == "float32"
     model, cfg, meta = load_checkpoint(tmp_path / "t81_causal_la3.pt", kind="lifter")
     assert (cfg.window, cfg.lookahead, cfg.causal) == (81, 3, True) and meta["extra"]["step"] == 1
-    assert runs["t27_causal"]["init"]["transfer"]["copied"]  # lifters start from the campaign's pretraining
+    assert runs["t27_causal"]["init"]["transfer"]["copied"]  # T=27 starts from the campaign's pretraining,
+    assert runs["t81_causal_la3"]["init"]["init"] == "from:t27_causal"  # the longer windows from the shorter ones
+    assert runs["t243"]["init"]["init"] == "from:t81_causal_la3" and runs["t243"]["init"]["transfer"]["resized"] == 1
     again = _call(data, tmp_path, "--runs", "t27_causal")  # a second call continues
     assert again["runs"]["t27_causal"]["step"] == 2 and len(again["calls"]) == 2
     assert json.loads((tmp_path / campaign.STATE_FILE).read_text())["runs"]["t27_causal"]["rounds"] == 2

@@ -1,5 +1,6 @@
-"""One training command for a wall-clock budget: pretrain → lifters (T=27 causal, T=81 causal look-ahead 3,
-T=243 centred) → the no-pretraining ablation at equal steps → the TCN baselines, on the batched view pipeline
+"""One training command for a wall-clock budget: pretrain → lifters (T=27 causal from the pretraining, T=81 causal
+look-ahead 3 from that T=27, T=243 centred from that T=81: `warm.widen_lifter`) → the no-pretraining ablation at
+equal steps → the TCN baselines, on the batched view pipeline
 (`mpm_model.data.views`) on the training device, bf16 autocast where it pays, resumable across calls.
 
     python -m mpm_model.training.campaign --data PACK_OR_NPZ --out OUT --budget-min 9            # GPU machine

@@ -36,8 +36,8 @@ class RunSpec:
     """One run: what it trains, where it starts, its share of the budget, whether its weights are kept in OUT.
 
     init: "scratch", "pretrain:RUN" (the encoder of that run of the campaign), "shipped:NAME" (continue those
-    weights with their own config) or "from:NAME_OR_PATH" (a lifter of another window, `warm.widen_lifter` with
-    `embed` for the position embeddings). `equal_steps_to`: stop at the steps that run reached (the ablation)."""
+    weights with their own config) or "from:SOURCE" (a lifter of another window, `warm.widen_lifter` with `embed`
+    for the position embeddings; SOURCE: a run of this campaign, else a shipped name or a path). `equal_steps_to`: stop at the steps that run reached (the ablation)."""
 
     name: str
     kind: str = "lifter"
@@ -67,8 +67,8 @@ PLANS: dict[str, list[RunSpec]] = {
     "full": [
         RunSpec("pretrain_t27_causal", kind="pretrain", share=2.0),
         RunSpec("t27_causal", init="pretrain:pretrain_t27_causal", share=2.0),
-        RunSpec("t81_causal_la3", window=81, lookahead=3, init="pretrain:pretrain_t27_causal", share=1.5),
-        RunSpec("t243", window=243, causal=False, init="pretrain:pretrain_t27_causal", share=1.5, batch_divisor=2),
+        RunSpec("t81_causal_la3", window=81, lookahead=3, init="from:t27_causal", share=1.5),  # warm.py
+        RunSpec("t243", window=243, causal=False, init="from:t81_causal_la3", share=1.5, batch_divisor=2),
         RunSpec("t27_causal_scratch", share=2.0, keep=False, equal_steps_to="t27_causal"),
         RunSpec("tcn_t27_causal", share=0.5, **_TCN),
         RunSpec("tcn_t81_causal_la3", window=81, lookahead=3, share=0.5, **_TCN),
@@ -148,7 +148,9 @@ class Trainer:
             model, cfg, meta = load_checkpoint(spec.init.split(":", 1)[1], kind=spec.kind)
             info["windows_inherited"] = int((meta["extra"] or {}).get("windows", 0))
         elif spec.init.startswith("from:"):
-            source, source_cfg, meta = load_checkpoint(spec.init.split(":", 1)[1], kind="lifter")
+            name = spec.init.split(":", 1)[1]
+            run_file = out / f"{name}.pt"  # a run of this campaign, else a shipped name or a path
+            source, source_cfg, meta = load_checkpoint(run_file if run_file.is_file() else name, kind="lifter")
             cfg = spec.config()
             model = build_model(spec.kind, cfg)
             info["transfer"] = {k: len(v) for k, v in widen_lifter(source, source_cfg, model, cfg, spec.embed).items()}
