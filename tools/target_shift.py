@@ -31,15 +31,21 @@ def shift_errors(source: str, test: str, max_shift: int, stride: int, sources: t
     model.eval()
     seqs = [s for s in select_sequences(test, "all", 0.15, 0) if not sources or s.source in sources]
     ti = cfg.target_index
+    view = ViewOptions(detector=DetectorModel() if detector else None)
     data = LiftingWindows(seqs, cfg.window + 2 * max_shift, stride=stride, cameras_per_seq=1, augment=False,
-                          fps=cfg.fps, target_index=ti + max_shift, view=ViewOptions(detector=DetectorModel() if detector else None))
+                          fps=cfg.fps, target_index=ti + max_shift, view=view)
     errors = {s: [] for s in range(-max_shift, max_shift + 1)}
     for batch in torch.utils.data.DataLoader(data, batch_size=256):
         kp, mask, truth = batch["keypoints2d"], batch["mask"], batch["pose3d"]  # (B, T+2m, J, 2/3)
         _, pred = model(kp[:, :cfg.window], mask[:, :cfg.window])  # (B, 1, J, 3): frame ti of the window
-        for s in errors:
-            errors[s].append((pred[:, 0] - truth[:, ti + s]).norm(dim=-1).mean(dim=-1))  # (B,)
+        for s, e in window_errors(pred[:, 0], truth, ti, max_shift).items():
+            errors[s].append(e)
     return {s: 1000 * float(torch.cat(e).mean()) for s, e in errors.items()}
+
+
+def window_errors(pred: torch.Tensor, truth: torch.Tensor, target: int, max_shift: int) -> dict[int, torch.Tensor]:
+    """{shift: (B,) mean joint error} of pred (B, J, 3) against truth (B, T, J, 3) at frame target + shift."""
+    return {s: (pred - truth[:, target + s]).norm(dim=-1).mean(dim=-1) for s in range(-max_shift, max_shift + 1)}
 
 
 def main(argv: list[str] | None = None) -> None:
