@@ -6,6 +6,8 @@ equal steps → the TCN baselines, on the batched view pipeline
     python -m mpm_model.training.campaign --data PACK_OR_NPZ --out OUT --budget-min 9            # GPU machine
     python -m mpm_model.training.campaign --data ... --out out/campaign_cpu --budget-min 50 --device cpu \\
         --threads 1 --plan warm --state out/campaign_cpu_state                                   # CPU, warm start
+    python -m mpm_model.training.campaign ... --plan warm --runs t81_causal_la3 --init-from mpm_t27_causal \
+        --device cpu --precision fp32                                  # CPU: T=81 started from the T=27 lifter
 
 OUT gets at most 8 files: one compact (half-precision, `ship_checkpoint`) checkpoint per kept run and
 `campaign.json` (plan, per-run histories, steps, windows/s, minutes, device). Each call is a round: every run of
