@@ -82,6 +82,25 @@ def test_clean_views_and_lasting_conditions(seqs):
     assert border[..., [3, 6]].float().mean() > 0.9 > border[..., [9, 10]].float().mean()  # feet cut, head kept
 
 
+def test_the_3d_target_is_the_anchor_frame_and_the_2d_its_projection(seqs):
+    """No frame shift between a window's 2D and its 3D, nor between its target frame and the drawn anchor (issue 26:
+    the causal model's one-frame lag is not in the data)."""
+    bank = MotionBank.build(seqs, 30.0, "cpu")
+    views = BatchedViews(bank, WINDOW, TARGET, ViewOptions(), 30.0, augment=False)
+    seq, anchor = bank.draw_anchors(TorchDraws(generator("cpu", 5), 64))  # the first draws of every call below
+    batch = views(TorchDraws(generator("cpu", 5), 64))
+    cam_poses, cams = views.camera_poses(TorchDraws(generator("cpu", 5), 64))  # (B, T, J, 3)
+    for shift in (0, 1, 2):  # frame TARGET - shift of the window is mocap frame anchor - shift (clamped at 0)
+        world = bank.poses[bank.start[seq] + (anchor - shift).clamp(min=0)]  # (B, J, 3)
+        lengths = (world - world[:, :1]).norm(dim=-1)  # root distances are camera-independent
+        torch.testing.assert_close(batch["pose3d"][:, TARGET - shift].norm(dim=-1), lengths, atol=1e-5, rtol=0)
+    size = cams.size[:, None, None]  # (B, 1, 1, 2)
+    uv = cams.project(cam_poses)
+    expected = (uv / size[..., :1] * 2.0 - torch.cat([torch.ones_like(size[..., :1]), size[..., 1:] / size[..., :1]],
+                                                      dim=-1)).masked_fill(batch["mask"][..., None], 0.0)
+    torch.testing.assert_close(batch["keypoints2d"], expected.float())
+
+
 def test_deterministic_per_seed_and_shapes(seqs):
     views = BatchedViews(MotionBank.build(seqs, 30.0, "cpu"), WINDOW, TARGET, training_view(), 30.0)
     a, b = (views(TorchDraws(generator("cpu", 7, 1), 16)) for _ in range(2))

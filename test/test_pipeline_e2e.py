@@ -148,7 +148,9 @@ def contexts(monkeypatch: pytest.MonkeyPatch) -> list:
 @pytest.mark.parametrize("alive, message", [(False, "exited (status 1) before it was discovered"),
                                             (True, "was NOT DISCOVERED within 1 s")])
 def test_discovery_failure_is_explicit_and_leaves_no_context(tmp_path: Path, contexts: list, alive: bool,
-                                                             message: str) -> None:
+                                                             message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A node named like the lifter may be on the graph (an earlier test's, in this process): the fake is not it
+    monkeypatch.setattr(runner, "LIFTER_NAME", "mpm_lifter_never_started")
     with pytest.raises(process.HarnessError) as failure:
         runner.wait_discovered(_FakeLifter(tmp_path, alive), timeout_s=1.0)
     assert message in str(failure.value) and "last line of the node log" in str(failure.value)

@@ -8,7 +8,7 @@ import torch
 from mpm_model.checkpoint import load_checkpoint
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
-from mpm_model.training import campaign
+from mpm_model.training import campaign, campaign_runs
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,9 @@ def test_dry_run_of_the_gpu_command_and_resume(data, tmp_path):
         assert not run["spec"]["keep"] or path.stat().st_size <= 16 * 2**20 or run["storage"] == "float32"
     model, cfg, meta = load_checkpoint(tmp_path / "t81_causal_la3.pt", kind="lifter")
     assert (cfg.window, cfg.lookahead, cfg.causal) == (81, 3, True) and meta["extra"]["step"] == 1
-    assert runs["t27_causal"]["init"]["transfer"]["copied"]  # lifters start from the campaign's pretraining
+    assert runs["t27_causal"]["init"]["transfer"]["copied"]  # T=27 starts from the campaign's pretraining,
+    assert runs["t81_causal_la3"]["init"]["init"] == "from:t27_causal"  # the longer windows from the shorter ones
+    assert runs["t243"]["init"]["init"] == "from:t81_causal_la3" and runs["t243"]["init"]["transfer"]["resized"] == 1
     again = _call(data, tmp_path, "--runs", "t27_causal")  # a second call continues
     assert again["runs"]["t27_causal"]["step"] == 2 and len(again["calls"]) == 2
     assert json.loads((tmp_path / campaign.STATE_FILE).read_text())["runs"]["t27_causal"]["rounds"] == 2
@@ -47,17 +49,45 @@ def test_dry_run_of_the_gpu_command_and_resume(data, tmp_path):
 
 def test_warm_plan_continues_every_shipped_model(data, tmp_path):
     """The no-GPU plan: the four shipped models (three lifters and the pretraining) continue from their weights."""
-    state = _call(data, tmp_path, "--plan", "warm", "--precision", "bf16")
+    bf16 = campaign_runs.cpu_has_native_bf16(campaign_runs._cpuinfo())  # else refused (test_bf16_only_where_native)
+    state = _call(data, tmp_path, "--plan", "warm", "--precision", "bf16" if bf16 else "fp32")
     runs = state["runs"]
     assert set(runs) == {"t27_causal", "t81_causal_la3", "t243", "pretrain_t27_causal"}
     for name, run in runs.items():
         assert run["init"]["init"].startswith("shipped:mpm_") and run["step"] == 1, (name, run["init"])
         model, cfg, _ = load_checkpoint(tmp_path / f"{name}.pt", kind=run["spec"]["kind"])
-        assert cfg.window == run["spec"]["window"] and "bf16" in run["device"]
+        assert cfg.window == run["spec"]["window"] and ("bf16" in run["device"]) == bf16
+
+
+def test_a_longer_window_starts_from_the_default_and_counts_windows_across_calls(data, tmp_path):
+    """--init-from: T=81 from the shipped T=27 lifter; the windows seen add up over calls, in campaign.json and in
+    both checkpoints (the compact one in OUT, the full one in --state)."""
+    out, args = tmp_path / "out", ["--plan", "warm", "--runs", "t81_causal_la3", "--init-from", "mpm_t27_causal",
+                                   "--init-embed", "extend", "--state", str(tmp_path / "state")]
+    run = _call(data, out, *args)["runs"]["t81_causal_la3"]
+    assert run["init"]["init"] == "from:mpm_t27_causal" and run["init"]["transfer"]["resized"] == 1
+    assert run["spec"]["embed"] == "extend" and run["windows"] == 4
+    run = _call(data, out, *args)["runs"]["t81_causal_la3"]
+    assert run["step"] == 2 and run["windows"] == 8 and run["init"]["init"] == "from:mpm_t27_causal"
+    for path in (out / "t81_causal_la3.pt", tmp_path / "state" / "t81_causal_la3.pt"):
+        _, cfg, meta = load_checkpoint(path, kind="lifter")
+        assert cfg.window == 81 and meta["extra"]["windows"] == 8
+
+
+def test_bf16_only_where_native():
+    """bf16 autocast on a CPU without a bf16 unit is refused (7-15x slower than fp32 there), not silently slow."""
+    assert campaign_runs.cpu_has_native_bf16("flags\t\t: fpu avx2 avx512f avx512_bf16\n")
+    assert campaign_runs.cpu_has_native_bf16("flags\t\t: fpu avx2 amx_bf16 amx_tile\n")
+    assert not campaign_runs.cpu_has_native_bf16("processor\t: 0\nflags\t\t: fpu avx2 fma\n")
+    assert campaign_runs.cpu_has_native_bf16(None)  # unknown (no /proc/cpuinfo): the user's call
+    if not campaign_runs.cpu_has_native_bf16(campaign_runs._cpuinfo()):
+        with pytest.raises(SystemExit, match="fp32"):
+            campaign_runs.device_settings("cpu", "bf16", None, None)
+    assert campaign_runs.device_settings("cpu", "fp32", None, None).autocast is None
 
 
 def test_bad_arguments(data, tmp_path):
-    for bad in (["--budget-min", "0"], ["--runs", "nope"]):
+    for bad in (["--budget-min", "0"], ["--runs", "nope"], ["--plan", "warm", "--init-from", "mpm_t27_causal"]):
         with pytest.raises(SystemExit):
             campaign.main(["--data", str(data), "--out", str(tmp_path), "--device", "cpu", "--budget-min", "1", *bad])
     assert torch.get_num_threads() >= 1

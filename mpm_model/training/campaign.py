@@ -1,10 +1,13 @@
-"""One training command for a wall-clock budget: pretrain → lifters (T=27 causal, T=81 causal look-ahead 3,
-T=243 centred) → the no-pretraining ablation at equal steps → the TCN baselines, on the batched view pipeline
+"""One training command for a wall-clock budget: pretrain → lifters (T=27 causal from the pretraining, T=81 causal
+look-ahead 3 from that T=27, T=243 centred from that T=81: `warm.widen_lifter`) → the no-pretraining ablation at
+equal steps → the TCN baselines, on the batched view pipeline
 (`mpm_model.data.views`) on the training device, bf16 autocast where it pays, resumable across calls.
 
     python -m mpm_model.training.campaign --data PACK_OR_NPZ --out OUT --budget-min 9            # GPU machine
     python -m mpm_model.training.campaign --data ... --out out/campaign_cpu --budget-min 50 --device cpu \\
         --threads 1 --plan warm --state out/campaign_cpu_state                                   # CPU, warm start
+    python -m mpm_model.training.campaign ... --plan warm --runs t81_causal_la3 --init-from mpm_t27_causal \
+        --device cpu --precision fp32                                  # CPU: T=81 started from the T=27 lifter
 
 OUT gets at most 8 files: one compact (half-precision, `ship_checkpoint`) checkpoint per kept run and
 `campaign.json` (plan, per-run histories, steps, windows/s, minutes, device). Each call is a round: every run of
@@ -17,6 +20,7 @@ stops at its minutes (the ablation at the steps its pretrained twin reached), it
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import time
@@ -28,6 +32,7 @@ import torch
 
 from mpm_model.files import atomic_write_text
 from mpm_model.training.campaign_runs import PLANS, RunSpec, Trainer, device_settings
+from mpm_model.training.warm import EMBED_METHODS
 
 log = logging.getLogger(__name__)
 STATE_FILE = "campaign.json"
@@ -83,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--state", type=Path, default=None,
                         help="folder for full checkpoints with optimizer state (outside OUT: not size-limited)")
     parser.add_argument("--runs", default=None, help="comma list: only these runs of the plan (in plan order)")
+    parser.add_argument("--init-from", default=None,
+                        help="lifter (shipped name or path) the selected runs start from when they have no state yet, "
+                             "across window lengths (mpm_model.training.warm)")
+    parser.add_argument("--init-embed", choices=EMBED_METHODS, default="interpolate",
+                        help="how --init-from resizes the position embeddings")
     parser.add_argument("--seed", type=int, default=0)
     return parser
 
@@ -103,6 +113,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if unknown:
             parser.error(f"--runs {sorted(unknown)} not in plan {args.plan!r}: {[s.name for s in plan]}")
         plan = [s for s in plan if s.name in wanted]
+    if args.init_from:
+        if any(s.kind != "lifter" for s in plan):
+            parser.error("--init-from starts lifters: select only lifter runs with --runs")
+        plan = [dataclasses.replace(s, init=f"from:{args.init_from}", embed=args.init_embed) for s in plan]
     if sum(s.keep for s in plan) > MAX_OUTPUT_FILES - 1:
         parser.error(f"plan keeps more than {MAX_OUTPUT_FILES - 1} checkpoints")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -137,8 +151,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if len(files) > MAX_OUTPUT_FILES:
         log.warning("%s holds %d files (> %d): not all will travel back", args.out, len(files), MAX_OUTPUT_FILES)
     done = [n for n, r in campaign.runs.items() if r["rounds"] >= round_]
+    seen = ", ".join(f"{name} {record.get('windows', 0):,}" for name, record in campaign.runs.items())
     print(f"campaign {args.plan}, round {round_}: {call['minutes']:.2f} min; through: {done}; "
-          f"open: {[s.name for s in plan if s.name not in done]}; state in {args.out / STATE_FILE}")
+          f"open: {[s.name for s in plan if s.name not in done]}; windows seen in all: {seen}; "
+          f"state in {args.out / STATE_FILE}")
     return asdict(campaign)
 
 

@@ -25,6 +25,7 @@ from mpm_model.data.views import BatchedViews, MotionBank
 from mpm_model.data.windows import ViewOptions, split_unpaired, training_view
 from mpm_model.model import MPMPretrainModel
 from mpm_model.training.loop import lr_factor
+from mpm_model.training.warm import widen_lifter
 
 log = logging.getLogger(__name__)
 REWARM_STEPS = 50  # linear LR ramp after a resume without optimizer state (Adam's moments restart)
@@ -34,8 +35,9 @@ REWARM_STEPS = 50  # linear LR ramp after a resume without optimizer state (Adam
 class RunSpec:
     """One run: what it trains, where it starts, its share of the budget, whether its weights are kept in OUT.
 
-    init: "scratch", "pretrain:RUN" (the encoder of that run of the campaign) or "shipped:NAME" (continue those
-    weights with their own config). `equal_steps_to`: stop at the steps that run reached (the ablation)."""
+    init: "scratch", "pretrain:RUN" (the encoder of that run of the campaign), "shipped:NAME" (continue those
+    weights with their own config) or "from:SOURCE" (a lifter of another window, `warm.widen_lifter` with `embed`
+    for the position embeddings; SOURCE: a run of this campaign, else a shipped name or a path). `equal_steps_to`: stop at the steps that run reached (the ablation)."""
 
     name: str
     kind: str = "lifter"
@@ -50,6 +52,7 @@ class RunSpec:
     keep: bool = True
     equal_steps_to: str | None = None
     batch_divisor: int = 1
+    embed: str = "interpolate"
 
     def config(self) -> ModelConfig:
         base = ModelConfig()
@@ -64,8 +67,8 @@ PLANS: dict[str, list[RunSpec]] = {
     "full": [
         RunSpec("pretrain_t27_causal", kind="pretrain", share=2.0),
         RunSpec("t27_causal", init="pretrain:pretrain_t27_causal", share=2.0),
-        RunSpec("t81_causal_la3", window=81, lookahead=3, init="pretrain:pretrain_t27_causal", share=1.5),
-        RunSpec("t243", window=243, causal=False, init="pretrain:pretrain_t27_causal", share=1.5, batch_divisor=2),
+        RunSpec("t81_causal_la3", window=81, lookahead=3, init="from:t27_causal", share=1.5),  # warm.py
+        RunSpec("t243", window=243, causal=False, init="from:t81_causal_la3", share=1.5, batch_divisor=2),
         RunSpec("t27_causal_scratch", share=2.0, keep=False, equal_steps_to="t27_causal"),
         RunSpec("tcn_t27_causal", share=0.5, **_TCN),
         RunSpec("tcn_t81_causal_la3", window=81, lookahead=3, share=0.5, **_TCN),
@@ -100,8 +103,26 @@ def device_settings(device: str, precision: str, batch_size: int | None, lr: flo
     if batch < 1:
         raise SystemExit(f"--batch-size must be >= 1, got {batch}")
     use_bf16 = precision == "bf16" or (precision == "auto" and dev.type == "cuda")
+    if use_bf16 and dev.type == "cpu" and not cpu_has_native_bf16(_cpuinfo()):
+        raise SystemExit("--precision bf16: this CPU has no AVX-512 BF16 / AMX (bf16 autocast ran a lifter step 7-15x "
+                         "slower than fp32 on an AVX2 AMD EPYC); use --precision fp32")
     return DeviceSettings(dev, torch.bfloat16 if use_bf16 else None, batch,
                           lr or min(4e-3, 1e-3 * math.sqrt(batch / 64)))
+
+
+def cpu_has_native_bf16(cpuinfo: str | None) -> bool:
+    """Whether /proc/cpuinfo's flags name a bf16 matmul unit (AVX-512 BF16 or AMX); True when unknown (None)."""
+    if cpuinfo is None:
+        return True
+    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[-1].split()}
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def _cpuinfo() -> str | None:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
 
 
 def _sync(device: torch.device) -> None:
@@ -142,7 +163,16 @@ class Trainer:
             model, cfg, _ = load_checkpoint(resume, kind=spec.kind)
             info["resumed_from"] = str(resume)
         elif spec.init.startswith("shipped:"):
-            model, cfg, _ = load_checkpoint(spec.init.split(":", 1)[1], kind=spec.kind)
+            model, cfg, meta = load_checkpoint(spec.init.split(":", 1)[1], kind=spec.kind)
+            info["windows_inherited"] = int((meta["extra"] or {}).get("windows", 0))
+        elif spec.init.startswith("from:"):
+            name = spec.init.split(":", 1)[1]
+            run_file = out / f"{name}.pt"  # a run of this campaign, else a shipped name or a path
+            source, source_cfg, meta = load_checkpoint(run_file if run_file.is_file() else name, kind="lifter")
+            cfg = spec.config()
+            model = build_model(spec.kind, cfg)
+            info["transfer"] = {k: len(v) for k, v in widen_lifter(source, source_cfg, model, cfg, spec.embed).items()}
+            info["windows_inherited"] = int((meta["extra"] or {}).get("windows", 0))
         else:
             cfg = spec.config()
             model = build_model(spec.kind, cfg)
@@ -193,7 +223,8 @@ class Trainer:
     def _save(self, spec: RunSpec, model: nn.Module, cfg: ModelConfig, record: dict, out: Path,
               optimizer: torch.optim.Optimizer) -> None:
         args = {"campaign_run": dataclasses.asdict(spec), "device": self.settings.describe()}
-        extra = {"history": record["history"], "step": record["step"], "minutes": record["minutes"]}
+        extra = {"history": record["history"], "step": record["step"], "minutes": record["minutes"],
+                 "windows": record["windows"]}
         if spec.keep:
             with tempfile.TemporaryDirectory() as tmp:
                 full = save_checkpoint(Path(tmp) / f"{spec.name}.pt", model, cfg, spec.kind, args, self.data_hash,
@@ -225,16 +256,16 @@ class Trainer:
         model, cfg, info = self._model(spec, out, resume)
         record.setdefault("init", info)
         batch = max(1, settings.batch_size // spec.batch_divisor)
-        lr = settings.lr * (0.5 if spec.init.startswith("shipped:") else 1.0)
+        lr = settings.lr * (0.5 if spec.init.startswith(("shipped:", "from:")) else 1.0)
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
         rewarm = 0
         if resume is not None and resume == full_state:
             optimizer.load_state_dict(torch.load(resume, map_location=settings.device, weights_only=True)["optimizer"])
         elif resume is not None:
             rewarm = REWARM_STEPS
-        if resume is None:
+        if resume is None:  # windows seen in all: the init's count (0 when it has none) and every step from here
             step0 = 0
-            record.update(step=0, minutes=0.0, history=[])
+            record.update(step=0, minutes=0.0, history=[], windows=info.get("windows_inherited", 0))
         views = self._views(spec, cfg)
         minutes_before = float(record.get("minutes", 0.0))
         budget_total = minutes_before + minutes  # the schedule anneals by the end of this call's share
@@ -274,6 +305,7 @@ class Trainer:
             _sync(settings.device)
             t2 = time.monotonic()
             data_s, model_s, step = data_s + t1 - t0, model_s + t2 - t1, step + 1
+            record["windows"] += batch
             record["train_loss"] = float(loss.detach())
             if (time.monotonic() - last_val) / 60 >= self.val_every:
                 self._checkpoint(spec, model, cfg, record, out, optimizer, step, minutes_before, started,
@@ -298,5 +330,5 @@ class Trainer:
                                 "data_windows_per_s": steps * batch / max(data_s, 1e-9),
                                 "model_windows_per_s": steps * batch / max(model_s, 1e-9)}
         self._save(spec, model, cfg, record, out, optimizer)
-        log.info("%s: step %d, %.1f min, val %.4f, %s", spec.name, step, minutes,
-                 record["history"][-1]["val_loss"], json.dumps(record["throughput"]))
+        log.info("%s: step %d, %.1f min, %d windows seen in all, val %.4f, %s", spec.name, step, minutes,
+                 record["windows"], record["history"][-1]["val_loss"], json.dumps(record["throughput"]))

@@ -1,0 +1,34 @@
+"""tools/target_shift.py (MPJPE against the truth shifted by -m..+m frames, issue 26): the shift bookkeeping on
+known answers, and the whole tool on a tiny checkpoint and synthetic mocap."""
+import sys
+from pathlib import Path
+
+import torch
+
+from mpm_model.data.mocap import write_mocap
+from mpm_model.data.synthetic import synthetic_sequences
+from mpm_model.untrained import random_checkpoint, tiny_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import target_shift  # noqa: E402
+
+
+def test_a_pose_of_the_frame_before_is_best_at_minus_one():
+    truth = torch.randn(5, 15, 17, 3)  # (B, window + 2·3, J, 3), the model's target frame at 8
+    errors = target_shift.window_errors(truth[:, 7], truth, target=8, max_shift=3)
+    assert sorted(errors) == [-3, -2, -1, 0, 1, 2, 3]
+    assert torch.all(errors[-1] == 0) and all(bool((errors[s] > 0).all()) for s in errors if s != -1)
+
+
+def test_the_tool_on_a_tiny_checkpoint(tmp_path, capsys):
+    seqs = synthetic_sequences(2, 60, fps=30.0, seed=2)
+    for i, seq in enumerate(seqs):
+        seq.source, seq.subject = "a", f"s{i}"
+    data = tmp_path / "clip.npz"
+    write_mocap(data, seqs)
+    ckpt = random_checkpoint(tmp_path / "tiny.pt", tiny_config(window=9))
+    target_shift.main(["--test", str(data), "--lifter", str(ckpt), "--max-shift", "2", "--stride", "8",
+                       "--json", str(tmp_path / "shift.json")])
+    row = [line for line in capsys.readouterr().out.splitlines() if str(ckpt) in line][0]
+    assert len(row.split("|")) == 2 + 5 + 1 + 1  # model, shifts -2..+2, best
+    assert (tmp_path / "shift.json").is_file()
