@@ -51,7 +51,7 @@ def _report(stats: PipelineStats, gaps: StampGaps = StampGaps(), health: CameraH
 
 
 def _stats(frames: int = 90, refused: str | None = None, published: bool = True) -> PipelineStats:
-    stats = PipelineStats(frozenset({"unsupported_encoding", "zero_stamp"}))
+    stats = PipelineStats(frame_losses=frozenset({"unsupported_encoding", "zero_stamp"}))
     for k in range(frames):
         now = k / 30
         stats.input_received(now)

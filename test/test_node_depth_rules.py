@@ -23,6 +23,14 @@ def _reliable_depth(driver: Driver):
     return driver.node.create_publisher(Image, "depth", QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
 
 
+def _connect(driver: Driver, lifter, depth) -> None:
+    """Keypoints and the reliable depth publisher matched, the camera_info received."""
+    driver.wait_connected()
+    assert driver.spin_until(lambda: depth.get_subscription_count() > 0, 10.0)
+    driver.camera.publish(camera_info())
+    assert driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+
+
 def test_another_cameras_depth_and_a_huge_image_are_never_used(context) -> None:
     """Depth in other_cam_optical at 1.2x the true depth (on main: 89 of 90 placed DEPTH, 2.8 m too far): counted,
     warned, placed from 2D. A 4000x3000 image for a 1000x1000 camera_info: refused from its header, not kept."""
@@ -30,10 +38,7 @@ def test_another_cameras_depth_and_a_huge_image_are_never_used(context) -> None:
         driver = Driver(context, lifter)
         depth = _reliable_depth(driver)
         try:
-            driver.wait_connected()
-            assert driver.spin_until(lambda: depth.get_subscription_count() > 0, 10.0)
-            driver.camera.publish(camera_info())
-            assert driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+            _connect(driver, lifter, depth)
             walker = walking_pixels(6)
             driver.send(skeleton_array(stamp_ns(0), {1: walker[0]}), expect_outputs=1, timeout=20.0)
             root_z = driver.skeletons[0].skeletons[0].joints[0].z
@@ -71,10 +76,7 @@ def test_depth_running_behind_keeps_the_camera_rate_and_warns(context, tmp_path)
         driver = Driver(context, lifter)
         depth = _reliable_depth(driver)
         try:
-            driver.wait_connected()
-            assert driver.spin_until(lambda: depth.get_subscription_count() > 0, 10.0)
-            driver.camera.publish(camera_info())
-            assert driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+            _connect(driver, lifter, depth)
             walker = walking_pixels(60)
             start = time.monotonic()
             for index in range(60):  # 2 s at 30 Hz
