@@ -73,6 +73,13 @@ def test_static_extrinsic_moves_skeletons_orientations_and_markers(context, tmp_
         np.testing.assert_allclose(joints(after), joints(before) @ t.rotation.T + t.translation, atol=1e-6)
         np.testing.assert_allclose(quaternions(after), quaternion_multiply(t.quaternion, quaternions(before)),
                                    atol=1e-6)
+        b, a = before.skeletons[0], after.skeletons[0]
+        assert a.has_velocity == b.has_velocity
+        v = lambda s: np.array([s.root_velocity.x, s.root_velocity.y, s.root_velocity.z])  # noqa: E731
+        np.testing.assert_allclose(v(a), t.rotation @ v(b), atol=1e-6)  # a direction: rotated only
+        cov = lambda s: np.asarray(s.root_covariance).reshape(3, 3)  # noqa: E731
+        np.testing.assert_allclose(cov(a), t.rotation @ cov(b) @ t.rotation.T, atol=1e-9)
+    assert any(m.skeletons[0].has_velocity for m in robot.skeletons), "the root state gave a velocity to rotate"
     assert joints(robot.skeletons[0])[0, 0, 0] > 0.1 + 0.3, "a person in front of the camera (at x = 0.1) is ahead"
     spheres = [m for a in robot.markers for m in a.markers if m.type == Marker.SPHERE_LIST]
     assert spheres and {m.header.frame_id for m in spheres} == {"base_link"}
