@@ -6,7 +6,8 @@ from pathlib import Path
 from mpm_model.checkpoint import resolve
 from mpm_model.config import ModelConfig
 from mpm_model.deploy.backends import Backend, create_backend, default_engine_dir
-from mpm_model.streaming.refiner import RefinerWeights, file_sha256, refiner_for
+from mpm_model.files import file_sha256
+from mpm_model.streaming.refiner import RefinerWeights, refiner_for
 from mpm_model.untrained import random_checkpoint
 from mpm_ros.params import LifterParams
 

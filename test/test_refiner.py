@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from mpm_model.checkpoint import resolve
-from mpm_model.streaming.refiner import (DEFAULT_REFINER, HISTORY, PoseRefiner, RefinerWeights, file_sha256,
+from mpm_model.files import file_sha256
+from mpm_model.streaming.refiner import (DEFAULT_REFINER, HISTORY, PoseRefiner, RefinerWeights,
                                          load_refiner, refine, refiner_for, weight_files)
 from mpm_ros.backend_setup import pose_refiner
 

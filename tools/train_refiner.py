@@ -19,7 +19,6 @@ table (MPJPE, acceleration error, lag; all frames and the fast-motion sequences)
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 
 from mpm_model.checkpoint import resolve
 from mpm_model.data.mocap import load_mocap, resample
+from mpm_model.files import file_sha256
 from mpm_model.streaming.options import confident
 from mpm_model.streaming.refiner import DEFAULT_REFINER, HISTORY, load_refiner, refine, weight_files
 from mpm_model.streaming.smoothing import JointSmoother, SmoothingOptions
@@ -166,7 +166,7 @@ def fit(args: argparse.Namespace) -> None:
     rounded = np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])  # float32 precision, plain JSON
     out.write_text(json.dumps({"weights": rounded(weights).tolist(), "bias": rounded(bias).tolist()}))
     sidecar.write_text(json.dumps({
-        "lifter": Path(checkpoint).stem, "lifter_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
+        "lifter": Path(checkpoint).stem, "lifter_sha256": file_sha256(checkpoint),
         "history": HISTORY, "ridge": args.ridge, "smooth": args.smooth, "shared": args.shared, "frames": n,
         "sequences": int(len(data["names"])), "caches": [str(p) for p in args.data],
         "trained_with": "python tools/train_refiner.py data/fit (docs/TEMPORAL.md)"}, indent=2) + "\n")

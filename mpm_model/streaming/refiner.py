@@ -9,7 +9,6 @@ for ONE lifter file: the weights' sidecar names it by sha256, and `refiner_for` 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import deque
 from dataclasses import dataclass
@@ -38,10 +37,6 @@ def refine(history: np.ndarray, weights: Mapping[str, Any] | RefinerWeights) -> 
     b = weights.bias if isinstance(weights, RefinerWeights) else weights["bias"]
     n = len(history)
     return history[:, -1] + (history.reshape(n, -1) @ w + b).reshape(history.shape[0], *history.shape[2:])
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def weight_files(name: str = DEFAULT_REFINER, directory: Path = WEIGHTS_DIR) -> tuple[Path, Path]:
