@@ -102,6 +102,11 @@ class Driver:
                                and self.camera.get_subscription_count() > 0
                                and self.node.count_publishers("skeletons3d") > 0, timeout), "lifter not discovered"
 
+    def send_camera_info(self, lifter, timeout: float = 5.0) -> None:
+        """Publish the test camera_info and spin until the lifter holds it."""
+        self.camera.publish(camera_info())
+        assert self.spin_until(lambda: lifter._camera.info is not None, timeout), "camera_info not received"
+
     def send(self, msg: Skeleton2DArray, expect_outputs: int | None = None, timeout: float = 10.0) -> None:
         """Publish and, when expect_outputs is given, spin until that many Skeleton3DArray arrived in total."""
         self.keypoints.publish(msg)

@@ -11,7 +11,7 @@ from mpm_msgs.msg import Skeleton3D  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from mpm_model.streaming.placement import estimate_root_translation  # noqa: E402
-from node_support import (FPS, FRAME_ID, K, Driver, camera_info, lifter_node, skeleton_array, stamp_ns,  # noqa: E402
+from node_support import (FPS, FRAME_ID, K, Driver, lifter_node, skeleton_array, stamp_ns,  # noqa: E402
                           walking_pixels)
 
 SHIPPED = "mpm_t27_causal"  # real weights: a human pose, so the 2D fit succeeds on every frame of the walker
@@ -145,8 +145,7 @@ def test_depth_stream_beside_keypoints(context, tmp_path) -> None:
         try:
             driver.wait_connected()
             assert driver.spin_until(lambda: depth.get_subscription_count() > 0, 10.0)
-            driver.camera.publish(camera_info())
-            assert driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+            driver.send_camera_info(lifter)
             walker = walking_pixels(12)
 
             def frame(index: int, image: Image | None = None, late: Image | None = None) -> Skeleton3D:
@@ -205,8 +204,7 @@ def test_depth_wait_and_reliable_depth(context, tmp_path) -> None:
             assert driver.spin_until(lambda: "depth.incompatible_qos" in lifter.stats.dropped(), 10.0), \
                 lifter.stats.dropped()
             assert best_effort.get_subscription_count() == 0 and reliable.get_subscription_count() == 1
-            driver.camera.publish(camera_info())
-            assert driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+            driver.send_camera_info(lifter)
             walker = walking_pixels(4)
 
             def send(index: int) -> None:

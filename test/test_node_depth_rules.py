@@ -14,7 +14,7 @@ from mpm_msgs.msg import Skeleton3D  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
-from node_support import (T0_NS, Driver, camera_info, lifter_node, skeleton_array, stamp_ns,  # noqa: E402
+from node_support import (T0_NS, Driver, lifter_node, skeleton_array, stamp_ns,  # noqa: E402
                           tiny_checkpoint, walking_pixels)
 from test_node_camera_depth import PACE_S, SHIPPED, depth_image  # noqa: E402
 
@@ -27,8 +27,7 @@ def _connect(driver: Driver, lifter, depth) -> None:
     """Keypoints and the reliable depth publisher matched, the camera_info received."""
     driver.wait_connected()
     assert driver.spin_until(lambda: depth.get_subscription_count() > 0, 10.0)
-    driver.camera.publish(camera_info())
-    assert driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+    driver.send_camera_info(lifter)
 
 
 def test_another_cameras_depth_and_a_huge_image_are_never_used(context) -> None:

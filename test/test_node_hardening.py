@@ -37,8 +37,7 @@ def serving(context, tmp_path, with_camera_info: bool = True, **values) -> Itera
         assert lifter.lifecycle_state == "active"
         driver.wait_connected()
         if with_camera_info:
-            driver.camera.publish(camera_info())
-            assert driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+            driver.send_camera_info(lifter)
         yield lifter, driver
     finally:
         driver.close()
@@ -91,8 +90,7 @@ def test_absurd_intrinsics_are_refused_and_outputs_say_unplaced(context, tmp_pat
         assert not skeleton.placed and skeleton.joints[0].x == skeleton.joints[0].z == 0.0
         assert driver.spin_until(lambda: any(m.ns == "track_1/root_relative" and m.action == Marker.ADD
                                              for a in driver.markers for m in a.markers), 5.0)
-        driver.camera.publish(camera_info())
-        assert driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+        driver.send_camera_info(lifter)
         driver.send(skeleton_array(stamp_ns(1), {1: walker[1]}), expect_outputs=2)
         assert driver.skeletons[1].skeletons[0].placed and driver.skeletons[1].skeletons[0].joints[0].z > 0
 

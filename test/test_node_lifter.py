@@ -15,7 +15,7 @@ from visualization_msgs.msg import Marker  # noqa: E402
 from mpm_model.checkpoint import list_pretrained  # noqa: E402
 from mpm_model.config import ModelConfig  # noqa: E402
 from mpm_ros.lift_node import CAMERA_INFO_GRACE_S, Job, LifterNode  # noqa: E402
-from node_support import (FRAME_ID, Driver, camera_info, lifter_node, lifter_overrides, skeleton_array,  # noqa: E402
+from node_support import (FRAME_ID, Driver, lifter_node, lifter_overrides, skeleton_array,  # noqa: E402
                           stamp_ns, tiny_checkpoint, walking_pixels)
 
 
@@ -35,8 +35,7 @@ def test_walking_skeleton_causal_end_to_end(context, tmp_path) -> None:
     lifter, driver = start(context, tiny_checkpoint(tmp_path), track_timeout=0.1)
     try:
         walker_a, walker_b = walking_pixels(12, seed=0), walking_pixels(12, seed=1)
-        driver.camera.publish(camera_info())
-        driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+        driver.send_camera_info(lifter)
         for frame in range(12):
             tracks = {1: walker_a[frame]} | ({2: walker_b[frame]} if frame < 5 else {})
             confidence = {1: np.where(np.arange(17) == 13, 0.0, 0.9)} if frame == 3 else None

@@ -14,7 +14,7 @@ from rosgraph_msgs.msg import Clock  # noqa: E402
 from mpm_ros.adapter_node import AdapterNode  # noqa: E402
 from mpm_ros.lift_node import LifterNode  # noqa: E402
 from mpm_ros.pose2d_node import Pose2DNode  # noqa: E402
-from node_support import (T0_NS, Driver, camera_info, lifter_node, lifter_overrides, skeleton_array,  # noqa: E402
+from node_support import (T0_NS, Driver, lifter_node, lifter_overrides, skeleton_array,  # noqa: E402
                           tiny_checkpoint, walking_pixels)
 
 NODES = {"lifter": LifterNode, "pose2d": Pose2DNode, "adapter": AdapterNode}
@@ -103,8 +103,7 @@ def test_sim_time_is_the_receive_clock_for_stamps(context, tmp_path) -> None:
         try:
             driver.wait_connected()
             assert driver.spin_until(lambda: clock.get_subscription_count() > 0, 10.0)
-            driver.camera.publish(camera_info())
-            assert driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+            driver.send_camera_info(lifter)
             for frame in range(120):
                 stamp = T0_NS + frame * 100_000_000
                 tick = Clock()

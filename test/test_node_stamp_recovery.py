@@ -8,7 +8,7 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 
-from node_support import (T0_NS, Driver, camera_info, lifter_node, skeleton_array, tiny_checkpoint,  # noqa: E402
+from node_support import (T0_NS, Driver, lifter_node, skeleton_array, tiny_checkpoint,  # noqa: E402
                           walking_pixels)
 
 PERIOD_S = 1 / 30
@@ -22,8 +22,7 @@ def test_a_stamp_burst_does_not_lock_the_node_out(context, tmp_path) -> None:
         driver = Driver(context, lifter)
         try:
             driver.wait_connected()
-            driver.camera.publish(camera_info())
-            assert driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+            driver.send_camera_info(lifter)
             start = time.monotonic()
 
             def send(frame: int, stamp: int | None = None, spacing_s: float = PERIOD_S) -> int:

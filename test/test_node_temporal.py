@@ -15,7 +15,7 @@ from visualization_msgs.msg import Marker  # noqa: E402
 from mpm_ros import messages  # noqa: E402
 
 from mpm_ros.lift_node import LifterNode  # noqa: E402
-from node_support import (Driver, camera_info, lifter_overrides, skeleton_array, stamp_ns,  # noqa: E402
+from node_support import (Driver, lifter_overrides, skeleton_array, stamp_ns,  # noqa: E402
                           tiny_checkpoint, walking_pixels)
 
 MAX_PREDICTION_S = 0.2
@@ -27,8 +27,7 @@ def test_prediction_is_bounded_and_resets_counted(context, tmp_path) -> None:
     driver = Driver(context, lifter)
     try:
         driver.wait_connected()
-        driver.camera.publish(camera_info())
-        driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+        driver.send_camera_info(lifter)
         walker = walking_pixels(60)
         only_root = np.where(np.arange(17) == 0, 0.9, 0.0)  # one joint: a root fit needs two (NOT_PLACED)
         plan = [("walk", f) for f in range(10)] + [("empty", f) for f in range(10, 25)] + \
@@ -66,8 +65,7 @@ def test_root_filter_off_live(context, tmp_path) -> None:
     driver = Driver(context, lifter)
     try:
         driver.wait_connected()
-        driver.camera.publish(camera_info())
-        driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+        driver.send_camera_info(lifter)
         walker = walking_pixels(10)
         for frame in range(5):
             driver.send(skeleton_array(stamp_ns(frame), {1: walker[frame]}), expect_outputs=frame + 1)
@@ -107,8 +105,7 @@ def test_node_draws_velocity_arrows_when_asked(context, tmp_path) -> None:
     driver = Driver(context, lifter)
     try:
         driver.wait_connected()
-        driver.camera.publish(camera_info())
-        driver.spin_until(lambda: lifter._camera.info is not None, 5.0)
+        driver.send_camera_info(lifter)
         walker = walking_pixels(6)
         for frame in range(6):
             driver.send(skeleton_array(stamp_ns(frame), {2: walker[frame]}), expect_outputs=frame + 1)
