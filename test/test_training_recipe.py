@@ -13,6 +13,7 @@ import torch
 
 from mpm_model.checkpoint import load_checkpoint
 from mpm_model.data.detector import DetectorModel, detect_h36m, h36m_to_coco17
+from mpm_model.data.draws import TorchDraws, generator
 from mpm_model.data.mocap import MocapSequence, split_by_subject, write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
 from mpm_model.skeleton import coco17_to_h36m17
@@ -99,3 +100,23 @@ def test_torchrun_two_ranks_agree(tmp_path, module, kind):
     sums = dict(re.findall(r"rank-checksum (\d+) ([0-9.]+)", done.stdout))  # the ranks' lines may interleave
     assert set(sums) == {"0", "1"} and len(set(sums.values())) == 1, done.stdout[-2000:]
     assert torch.isfinite(torch.cat([p.flatten() for p in model.parameters()])).all()
+
+
+def test_detector_exact_share_reports_that_share_of_windows_exactly():
+    """Windows drawn exact carry the true pixels at confidence 1; the rest keep their errors; off by default."""
+    uv = torch.from_numpy(np.stack([np.linspace(100, 140, 17), np.linspace(100, 400, 17)], axis=-1))
+    uv = uv[None, None].repeat(4000, 3, 1, 1)  # (B, T, J, 2)
+    draws = TorchDraws(generator("cpu", 0, 0), len(uv), uv.dtype)
+    noisy, conf = DetectorModel(exact_share=0.25).detect(uv.clone(), draws, ())
+    exact = (noisy == uv).all(dim=(1, 2, 3))  # (B,)
+    assert abs(float(exact.double().mean()) - 0.25) < 0.03
+    assert bool((conf[exact] == 1).all()) and bool((conf[~exact] < 1).any())
+    plain, _ = DetectorModel().detect(uv.clone(), TorchDraws(generator("cpu", 0, 0), len(uv), uv.dtype), ())
+    assert not bool((plain == uv).all(dim=(1, 2, 3)).any())  # the default recipe has no exact window
+
+
+def test_detector_exact_share_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="exact_share"):
+        DetectorModel(exact_share=1.5)
+    with pytest.raises(ValueError, match="exact_share"):
+        DetectorModel(exact_share=-0.1)

@@ -81,7 +81,9 @@ class DetectorModel:
     frame, the larger side of the keypoints' box).
 
     Each window draws its jitter level from `jitter` (fraction of the person's extent), outlier/swap/miss
-    rates up to their maxima; `min_confidence` is the node's default threshold.
+    rates up to their maxima; `min_confidence` is the node's default threshold. `exact_share` of the windows are
+    reported exactly (confidence 1): without them a causal lifter never sees clean 2D, learns to lean on the past
+    whatever its input, and answers for the frame before its target on clean 2D (docs/MODEL_CARD.md, issue 26).
     """
 
     jitter: tuple[float, float] = (0.003, 0.02)
@@ -91,6 +93,11 @@ class DetectorModel:
     miss_max: float = 0.05
     confidence_noise: float = 0.1
     min_confidence: float = 0.3
+    exact_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.exact_share <= 1.0:
+            raise ValueError(f"DetectorModel.exact_share must be in [0, 1], got {self.exact_share}")
 
     def __call__(self, uv: np.ndarray, rng: np.random.Generator, swap_pairs: tuple[tuple[int, int], ...]
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +127,12 @@ class DetectorModel:
         relative = (noisy - uv).norm(dim=-1) / size[..., 0]  # (B, T, J) error / person extent
         confidence = 1.0 - relative / 0.1 + draws.normal((t, j)) * self.confidence_noise
         missed = draws.random((t, j)) < _per_window(draws.uniform(0.0, self.miss_max), 2)
-        return noisy, torch.where(missed, torch.zeros_like(confidence), confidence).clamp(0.0, 1.0)
+        confidence = torch.where(missed, torch.zeros_like(confidence), confidence).clamp(0.0, 1.0)
+        if self.exact_share > 0:  # drawn only then: the default recipe's random stream stays as it was
+            exact = _per_window(draws.random() < self.exact_share, 2)  # (B, 1, 1)
+            noisy = torch.where(exact[..., None], uv, noisy)
+            confidence = torch.where(exact, torch.ones_like(confidence), confidence)
+        return noisy, confidence
 
 
 def _per_window(values: torch.Tensor, dims: int) -> torch.Tensor:

@@ -71,10 +71,11 @@ class ViewOptions:
 
 
 def training_view(robot_share: float = 0.6, coco_share: float = 0.5, occlusion_max: float = 0.4,
-                  rate_range: tuple[float, float] = (20.0, 60.0), lasting_share: float = 0.25) -> ViewOptions:
-    """The training recipe: mixed cameras, detector-like 2D, COCO-mapped share, occlusion (random and lasting),
-    rate augmentation."""
-    return ViewOptions(robot_share=robot_share, coco_share=coco_share, detector=DetectorModel(),
+                  rate_range: tuple[float, float] = (20.0, 60.0), lasting_share: float = 0.25,
+                  exact_share: float = 0.15) -> ViewOptions:
+    """The training recipe: mixed cameras, detector-like 2D (`exact_share` of the windows exact), COCO-mapped
+    share, occlusion (random and lasting), rate augmentation."""
+    return ViewOptions(robot_share=robot_share, coco_share=coco_share, detector=DetectorModel(exact_share=exact_share),
                        occlusion_max=occlusion_max, rate_range=rate_range, flip=True, bone_scaling=True,
                        lasting_share=lasting_share)
 
