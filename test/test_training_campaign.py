@@ -48,13 +48,15 @@ def test_dry_run_of_the_gpu_command_and_resume(data, tmp_path):
 
 
 def test_warm_plan_continues_every_shipped_model(data, tmp_path):
-    """The no-GPU plan: the four shipped models (three lifters and the pretraining) continue from their weights."""
+    """The no-GPU plan: the three shipped models (two lifters and the pretraining) continue from their weights;
+    T=243, not shipped, starts from the shipped T=81."""
     bf16 = campaign_runs.cpu_has_native_bf16(campaign_runs._cpuinfo())  # else refused (test_bf16_only_where_native)
     state = _call(data, tmp_path, "--plan", "warm", "--precision", "bf16" if bf16 else "fp32")
     runs = state["runs"]
     assert set(runs) == {"t27_causal", "t81_causal_la3", "t243", "pretrain_t27_causal"}
     for name, run in runs.items():
-        assert run["init"]["init"].startswith("shipped:mpm_") and run["step"] == 1, (name, run["init"])
+        start = "from:mpm_t81_causal_la3" if name == "t243" else f"shipped:mpm_{name}"
+        assert run["init"]["init"] == start and run["step"] == 1, (name, run["init"])
         model, cfg, _ = load_checkpoint(tmp_path / f"{name}.pt", kind=run["spec"]["kind"])
         assert cfg.window == run["spec"]["window"] and ("bf16" in run["device"]) == bf16
 

@@ -4,7 +4,7 @@ of the test slice, or with --detector on the training recipe's detector-like 2D 
 the output describes the frame before the one it is stamped with (issue 26).
 
     .venv/bin/python tools/target_shift.py --test ../shared/data/mocap_h36m17_test_slice.npz \
-        --lifter mpm_t27_causal --lifter mpm_t81_causal_la3 --lifter mpm_t243 [--max-shift 3] [--stride 8]
+        --lifter mpm_t27_causal --lifter mpm_t81_causal_la3 [--max-shift 3] [--stride 8]
 """
 from __future__ import annotations
 
