@@ -24,6 +24,8 @@ def test_rviz_preset_shows_the_overlay_and_the_markers() -> None:
     topics = {d["Class"]: d["Topic"]["Value"] for d in rviz["Displays"] if "Topic" in d}
     assert topics == {"rviz_default_plugins/MarkerArray": "/markers", "rviz_default_plugins/Image": "/overlay"}
     assert rviz["Global Options"]["Fixed Frame"] == "camera_optical_frame"
+    tf = [d for d in rviz["Displays"] if d["Class"] == "rviz_default_plugins/TF"]  # people's frames (publish_tf)
+    assert tf and tf[0]["Enabled"] and tf[0]["Show Axes"]
 
 
 def test_launch_description_declares_arguments() -> None:
