@@ -1,14 +1,21 @@
 """The campaign command (mpm_model.training.campaign) end to end on CPU: the same command the GPU machine runs,
 with a few steps; a second call continues it; the output folder stays within the travel limits."""
+import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
-from mpm_model.checkpoint import load_checkpoint
+from mpm_model.checkpoint import load_checkpoint, read_checkpoint
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
 from mpm_model.training import campaign, campaign_runs
+from mpm_model.training.plans import PLANS, T81_CAUSAL_LA3, RunSpec
+
+# campaign.json written by the code before run specs held a ModelConfig (commit e2c7d8c, `--plan warm --runs
+# t27_causal,t81_causal_la3` on this file's data): flat arch / window / causal / lookahead / d_model per spec.
+FLAT_SPEC_STATE = Path(__file__).parent / "data" / "campaign_before_modelconfig_spec.json"
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +63,7 @@ def test_warm_plan_continues_every_shipped_model(data, tmp_path):
     for name, run in runs.items():
         assert run["init"]["init"].startswith("shipped:mpm_") and run["step"] == 1, (name, run["init"])
         model, cfg, _ = load_checkpoint(tmp_path / f"{name}.pt", kind=run["spec"]["kind"])
-        assert cfg.window == run["spec"]["window"] and ("bf16" in run["device"]) == bf16
+        assert cfg.window == run["spec"]["model"]["window"] and ("bf16" in run["device"]) == bf16
 
 
 def test_a_longer_window_starts_from_the_default_and_counts_windows_across_calls(data, tmp_path):
@@ -91,3 +98,37 @@ def test_bad_arguments(data, tmp_path):
         with pytest.raises(SystemExit):
             campaign.main(["--data", str(data), "--out", str(tmp_path), "--device", "cpu", "--budget-min", "1", *bad])
     assert torch.get_num_threads() >= 1
+
+
+def test_run_specs_hold_a_model_config_and_read_the_flat_records_of_older_state():
+    for plan in PLANS.values():
+        for spec in plan:
+            assert RunSpec.from_record(json.loads(json.dumps(spec.record()))) == spec
+    flat = json.loads(FLAT_SPEC_STATE.read_text())["runs"]["t81_causal_la3"]["spec"]
+    assert "window" in flat and "model" not in flat  # the fixture is of the old form
+    assert RunSpec.from_record(flat) == dataclasses.replace(PLANS["warm"][1], ship_as=None)
+    assert RunSpec.from_record(flat).model == T81_CAUSAL_LA3
+    for index, name in enumerate(["mpm_t27_causal", "mpm_t81_causal_la3", "mpm_t243", "mpm_pretrain_t27_causal"]):
+        shipped = read_checkpoint(name)  # the shipped weights carry the flat record in their train_args
+        spec = RunSpec.from_record(shipped["train_args"]["campaign_run"])
+        assert dataclasses.replace(spec, ship_as=name) == PLANS["warm"][index], name
+        assert spec.model.to_dict() == shipped["config"]
+    with pytest.raises(ValueError, match="window"):
+        RunSpec.from_record({**flat, "window": 80})
+
+
+def test_a_campaign_json_of_flat_specs_continues(data, tmp_path):
+    """An OUT folder written before specs held a ModelConfig: the next call reads it, continues it (round 2) and
+    writes every spec in today's form."""
+    (tmp_path / campaign.STATE_FILE).write_text(FLAT_SPEC_STATE.read_text())
+    state = _call(data, tmp_path, "--plan", "warm", "--runs", "t27_causal", "--precision", "fp32")
+    assert len(state["calls"]) == 2 and state["runs"]["t27_causal"]["rounds"] == 2
+    assert state["runs"]["t81_causal_la3"]["rounds"] == 1  # not selected: kept as it was, spec upgraded
+    assert state["runs"]["t81_causal_la3"]["spec"] == PLANS["warm"][1].record() | {"ship_as": None}
+    saved = json.loads((tmp_path / campaign.STATE_FILE).read_text())
+    assert all("model" in run["spec"] and "window" not in run["spec"] for run in saved["runs"].values())
+    broken = json.loads(FLAT_SPEC_STATE.read_text())
+    broken["runs"]["t27_causal"]["spec"]["window"] = 80  # not a ModelConfig window: refused, the run named
+    (tmp_path / campaign.STATE_FILE).write_text(json.dumps(broken))
+    with pytest.raises(SystemExit, match="t27_causal"):
+        _call(data, tmp_path, "--plan", "warm", "--runs", "t27_causal")

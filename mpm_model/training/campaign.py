@@ -31,7 +31,8 @@ from typing import Any
 import torch
 
 from mpm_model.files import atomic_write_text
-from mpm_model.training.campaign_runs import PLANS, RunSpec, Trainer, device_settings
+from mpm_model.training.campaign_runs import Trainer, device_settings
+from mpm_model.training.plans import PLANS, RunSpec
 from mpm_model.training.warm import EMBED_METHODS
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,11 @@ class Campaign:
         state = json.loads(path.read_text())
         if state["plan"] != plan:
             raise SystemExit(f"{path} is a {state['plan']!r} campaign, not {plan!r}: use another --out")
+        for name, record in state["runs"].items():  # each spec in today's form (older ones had flat model fields)
+            try:
+                record["spec"] = RunSpec.from_record(record["spec"]).record()
+            except (TypeError, ValueError) as exc:
+                raise SystemExit(f"{path}: run {name!r} has an unreadable spec: {exc}") from exc
         return cls(state["plan"], state["runs"], state["calls"])
 
     def save(self, out: Path) -> None:
@@ -127,7 +133,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     trainer = Trainer(args.data, settings, args.seed, args.val_windows, args.val_every_min, args.state)
     round_ = len(campaign.calls) + 1  # a call killed before its end leaves the round open: the next one finishes it
     for spec in plan:
-        record = campaign.runs.setdefault(spec.name, {"spec": asdict(spec), "rounds": 0})
+        record = campaign.runs.setdefault(spec.name, {"spec": spec.record(), "rounds": 0})
         if record["rounds"] >= round_:
             continue
         twin = campaign.runs.get(spec.equal_steps_to or "", {})

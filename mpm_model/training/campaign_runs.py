@@ -1,8 +1,7 @@
-"""The runs of a training campaign (`mpm_model.training.campaign`): the plans, the device settings, and one run's
+"""The runs of a training campaign (`mpm_model.training.campaign`): the device settings, and one run's
 training on batched views (`mpm_model.data.views`) with checkpoints that fit the output limits."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -23,64 +22,12 @@ from mpm_model.config import ModelConfig
 from mpm_model.data.draws import TorchDraws, generator
 from mpm_model.data.views import BatchedViews, MotionBank
 from mpm_model.data.windows import ViewOptions, split_unpaired, training_view
-from mpm_model.model import MPMPretrainModel
 from mpm_model.training.loop import lr_factor
+from mpm_model.training.plans import RunSpec
 from mpm_model.training.warm import widen_lifter
 
 log = logging.getLogger(__name__)
 REWARM_STEPS = 50  # linear LR ramp after a resume without optimizer state (Adam's moments restart)
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One run: what it trains, where it starts, its share of the budget, whether its weights are kept in OUT.
-
-    init: "scratch", "pretrain:RUN" (the encoder of that run of the campaign), "shipped:NAME" (continue those
-    weights with their own config) or "from:SOURCE" (a lifter of another window, `warm.widen_lifter` with `embed`
-    for the position embeddings; SOURCE: a run of this campaign, else a shipped name or a path). `equal_steps_to`: stop at the steps that run reached (the ablation)."""
-
-    name: str
-    kind: str = "lifter"
-    arch: str = "mpm"
-    window: int = 27
-    causal: bool = True
-    lookahead: int = 0
-    d_model: int | None = None
-    dropout: float = 0.1
-    init: str = "scratch"
-    share: float = 1.0
-    keep: bool = True
-    equal_steps_to: str | None = None
-    batch_divisor: int = 1
-    embed: str = "interpolate"
-
-    def config(self) -> ModelConfig:
-        base = ModelConfig()
-        return base.replace(arch=self.arch, window=self.window, causal=self.causal, lookahead=self.lookahead,
-                            d_model=self.d_model or base.d_model)
-
-
-_TCN = dict(arch="tcn", d_model=512, dropout=0.25)
-PLANS: dict[str, list[RunSpec]] = {
-    # The GPU campaign: every model from the start. The scratch twin's weights stay out of OUT (the output limit:
-    # 7 checkpoints in half precision would pass 64 MiB); its validation history is in campaign.json.
-    "full": [
-        RunSpec("pretrain_t27_causal", kind="pretrain", share=2.0),
-        RunSpec("t27_causal", init="pretrain:pretrain_t27_causal", share=2.0),
-        RunSpec("t81_causal_la3", window=81, lookahead=3, init="from:t27_causal", share=1.5),  # warm.py
-        RunSpec("t243", window=243, causal=False, init="from:t81_causal_la3", share=1.5, batch_divisor=2),
-        RunSpec("t27_causal_scratch", share=2.0, keep=False, equal_steps_to="t27_causal"),
-        RunSpec("tcn_t27_causal", share=0.5, **_TCN),
-        RunSpec("tcn_t81_causal_la3", window=81, lookahead=3, share=0.5, **_TCN),
-    ],
-    # No GPU: the shipped models continued on the new recipe, the default first.
-    "warm": [
-        RunSpec("t27_causal", init="shipped:mpm_t27_causal", share=3.0),
-        RunSpec("t81_causal_la3", window=81, lookahead=3, init="shipped:mpm_t81_causal_la3", share=1.5),
-        RunSpec("t243", window=243, causal=False, init="shipped:mpm_t243", share=1.0, batch_divisor=2),
-        RunSpec("pretrain_t27_causal", kind="pretrain", init="shipped:mpm_pretrain_t27_causal", share=1.0),
-    ],
-}
 
 
 @dataclass(frozen=True)
@@ -169,12 +116,12 @@ class Trainer:
             name = spec.init.split(":", 1)[1]
             run_file = out / f"{name}.pt"  # a run of this campaign, else a shipped name or a path
             source, source_cfg, meta = load_checkpoint(run_file if run_file.is_file() else name, kind="lifter")
-            cfg = spec.config()
+            cfg = spec.model
             model = build_model(spec.kind, cfg)
             info["transfer"] = {k: len(v) for k, v in widen_lifter(source, source_cfg, model, cfg, spec.embed).items()}
             info["windows_inherited"] = int((meta["extra"] or {}).get("windows", 0))
         else:
-            cfg = spec.config()
+            cfg = spec.model
             model = build_model(spec.kind, cfg)
             if spec.init.startswith("pretrain:"):
                 pretrained, _, _ = load_checkpoint(out / f"{spec.init.split(':', 1)[1]}.pt", kind="pretrain")
@@ -222,7 +169,7 @@ class Trainer:
 
     def _save(self, spec: RunSpec, model: nn.Module, cfg: ModelConfig, record: dict, out: Path,
               optimizer: torch.optim.Optimizer) -> None:
-        args = {"campaign_run": dataclasses.asdict(spec), "device": self.settings.describe()}
+        args = {"campaign_run": spec.record(), "device": self.settings.describe()}
         extra = {"history": record["history"], "step": record["step"], "minutes": record["minutes"],
                  "windows": record["windows"]}
         if spec.keep:
