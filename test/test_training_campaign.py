@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from mpm_model.checkpoint import load_checkpoint, read_checkpoint
+from mpm_model.checkpoint import list_pretrained, load_checkpoint, read_checkpoint
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
+from mpm_model.shipping import MAX_DEVIATION_MM, reference_deviation_mm
 from mpm_model.training import campaign, campaign_runs
 from mpm_model.training.plans import PLANS, T81_CAUSAL_LA3, RunSpec
 
@@ -94,9 +95,15 @@ def test_bf16_only_where_native():
 
 
 def test_bad_arguments(data, tmp_path):
-    for bad in (["--budget-min", "0"], ["--runs", "nope"], ["--plan", "warm", "--init-from", "mpm_t27_causal"]):
+    for bad in (["--budget-min", "0"], ["--runs", "nope"], ["--plan", "warm", "--init-from", "mpm_t27_causal"],
+                ["--ship"]):
         with pytest.raises(SystemExit):
             campaign.main(["--data", str(data), "--out", str(tmp_path), "--device", "cpu", "--budget-min", "1", *bad])
+    for missing in (["--data", str(data)], ["--budget-min", "1"]):  # training needs both
+        with pytest.raises(SystemExit):
+            campaign.main(["--out", str(tmp_path), "--device", "cpu", *missing])
+    with pytest.raises(SystemExit, match="nothing ships"):
+        campaign.main(["--out", str(tmp_path), "--state", str(tmp_path), "--ship", "--runs", "t27_causal_scratch"])
     assert torch.get_num_threads() >= 1
 
 
@@ -132,3 +139,22 @@ def test_a_campaign_json_of_flat_specs_continues(data, tmp_path):
     (tmp_path / campaign.STATE_FILE).write_text(json.dumps(broken))
     with pytest.raises(SystemExit, match="t27_causal"):
         _call(data, tmp_path, "--plan", "warm", "--runs", "t27_causal")
+
+
+def test_ship_installs_the_plans_shipped_runs_from_their_full_checkpoints(data, tmp_path):
+    """`make train`'s second half: the run plans.py names `ship_as` goes from --state into the weights folder (half
+    precision, its reference outputs inside); without its full checkpoint nothing ships."""
+    for plan in PLANS.values():
+        names = [s.ship_as for s in plan if s.ship_as]
+        assert len(names) == len(set(names)) and set(names) == set(list_pretrained())  # every plan makes all four
+    out, state, weights = tmp_path / "out", tmp_path / "state", tmp_path / "weights"
+    ship = ["--plan", "warm", "--runs", "t27_causal", "--ship", "--out", str(out), "--state", str(state),
+            "--weights-dir", str(weights)]
+    with pytest.raises(SystemExit, match="no full checkpoint"):
+        campaign.main(ship)
+    _call(data, out, "--plan", "warm", "--runs", "t27_causal", "--precision", "fp32", "--state", str(state))
+    assert campaign.main(ship) == {"shipped": {"mpm_t27_causal": str(weights / "mpm_t27_causal.pt")}}
+    model, cfg, meta = load_checkpoint(weights / "mpm_t27_causal.pt", kind="lifter")
+    assert cfg == PLANS["warm"][0].model and meta["storage"] == "float16" and meta["optimizer"] is None
+    assert meta["extra"]["shipped_from"] == str(state / "t27_causal.pt") and meta["extra"]["step"] == 1
+    assert reference_deviation_mm(weights / "mpm_t27_causal.pt") <= MAX_DEVIATION_MM
