@@ -17,7 +17,7 @@ the plan gets its share of the call's budget and continues from its compact chec
 clock; the optimizer restarts with a short warm-up unless --state holds its full checkpoint). A call stopped
 before its end leaves its round open: the next call first finishes the runs that round did not reach. A run
 stops at its minutes (the ablation at the steps its pretrained twin reached), its LR annealed by then
-(time-aware cosine, `loop.lr_factor`). The plans, and which run ships under which name, are in `plans.py`.
+(time-aware cosine, `steps.lr_factor`). The plans, and which run ships under which name, are in `plans.py`.
 """
 from __future__ import annotations
 

@@ -22,12 +22,11 @@ from mpm_model.config import ModelConfig
 from mpm_model.data.draws import TorchDraws, generator
 from mpm_model.data.views import BatchedViews, MotionBank
 from mpm_model.data.windows import ViewOptions, split_unpaired, training_view
-from mpm_model.training.loop import lr_factor
 from mpm_model.training.plans import RunSpec
+from mpm_model.training.steps import WEIGHT_DECAY, OptimizerSteps
 from mpm_model.training.warm import widen_lifter
 
 log = logging.getLogger(__name__)
-REWARM_STEPS = 50  # linear LR ramp after a resume without optimizer state (Adam's moments restart)
 
 
 @dataclass(frozen=True)
@@ -204,28 +203,25 @@ class Trainer:
         record.setdefault("init", info)
         batch = max(1, settings.batch_size // spec.batch_divisor)
         lr = settings.lr * (0.5 if spec.init.startswith(("shipped:", "from:")) else 1.0)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-        rewarm = 0
-        if resume is not None and resume == full_state:
-            optimizer.load_state_dict(torch.load(resume, map_location=settings.device, weights_only=True)["optimizer"])
-        elif resume is not None:
-            rewarm = REWARM_STEPS
         if resume is None:  # windows seen in all: the init's count (0 when it has none) and every step from here
             step0 = 0
             record.update(step=0, minutes=0.0, history=[], windows=info.get("windows_inherited", 0))
         views = self._views(spec, cfg)
-        minutes_before = float(record.get("minutes", 0.0))
-        budget_total = minutes_before + minutes  # the schedule anneals by the end of this call's share
+        steps = OptimizerSteps(model, lr, WEIGHT_DECAY, spec.name)
+        if resume is not None:  # the optimizer's state only from the full checkpoint (else a short re-warm)
+            optimizer = torch.load(resume, map_location=settings.device, weights_only=True)["optimizer"] \
+                if resume == full_state else None
+            steps.resume(optimizer, step0, float(record.get("minutes", 0.0)))
+        budget_total = steps.minutes_before + minutes  # the schedule anneals by the end of this call's share
         gen = generator(settings.device, self.seed, zlib.crc32(spec.name.encode()), step0)
         record.update(batch=batch, lr=lr, device=settings.describe(), config=cfg.to_dict())
         started, last_val = time.monotonic(), time.monotonic()
         data_s = model_s = 0.0
-        step = step0
         model.train()
         while True:
             elapsed = (time.monotonic() - started) / 60
-            if elapsed >= minutes or (steps_cap is not None and step >= steps_cap) or \
-                    (max_steps is not None and step - step0 >= max_steps):
+            if elapsed >= minutes or (steps_cap is not None and steps.step >= steps_cap) or \
+                    (max_steps is not None and steps.step - step0 >= max_steps):
                 break
             t0 = time.monotonic()
             with torch.no_grad():
@@ -234,48 +230,36 @@ class Trainer:
             t1 = time.monotonic()
             if steps_cap or max_steps:
                 total = steps_cap or step0 + max_steps
-            elif step > step0:  # steps this share will reach at the pace so far
-                total = step + int((minutes - elapsed) * (step - step0) / max(elapsed, 1e-9))
+            elif steps.step > step0:  # steps this share will reach at the pace so far
+                total = steps.step + int((minutes - elapsed) * (steps.step - step0) / max(elapsed, 1e-9))
             else:
                 total = 10**6
-            factor = lr_factor(step, total, minutes_before + elapsed, budget_total)
-            factor *= min(1.0, (step - step0 + 1) / rewarm) if rewarm else 1.0
-            for group in optimizer.param_groups:
-                group["lr"] = lr * factor
             loss = self._loss(spec, model, data)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{spec.name}: non-finite loss at step {step}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
+            steps.train(loss, total, budget_total)
             _sync(settings.device)
             t2 = time.monotonic()
-            data_s, model_s, step = data_s + t1 - t0, model_s + t2 - t1, step + 1
+            data_s, model_s = data_s + t1 - t0, model_s + t2 - t1
             record["windows"] += batch
             record["train_loss"] = float(loss.detach())
             if (time.monotonic() - last_val) / 60 >= self.val_every:
-                self._checkpoint(spec, model, cfg, record, out, optimizer, step, minutes_before, started,
-                                 batch, data_s, model_s, step0)
+                self._checkpoint(spec, model, cfg, record, out, steps, batch, data_s, model_s, step0)
                 on_progress()
                 last_val = time.monotonic()
-        if not record["history"] or record["history"][-1]["step"] != step:  # else just checkpointed
-            self._checkpoint(spec, model, cfg, record, out, optimizer, step, minutes_before, started, batch, data_s,
-                             model_s, step0)
+        if not record["history"] or record["history"][-1]["step"] != steps.step:  # else just checkpointed
+            self._checkpoint(spec, model, cfg, record, out, steps, batch, data_s, model_s, step0)
         on_progress()
 
     def _checkpoint(self, spec: RunSpec, model: nn.Module, cfg: ModelConfig, record: dict, out: Path,
-                    optimizer: torch.optim.Optimizer, step: int, minutes_before: float, started: float, batch: int,
-                    data_s: float, model_s: float, step0: int) -> None:
+                    steps: OptimizerSteps, batch: int, data_s: float, model_s: float, step0: int) -> None:
         val = self.validate(spec, model, cfg)
-        minutes = minutes_before + (time.monotonic() - started) / 60
-        steps = step - step0
-        record.update(step=step, minutes=minutes)
-        record["history"].append({"step": step, "minutes": minutes, "train_loss": record.get("train_loss"),
+        done, minutes = steps.step - step0, steps.minutes
+        record.update(step=steps.step, minutes=minutes)
+        record["history"].append({"step": steps.step, "minutes": minutes, "train_loss": record.get("train_loss"),
                                   "val_loss": sum(val.values()) / len(val), "val_per_source": val})
-        record["throughput"] = {"steps_this_call": steps, "windows_per_s": steps * batch / max(data_s + model_s, 1e-9),
-                                "data_windows_per_s": steps * batch / max(data_s, 1e-9),
-                                "model_windows_per_s": steps * batch / max(model_s, 1e-9)}
-        self._save(spec, model, cfg, record, out, optimizer)
-        log.info("%s: step %d, %.1f min, %d windows seen in all, val %.4f, %s", spec.name, step, minutes,
-                 record["windows"], record["history"][-1]["val_loss"], json.dumps(record["throughput"]))
+        record["throughput"] = {"steps_this_call": done, "windows_per_s": done * batch / max(data_s + model_s, 1e-9),
+                                "data_windows_per_s": done * batch / max(data_s, 1e-9),
+                                "model_windows_per_s": done * batch / max(model_s, 1e-9)}
+        self._save(spec, model, cfg, record, out, steps.optimizer)
+        log.info("%s: step %d, %.1f min, %d windows seen in all, val %.4f, %s", spec.name, steps.step,
+                 record["minutes"], record["windows"], record["history"][-1]["val_loss"],
+                 json.dumps(record["throughput"]))
