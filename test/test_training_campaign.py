@@ -130,6 +130,7 @@ def test_a_campaign_json_of_flat_specs_continues(data, tmp_path):
     (tmp_path / campaign.STATE_FILE).write_text(FLAT_SPEC_STATE.read_text())
     state = _call(data, tmp_path, "--plan", "warm", "--runs", "t27_causal", "--precision", "fp32")
     assert len(state["calls"]) == 2 and state["runs"]["t27_causal"]["rounds"] == 2
+    assert state["runs"]["t27_causal"]["spec"] == PLANS["warm"][0].record()  # trained: the spec of this call
     assert state["runs"]["t81_causal_la3"]["rounds"] == 1  # not selected: kept as it was, spec upgraded
     assert state["runs"]["t81_causal_la3"]["spec"] == PLANS["warm"][1].record() | {"ship_as": None}
     saved = json.loads((tmp_path / campaign.STATE_FILE).read_text())

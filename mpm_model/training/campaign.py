@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if minutes < 0.05 and args.max_steps is None:
             log.info("%s: no budget left in this call", spec.name)
             continue
+        record["spec"] = spec.record()  # what this call trains it with (--init-from may change it)
         trainer.run(spec, record, args.out, minutes, twin.get("step") if spec.equal_steps_to else None,
                     args.max_steps, on_progress=lambda: campaign.save(args.out))
         record["rounds"] = round_
