@@ -311,7 +311,7 @@ def fit(model: nn.Module, cfg: ModelConfig, kind: str, train_loader: Iterable, v
     dist = dist or Distributed(torch.device("cpu"))
     out = Path(opts.out)
     total_steps = _batches_per_epoch(train_loader, opts.max_batches) * opts.epochs
-    loop = OptimizerSteps(model, opts.lr, opts.weight_decay, kind)
+    loop = OptimizerSteps(model, opts.lr, opts.weight_decay, f"{kind} {out}")
     start_epoch, history, best = 0, [], math.inf
     base = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
     if opts.resume:
