@@ -80,6 +80,8 @@ def test_a_longer_window_starts_from_the_default_and_counts_windows_across_calls
     for path in (out / "t81_causal_la3.pt", tmp_path / "state" / "t81_causal_la3.pt"):
         _, cfg, meta = load_checkpoint(path, kind="lifter")
         assert cfg.window == 81 and meta["extra"]["windows"] == 8
+    adam = read_checkpoint(tmp_path / "state" / "t81_causal_la3.pt")["optimizer"]["state"][0]
+    assert float(adam["step"]) == 2  # the second call continued the optimizer from --state (a fresh one says 1)
 
 
 def test_bf16_only_where_native():

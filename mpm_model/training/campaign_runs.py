@@ -102,12 +102,15 @@ class Trainer:
             self._banks[key] = MotionBank.build(seqs, fps, self.settings.device)
         return self._banks[key]
 
-    def _model(self, spec: RunSpec, out: Path, resume: Path | None) -> tuple[nn.Module, ModelConfig, dict]:
-        """The run's model: resumed, continued from shipped weights, from the campaign's pretraining, or fresh."""
+    def _model(self, spec: RunSpec, out: Path, resume: Path | None
+               ) -> tuple[nn.Module, ModelConfig, dict, dict | None]:
+        """The run's model: resumed, continued from shipped weights, from the campaign's pretraining, or fresh; with
+        the optimizer's state when resumed from a full checkpoint (--state; the compact ones in OUT have none)."""
         info: dict[str, Any] = {"init": spec.init}
+        optimizer = None
         if resume is not None:
-            model, cfg, _ = load_checkpoint(resume, kind=spec.kind)
-            info["resumed_from"] = str(resume)
+            model, cfg, meta = load_checkpoint(resume, kind=spec.kind)
+            info["resumed_from"], optimizer = str(resume), meta["optimizer"]
         elif spec.init.startswith("shipped:"):
             model, cfg, meta = load_checkpoint(spec.init.split(":", 1)[1], kind=spec.kind)
             info["windows_inherited"] = int((meta["extra"] or {}).get("windows", 0))
@@ -127,7 +130,7 @@ class Trainer:
                 info["transfer"] = model.load_pretrained_encoder(pretrained.state_dict())
         fresh = build_model(spec.kind, cfg, dropout=spec.dropout)  # the training dropout, same weights
         fresh.load_state_dict(model.state_dict())
-        return fresh.to(self.settings.device), cfg, info
+        return fresh.to(self.settings.device), cfg, info, optimizer
 
     def _views(self, spec: RunSpec, cfg: ModelConfig) -> Callable[[TorchDraws], Any]:
         view = training_view()
@@ -199,7 +202,7 @@ class Trainer:
         if step0 > 0:
             resume = full_state if full_state and full_state.is_file() else out / f"{spec.name}.pt"
             resume = resume if resume.is_file() else None
-        model, cfg, info = self._model(spec, out, resume)
+        model, cfg, info, optimizer = self._model(spec, out, resume)
         record.setdefault("init", info)
         batch = max(1, settings.batch_size // spec.batch_divisor)
         lr = settings.lr * (0.5 if spec.init.startswith(("shipped:", "from:")) else 1.0)
@@ -208,9 +211,7 @@ class Trainer:
             record.update(step=0, minutes=0.0, history=[], windows=info.get("windows_inherited", 0))
         views = self._views(spec, cfg)
         steps = OptimizerSteps(model, lr, WEIGHT_DECAY, spec.name)
-        if resume is not None:  # the optimizer's state only from the full checkpoint (else a short re-warm)
-            optimizer = torch.load(resume, map_location=settings.device, weights_only=True)["optimizer"] \
-                if resume == full_state else None
+        if resume is not None:  # without the optimizer's state (a compact checkpoint): a short re-warm
             steps.resume(optimizer, step0, float(record.get("minutes", 0.0)))
         budget_total = steps.minutes_before + minutes  # the schedule anneals by the end of this call's share
         gen = generator(settings.device, self.seed, zlib.crc32(spec.name.encode()), step0)
