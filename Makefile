@@ -40,9 +40,15 @@ demo-camera: setup
 	@export ROS_DOMAIN_ID=$$(( RANDOM % 100 + 1 )) ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_LOCALHOST_ONLY=1 \
 	  ROS_HOME=$${ROS_HOME:-$$(mktemp -d)} GLOG_minloglevel=2; $(PY) -m mpm_ros.harness.camera_demo --out out/demo_camera
 
-# Real-data training of the shipped models and baselines (resumable; docs/MODEL_CARD.md), then ship them.
+# Training of the shipped models and their baselines: the campaign's full plan (mpm_model/training/plans.py) for
+# TRAIN_MIN wall-clock minutes on this machine's device (rerun to continue: each call is a round; docs/TRAINING.md),
+# then the plan's shipped runs into mpm_model/weights/.
+TRAIN_MIN ?= 180
+TRAIN_OUT ?= out/train
 train: setup
-	@$(PY) tools/train_real.py --data $(DATA) && $(PY) tools/train_real.py --ship
+	@$(PY) -m mpm_model.training.campaign --plan full --data $(DATA) --out $(TRAIN_OUT) --state $(TRAIN_OUT)_state \
+	  --budget-min $(TRAIN_MIN) && $(PY) -m mpm_model.training.campaign --plan full --ship --out $(TRAIN_OUT) \
+	  --state $(TRAIN_OUT)_state
 
 # The two tables of the README, one run: node vs bare infer() (bench-node), then MPM vs the reference MPM (given
 # REFERENCE_DIR=<checkout of vvirgooo2/MPM>, outside this repo) vs the TCN baseline (bench-models); out/bench/.

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mpm_model.data.draws import TorchDraws, generator
+from mpm_model.data.mocap import MocapSequence
 from mpm_model.data.synthetic import synthetic_sequences
 from mpm_model.data.views import BatchedViews, MotionBank
 from mpm_model.data.windows import LiftingWindows, ViewOptions, training_view
@@ -120,3 +121,50 @@ def test_bad_input(seqs):
         BatchedViews(MotionBank.build(seqs, 30.0, "cpu"), WINDOW, WINDOW, training_view(), 30.0)
     with pytest.raises(ValueError):
         ViewOptions(lasting="teeth")
+
+
+# What stays with the per-window datasets (docs/TRAINING.md, "Windows: one set of formulas, two samplers"): one test
+# per difference, each failing if the batched views took that job over unchanged or the datasets lost it.
+def test_difference_1_evaluation_windows_are_fixed_per_item_batched_views_per_batch(seqs):
+    """A per-window item is the same read alone, after other items, or in batches of another size (an evaluation
+    number cannot move with --batch-size); a batched view depends on the batch it is drawn in."""
+    view = ViewOptions(robot_share=0.5)
+    ds = LiftingWindows(seqs, window=WINDOW, target_index=TARGET, stride=8, cameras_per_seq=1, augment=False,
+                        view=view)
+    alone = ds[5]
+    for size in (4, 7):
+        batch = next(b for i, b in enumerate(torch.utils.data.DataLoader(ds, batch_size=size)) if i == 5 // size)
+        assert all(torch.equal(batch[k][5 % size], alone[k]) for k in alone)
+    views = BatchedViews(MotionBank.build(seqs, 30.0, "cpu"), WINDOW, TARGET, view, 30.0, augment=False)
+    small, large = (views(TorchDraws(generator("cpu", 0), n)) for n in (8, 16))
+    assert not torch.equal(small["keypoints2d"][0], large["keypoints2d"][0])
+
+
+def test_difference_2_every_anchor_once_per_window_anchors_drawn_with_replacement(seqs):
+    """Per-window datasets hold every `stride`-th anchor of every sequence once per camera (evaluation's coverage, the
+    CLIs' epochs); the batched views draw anchors with replacement at the source shares (training)."""
+    ds = LiftingWindows(seqs, window=WINDOW, target_index=TARGET, stride=8, cameras_per_seq=1, augment=False)
+    for s, seq in enumerate(ds.sequences):
+        anchors = ds.items[ds.items[:, 0] == s, 2]
+        assert anchors.tolist() == list(range(0, len(seq), 8))
+    two = [MocapSequence(f"x{i}", f"s{i}", 30.0, seq.poses3d, "small" if i == 0 else "large")
+           for i, seq in enumerate(seqs)]  # 1 sequence against 5
+    bank = MotionBank.build(two, 30.0, "cpu", source_balance=0.0)
+    seq, anchor = bank.draw_anchors(TorchDraws(generator("cpu", 2), 4096))
+    frames = int(bank.length.sum())
+    assert len(set(zip(seq.tolist(), anchor.tolist()))) < min(4096, frames)  # repeats: with replacement
+    assert abs(float((seq == 0).double().mean()) - 0.5) < 0.05  # equal source shares, not 1/6
+
+
+def test_difference_3_runs_of_targets_sharing_a_camera_only_per_window(seqs):
+    """`ViewOptions.run` (consecutive targets under one camera: the velocity error) exists in the per-window
+    datasets; the batched views refuse it rather than silently give every window its own camera."""
+    ds = LiftingWindows(seqs, window=WINDOW, target_index=TARGET, stride=16, cameras_per_seq=1, augment=False,
+                        view=ViewOptions(robot_share=0.5, run=3))
+    first = [i for i, (s, _, a, k) in enumerate(ds.items) if s == 0 and a == 16]
+    assert [int(ds.items[i, 3]) for i in first] == [0, 1, 2]
+    cams = [ds.camera(i) for i in first]
+    assert all(np.array_equal(c.rotation, cams[0].rotation) and np.array_equal(c.translation, cams[0].translation)
+               for c in cams)
+    with pytest.raises(ValueError, match="run must be 1"):
+        BatchedViews(MotionBank.build(seqs, 30.0, "cpu"), WINDOW, TARGET, ViewOptions(run=3), 30.0, augment=False)

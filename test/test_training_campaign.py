@@ -1,14 +1,22 @@
 """The campaign command (mpm_model.training.campaign) end to end on CPU: the same command the GPU machine runs,
 with a few steps; a second call continues it; the output folder stays within the travel limits."""
+import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
-from mpm_model.checkpoint import load_checkpoint
+from mpm_model.checkpoint import list_pretrained, load_checkpoint, read_checkpoint
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
+from mpm_model.shipping import MAX_DEVIATION_MM, reference_deviation_mm
 from mpm_model.training import campaign, campaign_runs
+from mpm_model.training.plans import PLANS, T81_CAUSAL_LA3, RunSpec
+
+# campaign.json written by the code before run specs held a ModelConfig (commit e2c7d8c, `--plan warm --runs
+# t27_causal,t81_causal_la3` on this file's data): flat arch / window / causal / lookahead / d_model per spec.
+FLAT_SPEC_STATE = Path(__file__).parent / "data" / "campaign_before_modelconfig_spec.json"
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +66,7 @@ def test_warm_plan_continues_every_shipped_model(data, tmp_path):
         start = "from:mpm_t81_causal_la3" if name == "t243" else f"shipped:mpm_{name}"
         assert run["init"]["init"] == start and run["step"] == 1, (name, run["init"])
         model, cfg, _ = load_checkpoint(tmp_path / f"{name}.pt", kind=run["spec"]["kind"])
-        assert cfg.window == run["spec"]["window"] and ("bf16" in run["device"]) == bf16
+        assert cfg.window == run["spec"]["model"]["window"] and ("bf16" in run["device"]) == bf16
 
 
 def test_a_longer_window_starts_from_the_default_and_counts_windows_across_calls(data, tmp_path):
@@ -74,6 +82,8 @@ def test_a_longer_window_starts_from_the_default_and_counts_windows_across_calls
     for path in (out / "t81_causal_la3.pt", tmp_path / "state" / "t81_causal_la3.pt"):
         _, cfg, meta = load_checkpoint(path, kind="lifter")
         assert cfg.window == 81 and meta["extra"]["windows"] == 8
+    adam = read_checkpoint(tmp_path / "state" / "t81_causal_la3.pt")["optimizer"]["state"][0]
+    assert float(adam["step"]) == 2  # the second call continued the optimizer from --state (a fresh one says 1)
 
 
 def test_bf16_only_where_native():
@@ -89,7 +99,72 @@ def test_bf16_only_where_native():
 
 
 def test_bad_arguments(data, tmp_path):
-    for bad in (["--budget-min", "0"], ["--runs", "nope"], ["--plan", "warm", "--init-from", "mpm_t27_causal"]):
+    for bad in (["--budget-min", "0"], ["--runs", "nope"], ["--plan", "warm", "--init-from", "mpm_t27_causal"],
+                ["--ship"]):
         with pytest.raises(SystemExit):
             campaign.main(["--data", str(data), "--out", str(tmp_path), "--device", "cpu", "--budget-min", "1", *bad])
+    for missing in (["--data", str(data)], ["--budget-min", "1"]):  # training needs both
+        with pytest.raises(SystemExit):
+            campaign.main(["--out", str(tmp_path), "--device", "cpu", *missing])
+    with pytest.raises(SystemExit, match="nothing ships"):
+        campaign.main(["--out", str(tmp_path), "--state", str(tmp_path), "--ship", "--runs", "t27_causal_scratch"])
     assert torch.get_num_threads() >= 1
+
+
+def test_run_specs_hold_a_model_config_and_read_the_flat_records_of_older_state():
+    for plan in PLANS.values():
+        for spec in plan:
+            assert RunSpec.from_record(json.loads(json.dumps(spec.record()))) == spec
+    flat = json.loads(FLAT_SPEC_STATE.read_text())["runs"]["t81_causal_la3"]["spec"]
+    assert "window" in flat and "model" not in flat  # the fixture is of the old form
+    assert RunSpec.from_record(flat) == dataclasses.replace(PLANS["warm"][1], ship_as=None)
+    assert RunSpec.from_record(flat).model == T81_CAUSAL_LA3
+    warm = {spec.ship_as: spec for spec in PLANS["warm"] if spec.ship_as}
+    assert set(warm) == {"mpm_t27_causal", "mpm_t81_causal_la3", "mpm_pretrain_t27_causal"}  # T=243 withdrawn
+    for name, planned in warm.items():
+        shipped = read_checkpoint(name)  # the shipped weights carry the flat record in their train_args
+        spec = RunSpec.from_record(shipped["train_args"]["campaign_run"])
+        if name == "mpm_t81_causal_la3":  # made by the warm plan's T=81 run, started from T=27 (--init-from)
+            spec = dataclasses.replace(spec, init=planned.init)
+        assert dataclasses.replace(spec, ship_as=name) == planned, name
+        assert spec.model.to_dict() == shipped["config"]
+    with pytest.raises(ValueError, match="window"):
+        RunSpec.from_record({**flat, "window": 80})
+
+
+def test_a_campaign_json_of_flat_specs_continues(data, tmp_path):
+    """An OUT folder written before specs held a ModelConfig: the next call reads it, continues it (round 2) and
+    writes every spec in today's form."""
+    (tmp_path / campaign.STATE_FILE).write_text(FLAT_SPEC_STATE.read_text())
+    state = _call(data, tmp_path, "--plan", "warm", "--runs", "t27_causal", "--precision", "fp32")
+    assert len(state["calls"]) == 2 and state["runs"]["t27_causal"]["rounds"] == 2
+    assert state["runs"]["t27_causal"]["spec"] == PLANS["warm"][0].record()  # trained: the spec of this call
+    assert state["runs"]["t81_causal_la3"]["rounds"] == 1  # not selected: kept as it was, spec upgraded
+    assert state["runs"]["t81_causal_la3"]["spec"] == PLANS["warm"][1].record() | {"ship_as": None}
+    saved = json.loads((tmp_path / campaign.STATE_FILE).read_text())
+    assert all("model" in run["spec"] and "window" not in run["spec"] for run in saved["runs"].values())
+    broken = json.loads(FLAT_SPEC_STATE.read_text())
+    broken["runs"]["t27_causal"]["spec"]["window"] = 80  # not a ModelConfig window: refused, the run named
+    (tmp_path / campaign.STATE_FILE).write_text(json.dumps(broken))
+    with pytest.raises(SystemExit, match="t27_causal"):
+        _call(data, tmp_path, "--plan", "warm", "--runs", "t27_causal")
+
+
+def test_ship_installs_the_plans_shipped_runs_from_their_full_checkpoints(data, tmp_path):
+    """`make train`'s second half: the run plans.py names `ship_as` goes from --state into the weights folder (half
+    precision, its reference outputs inside); without its full checkpoint nothing ships."""
+    for plan in PLANS.values():
+        names = [s.ship_as for s in plan if s.ship_as]
+        assert len(names) == len(set(names)) and set(names) == set(list_pretrained())  # every plan makes all three (T=243 by hand)
+    out, state, weights = tmp_path / "out", tmp_path / "state", tmp_path / "weights"
+    ship = ["--plan", "warm", "--runs", "t27_causal", "--ship", "--out", str(out), "--state", str(state),
+            "--weights-dir", str(weights)]
+    with pytest.raises(SystemExit, match="no full checkpoint"):
+        campaign.main(ship)
+    _call(data, out, "--plan", "warm", "--runs", "t27_causal", "--precision", "fp32", "--state", str(state),
+          "--lr", "1e-7")  # the shipped weights barely moved: their half-precision check (0.05 mm) is not in doubt
+    assert campaign.main(ship) == {"shipped": {"mpm_t27_causal": str(weights / "mpm_t27_causal.pt")}}
+    model, cfg, meta = load_checkpoint(weights / "mpm_t27_causal.pt", kind="lifter")
+    assert cfg == PLANS["warm"][0].model and meta["storage"] == "float16" and meta["optimizer"] is None
+    assert meta["extra"]["shipped_from"] == str(state / "t27_causal.pt") and meta["extra"]["step"] == 1
+    assert reference_deviation_mm(weights / "mpm_t27_causal.pt") <= MAX_DEVIATION_MM

@@ -17,7 +17,8 @@ from mpm_model.data.draws import TorchDraws, generator
 from mpm_model.data.mocap import MocapSequence, split_by_subject, write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
 from mpm_model.skeleton import coco17_to_h36m17
-from mpm_model.training.loop import BalancedSampler, lr_factor
+from mpm_model.training.loop import BalancedSampler
+from mpm_model.training.steps import lr_factor
 
 ROOT = Path(__file__).resolve().parents[1]
 

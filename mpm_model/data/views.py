@@ -7,9 +7,11 @@ The same recipe as the per-window datasets (`mpm_model.data.windows`, `ViewOptio
 / `flip_pose`); only where the random numbers come from differs (one generator for the batch instead of one
 numpy generator per window). test/test_data_views.py compares the statistics of both on the same mocap.
 
-Windows are drawn with replacement: a source's share ∝ its frames^`source_balance` (as `BalancedSampler`), a
-frame uniformly within the source, that frame the window's target (anchor), the presented camera rate per
-window. All sequences live on the device, resampled to the model's rate and concatenated (`MotionBank`).
+What stays with the per-window datasets, and why (docs/TRAINING.md, "Windows"): windows fixed per item whatever
+the batch (evaluation), every `stride`-th anchor of every sequence once (evaluation, the CLIs' epochs), runs of
+targets that share one camera (`ViewOptions.run`, the velocity error). Windows here are drawn with replacement:
+a source's share ∝ its frames^`source_balance` (as `BalancedSampler`), a frame uniformly within the source, that
+frame the window's target (anchor), the presented camera rate per window. All sequences live on the device, resampled to the model's rate and concatenated (`MotionBank`).
 """
 from __future__ import annotations
 
@@ -98,6 +100,9 @@ class BatchedViews:
         if window < 1 or not 0 <= target_index < window:
             raise ValueError(f"BatchedViews: need window >= 1 and 0 <= target_index < window, got {window}, "
                              f"{target_index}")
+        if view.run != 1:  # runs of targets sharing a camera are evaluation's (windows.py), not drawn here
+            raise ValueError(f"BatchedViews: ViewOptions.run must be 1 (every window its own camera), got {view.run}; "
+                             "runs of consecutive targets are the per-window datasets' (mpm_model.data.windows)")
         self.bank, self.window, self.target_index, self.view = bank, window, target_index, view
         self.fps, self.augment = float(fps), augment
 

@@ -44,7 +44,7 @@ from mpm_model.tcn import TCNLifter
 
 LOG = logging.getLogger(__name__)
 KINDS = ("ours_causal", "ours_centred", "reference", "tcn")
-TCN_CHANNELS = 1024  # VideoPose3D's width, as the TCN baselines of the model card were trained (tools/train_real.py)
+TCN_CHANNELS = 1024  # VideoPose3D's width, as the model card's first TCN baselines were trained
 LABELS = {"ours_causal": "ours causal", "ours_centred": "ours centred", "reference": "reference MPM",
           "tcn": "TCN baseline"}
 SHIPPED_LOOKAHEAD = {81: 3}  # causal look-ahead of the shipped causal lifter at that window (else 0)

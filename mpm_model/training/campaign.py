@@ -8,6 +8,8 @@ equal steps → the TCN baselines, on the batched view pipeline
         --threads 1 --plan warm --state out/campaign_cpu_state                                   # CPU, warm start
     python -m mpm_model.training.campaign ... --plan warm --runs t81_causal_la3 --init-from mpm_t27_causal \
         --device cpu --precision fp32                                  # CPU: T=81 started from the T=27 lifter
+    python -m mpm_model.training.campaign --ship --out OUT --state STATE     # the plan's `ship_as` runs -> weights/
+    make train                             # = the full plan for TRAIN_MIN minutes on this machine, then --ship
 
 OUT gets at most 8 files: one compact (half-precision, `ship_checkpoint`) checkpoint per kept run and
 `campaign.json` (plan, per-run histories, steps, windows/s, minutes, device). Each call is a round: every run of
@@ -15,7 +17,7 @@ the plan gets its share of the call's budget and continues from its compact chec
 clock; the optimizer restarts with a short warm-up unless --state holds its full checkpoint). A call stopped
 before its end leaves its round open: the next call first finishes the runs that round did not reach. A run
 stops at its minutes (the ablation at the steps its pretrained twin reached), its LR annealed by then
-(time-aware cosine, `loop.lr_factor`).
+(time-aware cosine, `steps.lr_factor`). The plans, and which run ships under which name, are in `plans.py`.
 """
 from __future__ import annotations
 
@@ -30,8 +32,11 @@ from typing import Any
 
 import torch
 
+from mpm_model.checkpoint import CheckpointError
 from mpm_model.files import atomic_write_text
-from mpm_model.training.campaign_runs import PLANS, RunSpec, Trainer, device_settings
+from mpm_model.shipping import ship_checkpoint
+from mpm_model.training.campaign_runs import Trainer, device_settings
+from mpm_model.training.plans import PLANS, RunSpec
 from mpm_model.training.warm import EMBED_METHODS
 
 log = logging.getLogger(__name__)
@@ -55,6 +60,11 @@ class Campaign:
         state = json.loads(path.read_text())
         if state["plan"] != plan:
             raise SystemExit(f"{path} is a {state['plan']!r} campaign, not {plan!r}: use another --out")
+        for name, record in state["runs"].items():  # each spec in today's form (older ones had flat model fields)
+            try:
+                record["spec"] = RunSpec.from_record(record["spec"]).record()
+            except (TypeError, ValueError) as exc:
+                raise SystemExit(f"{path}: run {name!r} has an unreadable spec: {exc}") from exc
         return cls(state["plan"], state["runs"], state["calls"])
 
     def save(self, out: Path) -> None:
@@ -71,9 +81,9 @@ def minutes_for(spec: RunSpec, plan: list[RunSpec], campaign: Campaign, left: fl
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mpm_model.training.campaign", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="training mocap (pack or npz; mpm_model.data.mocap.load_mocap)")
+    parser.add_argument("--data", help="training mocap (pack or npz; mpm_model.data.mocap.load_mocap); to train")
     parser.add_argument("--out", type=Path, required=True, help="campaign folder (≤ 8 files; rerun to continue)")
-    parser.add_argument("--budget-min", type=float, required=True, help="wall-clock minutes of this call")
+    parser.add_argument("--budget-min", type=float, help="wall-clock minutes of this call; to train")
     parser.add_argument("--plan", choices=sorted(PLANS), default="full",
                         help="full: pretrain → lifters → ablation → TCNs; warm: the shipped lifters continued")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -94,18 +104,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--init-embed", choices=EMBED_METHODS, default="interpolate",
                         help="how --init-from resizes the position embeddings")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ship", action="store_true",
+                        help="train nothing: install each selected run that has a shipped name (plans.py `ship_as`) "
+                             "from its float32 checkpoint in --state into --weights-dir")
+    parser.add_argument("--weights-dir", type=Path, default=None, help="--ship's target (default: mpm_model/weights)")
     return parser
+
+
+def ship(plan: list[RunSpec], state: Path, weights_dir: Path | None) -> dict[str, str]:
+    """Each run of `plan` with a `ship_as` name, from its full float32 checkpoint in `state`, into the shipped weights
+    (`shipping.ship_checkpoint`: half precision, checked on the reference windows); nothing written if one is absent."""
+    shipped = [spec for spec in plan if spec.ship_as]
+    missing = [str(state / f"{spec.name}.pt") for spec in shipped if not (state / f"{spec.name}.pt").is_file()]
+    if not shipped or missing:
+        raise SystemExit(f"--ship: nothing ships from {[s.name for s in plan]}" if not shipped else
+                         f"--ship: no full checkpoint {missing}: train with --state {state} first")
+    result = {}
+    for spec in shipped:
+        try:
+            dest = ship_checkpoint(state / f"{spec.name}.pt", spec.ship_as, weights_dir=weights_dir)
+        except CheckpointError as exc:
+            raise SystemExit(f"--ship {spec.name} as {spec.ship_as}: {exc}") from exc
+        print(f"shipped {state / spec.name}.pt as {spec.ship_as}: {dest} ({dest.stat().st_size / 2**20:.1f} MiB)")
+        result[spec.ship_as] = str(dest)
+    return result
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.budget_min <= 0:
-        parser.error(f"--budget-min must be > 0, got {args.budget_min}")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    settings = device_settings(args.device, args.precision, args.batch_size, args.lr)
     plan = PLANS[args.plan]
     if args.runs:
         wanted = {r.strip() for r in args.runs.split(",") if r.strip()}
@@ -113,6 +140,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if unknown:
             parser.error(f"--runs {sorted(unknown)} not in plan {args.plan!r}: {[s.name for s in plan]}")
         plan = [s for s in plan if s.name in wanted]
+    if args.ship:
+        if args.state is None:
+            parser.error("--ship installs from the full checkpoints: give --state")
+        return {"shipped": ship(plan, args.state, args.weights_dir)}
+    if args.data is None or args.budget_min is None:
+        parser.error("training needs --data and --budget-min")
+    if args.budget_min <= 0:
+        parser.error(f"--budget-min must be > 0, got {args.budget_min}")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = device_settings(args.device, args.precision, args.batch_size, args.lr)
     if args.init_from:
         if any(s.kind != "lifter" for s in plan):
             parser.error("--init-from starts lifters: select only lifter runs with --runs")
@@ -127,7 +166,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     trainer = Trainer(args.data, settings, args.seed, args.val_windows, args.val_every_min, args.state)
     round_ = len(campaign.calls) + 1  # a call killed before its end leaves the round open: the next one finishes it
     for spec in plan:
-        record = campaign.runs.setdefault(spec.name, {"spec": asdict(spec), "rounds": 0})
+        record = campaign.runs.setdefault(spec.name, {"spec": spec.record(), "rounds": 0})
         if record["rounds"] >= round_:
             continue
         twin = campaign.runs.get(spec.equal_steps_to or "", {})
@@ -139,6 +178,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if minutes < 0.05 and args.max_steps is None:
             log.info("%s: no budget left in this call", spec.name)
             continue
+        record["spec"] = spec.record()  # what this call trains it with (--init-from may change it)
         trainer.run(spec, record, args.out, minutes, twin.get("step") if spec.equal_steps_to else None,
                     args.max_steps, on_progress=lambda: campaign.save(args.out))
         record["rounds"] = round_

@@ -1,8 +1,7 @@
-"""The runs of a training campaign (`mpm_model.training.campaign`): the plans, the device settings, and one run's
+"""The runs of a training campaign (`mpm_model.training.campaign`): the device settings, and one run's
 training on batched views (`mpm_model.data.views`) with checkpoints that fit the output limits."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -23,66 +22,11 @@ from mpm_model.config import ModelConfig
 from mpm_model.data.draws import TorchDraws, generator
 from mpm_model.data.views import BatchedViews, MotionBank
 from mpm_model.data.windows import ViewOptions, split_unpaired, training_view
-from mpm_model.model import MPMPretrainModel
-from mpm_model.training.loop import lr_factor
+from mpm_model.training.plans import RunSpec
+from mpm_model.training.steps import WEIGHT_DECAY, OptimizerSteps
 from mpm_model.training.warm import widen_lifter
 
 log = logging.getLogger(__name__)
-REWARM_STEPS = 50  # linear LR ramp after a resume without optimizer state (Adam's moments restart)
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One run: what it trains, where it starts, its share of the budget, whether its weights are kept in OUT.
-
-    init: "scratch", "pretrain:RUN" (the encoder of that run of the campaign), "shipped:NAME" (continue those
-    weights with their own config) or "from:SOURCE" (a lifter of another window, `warm.widen_lifter` with `embed`
-    for the position embeddings; SOURCE: a run of this campaign, else a shipped name or a path). `equal_steps_to`: stop at the steps that run reached (the ablation)."""
-
-    name: str
-    kind: str = "lifter"
-    arch: str = "mpm"
-    window: int = 27
-    causal: bool = True
-    lookahead: int = 0
-    d_model: int | None = None
-    dropout: float = 0.1
-    init: str = "scratch"
-    share: float = 1.0
-    keep: bool = True
-    equal_steps_to: str | None = None
-    batch_divisor: int = 1
-    embed: str = "interpolate"
-
-    def config(self) -> ModelConfig:
-        base = ModelConfig()
-        return base.replace(arch=self.arch, window=self.window, causal=self.causal, lookahead=self.lookahead,
-                            d_model=self.d_model or base.d_model)
-
-
-_TCN = dict(arch="tcn", d_model=512, dropout=0.25)
-PLANS: dict[str, list[RunSpec]] = {
-    # The GPU campaign: every model from the start. The scratch twin's weights stay out of OUT (the output limit:
-    # 7 checkpoints in half precision would pass 64 MiB); its validation history is in campaign.json.
-    "full": [
-        RunSpec("pretrain_t27_causal", kind="pretrain", share=2.0),
-        RunSpec("t27_causal", init="pretrain:pretrain_t27_causal", share=2.0),
-        RunSpec("t81_causal_la3", window=81, lookahead=3, init="from:t27_causal", share=1.5),  # warm.py
-        RunSpec("t243", window=243, causal=False, init="from:t81_causal_la3", share=1.5, batch_divisor=2),
-        RunSpec("t27_causal_scratch", share=2.0, keep=False, equal_steps_to="t27_causal"),
-        RunSpec("tcn_t27_causal", share=0.5, **_TCN),
-        RunSpec("tcn_t81_causal_la3", window=81, lookahead=3, share=0.5, **_TCN),
-    ],
-    # No GPU: the shipped models continued on the new recipe, the default first; T=243 (not shipped: it has not
-    # beaten T=27 on the CPU) starts from the shipped T=81 ("extend" measured better at step 0, MODEL_CARD).
-    "warm": [
-        RunSpec("t27_causal", init="shipped:mpm_t27_causal", share=3.0),
-        RunSpec("t81_causal_la3", window=81, lookahead=3, init="shipped:mpm_t81_causal_la3", share=1.5),
-        RunSpec("t243", window=243, causal=False, init="from:mpm_t81_causal_la3", share=1.0, batch_divisor=2,
-                embed="extend"),
-        RunSpec("pretrain_t27_causal", kind="pretrain", init="shipped:mpm_pretrain_t27_causal", share=1.0),
-    ],
-}
 
 
 @dataclass(frozen=True)
@@ -158,12 +102,15 @@ class Trainer:
             self._banks[key] = MotionBank.build(seqs, fps, self.settings.device)
         return self._banks[key]
 
-    def _model(self, spec: RunSpec, out: Path, resume: Path | None) -> tuple[nn.Module, ModelConfig, dict]:
-        """The run's model: resumed, continued from shipped weights, from the campaign's pretraining, or fresh."""
+    def _model(self, spec: RunSpec, out: Path, resume: Path | None
+               ) -> tuple[nn.Module, ModelConfig, dict, dict | None]:
+        """The run's model: resumed, continued from shipped weights, from the campaign's pretraining, or fresh; with
+        the optimizer's state when resumed from a full checkpoint (--state; the compact ones in OUT have none)."""
         info: dict[str, Any] = {"init": spec.init}
+        optimizer = None
         if resume is not None:
-            model, cfg, _ = load_checkpoint(resume, kind=spec.kind)
-            info["resumed_from"] = str(resume)
+            model, cfg, meta = load_checkpoint(resume, kind=spec.kind)
+            info["resumed_from"], optimizer = str(resume), meta["optimizer"]
         elif spec.init.startswith("shipped:"):
             model, cfg, meta = load_checkpoint(spec.init.split(":", 1)[1], kind=spec.kind)
             info["windows_inherited"] = int((meta["extra"] or {}).get("windows", 0))
@@ -171,19 +118,19 @@ class Trainer:
             name = spec.init.split(":", 1)[1]
             run_file = out / f"{name}.pt"  # a run of this campaign, else a shipped name or a path
             source, source_cfg, meta = load_checkpoint(run_file if run_file.is_file() else name, kind="lifter")
-            cfg = spec.config()
+            cfg = spec.model
             model = build_model(spec.kind, cfg)
             info["transfer"] = {k: len(v) for k, v in widen_lifter(source, source_cfg, model, cfg, spec.embed).items()}
             info["windows_inherited"] = int((meta["extra"] or {}).get("windows", 0))
         else:
-            cfg = spec.config()
+            cfg = spec.model
             model = build_model(spec.kind, cfg)
             if spec.init.startswith("pretrain:"):
                 pretrained, _, _ = load_checkpoint(out / f"{spec.init.split(':', 1)[1]}.pt", kind="pretrain")
                 info["transfer"] = model.load_pretrained_encoder(pretrained.state_dict())
         fresh = build_model(spec.kind, cfg, dropout=spec.dropout)  # the training dropout, same weights
         fresh.load_state_dict(model.state_dict())
-        return fresh.to(self.settings.device), cfg, info
+        return fresh.to(self.settings.device), cfg, info, optimizer
 
     def _views(self, spec: RunSpec, cfg: ModelConfig) -> Callable[[TorchDraws], Any]:
         view = training_view()
@@ -224,7 +171,7 @@ class Trainer:
 
     def _save(self, spec: RunSpec, model: nn.Module, cfg: ModelConfig, record: dict, out: Path,
               optimizer: torch.optim.Optimizer) -> None:
-        args = {"campaign_run": dataclasses.asdict(spec), "device": self.settings.describe()}
+        args = {"campaign_run": spec.record(), "device": self.settings.describe()}
         extra = {"history": record["history"], "step": record["step"], "minutes": record["minutes"],
                  "windows": record["windows"]}
         if spec.keep:
@@ -255,32 +202,27 @@ class Trainer:
         if step0 > 0:
             resume = full_state if full_state and full_state.is_file() else out / f"{spec.name}.pt"
             resume = resume if resume.is_file() else None
-        model, cfg, info = self._model(spec, out, resume)
+        model, cfg, info, optimizer = self._model(spec, out, resume)
         record.setdefault("init", info)
         batch = max(1, settings.batch_size // spec.batch_divisor)
         lr = settings.lr * (0.5 if spec.init.startswith(("shipped:", "from:")) else 1.0)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-        rewarm = 0
-        if resume is not None and resume == full_state:
-            optimizer.load_state_dict(torch.load(resume, map_location=settings.device, weights_only=True)["optimizer"])
-        elif resume is not None:
-            rewarm = REWARM_STEPS
         if resume is None:  # windows seen in all: the init's count (0 when it has none) and every step from here
             step0 = 0
             record.update(step=0, minutes=0.0, history=[], windows=info.get("windows_inherited", 0))
         views = self._views(spec, cfg)
-        minutes_before = float(record.get("minutes", 0.0))
-        budget_total = minutes_before + minutes  # the schedule anneals by the end of this call's share
+        steps = OptimizerSteps(model, lr, WEIGHT_DECAY, spec.name)
+        if resume is not None:  # without the optimizer's state (a compact checkpoint): a short re-warm
+            steps.resume(optimizer, step0, float(record.get("minutes", 0.0)))
+        budget_total = steps.minutes_before + minutes  # the schedule anneals by the end of this call's share
         gen = generator(settings.device, self.seed, zlib.crc32(spec.name.encode()), step0)
         record.update(batch=batch, lr=lr, device=settings.describe(), config=cfg.to_dict())
         started, last_val = time.monotonic(), time.monotonic()
         data_s = model_s = 0.0
-        step = step0
         model.train()
         while True:
             elapsed = (time.monotonic() - started) / 60
-            if elapsed >= minutes or (steps_cap is not None and step >= steps_cap) or \
-                    (max_steps is not None and step - step0 >= max_steps):
+            if elapsed >= minutes or (steps_cap is not None and steps.step >= steps_cap) or \
+                    (max_steps is not None and steps.step - step0 >= max_steps):
                 break
             t0 = time.monotonic()
             with torch.no_grad():
@@ -289,48 +231,36 @@ class Trainer:
             t1 = time.monotonic()
             if steps_cap or max_steps:
                 total = steps_cap or step0 + max_steps
-            elif step > step0:  # steps this share will reach at the pace so far
-                total = step + int((minutes - elapsed) * (step - step0) / max(elapsed, 1e-9))
+            elif steps.step > step0:  # steps this share will reach at the pace so far
+                total = steps.step + int((minutes - elapsed) * (steps.step - step0) / max(elapsed, 1e-9))
             else:
                 total = 10**6
-            factor = lr_factor(step, total, minutes_before + elapsed, budget_total)
-            factor *= min(1.0, (step - step0 + 1) / rewarm) if rewarm else 1.0
-            for group in optimizer.param_groups:
-                group["lr"] = lr * factor
             loss = self._loss(spec, model, data)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{spec.name}: non-finite loss at step {step}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
+            steps.train(loss, total, budget_total)
             _sync(settings.device)
             t2 = time.monotonic()
-            data_s, model_s, step = data_s + t1 - t0, model_s + t2 - t1, step + 1
+            data_s, model_s = data_s + t1 - t0, model_s + t2 - t1
             record["windows"] += batch
             record["train_loss"] = float(loss.detach())
             if (time.monotonic() - last_val) / 60 >= self.val_every:
-                self._checkpoint(spec, model, cfg, record, out, optimizer, step, minutes_before, started,
-                                 batch, data_s, model_s, step0)
+                self._checkpoint(spec, model, cfg, record, out, steps, batch, data_s, model_s, step0)
                 on_progress()
                 last_val = time.monotonic()
-        if not record["history"] or record["history"][-1]["step"] != step:  # else just checkpointed
-            self._checkpoint(spec, model, cfg, record, out, optimizer, step, minutes_before, started, batch, data_s,
-                             model_s, step0)
+        if not record["history"] or record["history"][-1]["step"] != steps.step:  # else just checkpointed
+            self._checkpoint(spec, model, cfg, record, out, steps, batch, data_s, model_s, step0)
         on_progress()
 
     def _checkpoint(self, spec: RunSpec, model: nn.Module, cfg: ModelConfig, record: dict, out: Path,
-                    optimizer: torch.optim.Optimizer, step: int, minutes_before: float, started: float, batch: int,
-                    data_s: float, model_s: float, step0: int) -> None:
+                    steps: OptimizerSteps, batch: int, data_s: float, model_s: float, step0: int) -> None:
         val = self.validate(spec, model, cfg)
-        minutes = minutes_before + (time.monotonic() - started) / 60
-        steps = step - step0
-        record.update(step=step, minutes=minutes)
-        record["history"].append({"step": step, "minutes": minutes, "train_loss": record.get("train_loss"),
+        done, minutes = steps.step - step0, steps.minutes
+        record.update(step=steps.step, minutes=minutes)
+        record["history"].append({"step": steps.step, "minutes": minutes, "train_loss": record.get("train_loss"),
                                   "val_loss": sum(val.values()) / len(val), "val_per_source": val})
-        record["throughput"] = {"steps_this_call": steps, "windows_per_s": steps * batch / max(data_s + model_s, 1e-9),
-                                "data_windows_per_s": steps * batch / max(data_s, 1e-9),
-                                "model_windows_per_s": steps * batch / max(model_s, 1e-9)}
-        self._save(spec, model, cfg, record, out, optimizer)
-        log.info("%s: step %d, %.1f min, %d windows seen in all, val %.4f, %s", spec.name, step, minutes,
-                 record["windows"], record["history"][-1]["val_loss"], json.dumps(record["throughput"]))
+        record["throughput"] = {"steps_this_call": done, "windows_per_s": done * batch / max(data_s + model_s, 1e-9),
+                                "data_windows_per_s": done * batch / max(data_s, 1e-9),
+                                "model_windows_per_s": done * batch / max(model_s, 1e-9)}
+        self._save(spec, model, cfg, record, out, steps.optimizer)
+        log.info("%s: step %d, %.1f min, %d windows seen in all, val %.4f, %s", spec.name, steps.step,
+                 record["minutes"], record["windows"], record["history"][-1]["val_loss"],
+                 json.dumps(record["throughput"]))

@@ -36,6 +36,12 @@ class Distributed:
         torch.distributed.all_reduce(tensor)
         return float(tensor) / self.world
 
+    def __enter__(self) -> "Distributed":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self.world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

@@ -58,7 +58,7 @@ def lifting_loaders(opts: TrainOptions, cfg: ModelConfig, dist: Distributed):
 
 def main(argv: list[str] | None = None) -> list[dict]:
     opts, cfg, device, dist = start_run(build_parser(), FinetuneOptions, argv)
-    try:
+    with dist:  # the process group closes on every way out
         model = build_model("lifter", cfg, dropout=opts.dropout)
         extra = {"pretrained": None}
         if opts.pretrained:
@@ -87,12 +87,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 return inner.loss_from_outputs(seq3d, target3d, batch["pose3d"].to(device))
             return inner.loss(batch["keypoints2d"].to(device), batch["mask"].to(device), batch["pose3d"].to(device))
 
-        history = fit(wrapped, cfg, "lifter", train_loader, val_loaders, step, opts, data_hash, extra, dist)
-        if history and dist.main:
-            print(f"done: {len(history)} epochs, last val loss {history[-1]['val_loss']:.4f}, checkpoints in {opts.out}")
-        return history
-    finally:
-        dist.close()
+        return fit(wrapped, cfg, "lifter", train_loader, val_loaders, step, opts, data_hash, extra, dist)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,7 @@
 """Shared pieces of the pretrain / finetune CLIs: their options (TrainOptions, built from the arguments), config,
-data split, source-balanced sampling, DistributedDataParallel set-up, and the loop with checkpoints, --resume and
-a time-aware LR schedule.
-
-The learning rate follows a cosine over progress = max(step / total steps, minutes / --max-minutes), so
-a run stopped by the clock has annealed as fully as one that ran all its epochs.
+data split, source-balanced sampling, DistributedDataParallel set-up, and the per-epoch loop with checkpoints and
+--resume around the one optimizer step of every training path (`steps.OptimizerSteps`: AdamW, time-aware LR,
+clipping, non-finite check), which the campaign's runs take too.
 """
 from __future__ import annotations
 
@@ -13,7 +11,6 @@ import json
 import logging
 import math
 import random
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -26,11 +23,10 @@ from mpm_model.checkpoint import load_checkpoint, save_checkpoint
 from mpm_model.config import ARCHS, ModelConfig
 from mpm_model.data.windows import ViewOptions, training_view
 from mpm_model.training.distributed import Distributed
+from mpm_model.training.steps import WEIGHT_DECAY, OptimizerSteps
 
 log = logging.getLogger(__name__)
 StepFn = Callable[[nn.Module, Any], torch.Tensor]
-WARMUP_FRACTION = 0.03
-MIN_LR_FRACTION = 0.02
 _RECIPE = training_view()  # the defaults of the data recipe live there, once
 _T = TypeVar("_T", bound="TrainOptions")
 
@@ -56,7 +52,7 @@ class TrainOptions:
     epochs: int = 20
     batch_size: int = 64
     lr: float = 1e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = WEIGHT_DECAY
     seed: int = 0
     max_minutes: float | None = None
     resume: str | None = None
@@ -267,48 +263,16 @@ def _capped(batches: Iterable, max_batches: int | None) -> Iterable:
         yield batch
 
 
-def lr_factor(step: int, total_steps: int, minutes: float, max_minutes: float | None) -> float:
-    """Warm-up, then cosine to MIN_LR_FRACTION over progress = max(step / total, minutes / budget)."""
-    progress = step / max(total_steps, 1)
-    if max_minutes:
-        progress = max(progress, minutes / max_minutes)
-    progress = min(progress, 1.0)
-    warm = min(1.0, (step + 1) / max(1.0, WARMUP_FRACTION * total_steps))
-    return warm * (MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def _batches_per_epoch(batches: Iterable, max_batches: int | None) -> int:
     count = len(batches) if hasattr(batches, "__len__") else max_batches or 1
     return min(count, max_batches) if max_batches is not None else count
 
 
-class _Loop:
-    """Optimizer state, step count and clock of one training run (saved in every checkpoint)."""
-
-    def __init__(self, model: nn.Module, opts: TrainOptions, total_steps: int) -> None:
-        self.model, self.opts, self.total_steps = model, opts, total_steps
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
-        self.step, self.minutes_before, self.started = 0, 0.0, time.monotonic()
-
-    @property
-    def minutes(self) -> float:
-        return self.minutes_before + (time.monotonic() - self.started) / 60
-
-    def train_batch(self, loss: torch.Tensor) -> None:
-        factor = lr_factor(self.step, self.total_steps, self.minutes, self.opts.max_minutes)
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.opts.lr * factor
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        self.optimizer.step()
-        self.step += 1
-
-
-def run_epoch(model: nn.Module, batches: Iterable, step: StepFn, loop: _Loop | None, desc: str,
-              max_batches: int | None = None, show: bool = True) -> float:
-    """Mean loss over one pass; trains when a loop is given, else evaluates without gradients."""
-    training = loop is not None
+def run_epoch(model: nn.Module, batches: Iterable, step: StepFn, update: Callable[[torch.Tensor], None] | None,
+              desc: str, max_batches: int | None = None, show: bool = True) -> float:
+    """Mean loss over one pass; trains when `update` (an optimizer step from a loss) is given, else evaluates
+    without gradients."""
+    training = update is not None
     model.train(training)
     total, count = 0.0, 0
     bar = tqdm(_capped(batches, max_batches), desc=desc, total=_batches_per_epoch(batches, max_batches),
@@ -316,10 +280,10 @@ def run_epoch(model: nn.Module, batches: Iterable, step: StepFn, loop: _Loop | N
     with torch.set_grad_enabled(training):
         for batch in bar:
             loss = step(model, batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{desc}: non-finite loss {float(loss)}")
             if training:
-                loop.train_batch(loss)
+                update(loss)  # refuses a non-finite loss
+            elif not torch.isfinite(loss):
+                raise FloatingPointError(f"{desc}: non-finite loss {float(loss)}")
             total += float(loss.detach())
             count += 1
             bar.set_postfix(loss=f"{total / count:.4f}")
@@ -346,26 +310,28 @@ def fit(model: nn.Module, cfg: ModelConfig, kind: str, train_loader: Iterable, v
     OUT/history.json). Under torchrun only rank 0 writes; every rank computes the same mean losses."""
     dist = dist or Distributed(torch.device("cpu"))
     out = Path(opts.out)
-    per_epoch = _batches_per_epoch(train_loader, opts.max_batches)
-    loop = _Loop(model, opts, total_steps=per_epoch * opts.epochs)
+    total_steps = _batches_per_epoch(train_loader, opts.max_batches) * opts.epochs
+    loop = OptimizerSteps(model, opts.lr, opts.weight_decay, f"{kind} {out}")
     start_epoch, history, best = 0, [], math.inf
     base = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
     if opts.resume:
         resumed, _, meta = load_checkpoint(opts.resume, expected_config=cfg, kind=kind)
         base.load_state_dict(resumed.state_dict())
-        if meta["optimizer"] is not None:
-            loop.optimizer.load_state_dict(meta["optimizer"])
         start_epoch = int(meta["epoch"] or 0) + 1
         saved = meta["extra"] or {}
         history = list(saved.get("history", []))
-        loop.step, loop.minutes_before = int(saved.get("step", 0)), float(saved.get("minutes", 0.0))
+        loop.resume(meta["optimizer"], int(saved.get("step", 0)), float(saved.get("minutes", 0.0)))
         best = min((h["val_loss"] for h in history), default=math.inf)
         log.info("resumed from %s at epoch %d (step %d)", opts.resume, start_epoch, loop.step)
     train_args = opts.record()
+
+    def update(loss: torch.Tensor) -> None:
+        loop.train(loss, total_steps, opts.max_minutes)
+
     for epoch in range(start_epoch, opts.epochs):
         set_epoch(train_loader, epoch)
         label = f"epoch {epoch + 1}/{opts.epochs}"
-        train_loss = dist.mean(run_epoch(model, train_loader, step, loop, f"{label} train", opts.max_batches,
+        train_loss = dist.mean(run_epoch(model, train_loader, step, update, f"{label} train", opts.max_batches,
                                          dist.main))
         val = {name: dist.mean(run_epoch(model, batches, step, None, f"{label} val {name}", opts.max_batches,
                                          dist.main)) for name, batches in val_loaders.items()}
@@ -390,4 +356,6 @@ def fit(model: nn.Module, cfg: ModelConfig, kind: str, train_loader: Iterable, v
     if dist.world > 1:  # ranks must agree: DDP averages every gradient
         checksum = sum(float(p.detach().double().abs().sum()) for p in base.parameters())
         print(f"rank-checksum {dist.rank} {checksum:.6f}", flush=True)
+    if history and dist.main:
+        print(f"done: {len(history)} epochs, last val loss {history[-1]['val_loss']:.4f}, checkpoints in {out}")
     return history

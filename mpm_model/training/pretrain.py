@@ -83,7 +83,7 @@ def pretrain_loaders(opts: PretrainOptions, window: int, fps: float,
 
 def main(argv: list[str] | None = None) -> list[dict]:
     opts, cfg, device, dist = start_run(build_parser(), PretrainOptions, argv)
-    try:
+    with dist:  # the process group closes on every way out
         goal = opts.objective
         model = MPMPretrainModel(cfg, dropout=opts.dropout, objective=goal).to(device)
         if dist.main:
@@ -99,12 +99,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             return m(batch2d["keypoints2d"].to(device), batch3d["pose3d"].to(device), batch2d["mask"].to(device),
                      vary_masks=vary).loss
 
-        history = fit(wrapped, cfg, "pretrain", train_loader, val_loaders, step, opts, data_hash, dist=dist)
-        if history and dist.main:
-            print(f"done: {len(history)} epochs, last val loss {history[-1]['val_loss']:.4f}, checkpoints in {opts.out}")
-        return history
-    finally:
-        dist.close()
+        return fit(wrapped, cfg, "pretrain", train_loader, val_loaders, step, opts, data_hash, dist=dist)
 
 
 if __name__ == "__main__":
