@@ -1,7 +1,7 @@
 """Shared pieces of the pretrain / finetune CLIs: their options (TrainOptions, built from the arguments), config,
-data split, source-balanced sampling, DistributedDataParallel set-up, and the per-epoch loop with checkpoints and
---resume around the one optimizer step of every training path (`steps.OptimizerSteps`: AdamW, time-aware LR,
-clipping, non-finite check), which the campaign's runs take too.
+data split, source-balanced sampling, DistributedDataParallel set-up, and `fit`: the one training loop of every
+training path (`steps.train_loop`, which the campaign's runs take too) over epochs of per-window loaders, with
+validation, last.pt / best.pt every epoch and --resume.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from mpm_model.checkpoint import load_checkpoint, save_checkpoint
 from mpm_model.config import ARCHS, ModelConfig
 from mpm_model.data.windows import ViewOptions, training_view
 from mpm_model.training.distributed import Distributed
-from mpm_model.training.steps import WEIGHT_DECAY, OptimizerSteps
+from mpm_model.training.steps import WEIGHT_DECAY, OptimizerSteps, Pace, train_loop
 
 log = logging.getLogger(__name__)
 StepFn = Callable[[nn.Module, Any], torch.Tensor]
@@ -268,23 +268,19 @@ def _batches_per_epoch(batches: Iterable, max_batches: int | None) -> int:
     return min(count, max_batches) if max_batches is not None else count
 
 
-def run_epoch(model: nn.Module, batches: Iterable, step: StepFn, update: Callable[[torch.Tensor], None] | None,
-              desc: str, max_batches: int | None = None, show: bool = True) -> float:
-    """Mean loss over one pass; trains when `update` (an optimizer step from a loss) is given, else evaluates
-    without gradients."""
-    training = update is not None
-    model.train(training)
+def mean_loss(model: nn.Module, batches: Iterable, step: StepFn, desc: str, max_batches: int | None = None,
+              show: bool = True) -> float:
+    """Mean loss over one pass in eval mode without gradients (validation); a non-finite loss is an error."""
+    model.eval()
     total, count = 0.0, 0
     bar = tqdm(_capped(batches, max_batches), desc=desc, total=_batches_per_epoch(batches, max_batches),
                leave=False, dynamic_ncols=True, disable=not show or None)
-    with torch.set_grad_enabled(training):
+    with torch.no_grad():
         for batch in bar:
             loss = step(model, batch)
-            if training:
-                update(loss)  # refuses a non-finite loss
-            elif not torch.isfinite(loss):
+            if not torch.isfinite(loss):
                 raise FloatingPointError(f"{desc}: non-finite loss {float(loss)}")
-            total += float(loss.detach())
+            total += float(loss)
             count += 1
             bar.set_postfix(loss=f"{total / count:.4f}")
     if count == 0:
@@ -302,16 +298,52 @@ def set_epoch(batches: Iterable, epoch: int) -> None:
             part.set_epoch(epoch)
 
 
+class Epochs:
+    """The training batches of epochs `start` .. `epochs - 1` as one stream (the CLIs' data source for
+    `steps.train_loop`): a new sampler and augmentation draw per epoch, at most `max_batches` each, a progress bar;
+    `ended` says the batch just given was its epoch's last (the CLIs' checkpoint cadence)."""
+
+    def __init__(self, batches: Iterable, start: int, epochs: int, max_batches: int | None, show: bool) -> None:
+        self.batches, self.start, self.epochs, self.max_batches, self.show = batches, start, epochs, max_batches, show
+        self.per_epoch = _batches_per_epoch(batches, max_batches)
+        self.epoch, self.taken, self.bar = start, 0, tqdm(disable=True)
+
+    @property
+    def ended(self) -> bool:
+        return self.taken == self.per_epoch
+
+    def label(self) -> str:
+        return f"epoch {self.epoch + 1}/{self.epochs}"
+
+    def __iter__(self) -> Iterator[Any]:
+        for epoch in range(self.start, self.epochs):
+            self.epoch, self.taken = epoch, 0
+            set_epoch(self.batches, epoch)
+            if self.per_epoch == 0:
+                raise ValueError(f"{self.label()} train: the loader produced no batches (too few frames for the "
+                                 "window?)")
+            self.bar = tqdm(desc=f"{self.label()} train", total=self.per_epoch, leave=False, dynamic_ncols=True,
+                            disable=not self.show or None)
+            for batch in _capped(self.batches, self.max_batches):
+                self.taken += 1
+                self.bar.update(1)
+                if self.ended:
+                    self.bar.close()
+                yield batch
+            if not self.ended:  # the checkpoint cadence counts on the loader's length
+                raise ValueError(f"{self.label()}: the loader gave {self.taken} of its {self.per_epoch} batches")
+
+
 def fit(model: nn.Module, cfg: ModelConfig, kind: str, train_loader: Iterable, val_loaders: dict[str, Iterable],
         step: StepFn, opts: TrainOptions, data_hash: str, extra: dict[str, Any] | None = None,
         dist: Distributed | None = None) -> list[dict[str, Any]]:
-    """Train for opts.epochs (or until opts.max_minutes), saving OUT/last.pt every epoch and OUT/best.pt on
-    the best validation loss (mean over the per-source validation loaders). Returns the history (also in
-    OUT/history.json). Under torchrun only rank 0 writes; every rank computes the same mean losses."""
+    """Train for opts.epochs (or until the epoch that passes opts.max_minutes) in `steps.train_loop`, saving
+    OUT/last.pt every epoch and OUT/best.pt on the best validation loss (mean over the per-source validation
+    loaders). Returns the history (also in OUT/history.json). Under torchrun only rank 0 writes; every rank computes
+    the same mean losses."""
     dist = dist or Distributed(torch.device("cpu"))
     out = Path(opts.out)
-    total_steps = _batches_per_epoch(train_loader, opts.max_batches) * opts.epochs
-    loop = OptimizerSteps(model, opts.lr, opts.weight_decay, f"{kind} {out}")
+    optim = OptimizerSteps(model, opts.lr, opts.weight_decay, f"{kind} {out}")
     start_epoch, history, best = 0, [], math.inf
     base = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
     if opts.resume:
@@ -320,39 +352,44 @@ def fit(model: nn.Module, cfg: ModelConfig, kind: str, train_loader: Iterable, v
         start_epoch = int(meta["epoch"] or 0) + 1
         saved = meta["extra"] or {}
         history = list(saved.get("history", []))
-        loop.resume(meta["optimizer"], int(saved.get("step", 0)), float(saved.get("minutes", 0.0)))
+        optim.resume(meta["optimizer"], int(saved.get("step", 0)), float(saved.get("minutes", 0.0)))
         best = min((h["val_loss"] for h in history), default=math.inf)
-        log.info("resumed from %s at epoch %d (step %d)", opts.resume, start_epoch, loop.step)
+        log.info("resumed from %s at epoch %d (step %d)", opts.resume, start_epoch, optim.step)
     train_args = opts.record()
+    epochs = Epochs(train_loader, start_epoch, opts.epochs, opts.max_batches, dist.main)
+    total_steps = epochs.per_epoch * opts.epochs
+    over = False
 
-    def update(loss: torch.Tensor) -> None:
-        loop.train(loss, total_steps, opts.max_minutes)
-
-    for epoch in range(start_epoch, opts.epochs):
-        set_epoch(train_loader, epoch)
-        label = f"epoch {epoch + 1}/{opts.epochs}"
-        train_loss = dist.mean(run_epoch(model, train_loader, step, update, f"{label} train", opts.max_batches,
-                                         dist.main))
-        val = {name: dist.mean(run_epoch(model, batches, step, None, f"{label} val {name}", opts.max_batches,
-                                         dist.main)) for name, batches in val_loaders.items()}
+    def end_epoch(pace: Pace) -> None:
+        """Validation, history, last.pt / best.pt, and whether the time budget is spent (on any rank)."""
+        nonlocal best, over
+        label, epoch = epochs.label(), epochs.epoch
+        train_loss = dist.mean(pace.mean_loss)
+        val = {name: dist.mean(mean_loss(model, batches, step, f"{label} val {name}", opts.max_batches, dist.main))
+               for name, batches in val_loaders.items()}
         val_loss = float(np.mean(list(val.values())))
         history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_per_source": val,
-                        "step": loop.step, "minutes": loop.minutes})
+                        "step": optim.step, "minutes": optim.minutes})
         if dist.main:
-            tqdm.write(f"{label}: step {loop.step}  train {train_loss:.4f}  val {val_loss:.4f}  "
-                       + "  ".join(f"{k} {v:.4f}" for k, v in val.items()) + f"  ({loop.minutes:.1f} min)")
-            meta_extra = {**(extra or {}), "history": history, "step": loop.step, "minutes": loop.minutes}
-            save_checkpoint(out / "last.pt", base, cfg, kind, train_args, data_hash, loop.optimizer, epoch,
+            tqdm.write(f"{label}: step {optim.step}  train {train_loss:.4f}  val {val_loss:.4f}  "
+                       + "  ".join(f"{k} {v:.4f}" for k, v in val.items()) + f"  ({optim.minutes:.1f} min)")
+            meta_extra = {**(extra or {}), "history": history, "step": optim.step, "minutes": optim.minutes}
+            save_checkpoint(out / "last.pt", base, cfg, kind, train_args, data_hash, optim.optimizer, epoch,
                             meta_extra)
             if val_loss < best:
                 save_checkpoint(out / "best.pt", base, cfg, kind, train_args, data_hash, None, epoch, meta_extra)
             (out / "history.json").write_text(json.dumps(history, indent=2))
         best = min(best, val_loss)
-        over = opts.max_minutes is not None and loop.minutes >= opts.max_minutes
-        if dist.mean(float(over)) > 0:  # any rank out of time stops them all (no rank left waiting)
-            if dist.main:
-                tqdm.write(f"time budget of {opts.max_minutes} min reached after epoch {epoch + 1}")
-            break
+        spent = opts.max_minutes is not None and optim.minutes >= opts.max_minutes
+        over = dist.mean(float(spent)) > 0  # any rank out of time stops them all (no rank left waiting)
+        if over and dist.main:
+            tqdm.write(f"time budget of {opts.max_minutes} min reached after epoch {epoch + 1}")
+
+    def show_loss(pace: Pace) -> None:
+        epochs.bar.set_postfix(loss=f"{pace.mean_loss:.4f}")
+
+    train_loop(optim, iter(epochs), lambda batch: step(model, batch), lambda: total_steps, opts.max_minutes,
+               lambda: over, lambda: epochs.ended, end_epoch, show_loss)
     if dist.world > 1:  # ranks must agree: DDP averages every gradient
         checksum = sum(float(p.detach().double().abs().sum()) for p in base.parameters())
         print(f"rank-checksum {dist.rank} {checksum:.6f}", flush=True)
