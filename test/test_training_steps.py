@@ -1,13 +1,13 @@
 """The one training loop of the campaign and the CLIs (mpm_model.training.steps.train_loop) and its optimizer step
 (OptimizerSteps): the loop stops on its caller's rule or at the end of the batches and checkpoints at the caller's
-cadence; the CLIs' batches (loop.Epochs) mark each epoch's end. The LR of each step follows the time-aware
+cadence; the CLIs' batches (epochs.Epochs) mark each epoch's end. The LR of each step follows the time-aware
 schedule, gradients are clipped, a non-finite loss stops the run without touching the weights, and a resume
 continues the optimizer's state or, without it, re-warms."""
 import pytest
 import torch
 from torch import nn
 
-from mpm_model.training.loop import Epochs
+from mpm_model.training.epochs import Epochs
 from mpm_model.training.steps import CLIP_NORM, REWARM_STEPS, OptimizerSteps, Pace, lr_factor, train_loop
 
 

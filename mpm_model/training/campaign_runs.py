@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -75,6 +75,32 @@ def _cpuinfo() -> str | None:
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+@dataclass
+class Share:
+    """One call's share of a run: its minutes, or its steps (`steps_cap`: the ablation's twin; `max_steps`)."""
+
+    minutes: float
+    steps_cap: int | None
+    max_steps: int | None
+    step0: int  # where this call started
+    started: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        return (time.monotonic() - self.started) / 60
+
+    def done(self, step: int) -> bool:
+        return self.elapsed() >= self.minutes or (self.steps_cap is not None and step >= self.steps_cap) or \
+            (self.max_steps is not None and step - self.step0 >= self.max_steps)
+
+    def total_steps(self, step: int) -> int:
+        """The steps of the LR schedule: the cap, else those the share will reach at the pace so far."""
+        if self.steps_cap or self.max_steps:
+            return self.steps_cap or self.step0 + self.max_steps
+        if step > self.step0:
+            return step + int((self.minutes - self.elapsed()) * (step - self.step0) / max(self.elapsed(), 1e-9))
+        return 10**6
 
 
 class Trainer:
@@ -217,21 +243,7 @@ class Trainer:
         budget_total = steps.minutes_before + minutes  # the schedule anneals by the end of this call's share
         gen = generator(settings.device, self.seed, zlib.crc32(spec.name.encode()), step0)
         record.update(batch=batch, lr=lr, device=settings.describe(), config=cfg.to_dict())
-        started = last_val = time.monotonic()
-
-        def elapsed() -> float:
-            return (time.monotonic() - started) / 60
-
-        def total_steps() -> int:
-            if steps_cap or max_steps:
-                return steps_cap or step0 + max_steps
-            if steps.step > step0:  # steps this share will reach at the pace so far
-                return steps.step + int((minutes - elapsed()) * (steps.step - step0) / max(elapsed(), 1e-9))
-            return 10**6
-
-        def stop() -> bool:
-            return elapsed() >= minutes or (steps_cap is not None and steps.step >= steps_cap) or \
-                (max_steps is not None and steps.step - step0 >= max_steps)
+        share, last_val = Share(minutes, steps_cap, max_steps, step0), time.monotonic()
 
         def counted(pace: Pace) -> None:
             record["windows"] += batch
@@ -244,7 +256,8 @@ class Trainer:
             last_val = time.monotonic()
 
         draws = (views(TorchDraws(gen, batch)) for _ in itertools.count())
-        pace = train_loop(steps, draws, lambda data: self._loss(spec, model, data), total_steps, budget_total, stop,
+        pace = train_loop(steps, draws, lambda data: self._loss(spec, model, data),
+                          lambda: share.total_steps(steps.step), budget_total, lambda: share.done(steps.step),
                           lambda: (time.monotonic() - last_val) / 60 >= self.val_every, checkpoint, counted,
                           lambda: _sync(settings.device))
         if not record["history"] or record["history"][-1]["step"] != steps.step:  # else just checkpointed
