@@ -168,3 +168,17 @@ def test_ship_installs_the_plans_shipped_runs_from_their_full_checkpoints(data, 
     assert cfg == PLANS["warm"][0].model and meta["storage"] == "float16" and meta["optimizer"] is None
     assert meta["extra"]["shipped_from"] == str(state / "t27_causal.pt") and meta["extra"]["step"] == 1
     assert reference_deviation_mm(weights / "mpm_t27_causal.pt") <= MAX_DEVIATION_MM
+
+
+def test_a_calls_share_stops_at_its_minutes_or_steps_and_sizes_the_schedule():
+    """The campaign's stop rule for the one training loop: the call's minutes, the twin's step cap or --max-steps
+    (counted from where the call started); the LR schedule's steps are the cap, else the pace so far."""
+    share = campaign_runs.Share(minutes=60.0, steps_cap=None, max_steps=3, step0=10)
+    assert not share.done(12) and share.done(13) and share.total_steps(11) == 13
+    capped = campaign_runs.Share(minutes=60.0, steps_cap=525, max_steps=None, step0=0)
+    assert not capped.done(524) and capped.done(525) and capped.total_steps(7) == 525
+    timed = campaign_runs.Share(minutes=60.0, steps_cap=None, max_steps=None, step0=4)
+    assert not timed.done(10**6) and timed.total_steps(4) == 10**6  # no pace yet
+    timed.started -= 60  # one minute in, 10 steps done: 59 more minutes at that pace
+    assert timed.total_steps(14) == pytest.approx(14 + 59 * 10, abs=2)
+    assert campaign_runs.Share(minutes=0.0, steps_cap=None, max_steps=None, step0=0).done(0)

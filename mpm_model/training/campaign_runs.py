@@ -2,6 +2,7 @@
 training on batched views (`mpm_model.data.views`) with checkpoints that fit the output limits."""
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -9,7 +10,7 @@ import shutil
 import tempfile
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +24,7 @@ from mpm_model.data.draws import TorchDraws, generator
 from mpm_model.data.views import BatchedViews, MotionBank
 from mpm_model.data.windows import ViewOptions, split_unpaired, training_view
 from mpm_model.training.plans import RunSpec
-from mpm_model.training.steps import WEIGHT_DECAY, OptimizerSteps
+from mpm_model.training.steps import WEIGHT_DECAY, OptimizerSteps, Pace, train_loop
 from mpm_model.training.warm import widen_lifter
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,32 @@ def _cpuinfo() -> str | None:
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+@dataclass
+class Share:
+    """One call's share of a run: its minutes, or its steps (`steps_cap`: the ablation's twin; `max_steps`)."""
+
+    minutes: float
+    steps_cap: int | None
+    max_steps: int | None
+    step0: int  # where this call started
+    started: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        return (time.monotonic() - self.started) / 60
+
+    def done(self, step: int) -> bool:
+        return self.elapsed() >= self.minutes or (self.steps_cap is not None and step >= self.steps_cap) or \
+            (self.max_steps is not None and step - self.step0 >= self.max_steps)
+
+    def total_steps(self, step: int) -> int:
+        """The steps of the LR schedule: the cap, else those the share will reach at the pace so far."""
+        if self.steps_cap or self.max_steps:
+            return self.steps_cap or self.step0 + self.max_steps
+        if step > self.step0:
+            return step + int((self.minutes - self.elapsed()) * (step - self.step0) / max(self.elapsed(), 1e-9))
+        return 10**6
 
 
 class Trainer:
@@ -216,44 +243,31 @@ class Trainer:
         budget_total = steps.minutes_before + minutes  # the schedule anneals by the end of this call's share
         gen = generator(settings.device, self.seed, zlib.crc32(spec.name.encode()), step0)
         record.update(batch=batch, lr=lr, device=settings.describe(), config=cfg.to_dict())
-        started, last_val = time.monotonic(), time.monotonic()
-        data_s = model_s = 0.0
-        model.train()
-        while True:
-            elapsed = (time.monotonic() - started) / 60
-            if elapsed >= minutes or (steps_cap is not None and steps.step >= steps_cap) or \
-                    (max_steps is not None and steps.step - step0 >= max_steps):
-                break
-            t0 = time.monotonic()
-            with torch.no_grad():
-                data = views(TorchDraws(gen, batch))
-            _sync(settings.device)
-            t1 = time.monotonic()
-            if steps_cap or max_steps:
-                total = steps_cap or step0 + max_steps
-            elif steps.step > step0:  # steps this share will reach at the pace so far
-                total = steps.step + int((minutes - elapsed) * (steps.step - step0) / max(elapsed, 1e-9))
-            else:
-                total = 10**6
-            loss = self._loss(spec, model, data)
-            steps.train(loss, total, budget_total)
-            _sync(settings.device)
-            t2 = time.monotonic()
-            data_s, model_s = data_s + t1 - t0, model_s + t2 - t1
+        share, last_val = Share(minutes, steps_cap, max_steps, step0), time.monotonic()
+
+        def counted(pace: Pace) -> None:
             record["windows"] += batch
-            record["train_loss"] = float(loss.detach())
-            if (time.monotonic() - last_val) / 60 >= self.val_every:
-                self._checkpoint(spec, model, cfg, record, out, steps, batch, data_s, model_s, step0)
-                on_progress()
-                last_val = time.monotonic()
+            record["train_loss"] = pace.last_loss
+
+        def checkpoint(pace: Pace) -> None:
+            nonlocal last_val
+            self._checkpoint(spec, model, cfg, record, out, steps, batch, pace)
+            on_progress()
+            last_val = time.monotonic()
+
+        draws = (views(TorchDraws(gen, batch)) for _ in itertools.count())
+        pace = train_loop(steps, draws, lambda data: self._loss(spec, model, data),
+                          lambda: share.total_steps(steps.step), budget_total, lambda: share.done(steps.step),
+                          lambda: (time.monotonic() - last_val) / 60 >= self.val_every, checkpoint, counted,
+                          lambda: _sync(settings.device))
         if not record["history"] or record["history"][-1]["step"] != steps.step:  # else just checkpointed
-            self._checkpoint(spec, model, cfg, record, out, steps, batch, data_s, model_s, step0)
+            self._checkpoint(spec, model, cfg, record, out, steps, batch, pace)
         on_progress()
 
     def _checkpoint(self, spec: RunSpec, model: nn.Module, cfg: ModelConfig, record: dict, out: Path,
-                    steps: OptimizerSteps, batch: int, data_s: float, model_s: float, step0: int) -> None:
+                    steps: OptimizerSteps, batch: int, pace: Pace) -> None:
         val = self.validate(spec, model, cfg)
-        done, minutes = steps.step - step0, steps.minutes
+        done, minutes, data_s, model_s = pace.steps, steps.minutes, pace.data_s, pace.model_s
         record.update(step=steps.step, minutes=minutes)
         record["history"].append({"step": steps.step, "minutes": minutes, "train_loss": record.get("train_loss"),
                                   "val_loss": sum(val.values()) / len(val), "val_per_source": val})

@@ -14,7 +14,8 @@ import torch
 from mpm_model.checkpoint import CheckpointError, build_model, load_checkpoint
 from mpm_model.config import ModelConfig
 from mpm_model.training.distributed import Distributed
-from mpm_model.training.loop import (TrainOptions, add_common_args, fit, load_split, loader, start_run)
+from mpm_model.training.epochs import fit
+from mpm_model.training.loop import TrainOptions, add_common_args, load_split, loader, start_run
 
 # Fields that fix the encoder's weight shapes: a pretrain checkpoint must agree on them.
 ENCODER_FIELDS = ("num_joints", "encoder_hidden", "d_model", "ffn_dim", "heads", "depth")

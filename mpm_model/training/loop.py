@@ -1,31 +1,23 @@
 """Shared pieces of the pretrain / finetune CLIs: their options (TrainOptions, built from the arguments), config,
-data split, source-balanced sampling, DistributedDataParallel set-up, and the per-epoch loop with checkpoints and
---resume around the one optimizer step of every training path (`steps.OptimizerSteps`: AdamW, time-aware LR,
-clipping, non-finite check), which the campaign's runs take too.
+data split, source-balanced sampling and DistributedDataParallel set-up. Their training is `epochs.fit`.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
-import math
 import random
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from mpm_model.checkpoint import load_checkpoint, save_checkpoint
 from mpm_model.config import ARCHS, ModelConfig
 from mpm_model.data.windows import ViewOptions, training_view
 from mpm_model.training.distributed import Distributed
-from mpm_model.training.steps import WEIGHT_DECAY, OptimizerSteps
+from mpm_model.training.steps import WEIGHT_DECAY
 
-log = logging.getLogger(__name__)
 StepFn = Callable[[nn.Module, Any], torch.Tensor]
 _RECIPE = training_view()  # the defaults of the data recipe live there, once
 _T = TypeVar("_T", bound="TrainOptions")
@@ -254,108 +246,3 @@ def load_split(opts: TrainOptions) -> tuple[list, list, str]:
     if not train or not val:
         raise ValueError(f"split of {opts.data} left {len(train)} train / {len(val)} val sequences")
     return train, val, dataset_hash(opts.data)
-
-
-def _capped(batches: Iterable, max_batches: int | None) -> Iterable:
-    for i, batch in enumerate(batches):
-        if max_batches is not None and i >= max_batches:
-            return
-        yield batch
-
-
-def _batches_per_epoch(batches: Iterable, max_batches: int | None) -> int:
-    count = len(batches) if hasattr(batches, "__len__") else max_batches or 1
-    return min(count, max_batches) if max_batches is not None else count
-
-
-def run_epoch(model: nn.Module, batches: Iterable, step: StepFn, update: Callable[[torch.Tensor], None] | None,
-              desc: str, max_batches: int | None = None, show: bool = True) -> float:
-    """Mean loss over one pass; trains when `update` (an optimizer step from a loss) is given, else evaluates
-    without gradients."""
-    training = update is not None
-    model.train(training)
-    total, count = 0.0, 0
-    bar = tqdm(_capped(batches, max_batches), desc=desc, total=_batches_per_epoch(batches, max_batches),
-               leave=False, dynamic_ncols=True, disable=not show or None)
-    with torch.set_grad_enabled(training):
-        for batch in bar:
-            loss = step(model, batch)
-            if training:
-                update(loss)  # refuses a non-finite loss
-            elif not torch.isfinite(loss):
-                raise FloatingPointError(f"{desc}: non-finite loss {float(loss)}")
-            total += float(loss.detach())
-            count += 1
-            bar.set_postfix(loss=f"{total / count:.4f}")
-    if count == 0:
-        raise ValueError(f"{desc}: the loader produced no batches (too few frames for the window?)")
-    return total / count
-
-
-def set_epoch(batches: Iterable, epoch: int) -> None:
-    """New sampler and augmentation draw per epoch (loaders, their samplers and PairedLoaders)."""
-    if hasattr(batches, "set_epoch"):
-        batches.set_epoch(epoch)
-        return
-    for part in (getattr(batches, "sampler", None), getattr(batches, "dataset", None)):
-        if part is not None and hasattr(part, "set_epoch"):
-            part.set_epoch(epoch)
-
-
-def fit(model: nn.Module, cfg: ModelConfig, kind: str, train_loader: Iterable, val_loaders: dict[str, Iterable],
-        step: StepFn, opts: TrainOptions, data_hash: str, extra: dict[str, Any] | None = None,
-        dist: Distributed | None = None) -> list[dict[str, Any]]:
-    """Train for opts.epochs (or until opts.max_minutes), saving OUT/last.pt every epoch and OUT/best.pt on
-    the best validation loss (mean over the per-source validation loaders). Returns the history (also in
-    OUT/history.json). Under torchrun only rank 0 writes; every rank computes the same mean losses."""
-    dist = dist or Distributed(torch.device("cpu"))
-    out = Path(opts.out)
-    total_steps = _batches_per_epoch(train_loader, opts.max_batches) * opts.epochs
-    loop = OptimizerSteps(model, opts.lr, opts.weight_decay, f"{kind} {out}")
-    start_epoch, history, best = 0, [], math.inf
-    base = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-    if opts.resume:
-        resumed, _, meta = load_checkpoint(opts.resume, expected_config=cfg, kind=kind)
-        base.load_state_dict(resumed.state_dict())
-        start_epoch = int(meta["epoch"] or 0) + 1
-        saved = meta["extra"] or {}
-        history = list(saved.get("history", []))
-        loop.resume(meta["optimizer"], int(saved.get("step", 0)), float(saved.get("minutes", 0.0)))
-        best = min((h["val_loss"] for h in history), default=math.inf)
-        log.info("resumed from %s at epoch %d (step %d)", opts.resume, start_epoch, loop.step)
-    train_args = opts.record()
-
-    def update(loss: torch.Tensor) -> None:
-        loop.train(loss, total_steps, opts.max_minutes)
-
-    for epoch in range(start_epoch, opts.epochs):
-        set_epoch(train_loader, epoch)
-        label = f"epoch {epoch + 1}/{opts.epochs}"
-        train_loss = dist.mean(run_epoch(model, train_loader, step, update, f"{label} train", opts.max_batches,
-                                         dist.main))
-        val = {name: dist.mean(run_epoch(model, batches, step, None, f"{label} val {name}", opts.max_batches,
-                                         dist.main)) for name, batches in val_loaders.items()}
-        val_loss = float(np.mean(list(val.values())))
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "val_per_source": val,
-                        "step": loop.step, "minutes": loop.minutes})
-        if dist.main:
-            tqdm.write(f"{label}: step {loop.step}  train {train_loss:.4f}  val {val_loss:.4f}  "
-                       + "  ".join(f"{k} {v:.4f}" for k, v in val.items()) + f"  ({loop.minutes:.1f} min)")
-            meta_extra = {**(extra or {}), "history": history, "step": loop.step, "minutes": loop.minutes}
-            save_checkpoint(out / "last.pt", base, cfg, kind, train_args, data_hash, loop.optimizer, epoch,
-                            meta_extra)
-            if val_loss < best:
-                save_checkpoint(out / "best.pt", base, cfg, kind, train_args, data_hash, None, epoch, meta_extra)
-            (out / "history.json").write_text(json.dumps(history, indent=2))
-        best = min(best, val_loss)
-        over = opts.max_minutes is not None and loop.minutes >= opts.max_minutes
-        if dist.mean(float(over)) > 0:  # any rank out of time stops them all (no rank left waiting)
-            if dist.main:
-                tqdm.write(f"time budget of {opts.max_minutes} min reached after epoch {epoch + 1}")
-            break
-    if dist.world > 1:  # ranks must agree: DDP averages every gradient
-        checksum = sum(float(p.detach().double().abs().sum()) for p in base.parameters())
-        print(f"rank-checksum {dist.rank} {checksum:.6f}", flush=True)
-    if history and dist.main:
-        print(f"done: {len(history)} epochs, last val loss {history[-1]['val_loss']:.4f}, checkpoints in {out}")
-    return history

@@ -15,8 +15,8 @@ import torch
 from mpm_model.masking import PretrainObjective
 from mpm_model.model import MPMPretrainModel
 from mpm_model.training.distributed import Distributed
-from mpm_model.training.loop import (TrainOptions, add_common_args, fit, load_split, loader, set_epoch,
-                                     start_run)
+from mpm_model.training.epochs import fit, set_epoch
+from mpm_model.training.loop import TrainOptions, add_common_args, load_split, loader, start_run
 
 
 class PairedLoaders:

@@ -1,6 +1,7 @@
-"""The one optimizer step of every training path (the campaign's runs and the pretrain / finetune CLIs): AdamW, the
-time-aware LR schedule, a short re-warm after a resume without optimizer state, the non-finite check and gradient
-clipping, with the step count and clock that both paths save in their checkpoints.
+"""The one training loop of every training path (the campaign's runs and the pretrain / finetune CLIs) and its
+optimizer step: AdamW, the time-aware LR schedule, a short re-warm after a resume without optimizer state, the
+non-finite check and gradient clipping, with the step count and clock that both paths save in their checkpoints.
+A caller of `train_loop` brings only its batches, its stop rule and its checkpoint writer.
 
 The learning rate follows a warm-up, then a cosine over progress = max(step / total steps, minutes / budget), so a
 run stopped by the clock has annealed as fully as one that ran all its steps.
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -66,3 +68,57 @@ class OptimizerSteps:
         nn.utils.clip_grad_norm_(self.model.parameters(), CLIP_NORM)
         self.optimizer.step()
         self.step += 1
+
+
+@dataclass
+class Pace:
+    """What a `train_loop` call has done so far: its steps, the last loss, the mean loss since the last checkpoint
+    (the CLIs' epoch loss) and where the time went (drawing batches vs the model: the campaign's throughput)."""
+
+    steps: int = 0
+    last_loss: float = math.nan
+    data_s: float = 0.0
+    model_s: float = 0.0
+    loss_sum: float = 0.0  # since the last checkpoint
+    loss_count: int = 0
+
+    @property
+    def mean_loss(self) -> float:
+        return self.loss_sum / max(self.loss_count, 1)
+
+
+def train_loop(steps: OptimizerSteps, batches: Iterator[Any], loss_fn: Callable[[Any], torch.Tensor],
+               total_steps: Callable[[], int], budget_minutes: float | None, stop: Callable[[], bool],
+               checkpoint_due: Callable[[], bool], on_checkpoint: Callable[[Pace], None],
+               on_step: Callable[[Pace], None] | None = None, sync: Callable[[], None] | None = None) -> Pace:
+    """Until `stop()` or the end of `batches`: take a batch (without gradients), its loss, one optimizer step with
+    the LR of `total_steps()` and `budget_minutes`; after a step, `on_checkpoint` when `checkpoint_due()`. A
+    checkpoint may evaluate: training goes on in train mode. `sync` waits for the device, so the times are true."""
+    pace = Pace()
+    steps.model.train()
+    while not stop():
+        t0 = time.monotonic()
+        with torch.no_grad():
+            batch = next(batches, _END)
+        if batch is _END:
+            break
+        if sync:
+            sync()
+        t1 = time.monotonic()
+        loss = loss_fn(batch)
+        steps.train(loss, total_steps(), budget_minutes)
+        if sync:
+            sync()
+        pace.steps, pace.last_loss = pace.steps + 1, float(loss.detach())
+        pace.data_s, pace.model_s = pace.data_s + t1 - t0, pace.model_s + time.monotonic() - t1
+        pace.loss_sum, pace.loss_count = pace.loss_sum + pace.last_loss, pace.loss_count + 1
+        if on_step:
+            on_step(pace)
+        if checkpoint_due():
+            on_checkpoint(pace)
+            pace.loss_sum, pace.loss_count = 0.0, 0
+            steps.model.train()
+    return pace
+
+
+_END = object()  # the end of `batches`
