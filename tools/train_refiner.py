@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     fitting = commands.add_parser("fit", help="ridge regression → mpm_model/weights/<refiner>.npz + sidecar")
     fitting.add_argument("--data", type=Path, nargs="+", required=True)
     fitting.add_argument("--ridge", type=float, default=1e-3)
-    fitting.add_argument("--smooth", type=float, default=4.0, help="weight of the acceleration error")
+    fitting.add_argument("--smooth", type=float, default=3.0, help="weight of the acceleration error")
     fitting.add_argument("--history", type=int, default=HISTORY, help="K: lifted frames each output looks at")
     fitting.add_argument("--full", dest="shared", action="store_false", help="a full linear map of the history "
                          "instead of one causal filter shared by every coordinate")
