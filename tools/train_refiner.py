@@ -5,15 +5,29 @@ robot camera of make demo-rgbd, with make_bag's detector model (2 px jitter, 5 %
 the lifter runs on every frame's causal window exactly as the streaming window buffer builds it (masked padding
 at the start, masked joints zeroed); its root-relative outputs and the truth are cached (.npz). `fit`: least
 squares (`solve`) from the last K lifted frames to the truth of the newest (a residual on the newest frame),
-written to mpm_model/weights (JSON) with a sidecar naming the lifter file and its sha256. `eval`: raw lifter, One Euro settings and the refiner on a cache, as a
-table (MPJPE, acceleration error, lag; all frames and the fast-motion sequences). Train on the train file only.
+written to mpm_model/weights (JSON) with a sidecar naming the lifter file and its sha256. `eval`: raw lifter,
+One Euro settings and the refiner on a cache, as a table (MPJPE, acceleration error, lag; all frames and the
+fast-motion sequences). `retrain`: both `data` runs and the `fit` below in one command. Train on the train file only.
+
+After shipping new lifter weights (same name mpm_t27_causal, or --checkpoint NAME), ONE command retrains the
+refiner: 45,186 frames of the train file through the lifter (30,000 seen by make_bag's camera, 15,000 by the
+robot camera), then the fit, writing mpm_model/weights/pose_refiner_t27_causal.weights.json and its sidecar
+pose_refiner_t27_causal.json (the lifter's sha256: the node uses the refiner only with that lifter file). It took
+6 min wall on 2 loaded cores (12:04-12:11 UTC 2026-12-06 with the two test caches; ~3 GB RAM for the fit):
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python tools/train_refiner.py retrain   # [--checkpoint NAME]
+
+which is the same as
 
     export OMP_NUM_THREADS=1 T=../shared/data/mocap_h36m17_train.npz S=../shared/data/mocap_h36m17_test_slice.npz
     nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 30000 --out out/refiner/train.npz
     nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 15000 --scene robot --seed 1 \
-        --out out/refiner/train_robot.npz                              # ~8 + 4 min on 2 loaded cores
-    .venv/bin/python tools/train_refiner.py fit --data out/refiner/train.npz out/refiner/train_robot.npz  # --validate
-    .venv/bin/python tools/train_refiner.py data --mocap $S --out out/refiner/test.npz  # and --scene robot
+        --out out/refiner/train_robot.npz
+    nice -n 10 .venv/bin/python tools/train_refiner.py fit --data out/refiner/train.npz out/refiner/train_robot.npz
+
+Check it (never trained on: the test slice) with `fit ... --validate` (a held-out fifth of the train chunks) and
+
+    .venv/bin/python tools/train_refiner.py data --mocap $S --out out/refiner/test.npz   # and --scene robot
     .venv/bin/python tools/train_refiner.py eval --data out/refiner/test.npz
 """
 from __future__ import annotations
@@ -34,6 +48,7 @@ from mpm_ros.bags import rgbd_scene
 from mpm_ros.bags.make_bag import PersonTrack, frame_scene, observe
 
 ROOT = Path(__file__).resolve().parents[1]
+TRAIN_FILE = ROOT.parent / "shared" / "data" / "mocap_h36m17_train.npz"
 FPS, PERIOD_NS, CHUNK = 30.0, 33_333_333, 240  # frames per sequence chunk (8 s): many people, many views
 MIN_FRAMES = 11  # shorter sequences are left out of the data
 FAST = ("indian", "salsa", "kick", "jog", "hop", "throw", "run", "dash", "punch", "martial")
@@ -168,9 +183,15 @@ def fit(args: argparse.Namespace) -> None:
     sidecar.write_text(json.dumps({
         "lifter": Path(checkpoint).stem, "lifter_sha256": file_sha256(checkpoint),
         "history": args.history, "ridge": args.ridge, "smooth": args.smooth, "shared": args.shared, "frames": n,
-        "sequences": int(len(data["names"])), "caches": [str(p) for p in args.data],
+        "sequences": int(len(data["names"])), "caches": [_shown(p) for p in args.data],
         "trained_with": "python tools/train_refiner.py data/fit (docs/TEMPORAL.md)"}, indent=2) + "\n")
     print(f"wrote {out} and its sidecar: {n} frames, ridge {args.ridge}, smooth {args.smooth}, shared {args.shared}")
+
+
+def _shown(path: Path) -> str:
+    """A path as the sidecar records it: relative to the repository when inside it (no machine's layout)."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
 
 
 def scores(truth: np.ndarray, pred: np.ndarray, sequence: np.ndarray) -> dict[str, float]:
@@ -209,6 +230,16 @@ def evaluate(args: argparse.Namespace) -> None:
               f"{f['lag']} |")
 
 
+def retrain(args: argparse.Namespace) -> None:
+    """The docstring's data + data + fit sequence, with their defaults."""
+    caches = [args.out_dir / "train.npz", args.out_dir / "train_robot.npz"]
+    main(["data", "--mocap", str(args.mocap), "--frames", "30000", "--checkpoint", args.checkpoint,
+          "--out", str(caches[0])])
+    main(["data", "--mocap", str(args.mocap), "--frames", "15000", "--scene", "robot", "--seed", "1",
+          "--checkpoint", args.checkpoint, "--out", str(caches[1])])
+    main(["fit", "--data", *map(str, caches)])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -232,8 +263,12 @@ def main(argv: list[str] | None = None) -> None:
     evaluation = commands.add_parser("eval", help="table: lifter, One Euro, refiner")
     evaluation.add_argument("--data", type=Path, required=True)
     evaluation.add_argument("--name", default=DEFAULT_REFINER, help="weights name in mpm_model/weights")
+    again = commands.add_parser("retrain", help="data (both cameras) + fit: after new lifter weights")
+    again.add_argument("--mocap", type=Path, default=TRAIN_FILE)
+    again.add_argument("--checkpoint", default="mpm_t27_causal")
+    again.add_argument("--out-dir", type=Path, default=ROOT / "out" / "refiner", help="where the caches go")
     args = parser.parse_args(argv)
-    {"data": make_data, "fit": fit, "eval": evaluate}[args.command](args)
+    {"data": make_data, "fit": fit, "eval": evaluate, "retrain": retrain}[args.command](args)
 
 
 if __name__ == "__main__":
