@@ -1,5 +1,6 @@
-"""Per-track root state (ROS-free, numpy): the root as position + velocity in the camera frame, a constant-velocity
-Kalman filter fed by each output frame's root fit (placement.place) with that fit's own uncertainty.
+"""Per-track root state (ROS-free, numpy): the root as position + velocity in the camera frame, a Kalman filter
+(velocity decaying towards zero, adaptive process noise) fed by each output frame's root fit (placement.place) with
+that fit's own uncertainty.
 
 Why: a root fit judges every frame alone. The 2D fit guesses the distance from the person's size, so its error
 lies along the viewing ray and grows with the distance (`root_reprojection_sigma` x distance); a depth fit is good
@@ -52,7 +53,7 @@ SPREAD_FITS = 20.0  # the innovations' spread's memory (fits, exponential)
 SPREAD_FLOOR_M2 = 1e-3  # added to the spread: a still person's near-identical fits are no manoeuvre
 _EYE3 = np.eye(3)
 _GATE_FLOOR = GATE_FLOOR_M ** 2 * _EYE3
-# constant-velocity process noise = q (dt^4/4 PP + dt^3/2 PV + dt^2 VV) (white acceleration, per axis)
+# process noise = q (dt^4/4 PP + dt^3/2 PV + dt^2 VV) (white acceleration, per axis; the constant-velocity form)
 _PP, _PV, _VV = (np.kron(block, _EYE3) for block in (np.array([[1.0, 0], [0, 0]]), np.array([[0, 1.0], [1, 0]]),
                                                       np.array([[0, 0], [0, 1.0]])))
 
