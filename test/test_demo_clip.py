@@ -40,3 +40,21 @@ def test_clip_falls_back_to_labelled_synthetic_motion(tmp_path: Path) -> None:
     clip = load_mocap(tmp_path / "clip.npz")
     assert all(seq.source.startswith("synthetic-procedural") for seq in clip)
     assert (tmp_path / "clip.npz").stat().st_size < 1_000_000
+
+
+def test_sequences_filter_keeps_whole_matching_sequences(tmp_path: Path) -> None:
+    """--sequences: every sequence whose name has one of the words, whole, at 30 fps (the fast-motion condition of
+    docs/TEMPORAL.md); no match is an error, not an empty clip."""
+    names = ["cmu/salsa_01", "cmu/walk", "x/dash"]
+    captured = [MocapSequence(name, s.subject, 60.0, s.poses3d, "cmu-mocap")
+                for s, name in zip(synthetic_sequences(3, 600, fps=60.0, seed=3), names)]
+    write_mocap(tmp_path / "slice.npz", captured)
+    subprocess.run([sys.executable, str(ROOT / "tools/make_demo_clip.py"), "--out", str(tmp_path / "fast.npz"),
+                    "--test-slice", str(tmp_path / "slice.npz"), "--sequences", "salsa,dash"], check=True, cwd=ROOT,
+                   capture_output=True)
+    clip = load_mocap(tmp_path / "fast.npz")
+    assert [seq.name for seq in clip] == ["cmu/salsa_01", "x/dash"] and all(len(s) == 300 for s in clip)
+    failed = subprocess.run([sys.executable, str(ROOT / "tools/make_demo_clip.py"), "--out", str(tmp_path / "no.npz"),
+                             "--test-slice", str(tmp_path / "slice.npz"), "--sequences", "kick"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert failed.returncode != 0 and "no sequence" in failed.stderr and not (tmp_path / "no.npz").exists()

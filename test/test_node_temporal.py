@@ -86,6 +86,24 @@ def test_root_filter_off_live(context, tmp_path) -> None:
         lifter.destroy_node()
 
 
+@pytest.mark.parametrize("name, value", [("root_adaptive_noise", 0.5), ("root_adaptive_noise", 20000.0),
+                                         ("root_velocity_decay", -0.1), ("root_velocity_decay", 101.0)])
+def test_manoeuvre_parameters_live(context, tmp_path, name: str, value: float) -> None:
+    """The adaptive process noise and the velocity decay reach the root state live; an invalid value is refused
+    and changes nothing."""
+    lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(tiny_checkpoint(tmp_path)))
+    try:
+        assert lifter.set_parameters([Parameter("root_adaptive_noise", value=1.0),
+                                      Parameter("root_velocity_decay", value=0.0)])[0].successful
+        options = lifter._lifter.roots.options
+        assert options.root_adaptive_noise == 1.0 and options.root_velocity_decay == 0.0
+        refused = lifter.set_parameters([Parameter(name, value=value)])[0]
+        assert not refused.successful and name in refused.reason
+        assert lifter._lifter.roots.options == options
+    finally:
+        lifter.destroy_node()
+
+
 def test_velocity_arrows_opt_in() -> None:
     """An ARROW from the root along 0.5 s of its velocity where known, a DELETE where not; expiry deletes it too."""
     joints = np.zeros((2, 17, 3)) + [[[1.0, 0.0, 4.0]], [[0.0, 0.0, 3.0]]]

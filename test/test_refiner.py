@@ -1,4 +1,4 @@
-"""The learned pose refiner (pure): a linear causal map over the last HISTORY lifted frames; it never looks
+"""The learned pose refiner (pure): a linear causal map over the last K lifted frames; it never looks
 ahead; a gap is held, a restart pads; it is handed out only for the lifter weights it was trained for (sha256);
 the shipped weights load and fit their history."""
 from __future__ import annotations
@@ -17,11 +17,12 @@ from mpm_ros.backend_setup import pose_refiner
 
 PERIOD = 33_333_333
 J = 17
+K = 8  # the pure tests' history (a weights file sets its own; the shipped one HISTORY)
 
 
 def weights(seed: int = 0, scale: float = 0.01) -> RefinerWeights:
     rng = np.random.default_rng(seed)
-    return RefinerWeights(rng.normal(scale=scale, size=(HISTORY * J * 3, J * 3)).astype(np.float32),
+    return RefinerWeights(rng.normal(scale=scale, size=(K * J * 3, J * 3)).astype(np.float32),
                           rng.normal(scale=scale, size=J * 3).astype(np.float32), "lifter", "ab" * 32)
 
 
@@ -30,7 +31,7 @@ def run(refiner: PoseRefiner, frames: np.ndarray, stamps: list[int]) -> np.ndarr
 
 
 def test_zero_weights_are_the_identity() -> None:
-    zero = RefinerWeights(np.zeros((HISTORY * J * 3, J * 3), np.float32), np.zeros(J * 3, np.float32), "l", "s")
+    zero = RefinerWeights(np.zeros((K * J * 3, J * 3), np.float32), np.zeros(J * 3, np.float32), "l", "s")
     frames = np.random.default_rng(1).normal(size=(12, J, 3))
     np.testing.assert_allclose(run(PoseRefiner(zero), frames, [f * PERIOD for f in range(12)]), frames, atol=1e-6)
 
@@ -46,11 +47,11 @@ def test_causal_a_later_frame_changes_no_earlier_output() -> None:
 
 
 def test_history_is_the_last_frames_padded_at_a_start() -> None:
-    frames = np.random.default_rng(3).normal(size=(HISTORY + 3, J, 3))
+    frames = np.random.default_rng(3).normal(size=(K + 3, J, 3))
     refiner = PoseRefiner(weights())
     out = run(refiner, frames, [f * PERIOD for f in range(len(frames))])
-    padded = np.concatenate([np.repeat(frames[:1], HISTORY - 1, axis=0), frames])
-    expected = refine(np.stack([padded[f:f + HISTORY] for f in range(len(frames))]), weights())
+    padded = np.concatenate([np.repeat(frames[:1], K - 1, axis=0), frames])
+    expected = refine(np.stack([padded[f:f + K] for f in range(len(frames))]), weights())
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
@@ -59,10 +60,10 @@ def test_gap_is_held_and_a_restart_pads() -> None:
     stamps = [f * PERIOD for f in range(10)] + [12 * PERIOD]  # two frames missing
     refiner = PoseRefiner(weights(), reset_after_s=1.0)
     out = run(refiner, frames[:11], stamps)
-    held = np.concatenate([frames[:10], frames[9:10], frames[9:10], frames[10:11]])[-HISTORY:]
+    held = np.concatenate([frames[:10], frames[9:10], frames[9:10], frames[10:11]])[-K:]
     np.testing.assert_allclose(out[-1], refine(held[None], weights())[0], atol=1e-5)
     back = refiner.filter(5 * PERIOD, (5,), frames[11][None])[0]  # stamps back: a fresh history
-    np.testing.assert_allclose(back, refine(np.repeat(frames[11][None, None], HISTORY, 1), weights())[0], atol=1e-5)
+    np.testing.assert_allclose(back, refine(np.repeat(frames[11][None, None], K, 1), weights())[0], atol=1e-5)
 
 
 def test_handed_out_only_for_its_lifter(tmp_path: Path) -> None:
@@ -80,6 +81,23 @@ def test_handed_out_only_for_its_lifter(tmp_path: Path) -> None:
     weights_path.write_text(json.dumps({"weights": [[0.0]], "bias": [0.0, 1.0]}))
     with pytest.raises(ValueError, match="history"):
         load_refiner("r", tmp_path)
+
+
+def test_taps_file_is_one_filter_shared_by_every_coordinate(tmp_path: Path) -> None:
+    """{"taps": K values}: output = newest + sum_k taps[k] x frame k, the same for every coordinate; K sets the
+    history; taps that are no filter are refused."""
+    weights_path, sidecar = weight_files("t", tmp_path)
+    sidecar.write_text(json.dumps({"lifter": "mpm_x", "lifter_sha256": "ab" * 32}))
+    taps = np.array([0.1, -0.3, 0.2], np.float32)
+    weights_path.write_text(json.dumps({"taps": taps.tolist(), "joints": J}))
+    loaded = load_refiner("t", tmp_path)
+    assert loaded.history == 3
+    history = np.random.default_rng(5).normal(size=(2, 3, J, 3))
+    np.testing.assert_allclose(refine(history, loaded), history[:, -1] + np.einsum("k,nkjc->njc", taps, history),
+                               atol=1e-5)
+    weights_path.write_text(json.dumps({"taps": [[0.1]], "joints": J}))
+    with pytest.raises(ValueError, match="no causal filter"):
+        load_refiner("t", tmp_path)
 
 
 def test_shipped_refiner_loads_and_names_its_lifter() -> None:

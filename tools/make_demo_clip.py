@@ -6,6 +6,12 @@ CC BY-NC 4.0; HDM05, CC BY-SA 3.0; CMU Graphics Lab Motion Capture Database). Ot
 from mpm_model.data.synthetic, labelled "synthetic-procedural (not captured)" in `source`.
 
     .venv/bin/python tools/make_demo_clip.py [--out mpm_model/assets/demo_clip.npz]
+
+`--sequences WORD,...` writes instead the WHOLE test-slice sequences whose names contain one of the words
+(resampled to 30 fps): docs/TEMPORAL.md's fast-motion condition, re-made on demand (never committed):
+
+    .venv/bin/python tools/make_demo_clip.py --sequences dash,run,throw,hop,jog,kick,indian,salsa \
+        --out /tmp/fast_clip.npz
 """
 from __future__ import annotations
 
@@ -49,6 +55,15 @@ def from_test_slice(path: Path) -> list[MocapSequence]:
     return clips
 
 
+def selected(path: Path, words: list[str]) -> list[MocapSequence]:
+    """Every sequence whose name contains one of `words`, whole, resampled to CLIP_FPS, in the file's order."""
+    clips = [resample(seq, CLIP_FPS) for seq in load_mocap(path, drop_nonfinite=True)
+             if any(word in seq.name for word in words)]
+    if not clips:
+        raise SystemExit(f"no sequence of {path} has one of {words} in its name")
+    return [MocapSequence(c.name, c.subject, CLIP_FPS, c.poses3d, _credit(c.source)) for c in clips]
+
+
 def synthetic() -> list[MocapSequence]:
     return [MocapSequence(s.name, s.subject, s.fps, s.poses3d, SYNTHETIC_SOURCE)
             for s in synthetic_sequences(NUM_SEQUENCES, int(CLIP_SECONDS * CLIP_FPS), CLIP_FPS, seed=2024)]
@@ -58,8 +73,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--test-slice", type=Path, default=TEST_SLICE, help="real mocap to cut from, if present")
+    parser.add_argument("--sequences", type=lambda text: [w for w in text.split(",") if w],
+                        help="comma-separated words: the whole test-slice sequences whose names contain one")
     args = parser.parse_args(argv)
-    clips = from_test_slice(args.test_slice) if args.test_slice.is_file() else synthetic()
+    if args.sequences:
+        clips = selected(args.test_slice, args.sequences)
+    else:
+        clips = from_test_slice(args.test_slice) if args.test_slice.is_file() else synthetic()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_mocap(args.out, clips)
     size = args.out.stat().st_size

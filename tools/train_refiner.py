@@ -5,15 +5,29 @@ robot camera of make demo-rgbd, with make_bag's detector model (2 px jitter, 5 %
 the lifter runs on every frame's causal window exactly as the streaming window buffer builds it (masked padding
 at the start, masked joints zeroed); its root-relative outputs and the truth are cached (.npz). `fit`: least
 squares (`solve`) from the last K lifted frames to the truth of the newest (a residual on the newest frame),
-written to mpm_model/weights (JSON) with a sidecar naming the lifter file and its sha256. `eval`: raw lifter, One Euro settings and the refiner on a cache, as a
-table (MPJPE, acceleration error, lag; all frames and the fast-motion sequences). Train on the train file only.
+written to mpm_model/weights (JSON) with a sidecar naming the lifter file and its sha256. `eval`: raw lifter,
+One Euro settings and the refiner on a cache, as a table (MPJPE, acceleration error, lag; all frames and the
+fast-motion sequences). `retrain`: both `data` runs and the `fit` below in one command. Train on the train file only.
+
+After shipping new lifter weights (same name mpm_t27_causal, or --checkpoint NAME), ONE command retrains the
+refiner: 45,186 frames of the train file through the lifter (30,000 seen by make_bag's camera, 15,000 by the
+robot camera), then the fit, writing mpm_model/weights/pose_refiner_t27_causal.weights.json and its sidecar
+pose_refiner_t27_causal.json (the lifter's sha256: the node uses the refiner only with that lifter file). It took
+6 min wall on 2 loaded cores (12:04-12:11 UTC 2026-12-06 with the two test caches; ~3 GB RAM for the fit):
+
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python tools/train_refiner.py retrain   # [--checkpoint NAME]
+
+which is the same as
 
     export OMP_NUM_THREADS=1 T=../shared/data/mocap_h36m17_train.npz S=../shared/data/mocap_h36m17_test_slice.npz
     nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 30000 --out out/refiner/train.npz
     nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 15000 --scene robot --seed 1 \
-        --out out/refiner/train_robot.npz                              # ~8 + 4 min on 2 loaded cores
-    .venv/bin/python tools/train_refiner.py fit --data out/refiner/train.npz out/refiner/train_robot.npz  # --validate
-    .venv/bin/python tools/train_refiner.py data --mocap $S --out out/refiner/test.npz  # and --scene robot
+        --out out/refiner/train_robot.npz
+    nice -n 10 .venv/bin/python tools/train_refiner.py fit --data out/refiner/train.npz out/refiner/train_robot.npz
+
+Check it (never trained on: the test slice) with `fit ... --validate` (a held-out fifth of the train chunks) and
+
+    .venv/bin/python tools/train_refiner.py data --mocap $S --out out/refiner/test.npz   # and --scene robot
     .venv/bin/python tools/train_refiner.py eval --data out/refiner/test.npz
 """
 from __future__ import annotations
@@ -34,7 +48,9 @@ from mpm_ros.bags import rgbd_scene
 from mpm_ros.bags.make_bag import PersonTrack, frame_scene, observe
 
 ROOT = Path(__file__).resolve().parents[1]
+TRAIN_FILE = ROOT.parent / "shared" / "data" / "mocap_h36m17_train.npz"
 FPS, PERIOD_NS, CHUNK = 30.0, 33_333_333, 240  # frames per sequence chunk (8 s): many people, many views
+MIN_FRAMES = 11  # shorter sequences are left out of the data
 FAST = ("indian", "salsa", "kick", "jog", "hop", "throw", "run", "dash", "punch", "martial")
 SETTINGS = {"One Euro 2.0/20 (today's smoothing:=true)": SmoothingOptions(True, 2.0, 20.0),
             "One Euro 1.0/5": SmoothingOptions(True, 1.0, 5.0), "One Euro 4.0/20": SmoothingOptions(True, 4.0, 20.0)}
@@ -83,7 +99,7 @@ def make_data(args: argparse.Namespace) -> None:
         seq = sequences[i]
         start = int(rng.integers(0, max(1, len(seq) - CHUNK))) if args.frames else 0
         poses = seq.poses3d[start:start + CHUNK] if args.frames else seq.poses3d
-        if len(poses) < HISTORY + 3:
+        if len(poses) < MIN_FRAMES:
             continue
         t, p = lift(backend, poses, rng, args.scene)
         truth.append(t), lifted.append(p), sequence.append(np.full(len(t), len(names))), names.append(seq.name)
@@ -96,12 +112,12 @@ def make_data(args: argparse.Namespace) -> None:
                         sequence=np.concatenate(sequence), names=np.array(names), checkpoint=args.checkpoint)
 
 
-def histories(lifted: np.ndarray, sequence: np.ndarray) -> np.ndarray:
-    """(N, J, 3) + (N,) sequence ids → (N, K, J, 3) each frame's last K frames of its sequence (oldest first; the
-    first frame repeated before the start, as the streaming refiner does)."""
+def histories(lifted: np.ndarray, sequence: np.ndarray, size: int) -> np.ndarray:
+    """(N, J, 3) + (N,) sequence ids → (N, K = size, J, 3) each frame's last K frames of its sequence (oldest
+    first; the first frame repeated before the start, as the streaming refiner does)."""
     starts = np.searchsorted(sequence, sequence, side="left") if np.all(np.diff(sequence) >= 0) else None
     assert starts is not None, "frames must be grouped by sequence"
-    index = np.maximum(np.arange(len(lifted))[:, None] - np.arange(HISTORY - 1, -1, -1)[None], starts[:, None])
+    index = np.maximum(np.arange(len(lifted))[:, None] - np.arange(size - 1, -1, -1)[None], starts[:, None])
     return lifted[index]
 
 
@@ -123,20 +139,17 @@ def solve(history: np.ndarray, lifted: np.ndarray, truth: np.ndarray, sequence: 
     truth's (SmoothNet's acceleration error, within a sequence), plus a ridge penalty → (K*J*3, J*3) weights and
     (J*3,) bias. `shared`: one K-tap causal filter for every coordinate (no bias; the same whatever the view),
     else a full linear map of the history (it also learns view-dependent pose corrections)."""
-    n, coords = len(history), lifted[0].size
-    x = history.reshape(n, HISTORY, coords)  # (N, K, C)
+    n, size, coords = len(history), history.shape[1], lifted[0].size
+    x = history.reshape(n, size, coords)  # (N, K, C)
     y = (truth - lifted).reshape(n, coords)  # (N, C): the residual on the newest lifted frame
     within = np.flatnonzero(sequence[2:] == sequence[:-2]) + 2  # frames whose two predecessors are their sequence's
     second = lambda a: a[within] - 2 * a[within - 1] + a[within - 2]  # noqa: E731
     dy = second(truth.reshape(n, coords)) - second(lifted.reshape(n, coords))  # (N', C)
     if shared:
-        taps, dtaps = x.transpose(0, 2, 1).reshape(-1, HISTORY), second(x).transpose(0, 2, 1).reshape(-1, HISTORY)
-        w = np.linalg.solve(taps.T @ taps + smooth * dtaps.T @ dtaps + ridge * n * np.eye(HISTORY),
+        taps, dtaps = x.transpose(0, 2, 1).reshape(-1, size), second(x).transpose(0, 2, 1).reshape(-1, size)
+        w = np.linalg.solve(taps.T @ taps + smooth * dtaps.T @ dtaps + ridge * n * np.eye(size),
                             taps.T @ y.reshape(-1) + smooth * dtaps.T @ dy.reshape(-1))  # (K,)
-        weights = np.zeros((HISTORY * coords, coords))
-        for k in range(HISTORY):
-            weights[k * coords + np.arange(coords), np.arange(coords)] = w[k]
-        return weights, np.zeros(coords)
+        return np.kron(w[:, None], np.eye(coords)), np.zeros(coords)
     full = np.concatenate([x.reshape(n, -1), np.ones((n, 1))], 1)  # (N, K*C + 1)
     dfull = second(full)
     penalty = ridge * n * np.eye(full.shape[1])
@@ -150,7 +163,7 @@ def fit(args: argparse.Namespace) -> None:
     """Fit (solve) on the caches and write the weights + sidecar; `--validate`: fit on 4/5 of the sequences and
     print the scores of the other fifth (lifter alone beside it), write nothing."""
     data = load_caches(args.data)
-    history, sequence = histories(data["lifted"], data["sequence"]), data["sequence"]  # (N, K, J, 3)
+    history, sequence = histories(data["lifted"], data["sequence"], args.history), data["sequence"]  # (N, K, J, 3)
     lifted, truth, n = data["lifted"], data["truth"], len(history)
     if args.validate:
         held = sequence % 5 == 0
@@ -164,13 +177,21 @@ def fit(args: argparse.Namespace) -> None:
     checkpoint = resolve(str(data["checkpoint"]))
     out, sidecar = weight_files(args.name)
     rounded = np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])  # float32 precision, plain JSON
-    out.write_text(json.dumps({"weights": rounded(weights).tolist(), "bias": rounded(bias).tolist()}))
+    coords = lifted[0].size
+    out.write_text(json.dumps({"taps": rounded(weights[::coords, 0]).tolist(), "joints": coords // 3} if args.shared
+                              else {"weights": rounded(weights).tolist(), "bias": rounded(bias).tolist()}))
     sidecar.write_text(json.dumps({
         "lifter": Path(checkpoint).stem, "lifter_sha256": file_sha256(checkpoint),
-        "history": HISTORY, "ridge": args.ridge, "smooth": args.smooth, "shared": args.shared, "frames": n,
-        "sequences": int(len(data["names"])), "caches": [str(p) for p in args.data],
+        "history": args.history, "ridge": args.ridge, "smooth": args.smooth, "shared": args.shared, "frames": n,
+        "sequences": int(len(data["names"])), "caches": [_shown(p) for p in args.data],
         "trained_with": "python tools/train_refiner.py data/fit (docs/TEMPORAL.md)"}, indent=2) + "\n")
     print(f"wrote {out} and its sidecar: {n} frames, ridge {args.ridge}, smooth {args.smooth}, shared {args.shared}")
+
+
+def _shown(path: Path) -> str:
+    """A path as the sidecar records it: relative to the repository when inside it (no machine's layout)."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
 
 
 def scores(truth: np.ndarray, pred: np.ndarray, sequence: np.ndarray) -> dict[str, float]:
@@ -198,7 +219,8 @@ def evaluate(args: argparse.Namespace) -> None:
         outputs[name] = np.concatenate([np.array([smoother.filter(int(1e12 * s) + f * PERIOD_NS, (1,), p[None])[0]
                                                   for f, p in enumerate(lifted[sequence == s])])
                                         for s in np.unique(sequence)])
-    outputs["learned refiner"] = refine(histories(lifted, sequence), load_refiner(args.name))
+    refiner = load_refiner(args.name)
+    outputs["learned refiner"] = refine(histories(lifted, sequence, refiner.history), refiner)
     print(f"{len(np.unique(sequence))} sequences, {len(truth)} frames ({fast.sum()} fast-motion) at 30 fps, 2 px "
           f"jitter, {data['checkpoint']}\n| output | MPJPE mm | accel. error mm/frame² | lag frames | fast: MPJPE | "
           "fast: accel. error | fast: lag |\n|---|---:|---:|---:|---:|---:|---:|")
@@ -206,6 +228,16 @@ def evaluate(args: argparse.Namespace) -> None:
         a, f = scores(truth, pred, sequence), scores(truth[fast], pred[fast], sequence[fast])
         print(f"| {name} | {a['mpjpe']:.1f} | {a['accel']:.2f} | {a['lag']} | {f['mpjpe']:.1f} | {f['accel']:.2f} | "
               f"{f['lag']} |")
+
+
+def retrain(args: argparse.Namespace) -> None:
+    """The docstring's data + data + fit sequence, with their defaults."""
+    caches = [args.out_dir / "train.npz", args.out_dir / "train_robot.npz"]
+    main(["data", "--mocap", str(args.mocap), "--frames", "30000", "--checkpoint", args.checkpoint,
+          "--out", str(caches[0])])
+    main(["data", "--mocap", str(args.mocap), "--frames", "15000", "--scene", "robot", "--seed", "1",
+          "--checkpoint", args.checkpoint, "--out", str(caches[1])])
+    main(["fit", "--data", *map(str, caches)])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -223,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     fitting.add_argument("--data", type=Path, nargs="+", required=True)
     fitting.add_argument("--ridge", type=float, default=1e-3)
     fitting.add_argument("--smooth", type=float, default=3.0, help="weight of the acceleration error")
+    fitting.add_argument("--history", type=int, default=HISTORY, help="K: lifted frames each output looks at")
     fitting.add_argument("--full", dest="shared", action="store_false", help="a full linear map of the history "
                          "instead of one causal filter shared by every coordinate")
     fitting.add_argument("--validate", action="store_true", help="score on a held-out fifth, write nothing")
@@ -230,8 +263,12 @@ def main(argv: list[str] | None = None) -> None:
     evaluation = commands.add_parser("eval", help="table: lifter, One Euro, refiner")
     evaluation.add_argument("--data", type=Path, required=True)
     evaluation.add_argument("--name", default=DEFAULT_REFINER, help="weights name in mpm_model/weights")
+    again = commands.add_parser("retrain", help="data (both cameras) + fit: after new lifter weights")
+    again.add_argument("--mocap", type=Path, default=TRAIN_FILE)
+    again.add_argument("--checkpoint", default="mpm_t27_causal")
+    again.add_argument("--out-dir", type=Path, default=ROOT / "out" / "refiner", help="where the caches go")
     args = parser.parse_args(argv)
-    {"data": make_data, "fit": fit, "eval": evaluate}[args.command](args)
+    {"data": make_data, "fit": fit, "eval": evaluate, "retrain": retrain}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Per-track root state (ROS-free, numpy): the root as position + velocity in the camera frame, a constant-velocity
-Kalman filter fed by each output frame's root fit (placement.place) with that fit's own uncertainty.
+"""Per-track root state (ROS-free, numpy): the root as position + velocity in the camera frame, a Kalman filter
+(velocity decaying towards zero, adaptive process noise) fed by each output frame's root fit (placement.place) with
+that fit's own uncertainty.
 
 Why: a root fit judges every frame alone. The 2D fit guesses the distance from the person's size, so its error
 lies along the viewing ray and grows with the distance (`root_reprojection_sigma` x distance); a depth fit is good
@@ -14,6 +15,15 @@ did move, or upstream switched identities) and without one the skeleton goes bac
 Predictions only exist while the track has output frames: the window buffer emits a frame when the person has
 keypoints in it, so a person with none at all gets no output (there is no pose to place); their state waits, and
 is used again if they come back within `root_max_prediction`, else restarted.
+
+Adaptive process noise (`root_adaptive_noise`): a constant process noise cannot serve both a walker seen by depth
+(low noise: smooth, predicted through a pole) and a far runner who stops or turns (the state overshoots by metres).
+The mean of the last ~ADAPT_FITS accepted innovations is tested against their spread, measured over the last
+~SPREAD_FITS (not the nominal measurement noise, which for a 2D fit also holds its slow bias): white noise averages
+out, a manoeuvre does not, and the process noise grows by that ratio (at most `root_adaptive_noise` x) until the
+state has caught up. Only accepted fits count: a gated fit (a pole, a wrong depth group) never loosens the
+gate. The velocity decays towards zero with time constant `root_velocity_decay` (people stop and turn; a constant
+velocity carried through a stop is the overshoot).
 
 Resets, each counted: the track unseen for longer than `track_timeout` (an id reused: `temporal.reset_stale`), its
 stamps going back (`temporal.reset_stamp_back`), another camera matrix (`temporal.reset_camera_changed`). A
@@ -38,9 +48,12 @@ DEPTH_SIGMA0_M = 0.04  # a depth fit along the ray: body shape and surface offse
 INITIAL_SPEED_SIGMA = 1.5  # m/s: a new track's unknown velocity (a brisk walk)
 GATE_FLOOR_M = 0.15  # the gate never rejects a fit this close (x root_gate) to the prediction: a turn, a stop
 CONFIRM_UPDATES = 3  # accepted fits before a state is believed: until then an outlier restarts it (no prediction)
+ADAPT_FITS = 3.0  # the mean innovation's memory (fits, exponential): a manoeuvre is caught within a few frames
+SPREAD_FITS = 20.0  # the innovations' spread's memory (fits, exponential)
+SPREAD_FLOOR_M2 = 1e-3  # added to the spread: a still person's near-identical fits are no manoeuvre
 _EYE3 = np.eye(3)
 _GATE_FLOOR = GATE_FLOOR_M ** 2 * _EYE3
-# constant-velocity process noise = q (dt^4/4 PP + dt^3/2 PV + dt^2 VV) (white acceleration, per axis)
+# process noise = q (dt^4/4 PP + dt^3/2 PV + dt^2 VV) (white acceleration, per axis; the constant-velocity form)
 _PP, _PV, _VV = (np.kron(block, _EYE3) for block in (np.array([[1.0, 0], [0, 0]]), np.array([[0, 1.0], [1, 0]]),
                                                       np.array([[0, 0], [0, 1.0]])))
 
@@ -53,15 +66,20 @@ class TemporalOptions:
     pose_refiner: bool = tunable(True, "Learned causal refiner on the root-relative pose (used only with the lifter "
                                  "weights it was trained for; otherwise, or when false, the One Euro smoothing "
                                  "parameters apply)")
-    root_filter: bool = tunable(True, "Per-track root state (constant-velocity Kalman filter in the camera frame): "
-                                "filtered root, velocity and covariance out, outlier fits gated, short losses "
-                                "predicted (placement PREDICTED)")
+    root_filter: bool = tunable(True, "Per-track root state (Kalman filter of position and velocity in the camera "
+                                "frame): filtered root, velocity and covariance out, outlier fits gated, short "
+                                "losses predicted (placement PREDICTED)")
     root_acceleration: float = tunable(5.0, "Root acceleration the filter expects (m/s², its process noise): "
                                        "higher follows sudden moves sooner, smooths less", 0.01, 100.0)
     root_gate: float = tunable(3.0, "A root fit farther than this many standard deviations (Mahalanobis) from "
                                "the prediction is rejected (counted temporal.root_gated)", 1.0, 100.0)
     root_max_prediction: float = tunable(1.0, "Longest time (s) a root is predicted without an accepted fit "
                                          "(placement PREDICTED); 0 = never predicted", 0.0, 10.0)
+    root_adaptive_noise: float = tunable(100.0, "Most the process noise may grow (x) while the recent innovations "
+                                         "show a manoeuvre (a stop, a turn) the state has not followed; 1 = fixed "
+                                         "process noise", 1.0, 10000.0)
+    root_velocity_decay: float = tunable(3.0, "Time constant (s) of the root velocity's decay towards zero (people "
+                                         "stop and turn); 0 = constant velocity", 0.0, 100.0)
     root_reprojection_sigma: float = tunable(0.1, "Standard deviation of a 2D-fit root along the viewing ray, as a "
                                              "fraction of its distance", 0.001, 1.0)
 
@@ -99,6 +117,9 @@ class _Track:
     covariance: np.ndarray  # (6, 6)
     updates: int  # accepted measurements since the (re)start
     method: int  # the last accepted measurement's placement
+    mean_innovation: np.ndarray  # (3,) recent accepted innovations, exponentially averaged (ADAPT_FITS)
+    spread: np.ndarray  # (3, 3) their second moment over SPREAD_FITS (starts at the first fit's covariance)
+    manoeuvre: float = 1.0  # the mean against its spread under white noise (1 = the model fits): scales q
 
 
 class RootFilter:
@@ -165,6 +186,7 @@ class RootFilter:
             innovation = fit - track.state[:3]  # (3,)
             s = track.covariance[:3, :3] + r
             if innovation @ np.linalg.inv(s + _GATE_FLOOR) @ innovation <= self.options.root_gate ** 2:
+                self._adapt(track, innovation)
                 gain = track.covariance[:, :3] @ np.linalg.inv(s)  # (6, 3) = P H^T S^-1
                 track.state = track.state + gain @ innovation
                 track.covariance = track.covariance - gain @ track.covariance[:3, :]
@@ -189,15 +211,30 @@ class RootFilter:
         covariance[:3, :3] = measurement_covariance(fit, method, self.options)
         covariance[3:, 3:] = INITIAL_SPEED_SIGMA ** 2 * np.eye(3)
         self._tracks[track_id] = _Track(stamp_ns, stamp_ns, k.copy(), np.concatenate([fit, np.zeros(3)]),
-                                        covariance, 1, method)
+                                        covariance, 1, method, np.zeros(3), covariance[:3, :3].copy())
         return method
 
+    @staticmethod
+    def _adapt(track: _Track, innovation: np.ndarray) -> None:
+        """Update the manoeuvre ratio with an accepted (3,) innovation: the exponential mean m (weight w) of white
+        innovations of covariance S has covariance ~ w / (2 - w) S, so m^T S^-1 m (2 - w) / w / 3 is ~1 while the
+        model fits and grows when the innovations keep one sign (the state trails the person). S: their measured
+        spread (SPREAD_FITS)."""
+        w, w_spread = 1.0 / ADAPT_FITS, 1.0 / SPREAD_FITS
+        track.mean_innovation = (1 - w) * track.mean_innovation + w * innovation
+        track.spread = (1 - w_spread) * track.spread + w_spread * np.outer(innovation, innovation)
+        m = track.mean_innovation
+        track.manoeuvre = float(m @ np.linalg.inv(track.spread + SPREAD_FLOOR_M2 * _EYE3) @ m) * (2 - w) / w / 3
+
     def _predict(self, track: _Track, stamp_ns: int) -> None:
-        """Constant velocity to stamp_ns; white-noise acceleration of root_acceleration (m/s²) as process noise."""
+        """The state to stamp_ns: velocity decaying with root_velocity_decay (0: constant velocity); white-noise
+        acceleration of root_acceleration (m/s²) as process noise, grown by the manoeuvre ratio (_adapt)."""
         dt = (stamp_ns - track.stamp_ns) * 1e-9
-        transition = np.eye(6)
-        transition[:3, 3:] = dt * _EYE3
-        q = self.options.root_acceleration ** 2
+        transition, tau = np.eye(6), self.options.root_velocity_decay
+        decay = np.exp(-dt / tau) if tau > 0 else 1.0
+        transition[:3, 3:] = (tau * (1 - decay) if tau > 0 else dt) * _EYE3
+        transition[3:, 3:] = decay * _EYE3
+        q = self.options.root_acceleration ** 2 * min(max(track.manoeuvre, 1.0), self.options.root_adaptive_noise)
         track.state = transition @ track.state
         track.covariance = transition @ track.covariance @ transition.T + q * (
             dt ** 4 / 4 * _PP + dt ** 3 / 2 * _PV + dt ** 2 * _VV)
