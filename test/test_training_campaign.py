@@ -74,14 +74,15 @@ def test_a_longer_window_starts_from_the_default_and_counts_windows_across_calls
     both checkpoints (the compact one in OUT, the full one in --state)."""
     out, args = tmp_path / "out", ["--plan", "warm", "--runs", "t81_causal_la3", "--init-from", "mpm_t27_causal",
                                    "--init-embed", "extend", "--state", str(tmp_path / "state")]
+    inherited = int(read_checkpoint("mpm_t27_causal")["extra"].get("windows", 0))  # the source's count comes along
     run = _call(data, out, *args)["runs"]["t81_causal_la3"]
     assert run["init"]["init"] == "from:mpm_t27_causal" and run["init"]["transfer"]["resized"] == 1
-    assert run["spec"]["embed"] == "extend" and run["windows"] == 4
+    assert run["spec"]["embed"] == "extend" and run["windows"] == inherited + 4
     run = _call(data, out, *args)["runs"]["t81_causal_la3"]
-    assert run["step"] == 2 and run["windows"] == 8 and run["init"]["init"] == "from:mpm_t27_causal"
+    assert run["step"] == 2 and run["windows"] == inherited + 8 and run["init"]["init"] == "from:mpm_t27_causal"
     for path in (out / "t81_causal_la3.pt", tmp_path / "state" / "t81_causal_la3.pt"):
         _, cfg, meta = load_checkpoint(path, kind="lifter")
-        assert cfg.window == 81 and meta["extra"]["windows"] == 8
+        assert cfg.window == 81 and meta["extra"]["windows"] == inherited + 8
     adam = read_checkpoint(tmp_path / "state" / "t81_causal_la3.pt")["optimizer"]["state"][0]
     assert float(adam["step"]) == 2  # the second call continued the optimizer from --state (a fresh one says 1)
 
