@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,8 @@ from mpm_model.orientations import joint_orientations
 from mpm_model.rotations import quaternion_multiply
 from mpm_ros.bags import bag_io
 from mpm_ros.bags.make_bag import make_bag
-from mpm_ros.bags.report import compute_report, format_table, load_run, main
+from mpm_ros.bags.report import LAGS, compute_report, format_table, load_run, main
+from mpm_ros.bags.run_data import Prediction, RunData
 
 LATENCY_NS = 5_000_000
 JOINT_OFFSET_M = 0.017  # added to one joint of track 2 → MPJPE 1 mm
@@ -153,6 +155,45 @@ def test_lag_and_root_velocity_error(bags: tuple[Path, Path]) -> None:
     assert velocity["count"] == 20 and velocity["median_m_s"] == pytest.approx(0.5)
     table = format_table(report)
     assert "lag 1 frame(s)" in table and "root velocity error: median 0.500 m/s" in table
+
+
+def _walk_run(frames: int, late: int, gaps: tuple[int, ...] = (), bad_first: int = 0, step_m: float = 0.01) -> RunData:
+    """One track walking a random pose path (root-relative truth, `step_m` per frame and joint) whose output at
+    frame i shows the truth of frame i - late; no output at the `gaps` frames; the first `bad_first` outputs of
+    each run of consecutive outputs are 0.3 m off at one joint (a fresh window's worse answers)."""
+    rng = np.random.default_rng(0)
+    truth = np.cumsum(rng.normal(0.0, step_m, (frames, 17, 3)), axis=0)  # (F, J, 3)
+    truth -= truth[:, :1]
+    stamps = [1_000 + 33 * i for i in range(frames)]
+    predictions, since_gap = [], 0
+    for i in range(frames):
+        if i in gaps:
+            since_gap = 0
+            continue
+        joints = truth[min(max(i - late, 0), frames - 1)].copy()
+        joints[5] += 0.3 if since_gap < bad_first else 0.0
+        since_gap += 1
+        predictions.append(Prediction(stamps[i], stamps[i], 1, joints))
+    return RunData(predictions, {(s, 1): t for s, t in zip(stamps, truth)}, Counter({1: frames}), set(stamps),
+                   [(p.stamp_ns, p.stamp_ns) for p in predictions])
+
+
+@pytest.mark.parametrize("late", list(LAGS))
+def test_the_lag_of_outputs_shifted_by_k_frames_is_k(late: int) -> None:
+    """+k = each output shows the truth of k frames before its stamp (late); -k = of k frames after (early)."""
+    motion = compute_report(_walk_run(60, late))["motion"]
+    assert motion["lag_frames"] == late and motion["mpjpe_by_shift_mm"][str(late)] == pytest.approx(0.0, abs=1e-9)
+    assert motion["lag_at_edge"] == (late in (LAGS[0], LAGS[-1]))
+    assert f"lag {late} frame(s)" in format_table(compute_report(_walk_run(60, late)))
+
+
+def test_every_shift_judges_the_same_outputs() -> None:
+    """Worse first outputs after each gap (fresh windows) must not pull the lag: a shift that left out each run's
+    first outputs used to win (lag 4 on main for these on-time outputs)."""
+    run = _walk_run(200, 0, gaps=(40, 80, 120, 160), bad_first=4, step_m=0.0003)
+    motion = compute_report(run)["motion"]
+    assert motion["lag_frames"] == 0 and motion["lag_outputs"] == sum(n - (LAGS[-1] - LAGS[0]) for n in (40, 39, 39, 39, 39))
+    assert len(motion["mpjpe_by_shift_mm"]) == len(LAGS)
 
 
 def test_cli_writes_json_and_pngs(bags: tuple[Path, Path], tmp_path: Path) -> None:

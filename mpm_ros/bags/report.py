@@ -83,17 +83,19 @@ def placement_report(run: RunData, track: int | None = None) -> dict[str, Any]:
 
 
 MOTION_KEYS = ("velocity_error_mm", "acceleration_mm", "true_acceleration_mm", "acceleration_error_mm")
-LAGS = range(-2, 5)  # frame shifts of the outputs against the truth tried for the lag
+LAGS = range(-4, 9)  # frame shifts tried for the lag: +s = an output matches the truth of s frames before its stamp
 
 
 def _shifted_mpjpe(runs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """(len(LAGS), 2): summed MPJPE and frames of the outputs shifted s frames later than the truth."""
+    """(len(LAGS), 2): summed MPJPE and count of outputs p[i] against the truth g[i - s] (s > 0: the output shows
+    the pose of s frames before its stamp, it is s frames late). Every shift judges the SAME outputs of each run
+    (those with a truth at every shift), so no shift gains by leaving out a run's first or last outputs."""
     out = np.zeros((len(LAGS), 2))
-    for i, s in enumerate(LAGS):
-        for p, g in runs:
-            a, b = (p[s:], g[:len(g) - s]) if s >= 0 else (p[:s], g[-s:])
-            if len(a):
-                out[i] += [np.linalg.norm(a - b, axis=-1).mean(-1).sum(), len(a)]
+    for p, g in runs:  # (n, J, 3) each, aligned by input frame
+        outputs = np.arange(LAGS[-1], len(p) + LAGS[0])  # (n',) with g[i - s] inside the run for every s
+        for k, s in enumerate(LAGS):
+            if len(outputs):
+                out[k] += [np.linalg.norm(p[outputs] - g[outputs - s], axis=-1).mean(-1).sum(), len(outputs)]
     return out
 
 
@@ -198,9 +200,13 @@ def _motion_over_tracks(per_track: dict[int, dict[str, Any]]) -> dict[str, Any]:
     rows = [row["motion"] for row in per_track.values() if row["motion"]["frames"]]
     frames = sum(r["frames"] for r in rows)
     shifted = np.sum([r["shifted"] for r in rows], axis=0) if rows else np.zeros((len(LAGS), 2))
-    lag = LAGS[int(np.argmin(shifted[:, 0] / np.maximum(shifted[:, 1], 1)))] if frames else None
+    by_shift = shifted[:, 0] / np.maximum(shifted[:, 1], 1) * 1e3 if shifted[:, 1].all() else None  # (len(LAGS),) mm
+    lag = None if by_shift is None else LAGS[int(np.argmin(by_shift))]
     return {key: (sum(r[key] * r["frames"] for r in rows) / frames if frames else None)
-            for key in MOTION_KEYS} | {"frames": frames, "lag_frames": lag}
+            for key in MOTION_KEYS} | {
+        "frames": frames, "lag_frames": lag, "lag_at_edge": lag in (LAGS[0], LAGS[-1]) if lag is not None else None,
+        "lag_outputs": int(shifted[0, 1]),
+        "mpjpe_by_shift_mm": None if by_shift is None else {str(s): float(e) for s, e in zip(LAGS, by_shift)}}
 
 
 def _number(text: str) -> float | int | str:
@@ -236,6 +242,7 @@ def format_table(report: dict[str, Any]) -> str:
         f"{_fmt(report['motion']['true_acceleration_mm'], 2)}), acceleration error "
         f"{_fmt(report['motion']['acceleration_error_mm'], 2)} mm/frame², lag {report['motion']['lag_frames']} "
         f"frame(s) over {report['motion']['frames']} frames",
+        format_lag(report["motion"]),
         f"root velocity error: median {_fmt(report['root_velocity']['median_m_s'], 3)} m/s, p90 "
         f"{_fmt(report['root_velocity']['p90_m_s'], 3)} m/s over {report['root_velocity']['count']} skeletons",
         "orientations: mean angle to the ground truth's (deg): " + ", ".join(
@@ -248,6 +255,17 @@ def format_table(report: dict[str, Any]) -> str:
     if report["node"]:
         lines.append("node: " + ", ".join(f"{k}={v}" for k, v in report["node"].items()))
     return "\n".join(lines)
+
+
+def format_lag(motion: dict[str, Any]) -> str:
+    """The MPJPE (mm) of the outputs against the truth s frames before their stamps, for every shift tried."""
+    curve = motion.get("mpjpe_by_shift_mm")
+    if not curve:
+        return "lag: no run of consecutive outputs long enough to shift"
+    edge = f"; at the edge of the {LAGS[0]:+d}..{LAGS[-1]:+d} searched: the true minimum may lie beyond" \
+        if motion["lag_at_edge"] else ""
+    return (f"lag: MPJPE mm of each output against the truth s frames before its stamp (+s = s frames late), over "
+            f"{motion['lag_outputs']} outputs: " + " ".join(f"{int(k):+d}:{v:.1f}" for k, v in curve.items()) + edge)
 
 
 def format_placement(report: dict[str, Any]) -> str:
