@@ -8,6 +8,7 @@ and truth wrongly; and a look-up that answers for the frame before reads exactly
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 from mpm_model.config import ModelConfig
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
-from mpm_model.untrained import tiny_config
+from mpm_model.untrained import random_checkpoint, tiny_config
 from mpm_ros.bags import bag_io
 from mpm_ros.bags.make_bag import make_bag
 from mpm_ros.bags.offline_run import offline_run
@@ -71,3 +72,18 @@ def test_an_answer_for_an_earlier_frame_is_that_many_frames_late(exact_bag: Path
     report = compute_report(offline_run(exact_bag, TruthLookup(tiny_config(9), exact_bag, late)))
     assert report["motion"]["lag_frames"] == late and report["motion"]["mpjpe_by_shift_mm"][str(late)] < 1.0
     assert LAGS[0] < 0 < late < LAGS[-1]
+
+
+def test_lag_probe_prints_a_row_per_bag(exact_bag: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """tools/lag_probe.py on a tiny random lifter (no refiner is trained for it): one row, a cell per shift."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import lag_probe
+
+    checkpoint = random_checkpoint(tmp_path / "tiny.pt", tiny_config(9))
+    lag_probe.main(["--bag", str(exact_bag), "--checkpoint", str(checkpoint), "--backend", "torch"])
+    out = capsys.readouterr().out
+    assert "pose refiner: no pose refiner" not in out and "pose refiner: pose refiner" in out
+    cells = [line for line in out.splitlines() if line.startswith("| bag: library")][0].strip("|").split("|")
+    lag = int(cells[4].replace("(edge)", ""))
+    assert len(cells) == 5 + len(LAGS) and lag in LAGS and ("(edge)" in cells[4]) == (lag in (LAGS[0], LAGS[-1]))
+    assert min(float(c) for c in cells[5:]) == pytest.approx(float(cells[5 + LAGS.index(lag)]))

@@ -30,5 +30,7 @@ def test_the_tool_on_a_tiny_checkpoint(tmp_path, capsys):
     target_shift.main(["--test", str(data), "--lifter", str(ckpt), "--max-shift", "2", "--stride", "8",
                        "--json", str(tmp_path / "shift.json")])
     row = [line for line in capsys.readouterr().out.splitlines() if str(ckpt) in line][0]
-    assert len(row.split("|")) == 2 + 5 + 1 + 1  # model, shifts -2..+2, best
+    assert len(row.split("|")) == 2 + 5 + 1 + 1 + 1  # model, shifts -2..+2, best, late (the report's sign)
+    best, late = (int(cell) for cell in row.split("|")[-3:-1])
+    assert late == -best
     assert (tmp_path / "shift.json").is_file()

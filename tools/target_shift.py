@@ -1,7 +1,9 @@
 """Which frame does a lifter's output match best? MPJPE (root-aligned, mm) of the reported pose against the
 true pose `shift` frames away from the model's target frame, on clean 2D (exact projections, H36M-like cameras)
 of the test slice, or with --detector on the training recipe's detector-like 2D errors. A model that reports its own target frame has its minimum at shift 0; a minimum at -1 means
-the output describes the frame before the one it is stamped with (issue 26).
+the output describes the frame before the one it is stamped with (issue 26): it is one frame late, which the bag
+report's lag (mpm_ros.bags.report: +s = s frames late) calls +1; the "late" column prints it in that sign.
+`--sequence` keeps the sequences whose name contains it (e.g. bow_tired: the slice clip of docs/TEMPORAL.md "Lag").
 
     .venv/bin/python tools/target_shift.py --test ../shared/data/mocap_h36m17_test_slice.npz \
         --lifter mpm_t27_causal --lifter mpm_t81_causal_la3 [--max-shift 3] [--stride 8]
@@ -17,7 +19,7 @@ import torch
 
 @torch.no_grad()
 def shift_errors(source: str, test: str, max_shift: int, stride: int, sources: tuple[str, ...] = (),
-                 detector: bool = False) -> dict[int, float]:
+                 detector: bool = False, sequence: str = "") -> dict[int, float]:
     """{shift: MPJPE mm} of `source`'s reported frame against the truth `shift` frames later (negative: earlier).
 
     Windows of window + 2·max_shift frames are cut around each anchor; the model sees the first `window` of them,
@@ -29,7 +31,8 @@ def shift_errors(source: str, test: str, max_shift: int, stride: int, sources: t
 
     model, cfg, _ = load_checkpoint(source, kind="lifter")
     model.eval()
-    seqs = [s for s in select_sequences(test, "all", 0.15, 0) if not sources or s.source in sources]
+    seqs = [s for s in select_sequences(test, "all", 0.15, 0)
+            if (not sources or s.source in sources) and sequence in s.name]
     ti = cfg.target_index
     view = ViewOptions(detector=DetectorModel() if detector else None)
     data = LiftingWindows(seqs, cfg.window + 2 * max_shift, stride=stride, cameras_per_seq=1, augment=False,
@@ -55,19 +58,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-shift", type=int, default=3)
     parser.add_argument("--stride", type=int, default=8, help="frames between windows")
     parser.add_argument("--source", action="append", default=[], help="only these mocap sources (repeatable)")
+    parser.add_argument("--sequence", default="", help="only sequences whose name contains this")
     parser.add_argument("--detector", action="store_true", help="detector-like 2D errors (the training recipe's)")
     parser.add_argument("--json", default=None, help="also write the table here")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     shifts = list(range(-args.max_shift, args.max_shift + 1))
-    print("| model | " + " | ".join(f"{s:+d}" for s in shifts) + " | best |")
-    print("| --- |" + " ---: |" * (len(shifts) + 1))
+    print("| model | " + " | ".join(f"{s:+d}" for s in shifts) + " | best | late |")
+    print("| --- |" + " ---: |" * (len(shifts) + 2))
     report = {}
     for source in args.lifter:
-        errors = shift_errors(source, args.test, args.max_shift, args.stride, tuple(args.source), args.detector)
+        errors = shift_errors(source, args.test, args.max_shift, args.stride, tuple(args.source), args.detector,
+                              args.sequence)
         best = min(errors, key=errors.get)
         report[source] = errors
-        print(f"| {source} | " + " | ".join(f"{errors[s]:.1f}" for s in shifts) + f" | {best:+d} |", flush=True)
+        print(f"| {source} | " + " | ".join(f"{errors[s]:.1f}" for s in shifts) + f" | {best:+d} | {-best} |",
+              flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

@@ -1,0 +1,65 @@
+"""Where does the node's lag come from? The same 2D through the node and through the library, scored alike.
+
+For each `--run` (a `python -m mpm_ros.harness.pipeline demo` output folder: input_bag + output_bag) it scores the
+node's recording (mpm_ros.bags.report) and the input bag's 2D through StreamingLifter without ROS
+(mpm_ros.bags.offline_run: default LifterOptions, the pose refiner of the checkpoint); each `--bag` only through the
+library (e.g. a make_bag bag with `--noise 0 --occlusion 0 --dropout 0`: the lifter's own lag on exact 2D). It
+prints MPJPE, acceleration error, lag and the MPJPE per shift (+s: each output against the truth s frames before
+its stamp, i.e. s frames late; the report's sign. tools/target_shift.py's shift -s is the same s frames late).
+
+    .venv/bin/python tools/lag_probe.py --run out/demo --run out/slice [--bag BAG ...] [--checkpoint mpm_t27_causal]
+        [--no-refiner]   # the lifter's own pose (the node's `--set pose_refiner=false`)
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from mpm_ros.bags.report import LAGS, compute_report
+
+
+def row(name: str, report: dict[str, Any]) -> str:
+    """One markdown row: outputs, MPJPE, acceleration error, lag and the MPJPE per shift."""
+    motion = report["motion"]
+    curve = motion["mpjpe_by_shift_mm"] or {}
+    accel = motion["acceleration_error_mm"]
+    lag = f"{motion['lag_frames']}{' (edge)' if motion['lag_at_edge'] else ''}"
+    return (f"| {name} | {report['matched_skeletons']} | {report['mpjpe_mm']:.1f} | "
+            f"{'-' if accel is None else f'{accel:.2f}'} | {lag} | "
+            + " | ".join(f"{curve[str(s)]:.1f}" if str(s) in curve else "-" for s in LAGS) + " |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, action="append", default=[], help="pipeline output folder (node + library)")
+    parser.add_argument("--bag", type=Path, action="append", default=[], help="a make_bag bag (library only)")
+    parser.add_argument("--checkpoint", default="mpm_t27_causal", help="shipped name or .pt path (the node's)")
+    parser.add_argument("--backend", default="onnxruntime", help="torch | onnxruntime")
+    parser.add_argument("--no-refiner", action="store_true", help="the lifter's own pose (pose_refiner false)")
+    args = parser.parse_args(argv)
+    if not args.run and not args.bag:
+        parser.error("give at least one --run or --bag")
+    from mpm_model.deploy.backends import create_backend
+    from mpm_model.streaming import LifterOptions
+    from mpm_model.streaming.temporal import TemporalOptions
+    from mpm_ros.backend_setup import pose_refiner
+    from mpm_ros.bags.offline_run import offline_run
+    from mpm_ros.bags.run_data import load_run
+
+    backend = create_backend(args.backend, checkpoint=args.checkpoint, device="cpu")
+    refiner, why = (None, "off") if args.no_refiner else pose_refiner(args.checkpoint)
+    options = LifterOptions(temporal=TemporalOptions(pose_refiner=not args.no_refiner))
+    print(f"library: {args.checkpoint} on {args.backend}, pose refiner: {'on' if refiner else why}")
+    print("| source | outputs | MPJPE mm | accel. error mm/frame² | lag | "
+          + " | ".join(f"{s:+d}" for s in LAGS) + " |\n|---|---:|---:|---:|---:|" + "---:|" * len(LAGS), flush=True)
+    for run in args.run:
+        print(row(f"{run.name}: node", compute_report(load_run(run / "input_bag", run / "output_bag"))))
+        print(row(f"{run.name}: library", compute_report(offline_run(run / "input_bag", backend, options, refiner))),
+              flush=True)
+    for bag in args.bag:
+        print(row(f"{bag.name}: library", compute_report(offline_run(bag, backend, options, refiner))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
