@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
         print(row(f"{run.name}: library", compute_report(offline_run(run / "input_bag", backend, options, refiner))),
               flush=True)
     for bag in args.bag:
-        print(row(f"{bag.name}: library", compute_report(offline_run(bag, backend, options, refiner))), flush=True)
+        name = bag.parent.name if bag.name == "input_bag" else bag.name  # a pipeline folder's input bag
+        print(row(f"{name}: library", compute_report(offline_run(bag, backend, options, refiner))), flush=True)
 
 
 if __name__ == "__main__":
