@@ -1,6 +1,6 @@
-"""The learned pose refiner (pure): a linear causal map over the last K lifted frames; it never looks
-ahead; a gap is held, a restart pads; it is handed out only for the lifter weights it was trained for (sha256);
-the shipped weights load and fit their history."""
+"""The learned pose refiner (pure): a linear causal map over the last K lifted frames and the last M frames' 2D
+present; it never looks ahead; a gap is held, a restart pads; it is handed out only for the lifter weights it was
+trained for (sha256); the shipped weights load and fit their history."""
 from __future__ import annotations
 
 import json
@@ -11,8 +11,8 @@ import pytest
 
 from mpm_model.checkpoint import resolve
 from mpm_model.files import file_sha256
-from mpm_model.streaming.refiner import (DEFAULT_REFINER, HISTORY, PoseRefiner, RefinerWeights,
-                                         load_refiner, refine, refiner_for, weight_files)
+from mpm_model.streaming.refiner import (DEFAULT_REFINER, HISTORY, PoseRefiner, RefinerWeights, load_refiner,
+                                         present_2d, refine, refiner_for, weight_files)
 from mpm_ros.backend_setup import pose_refiner
 
 PERIOD = 33_333_333
@@ -104,6 +104,8 @@ def test_shipped_refiner_loads_and_names_its_lifter() -> None:
     shipped = load_refiner(DEFAULT_REFINER)
     assert shipped.weights.shape == (HISTORY * J * 3, J * 3) and len(shipped.lifter_sha256) == 64
     assert shipped.lifter == "mpm_t27_causal" and np.isfinite(shipped.weights).all()
+    sidecar = json.loads(weight_files(DEFAULT_REFINER)[1].read_text())
+    assert len(shipped.present) == sidecar["present"] > 0 and np.isfinite(shipped.present).all()
 
 
 @pytest.mark.parametrize("checkpoint", ["mpm_t27_causal", "mpm_t81_causal_la3", ""])
@@ -116,3 +118,59 @@ def test_the_node_gets_it_only_for_its_lifter(checkpoint: str) -> None:
     assert (found is not None) == matches and (why == "") == matches
     if checkpoint == "mpm_t81_causal_la3":
         assert found is None and f"trained for {shipped.lifter}" in why
+
+
+def lifted_pose(seed: int = 6) -> np.ndarray:
+    pose = np.random.default_rng(seed).normal(scale=0.3, size=(J, 3))  # (J, 3) root-relative metres
+    return pose - pose[:1]
+
+
+def pixels_of(pose: np.ndarray, scale: float = 250.0) -> np.ndarray:
+    """A weak-perspective image of the pose's x-y at any scale and place: (J, 2) pixels."""
+    return pose[:, :2] * scale + [320.0, 240.0]
+
+
+def test_present_2d_is_what_the_2d_shows_beyond_the_lifted_x_y() -> None:
+    """The seen 2D scaled onto the lifted x-y, minus it: 0 when the 2D shows the lifted pose (any scale and place),
+    the joint's move when one joint is seen elsewhere; 0 where the joint or the root is masked."""
+    pose = lifted_pose()
+    mask = np.zeros((1, J), bool)
+    np.testing.assert_allclose(present_2d(pixels_of(pose)[None], mask, pose[None]), 0.0, atol=1e-12)
+    seen = pose.copy()
+    seen[7, 0] += 0.2  # the 2D shows joint 7 20 cm further right
+    out = present_2d(pixels_of(seen, 90.0)[None], mask, pose[None])[0]  # (J, 2)
+    assert out[7, 0] > 0.15 and np.abs(np.delete(out, 7, axis=0)).max() < 0.1 * out[7, 0]  # scale moves
+    mask[0, 7] = True
+    assert not present_2d(pixels_of(seen)[None], mask, pose[None])[0, 7].any()
+    mask[0, 0] = True  # no root: no root-relative 2D at all
+    assert not present_2d(pixels_of(seen)[None], mask, pose[None]).any()
+
+
+def test_present_taps_move_x_y_towards_the_seen_2d_never_z() -> None:
+    """Zero lifted taps and present taps (0.5, 0.25): the output is the lifted pose plus 0.5 x this frame's and 0.25 x
+    the previous frame's present_2d in x-y; z stays the lifted z. Without the 2D the present is unknown (0), and so
+    is every frame held over a gap."""
+    taps = np.array([0.5, 0.25], np.float32)
+    refiner = PoseRefiner(RefinerWeights(np.zeros((K * J * 3, J * 3), np.float32), np.zeros(J * 3, np.float32),
+                                         "l", "s", taps))
+    pose, seen = lifted_pose(), lifted_pose()
+    seen[7, 0] += 0.2
+    mask = np.zeros((1, J), bool)
+    first = refiner.filter(0, (5,), pose[None], pixels_of(seen)[None], mask)[0]
+    second = refiner.filter(PERIOD, (5,), pose[None], pixels_of(seen)[None], mask)[0]
+    present = present_2d(pixels_of(seen)[None], mask, pose[None])[0]  # (J, 2)
+    np.testing.assert_allclose(first[:, :2], pose[:, :2] + 0.5 * present, atol=1e-6)
+    np.testing.assert_allclose(second[:, :2], pose[:, :2] + 0.75 * present, atol=1e-6)
+    np.testing.assert_array_equal(second[:, 2], pose[:, 2])
+    after_gap = refiner.filter(3 * PERIOD, (5,), pose[None])[0]  # no 2D given, one frame held before it
+    np.testing.assert_allclose(after_gap, pose, atol=1e-6)
+
+
+def test_present_taps_are_read_from_the_file(tmp_path: Path) -> None:
+    weights_path, sidecar = weight_files("p", tmp_path)
+    sidecar.write_text(json.dumps({"lifter": "mpm_x", "lifter_sha256": "ab" * 32}))
+    weights_path.write_text(json.dumps({"taps": [0.1, 0.2], "joints": J, "present": [0.3, -0.1, 0.05]}))
+    np.testing.assert_allclose(load_refiner("p", tmp_path).present, [0.3, -0.1, 0.05], atol=1e-7)
+    weights_path.write_text(json.dumps({"taps": [0.1, 0.2], "joints": J, "present": [[0.3]]}))
+    with pytest.raises(ValueError, match="present taps"):
+        load_refiner("p", tmp_path)

@@ -16,7 +16,7 @@ from mpm_model.deploy.backends import create_backend
 from mpm_model.model import MPMLifter
 from mpm_model.streaming import Camera, LifterOptions, Observation, StreamingLifter, StreamOptions
 from mpm_model.streaming.placement import root_translations
-from mpm_model.streaming.refiner import HISTORY, RefinerWeights
+from mpm_model.streaming.refiner import HISTORY, RefinerWeights, present_2d
 from mpm_model.streaming.temporal import TemporalOptions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,6 +142,25 @@ def test_one_options_record_reaches_the_pose_and_root_filters_live(backends) -> 
         assert out.root_velocity.shape == (1, 3) and out.root_covariance.shape == (1, 3, 3)
         assert np.isnan(plain.root_velocity).all() and np.isnan(plain.root_covariance).all()  # root_filter off
         assert frame < 3 or np.isnan(out.root_velocity).all() and np.isnan(out.root_covariance).all()
+
+
+def test_the_refiner_sees_the_source_frames_2d(backends) -> None:
+    """A refiner with one present tap (0.5) and no lifted taps moves the lifter's x-y half-way to what the source
+    frame's 2D shows (present_2d of its pixels and mask) and leaves z alone."""
+    taps = RefinerWeights(np.zeros((HISTORY * 51, 51), np.float32), np.zeros(51, np.float32), "tiny", "x",
+                          np.array([0.5], np.float32))
+    off = LifterOptions(temporal=TemporalOptions(pose_refiner=False, root_filter=False))
+    raw, lifter = StreamingLifter(backends["causal"], off), StreamingLifter(backends["causal"], refiner=taps)
+    for frame in range(3):
+        seen = person(frame, 1)
+        _, plain = raw.step(stamp(frame), {1: seen}, CAMERA)
+        _, out = lifter.step(stamp(frame), {1: seen}, CAMERA)
+        pose = plain[0].joints - plain[0].joints[:, :1]  # (1, J, 3)
+        refined = out[0].joints - out[0].joints[:, :1]
+        present = present_2d(seen.pixels[None], np.zeros((1, 17), bool), pose)  # (1, J, 2)
+        assert np.abs(present).max() > 0.01
+        np.testing.assert_allclose(refined[..., :2], pose[..., :2] + 0.5 * present, atol=1e-4)
+        np.testing.assert_allclose(refined[..., 2], pose[..., 2], atol=1e-6)
 
 
 def test_imports_and_runs_without_ros(tmp_path) -> None:

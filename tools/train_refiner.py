@@ -42,7 +42,8 @@ from mpm_model.checkpoint import resolve
 from mpm_model.data.mocap import load_mocap, resample
 from mpm_model.files import file_sha256
 from mpm_model.streaming.options import confident
-from mpm_model.streaming.refiner import DEFAULT_REFINER, HISTORY, load_refiner, refine, weight_files
+from mpm_model.streaming.refiner import (DEFAULT_REFINER, HISTORY, add_present, load_refiner, present_2d, refine,
+                                         weight_files)
 from mpm_model.streaming.smoothing import JointSmoother, SmoothingOptions
 from mpm_ros.bags import rgbd_scene
 from mpm_ros.bags.make_bag import PersonTrack, frame_scene, observe
@@ -69,8 +70,9 @@ def windows(uv: np.ndarray, confidence: np.ndarray, width: int, height: int, win
 
 
 def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str,
-         batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """(F, J, 3) world poses → truth and lifted root-relative camera-frame joints, (F, J, 3) each. `scene`:
+         batch: int = 256) -> tuple[np.ndarray, ...]:
+    """(F, J, 3) world poses → truth and lifted root-relative camera-frame joints, (F, J, 3) each, and the newest
+    frame's 2D as the lifter saw it: (F, J, 2) normalised keypoints and (F, J) mask. `scene`:
     "h36m" (make_bag's camera in front of the person) or "robot" (make demo-rgbd's robot camera, 1.2 m high, the
     person walking to and fro 1.2-7 m away)."""
     if scene == "robot":
@@ -84,7 +86,7 @@ def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str,
     keypoints, mask = windows(obs.uv, obs.confidence, cam.width, cam.height, backend.config.window)
     out = np.concatenate([np.asarray(backend.infer(keypoints[i:i + batch], mask[i:i + batch]))[:, 0]
                           for i in range(0, len(keypoints), batch)]).astype(np.float64)  # (F, J, 3)
-    return obs.joints_cam - obs.joints_cam[:, :1], out - out[:, :1]
+    return obs.joints_cam - obs.joints_cam[:, :1], out - out[:, :1], keypoints[:, -1], mask[:, -1]
 
 
 def make_data(args: argparse.Namespace) -> None:
@@ -94,21 +96,23 @@ def make_data(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(args.seed)
     sequences = [resample(s, FPS) for s in load_mocap(args.mocap)]
     order = rng.permutation(len(sequences)) if args.frames else np.arange(len(sequences))
-    truth, lifted, sequence, names, total = [], [], [], [], 0
+    truth, lifted, screen, mask, sequence, names, total = [], [], [], [], [], [], 0
     for i in order:
         seq = sequences[i]
         start = int(rng.integers(0, max(1, len(seq) - CHUNK))) if args.frames else 0
         poses = seq.poses3d[start:start + CHUNK] if args.frames else seq.poses3d
         if len(poses) < MIN_FRAMES:
             continue
-        t, p = lift(backend, poses, rng, args.scene)
-        truth.append(t), lifted.append(p), sequence.append(np.full(len(t), len(names))), names.append(seq.name)
+        t, p, k, m = lift(backend, poses, rng, args.scene)
+        truth.append(t), lifted.append(p), screen.append(k), mask.append(m)
+        sequence.append(np.full(len(t), len(names))), names.append(seq.name)
         total += len(t)
         print(f"{len(names)} sequences, {total} frames", flush=True)
         if args.frames and total >= args.frames:
             break
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, truth=np.concatenate(truth), lifted=np.concatenate(lifted),
+                        screen=np.concatenate(screen), mask2d=np.concatenate(mask),
                         sequence=np.concatenate(sequence), names=np.array(names), checkpoint=args.checkpoint)
 
 
@@ -121,14 +125,27 @@ def histories(lifted: np.ndarray, sequence: np.ndarray, size: int) -> np.ndarray
     return lifted[index]
 
 
+def present_histories(present: np.ndarray, sequence: np.ndarray, size: int) -> np.ndarray:
+    """(N, J, 2) present_2d + (N,) sequence ids → (N, M = size, J, 2) each frame's last M, newest first, zero
+    before its sequence's start (as the streaming refiner holds them)."""
+    starts = np.searchsorted(sequence, sequence, side="left")
+    index = np.arange(len(present))[:, None] - np.arange(size)[None]  # (N, M)
+    return np.where((index >= starts[:, None])[..., None, None], present[np.maximum(index, 0)], 0.0)
+
+
 def load_caches(paths: list[Path]) -> dict[str, np.ndarray]:
-    """Several `data` caches as one (sequence ids kept apart)."""
+    """Several `data` caches as one (sequence ids kept apart); `present` = present_2d of each frame when every
+    cache holds the 2D (caches from before 2026-12-06 round 3 do not)."""
     caches = [np.load(path) for path in paths]
     if len({str(c["checkpoint"]) for c in caches}) != 1:
         raise SystemExit("the caches come from different lifters")
     offsets = np.cumsum([0] + [len(c["names"]) for c in caches])
-    return {"truth": np.concatenate([c["truth"] for c in caches]),
-            "lifted": np.concatenate([c["lifted"] for c in caches]),
+    lifted = np.concatenate([c["lifted"] for c in caches])
+    present = present_2d(np.concatenate([c["screen"] for c in caches]).astype(np.float64),
+                         np.concatenate([c["mask2d"] for c in caches]), lifted) \
+        if all("screen" in c for c in caches) else None
+    return {"present": present, "truth": np.concatenate([c["truth"] for c in caches]),
+            "lifted": lifted,
             "sequence": np.concatenate([c["sequence"] + o for c, o in zip(caches, offsets)]),
             "names": np.concatenate([c["names"] for c in caches]), "checkpoint": str(caches[0]["checkpoint"])}
 
@@ -161,31 +178,49 @@ def solve(history: np.ndarray, lifted: np.ndarray, truth: np.ndarray, sequence: 
 
 def fit(args: argparse.Namespace) -> None:
     """Fit (solve) on the caches and write the weights + sidecar; `--validate`: fit on 4/5 of the sequences and
-    print the scores of the other fifth (lifter alone beside it), write nothing."""
+    print the scores of the other fifth (lifter alone beside it), write nothing. `--present M`: the shared filter
+    also gets M taps on the newest frames' present_2d (x, y; the z inputs are 0), fitted jointly."""
     data = load_caches(args.data)
-    history, sequence = histories(data["lifted"], data["sequence"], args.history), data["sequence"]  # (N, K, J, 3)
-    lifted, truth, n = data["lifted"], data["truth"], len(history)
+    if args.present and (data["present"] is None or not args.shared):
+        raise SystemExit("--present needs caches with the 2D (`data` since 2026-12-06 round 3) and the shared filter")
+    sequence, lifted, truth = data["sequence"], data["lifted"], data["truth"]
+    ends = np.searchsorted(sequence, sequence, side="right") - 1  # (N,) each frame's sequence's last frame
+    target = truth[np.minimum(np.arange(len(truth)) + args.lead, ends)]  # the truth `lead` frames later: (N, J, 3)
+    x = histories(lifted, sequence, args.history)  # (N, K, J, 3)
+    if args.present:  # (N, K + M, J, 3): the M present_2d frames, newest first, z = 0
+        x = np.concatenate([x, np.pad(present_histories(data["present"], sequence, args.present),
+                                      ((0, 0), (0, 0), (0, 0), (0, 1)))], axis=1)
+    n, coords, size = len(x), lifted[0].size, args.history * lifted[0].size
+
+    def refined(select: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        out = refine(x[select, :args.history], {"weights": weights[:size], "bias": bias})
+        return add_present(out, x[select, args.history:, :, :2], weights[size::coords, 0])
+
     if args.validate:
         held = sequence % 5 == 0
-        weights, bias = solve(history[~held], lifted[~held], truth[~held], sequence[~held], args.smooth,
-                              args.ridge, args.shared)
-        refined = refine(history[held], {"weights": weights, "bias": bias})
+        weights, bias = solve(x[~held], lifted[~held], target[~held], sequence[~held], args.smooth, args.ridge,
+                              args.shared)
         print("lifter alone", scores(truth[held], lifted[held], sequence[held]))
-        print(f"refiner (smooth {args.smooth}, shared {args.shared})", scores(truth[held], refined, sequence[held]))
+        print(f"refiner (history {args.history}, present {args.present}, smooth {args.smooth}, lead {args.lead}, "
+              f"shared {args.shared})",
+              scores(truth[held], refined(held, weights, bias), sequence[held]))
         return
-    weights, bias = solve(history, lifted, truth, sequence, args.smooth, args.ridge, args.shared)
+    weights, bias = solve(x, lifted, target, sequence, args.smooth, args.ridge, args.shared)
     checkpoint = resolve(str(data["checkpoint"]))
     out, sidecar = weight_files(args.name)
     rounded = np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])  # float32 precision, plain JSON
-    coords = lifted[0].size
-    out.write_text(json.dumps({"taps": rounded(weights[::coords, 0]).tolist(), "joints": coords // 3} if args.shared
+    taps = rounded(weights[::coords, 0]).tolist()
+    out.write_text(json.dumps({"taps": taps[:args.history], "joints": coords // 3}
+                              | ({"present": taps[args.history:]} if args.present else {}) if args.shared
                               else {"weights": rounded(weights).tolist(), "bias": rounded(bias).tolist()}))
     sidecar.write_text(json.dumps({
         "lifter": Path(checkpoint).stem, "lifter_sha256": file_sha256(checkpoint),
-        "history": args.history, "ridge": args.ridge, "smooth": args.smooth, "shared": args.shared, "frames": n,
-        "sequences": int(len(data["names"])), "caches": [_shown(p) for p in args.data],
+        "history": args.history, "present": args.present, "lead": args.lead, "ridge": args.ridge, "smooth": args.smooth,
+        "shared": args.shared, "frames": n, "sequences": int(len(data["names"])),
+        "caches": [_shown(p) for p in args.data],
         "trained_with": "python tools/train_refiner.py data/fit (docs/TEMPORAL.md)"}, indent=2) + "\n")
-    print(f"wrote {out} and its sidecar: {n} frames, ridge {args.ridge}, smooth {args.smooth}, shared {args.shared}")
+    print(f"wrote {out} and its sidecar: {n} frames, ridge {args.ridge}, smooth {args.smooth}, present "
+          f"{args.present}, lead {args.lead}, shared {args.shared}")
 
 
 def _shown(path: Path) -> str:
@@ -210,7 +245,7 @@ def scores(truth: np.ndarray, pred: np.ndarray, sequence: np.ndarray) -> dict[st
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    data = np.load(args.data)
+    data = load_caches([args.data])
     truth, lifted, sequence = data["truth"], data["lifted"], data["sequence"]
     fast = np.isin(sequence, [i for i, n in enumerate(data["names"]) if any(k in str(n) for k in FAST)])
     outputs = {"lifter alone (today's default)": lifted}
@@ -220,7 +255,12 @@ def evaluate(args: argparse.Namespace) -> None:
                                                   for f, p in enumerate(lifted[sequence == s])])
                                         for s in np.unique(sequence)])
     refiner = load_refiner(args.name)
-    outputs["learned refiner"] = refine(histories(lifted, sequence, refiner.history), refiner)
+    if len(refiner.present) and data["present"] is None:
+        raise SystemExit(f"{args.name} reads the 2D present: make the cache again with `data` (it keeps the 2D now)")
+    present = np.zeros((len(lifted), 0, 17, 2)) if data["present"] is None else \
+        present_histories(data["present"], sequence, len(refiner.present))
+    outputs["learned refiner"] = add_present(refine(histories(lifted, sequence, refiner.history), refiner), present,
+                                             refiner.present)
     print(f"{len(np.unique(sequence))} sequences, {len(truth)} frames ({fast.sum()} fast-motion) at 30 fps, 2 px "
           f"jitter, {data['checkpoint']}\n| output | MPJPE mm | accel. error mm/frame² | lag frames | fast: MPJPE | "
           "fast: accel. error | fast: lag |\n|---|---:|---:|---:|---:|---:|---:|")
@@ -254,8 +294,12 @@ def main(argv: list[str] | None = None) -> None:
     fitting = commands.add_parser("fit", help="ridge regression → mpm_model/weights/<refiner>.npz + sidecar")
     fitting.add_argument("--data", type=Path, nargs="+", required=True)
     fitting.add_argument("--ridge", type=float, default=1e-3)
-    fitting.add_argument("--smooth", type=float, default=3.0, help="weight of the acceleration error")
+    fitting.add_argument("--smooth", type=float, default=8.0, help="weight of the acceleration error")
     fitting.add_argument("--history", type=int, default=HISTORY, help="K: lifted frames each output looks at")
+    fitting.add_argument("--lead", type=int, default=1, help="fit to the truth this many frames after the newest "
+                         "lifted frame (the lifter is ~1 frame late; the sequence's last frame at its end)")
+    fitting.add_argument("--present", type=int, default=8, help="M: frames of the 2D present (present_2d) each "
+                         "output looks at (0: none; the shared filter only: --full needs --present 0)")
     fitting.add_argument("--full", dest="shared", action="store_false", help="a full linear map of the history "
                          "instead of one causal filter shared by every coordinate")
     fitting.add_argument("--validate", action="store_true", help="score on a held-out fifth, write nothing")

@@ -1,18 +1,20 @@
 """A learned causal refiner for the root-relative pose (ROS-free, numpy): the newest lifted frame plus a linear
-correction from the track's last K lifted frames (K: the weights' history), fitted (ridge regression) to the
-truth on the shipped lifter's own outputs over the train file (tools/train_refiner.py). Causal: only frames
-already published are used.
+correction from the track's last K lifted frames (K: the weights' history) and, when the weights have `present`
+taps, from the last M frames' 2D present: the seen 2D pose, root-relative and scaled to the lifted pose, minus the
+lifted x-y (`present_2d`). Fitted (ridge regression) to the truth on the shipped lifter's own outputs over the
+train file (tools/train_refiner.py). Causal: only frames already seen are used.
 
 Why: the lifter judges each window alone, so its outputs jitter from frame to frame and trail fast motion by about a
-frame; a filter trades one for the other, a regression on the lifter's own errors can reduce both. It was trained
-for ONE lifter file: the weights' sidecar names it by sha256, and `refiner_for` gives it only to that lifter
-(else None with the reason: the caller falls back to the One Euro filter and says so).
+frame; a filter trades one for the other, a regression on the lifter's own errors can reduce both. The 2D of the
+newest frame is the present itself, in x and y: the lifted x-y hedges towards the past, the seen 2D does not. It
+was trained for ONE lifter file: the weights' sidecar names it by sha256, and `refiner_for` gives it only to that
+lifter (else None with the reason: the caller falls back to the One Euro filter and says so).
 """
 from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -30,6 +32,7 @@ class RefinerWeights:
     bias: np.ndarray  # (J * 3,) float32
     lifter: str  # the lifter weights it was trained on (file stem) ...
     lifter_sha256: str  # ... and their sha256
+    present: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (M,) present_2d taps, newest 1st
 
     @property
     def history(self) -> int:
@@ -45,10 +48,31 @@ def refine(history: np.ndarray, weights: Mapping[str, Any] | RefinerWeights) -> 
     return history[:, -1] + (history.reshape(n, -1) @ w + b).reshape(history.shape[0], *history.shape[2:])
 
 
+def present_2d(pixels: np.ndarray, mask: np.ndarray, lifted: np.ndarray) -> np.ndarray:
+    """(N, J, 2) pixels (any uniform scale), (N, J) mask (True = masked), (N, J, 3) root-relative lifted joints →
+    (N, J, 2) metres: the root-relative 2D scaled (least squares) onto the lifted x-y, minus the lifted x-y; 0 where
+    the joint or the root is masked or no scale is found (the weak-perspective camera frame: x right, y down)."""
+    seen = ~mask & ~mask[:, :1]  # (N, J)
+    rel = np.where(seen[..., None], pixels - pixels[:, :1], 0.0)  # (N, J, 2)
+    dot, norm = (rel * lifted[..., :2]).sum(axis=(1, 2)), (rel * rel).sum(axis=(1, 2))  # (N,)
+    scale = np.where(norm > 0, dot / np.maximum(norm, 1e-12), 0.0)[:, None, None]
+    out = np.where(seen[..., None] & (norm > 0)[:, None, None], rel * scale - lifted[..., :2], 0.0)
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def add_present(refined: np.ndarray, present: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    """(N, J, 3) refined + the x-y correction of (N, M, J, 2) present_2d histories (newest first) with (M,) taps."""
+    out = refined.copy()
+    if len(taps):
+        out[..., :2] += np.einsum("nmjc,m->njc", present, taps)
+    return out
+
+
 def weight_files(name: str = DEFAULT_REFINER, directory: Path = WEIGHTS_DIR) -> tuple[Path, Path]:
     """(weights, sidecar): `<name>.weights.json` and `<name>.json` (lifter, sha256, how). The weights file holds
     either {"taps": K values}, one causal filter shared by every coordinate (a residual on the newest frame), or
-    {"weights": (K*C, C), "bias": (C,)}, a full linear map of the history."""
+    {"weights": (K*C, C), "bias": (C,)}, a full linear map of the history; optionally {"present": M values} (taps on
+    present_2d, newest first)."""
     return directory / f"{name}.weights.json", directory / f"{name}.json"
 
 
@@ -67,7 +91,10 @@ def load_refiner(name: str = DEFAULT_REFINER, directory: Path = WEIGHTS_DIR) -> 
     if weights.ndim != 2 or bias.shape != weights.shape[1:] or not weights.shape[1] \
             or weights.shape[0] % weights.shape[1] or not weights.shape[0]:
         raise ValueError(f"weights {weights.shape} and bias {bias.shape} are no map of a whole-frame history")
-    return RefinerWeights(weights, bias, str(sidecar["lifter"]), str(sidecar["lifter_sha256"]))
+    present = np.asarray(arrays.get("present", []), np.float32)  # (M,)
+    if present.ndim != 1 or not np.isfinite(present).all() or weights.shape[1] % 3:
+        raise ValueError(f"present taps {present.shape} need one value per frame and joints in 3D")
+    return RefinerWeights(weights, bias, str(sidecar["lifter"]), str(sidecar["lifter_sha256"]), present)
 
 
 def refiner_for(lifter_sha256: str, name: str = DEFAULT_REFINER,
@@ -89,7 +116,7 @@ class PoseRefiner:
 
     def __init__(self, weights: RefinerWeights, reset_after_s: float = 1.0) -> None:
         self.weights = weights
-        self._tracks: dict[int, tuple[int, np.ndarray]] = {}  # id → (stamp, (K, J, 3))
+        self._tracks: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # id → (stamp, (K, J, 3), (M, J, 2))
         self._deltas: deque[int] = deque(maxlen=30)  # recent stamp steps of any track: the frame period
         self.set_timeout(reset_after_s)
 
@@ -99,23 +126,31 @@ class PoseRefiner:
     def clear(self) -> None:
         self._tracks.clear()
 
-    def filter(self, stamp_ns: int, track_ids: tuple[int, ...], joints: np.ndarray) -> np.ndarray:
-        """(B, J, 3) root-relative lifted joints of one source frame → refined (B, J, 3)."""
-        size = self.weights.history
+    def filter(self, stamp_ns: int, track_ids: tuple[int, ...], joints: np.ndarray, pixels: np.ndarray | None = None,
+               mask: np.ndarray | None = None) -> np.ndarray:
+        """(B, J, 3) root-relative lifted joints of one source frame (+ its (B, J, 2) pixels and (B, J) mask, for
+        weights with `present` taps; without them the 2D present counts as unknown) → refined (B, J, 3)."""
+        size, taps = self.weights.history, len(self.weights.present)
         histories = np.empty((len(track_ids), size, *joints.shape[1:]))
+        presents = np.zeros((len(track_ids), taps, joints.shape[1], 2))  # (B, M, J, 2) newest first
+        now = present_2d(pixels, mask, joints) if taps and pixels is not None and mask is not None else \
+            np.zeros((len(track_ids), joints.shape[1], 2))  # (B, J, 2)
         for b, track in enumerate(track_ids):
             last = self._tracks.get(track)
             if last is None or not stamp_ns > last[0] or stamp_ns - last[0] > self.reset_after_ns \
                     or not np.isfinite(joints[b]).all():
-                history = np.repeat(joints[b][None], size, axis=0)
+                history, held, before = np.repeat(joints[b][None], size, axis=0), 0, presents[b]
             else:
                 step = stamp_ns - last[0]
                 period = float(np.median(self._deltas)) if self._deltas else float(step)
                 self._deltas.append(step)
                 held = min(int(round(step / period)) - 1, size - 1) if step > GAP_FACTOR * period else 0
                 history = np.concatenate([last[1], np.repeat(last[1][-1:], held, axis=0), joints[b][None]])[-size:]
-            self._tracks[track] = (stamp_ns, history)
+                before = last[2]
+            # the held frames of a gap saw no 2D: zero, like the frames before a track's start
+            presents[b] = np.concatenate([now[b][None], np.zeros((held, *now.shape[1:])), before])[:taps]
+            self._tracks[track] = (stamp_ns, history, presents[b])
             histories[b] = history
-        for track in [t for t, (s, _) in self._tracks.items() if stamp_ns - s > self.reset_after_ns]:
+        for track in [t for t, (s, _, _) in self._tracks.items() if stamp_ns - s > self.reset_after_ns]:
             del self._tracks[track]
-        return refine(histories, self.weights)
+        return add_present(refine(histories, self.weights), presents, self.weights.present)
