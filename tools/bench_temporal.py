@@ -1,5 +1,6 @@
 """Cost of the per-track temporal state, library only (no ROS): RootFilter.update, PoseRefiner.filter (the shipped
-weights) and the One Euro filter for 10 tracks per call at 30 Hz, per track, p50 / p90 over 550 calls. The node's
+weights, given each frame's 2D as the node gives it) and the One Euro filter for 10 tracks per call at 30 Hz, per
+track, p50 / p90 over 550 calls. The node's
 end-to-end cost is `make bench-node`; this isolates what issue 24 added.
 
     OMP_NUM_THREADS=1 .venv/bin/python tools/bench_temporal.py [--tracks 10]
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     fits = np.array([[0.2 * i, 0.1, 4.0] for i in ids])  # (B, 3)
     intrinsics = np.broadcast_to(K, (len(ids), 3, 3))
     pose = rng.normal(size=(len(ids), 17, 3)) * 0.3  # (B, J, 3)
+    pixels, mask = pose[..., :2] * 300.0 + [320.0, 240.0], np.zeros((len(ids), 17), bool)  # (B, J, 2), (B, J)
     calls: dict[str, list[float]] = {"root filter": [], "pose refiner": [], "One Euro": []}
     counts: Counter = Counter()
     for frame in range(600):
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         fit = fits + rng.normal(size=fits.shape) * 0.05
         for name, call in (("root filter", lambda: roots.update(stamp, ids, fit, np.ones(len(ids), np.uint8),
                                                                   intrinsics, counts)),
-                           ("pose refiner", lambda: refiner.filter(stamp, ids, pose)),
+                           ("pose refiner", lambda: refiner.filter(stamp, ids, pose, pixels, mask)),
                            ("One Euro", lambda: euro.filter(stamp, ids, pose))):
             started = time.perf_counter()
             call()
