@@ -45,11 +45,12 @@ class TruthLookup:
         return self.pose[distance.argmin(axis=1)][:, None]  # (B, 1, J, 3)
 
 
-@pytest.fixture(scope="module")
-def exact_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Exact 2D (no jitter, no occlusion), two people (the second enters late), whole-person dropouts: runs."""
+@pytest.fixture(scope="module", params=[30.0, 60.0], ids=["clip30", "clip60"])
+def exact_bag(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Exact 2D (no jitter, no occlusion), two people (the second enters late), whole-person dropouts: runs. The
+    60 Hz clip is resampled to the bag's 30 Hz by make_bag (2D and 3D must move together)."""
     base = tmp_path_factory.mktemp("lag")
-    write_mocap(base / "clip.npz", synthetic_sequences(2, 120, fps=30.0, seed=3))
+    write_mocap(base / "clip.npz", synthetic_sequences(2, int(4 * request.param), fps=request.param, seed=3))
     make_bag(base / "clip.npz", base / "bag", people=2, fps=30.0, duration=4.0, noise_px=0.0, occlusion=0.0,
              dropout=0.05, seed=2)
     return base / "bag"
