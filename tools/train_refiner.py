@@ -3,9 +3,11 @@
 `data`: sequences of a mocap file (resampled to 30 fps) seen by make_bag's H36M-like camera (frame_scene) or the
 robot camera of make demo-rgbd, with make_bag's detector model (2 px jitter, 5 % occluded joints, rare outliers);
 the lifter runs on every frame's causal window exactly as the streaming window buffer builds it (masked padding
-at the start, masked joints zeroed); its root-relative outputs and the truth are cached (.npz). `fit`: least
-squares (`solve`) from the last K lifted frames to the truth of the newest (a residual on the newest frame),
-written to mpm_model/weights (JSON) with a sidecar naming the lifter file and its sha256. `eval`: raw lifter,
+at the start, masked joints zeroed); its root-relative outputs, the newest frame's 2D (screen, mask2d) and the truth
+are cached (.npz). `fit`: least squares (`solve`) from the last K lifted frames and the last M frames' 2D present
+(refiner.present_2d; `--present`, default 8) to the truth `--lead` frames after the newest (default 1: the lifter is
+about a frame late; a residual on the newest frame), written to mpm_model/weights (JSON) with a sidecar naming the
+lifter file and its sha256. `eval`: raw lifter,
 One Euro settings and the refiner on a cache, as a table (MPJPE, acceleration error, lag; all frames and the
 fast-motion sequences). `retrain`: both `data` runs and the `fit` below in one command. Train on the train file only.
 
