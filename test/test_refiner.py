@@ -174,3 +174,20 @@ def test_present_taps_are_read_from_the_file(tmp_path: Path) -> None:
     weights_path.write_text(json.dumps({"taps": [0.1, 0.2], "joints": J, "present": [[0.3]]}))
     with pytest.raises(ValueError, match="present taps"):
         load_refiner("p", tmp_path)
+
+
+def test_present_2d_of_bad_2d_is_bounded_and_finite() -> None:
+    """NaN at a masked joint, every joint on one pixel, wild in-image points: never NaN, never larger than the lifted
+    pose itself (the least-squares scale bounds it), so bad 2D cannot throw a joint far."""
+    pose = lifted_pose()
+    pixels = pixels_of(pose)
+    pixels[4] = np.nan
+    mask = np.zeros((1, J), bool)
+    mask[0, 4] = True
+    assert np.isfinite(present_2d(pixels[None], mask, pose[None])).all()
+    same = np.full((1, J, 2), 100.0)
+    assert not present_2d(same, np.zeros((1, J), bool), pose[None]).any()
+    wild = np.random.default_rng(7).uniform(0, 640, (50, J, 2))
+    out = present_2d(wild, np.zeros((50, J), bool), np.repeat(pose[None], 50, axis=0))  # (50, J, 2)
+    scaled = out + pose[None, :, :2]  # the scaled 2D itself
+    assert np.isfinite(out).all() and (np.linalg.norm(scaled, axis=(1, 2)) <= np.linalg.norm(pose[:, :2]) + 1e-9).all()
