@@ -31,6 +31,7 @@ SLOT_SPACING_M = 2.0  # between neighbouring people's mean positions
 MIN_DEPTH_M = 0.2  # joints closer to (or behind) the camera are not visible
 WALK_SHARE_S = 3.0  # one person walking through a clip's sequences: at least this long in each
 WALK_TURN_M = 0.5  # ... turned back towards the start once this far from it (and the next sequence travels)
+WALK_RADIUS_M = 4.0  # ... a sequence ends early once its root is this far from the start
 BLEND_FRAMES = 10  # ... each sequence blended in from the last frame of the one before over this many frames
 
 
@@ -61,14 +62,16 @@ def _turned(poses: np.ndarray, angle: float) -> np.ndarray:
 
 
 def _walk_frames(sequences: list[MocapSequence], count: int, fps: float, rng: np.random.Generator) -> np.ndarray:
-    """`count` frames of ONE person walking through `sequences` in order (wrapping): each gets an equal share of
-    the recording (at least WALK_SHARE_S; a shorter sequence is played whole, a longer one from a seeded offset),
-    continues where the last one ended (root xy), turned about the vertical so that its travel heads back
-    towards the start (the person stays in view), its first BLEND_FRAMES frames blended from the last frame
-    before (pose and root height: no jump). Why: one bouncing sequence is not the motion a clip names."""
+    """`count` frames of ONE person walking through `sequences` in order (wrapping). Each gets an equal share of
+    the recording (at least WALK_SHARE_S; a shorter sequence is played whole, a longer one from a seeded offset)
+    and continues where the last one ended, turned about the vertical so that its travel heads back towards the
+    start; it ends early once its root is WALK_RADIUS_M from the start (the person stays in view). Over its first
+    BLEND_FRAMES frames the pose, the root height and the root's horizontal velocity are blended from the last
+    frame before: no jumps, and a runner who turns back slows down first. Why: one sequence played back and forth
+    is not the motion a clip names, and its instant reversals are no person's."""
     share = max(count // len(sequences), int(round(WALK_SHARE_S * fps)), BLEND_FRAMES + 1)
     parts: list[np.ndarray] = []
-    total, k = 0, 0
+    total, k, velocity = 0, 0, np.zeros(2)  # velocity: the last frame's root xy step (m/frame)
     while total < count:
         seq = sequences[k % len(sequences)].poses3d.astype(np.float64)
         k += 1
@@ -80,12 +83,20 @@ def _walk_frames(sequences: list[MocapSequence], count: int, fps: float, rng: np
             here, travel = last[0, :2], poses[-1, 0, :2]
             if np.linalg.norm(here) > WALK_TURN_M and np.linalg.norm(travel) > WALK_TURN_M:
                 poses = _turned(poses, np.arctan2(-here[1], -here[0]) - np.arctan2(travel[1], travel[0]))
-            poses = poses + np.append(here, 0.0)
             blend = min(BLEND_FRAMES, len(poses))
-            w = (np.arange(1, blend + 1) / (blend + 1))[:, None, None]  # (B, 1, 1) weight of the new sequence
-            offset = (1 - w) * (last[0] - poses[0, 0])  # root height (xy agree already)
-            relative = (1 - w) * (last - last[0]) + w * (poses[:blend] - poses[:blend, :1])
-            poses[:blend] = poses[:blend, :1] + offset + relative
+            w = np.ones(len(poses))
+            w[:blend] = np.arange(1, blend + 1) / (blend + 1)  # (F,) the new sequence's share
+            steps = np.diff(poses[:, 0, :2], axis=0, prepend=poses[:1, 0, :2])  # (F, 2) its own root xy steps
+            root_xy = here + np.cumsum((1 - w)[:, None] * velocity + w[:, None] * steps, axis=0)  # (F, 2)
+            relative = poses - poses[:, :1]  # (F, 17, 3)
+            relative[:blend] = (1 - w[:blend, None, None]) * (last - last[0]) + w[:blend, None, None] * relative[:blend]
+            height = poses[:, 0, 2] + (1 - w) * (last[0, 2] - poses[0, 0, 2])  # (F,)
+            poses = relative + np.concatenate([root_xy, height[:, None]], 1)[:, None]
+        origin = parts[0][0, 0, :2] if parts else poses[0, 0, :2]
+        far = np.flatnonzero(np.linalg.norm(poses[:, 0, :2] - origin, axis=-1) > WALK_RADIUS_M)
+        far = far[far > BLEND_FRAMES]
+        poses = poses[:far[0] + 1] if len(far) else poses
+        velocity = poses[-1, 0, :2] - poses[-2, 0, :2] if len(poses) > 1 else velocity
         parts.append(poses)
         total += len(poses)
     return np.concatenate(parts)[:count]  # (count, 17, 3)
