@@ -1,6 +1,6 @@
 """root_bench (library only, no ROS): every sequence is a person under every camera, the windows are the
-WindowBuffer's, seeded (every lifter gets the same 2D inputs), two lifters compare person by person, and the scores (error, per-person medians, distance bias)
-are what they claim."""
+WindowBuffer's, seeded (every lifter gets the same 2D inputs), two lifters compare person by person, and the
+scores (error, per-person medians, distance bias) are what they claim."""
 from __future__ import annotations
 
 from pathlib import Path
