@@ -1,6 +1,7 @@
 """Make a rosbag2 test recording from 3D mocap: N people seen by one virtual camera.
 
-Each person is a mocap clip (resampled to --fps) placed at its own spot in the scene, projected through
+Each person is a mocap clip (resampled to --fps; one person alone walks through all of them) placed at its own
+spot in the scene, projected through
 one H36M-like pinhole camera, with detector-like jitter, occluded joints (confidence 0, incl. joints
 outside the image), whole-person dropouts, and tracks entering/leaving at different times. Ground truth
 3D (camera frame, metres, absolute, root included) goes on its own topic with the same stamps.
