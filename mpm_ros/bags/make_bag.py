@@ -2,8 +2,8 @@
 
 Each person is a mocap clip (resampled to --fps; one person alone walks through all of them) placed at its own
 spot in the scene, projected through one H36M-like pinhole camera, with detector-like jitter, occluded joints
-(confidence 0, incl. joints outside the image), whole-person dropouts, and tracks entering/leaving at different times. Ground truth
-3D (camera frame, metres, absolute, root included) goes on its own topic with the same stamps.
+(confidence 0, incl. joints outside the image), whole-person dropouts, and tracks entering/leaving at different
+times. Ground truth 3D (camera frame, metres, absolute, root included) goes on its own topic with the same stamps.
 
 Topics: /camera_info (sensor_msgs/CameraInfo), /keypoints (mpm_msgs/Skeleton2DArray, layout h36m17),
 /ground_truth/skeletons3d (mpm_msgs/Skeleton3DArray; `masked` = joint hidden in that frame's 2D).
