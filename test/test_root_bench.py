@@ -51,3 +51,10 @@ def test_two_lifters_compare_person_by_person(mocap: Path, tmp_path: Path) -> No
     assert "| tiny0 | confidence | filter | all | 6 |" in root_bench.table(results)
     assert "tiny1 vs tiny0, confidence, filter, all: lower for" in root_bench.paired(results)
     assert " of 6 people" in root_bench.paired(results)
+
+
+def test_size_hold_scales_each_frame_to_the_running_median_size() -> None:
+    pose = np.zeros((3, 17, 3))
+    pose[:, 1:, 0] = np.arange(1, 17) * 0.01  # a chain of joints: the size is what the x spacing makes it
+    pose *= np.array([1.0, 2.0, 3.0])[:, None, None]  # sizes s, 2s, 3s → running medians s, 1.5s, 2s
+    np.testing.assert_allclose(root_bench.size_hold(pose), [1.0, 0.75, 2 / 3])

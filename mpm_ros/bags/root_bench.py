@@ -9,7 +9,7 @@ root; three people (make demo, the slice clip, demo-rgbd) cannot tell a trend fr
 seed per person and camera) go to every lifter, so lifters compare person by person.
 
     python -m mpm_ros.bags.root_bench --lifter mpm_t27_causal --lifter /tmp/old_t27.pt [--max-frames 300]
-        [--fit confidence torso] [--json-out out/root_bench.json]
+        [--fit confidence torso uniform size-hold] [--set root_reacquire 0] [--json-out out/root_bench.json]
 
 Printed per lifter, fit variant and camera: root error median / p90 (mm) of the raw fit and after the RootFilter,
 the spread of the per-person medians (p10 / p50 / p90), and the bias (mean of signed distance error / distance, %).
@@ -18,6 +18,7 @@ Use only the test slice (the default) for numbers you report; never the train fi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mpm_model.data.mocap import load_mocap, resample
-from mpm_model.skeleton import H36M_JOINTS
+from mpm_model.skeleton import H36M_BONES, H36M_JOINTS
 from mpm_model.streaming.placement import REPROJECTION, place
 from mpm_model.streaming.temporal import RootFilter, TemporalOptions
 from mpm_model.streaming.window_buffer import BufferConfig, Observation, WindowBuffer
@@ -101,11 +102,24 @@ def people(mocap: Path, window: int, target_index: int, max_frames: int, seed: i
     return out
 
 
-FitWeights = Callable[[Person], np.ndarray]
-FITS: dict[str, FitWeights] = {  # (N, J) weights of the 2D fit's joints
-    "confidence": lambda p: p.confidence,  # the product's fit (StreamingLifter.lift)
-    "torso": lambda p: p.confidence * np.isin(np.arange(p.confidence.shape[1]), TORSO),
-    "uniform": lambda p: (p.confidence > 0).astype(np.float64),
+def bone_sum(pose: np.ndarray) -> np.ndarray:
+    """(N, J, 3) → (N,) the sum of the skeleton's bone lengths (its size)."""
+    return sum(np.linalg.norm(pose[:, child] - pose[:, parent], axis=-1) for parent, child in H36M_BONES)
+
+
+def size_hold(pose: np.ndarray) -> np.ndarray:
+    """(N, J, 3) → (N,) each frame's scale to the track's running median size so far (a per-track scale hold:
+    the 2D fit's distance scales with the pose's size)."""
+    size = bone_sum(pose)
+    return np.array([np.median(size[:i + 1]) for i in range(len(size))]) / size
+
+
+Fit = Callable[[Person, np.ndarray], tuple[np.ndarray, np.ndarray]]
+FITS: dict[str, Fit] = {  # (person, (N, J, 3) pose) → (N, J) weights of the 2D fit's joints, (N,) pose scale
+    "confidence": lambda p, pose: (p.confidence, np.ones(len(pose))),  # the product's fit (StreamingLifter.lift)
+    "torso": lambda p, pose: (p.confidence * np.isin(np.arange(p.confidence.shape[1]), TORSO), np.ones(len(pose))),
+    "uniform": lambda p, pose: ((p.confidence > 0).astype(np.float64), np.ones(len(pose))),
+    "size-hold": lambda p, pose: (p.confidence, size_hold(pose)),
 }
 
 
@@ -118,10 +132,11 @@ def lift_all(backend: Any, persons: list[Person], batch: int = 512) -> list[np.n
     return np.split(pose, np.cumsum([len(p.stamps) for p in persons])[:-1])
 
 
-def roots(person: Person, pose: np.ndarray, weights: np.ndarray,
+def roots(person: Person, pose: np.ndarray, fit: Fit,
           options: TemporalOptions = TemporalOptions()) -> tuple[np.ndarray, np.ndarray]:
     """(N, J, 3) poses → the raw 2D fits and the RootFilter's roots, (N, 3) each, NaN where not placed."""
-    placement = place(pose, person.pixels, weights, person.intrinsics)
+    weights, scale = fit(person, pose)
+    placement = place(pose * scale[:, None, None], person.pixels, weights, person.intrinsics)
     raw = np.where((placement.method == REPROJECTION)[:, None], placement.translation, np.nan)  # (N, 3)
     state, filtered, k = RootFilter(options), np.full_like(raw, np.nan), person.intrinsics[None]
     for i, stamp in enumerate(person.stamps):
@@ -162,7 +177,7 @@ def score(persons: list[Person], estimates: list[np.ndarray]) -> dict[str, Any]:
 
 
 def run(lifters: list[str], fits: list[str], mocap: Path, max_frames: int, seed: int,
-        backend_name: str = "onnxruntime") -> dict[str, Any]:
+        backend_name: str = "onnxruntime", options: TemporalOptions = TemporalOptions()) -> dict[str, Any]:
     """Every lifter x fit variant, raw fit and + RootFilter → {lifter: {fit: {"raw"|"filter": score()}}}."""
     from mpm_model.deploy.backends import create_backend
 
@@ -177,7 +192,7 @@ def run(lifters: list[str], fits: list[str], mocap: Path, max_frames: int, seed:
         poses = lift_all(backend, persons)
         results[lifter] = {}
         for fit in fits:
-            pairs = [roots(p, pose, FITS[fit](p)) for p, pose in zip(persons, poses)]
+            pairs = [roots(p, pose, FITS[fit], options) for p, pose in zip(persons, poses)]
             results[lifter][fit] = {"raw": score(persons, [r for r, _ in pairs]),
                                     "filter": score(persons, [f for _, f in pairs])}
     return results
@@ -220,9 +235,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mocap", type=Path, default=TEST_SLICE, help="the test slice (never the train file)")
     parser.add_argument("--max-frames", type=int, default=300, help="first frames of each sequence at 30 fps")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a RootFilter option (TemporalOptions field), e.g. --set root_reacquire 0")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)
-    results = run(args.lifter or ["mpm_t27_causal"], args.fit, args.mocap, args.max_frames, args.seed)
+    fields = {f.name: f.type for f in dataclasses.fields(TemporalOptions)}
+    if unknown := [name for name, _ in args.set if name not in fields]:
+        parser.error(f"not a TemporalOptions field: {unknown}")
+    options = TemporalOptions(**{name: {"int": int, "float": float, "bool": lambda v: v == "true"}[fields[name]](value)
+                                 for name, value in args.set})
+    results = run(args.lifter or ["mpm_t27_causal"], args.fit, args.mocap, args.max_frames, args.seed,
+                  options=options)
     print(table(results))
     print(paired(results))
     if args.json_out:
