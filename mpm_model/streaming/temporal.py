@@ -10,7 +10,9 @@ innovation) and, beyond `root_gate` sigmas, rejected (`temporal.root_gated`). Wi
 root is predicted and published as PREDICTED, never as a measurement, for at most `root_max_prediction` seconds
 since the last accepted one; after that, a measurement restarts the state (`temporal.reset_reacquired`: the person
 did move, or upstream switched identities) and without one the skeleton goes back to root-relative
-(`temporal.prediction_expired`).
+(`temporal.prediction_expired`). A state fed by 2D fits is no surer than they are: `root_reacquire` consecutive
+gated 2D fits that agree with each other restart it too (a misread pose pulled it away); a depth-fed state never
+restarts on 2D fits (behind a pole they agree, and are wrong).
 
 Predictions only exist while the track has output frames: the window buffer emits a frame when the person has
 keypoints in it, so a person with none at all gets no output (there is no pose to place); their state waits, and
