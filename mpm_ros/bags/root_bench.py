@@ -214,16 +214,18 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def paired(results: dict[str, Any], fit: str = "confidence", stage: str = "filter") -> str:
-    """Person by person, each lifter against the first: how many people's median root error it lowers."""
+def paired(results: dict[str, Any], fit: str = "confidence") -> str:
+    """Person by person, each lifter against the first, raw fit and RootFilter: how many people's median root
+    error it lowers, and the median of the per-person differences."""
     lifters = list(results)
     lines = []
     for other in lifters[1:]:
-        for camera in (*CAMERAS, "all"):
-            a = np.array(results[lifters[0]][fit][stage][camera]["per_person_median_mm"])
-            b = np.array(results[other][fit][stage][camera]["per_person_median_mm"])
-            lines.append(f"{Path(other).stem} vs {Path(lifters[0]).stem}, {fit}, {stage}, {camera}: lower for "
-                         f"{int((b < a).sum())} of {len(a)} people, median difference {np.median(b - a):+.0f} mm")
+        for stage in ("raw", "filter"):
+            for camera in (*CAMERAS, "all"):
+                a = np.array(results[lifters[0]][fit][stage][camera]["per_person_median_mm"])
+                b = np.array(results[other][fit][stage][camera]["per_person_median_mm"])
+                lines.append(f"{Path(other).stem} vs {Path(lifters[0]).stem}, {fit}, {stage}, {camera}: lower for "
+                             f"{int((b < a).sum())} of {len(a)} people, median difference {np.median(b - a):+.0f} mm")
     return "\n".join(lines)
 
 
