@@ -45,8 +45,9 @@ def test_scores_read_a_known_distance_bias(mocap: Path) -> None:
 
 def test_two_lifters_compare_person_by_person(mocap: Path, tmp_path: Path) -> None:
     a, b = (str(random_checkpoint(tmp_path / f"tiny{seed}.pt", tiny_config(), seed=seed)) for seed in (0, 1))
-    results = root_bench.run([a, b], ["confidence", "torso"], mocap, max_frames=30, seed=0, backend_name="torch")
-    assert list(results) == [a, b] and set(results[a]) == {"confidence", "torso"}
+    results = root_bench.run([a, b], ["confidence", "refined"], mocap, max_frames=30, seed=0, backend_name="torch")
+    assert list(results) == [a, b] and set(results[a]) == {"confidence", "refined"}
+    assert results[a]["refined"]["raw"]["all"] != results[a]["confidence"]["raw"]["all"]  # another pose was fitted
     assert set(results[a]["confidence"]) == {"raw", "filter"}
     assert "| tiny0 | confidence | filter | all | 6 |" in root_bench.table(results)
     assert "tiny1 vs tiny0, confidence, filter, all: lower for" in root_bench.paired(results)
@@ -57,4 +58,5 @@ def test_size_hold_scales_each_frame_to_the_running_median_size() -> None:
     pose = np.zeros((3, 17, 3))
     pose[:, 1:, 0] = np.arange(1, 17) * 0.01  # a chain of joints: the size is what the x spacing makes it
     pose *= np.array([1.0, 2.0, 3.0])[:, None, None]  # sizes s, 2s, 3s → running medians s, 1.5s, 2s
-    np.testing.assert_allclose(root_bench.size_hold(pose), [1.0, 0.75, 2 / 3])
+    held = root_bench.size_hold(pose)
+    np.testing.assert_allclose(root_bench.bone_sum(held) / root_bench.bone_sum(pose[:1]), [1.0, 1.5, 2.0])

@@ -9,7 +9,7 @@ root; three people (make demo, the slice clip, demo-rgbd) cannot tell a trend fr
 seed per person and camera) go to every lifter, so lifters compare person by person.
 
     python -m mpm_ros.bags.root_bench --lifter mpm_t27_causal --lifter /tmp/old_t27.pt [--max-frames 300]
-        [--fit confidence torso uniform size-hold] [--set root_reacquire 0] [--json-out out/root_bench.json]
+        [--fit confidence torso uniform size-hold refined] [--set root_reacquire 0] [--json-out out/root_bench.json]
 
 Printed per lifter, fit variant and camera: root error median / p90 (mm) of the raw fit and after the RootFilter,
 the spread of the per-person medians (p10 / p50 / p90), and the bias (mean of signed distance error / distance, %).
@@ -30,6 +30,7 @@ import numpy as np
 from mpm_model.data.mocap import load_mocap, resample
 from mpm_model.skeleton import H36M_BONES, H36M_JOINTS
 from mpm_model.streaming.placement import REPROJECTION, place
+from mpm_model.streaming.refiner import PoseRefiner, load_refiner
 from mpm_model.streaming.temporal import RootFilter, TemporalOptions
 from mpm_model.streaming.window_buffer import BufferConfig, Observation, WindowBuffer
 from mpm_ros.bags import rgbd_scene
@@ -108,18 +109,26 @@ def bone_sum(pose: np.ndarray) -> np.ndarray:
 
 
 def size_hold(pose: np.ndarray) -> np.ndarray:
-    """(N, J, 3) → (N,) each frame's scale to the track's running median size so far (a per-track scale hold:
+    """(N, J, 3) → each frame's pose scaled to the track's running median size so far (a per-track scale hold:
     the 2D fit's distance scales with the pose's size)."""
-    size = bone_sum(pose)
-    return np.array([np.median(size[:i + 1]) for i in range(len(size))]) / size
+    size = bone_sum(pose)  # (N,)
+    return pose * (np.array([np.median(size[:i + 1]) for i in range(len(size))]) / size)[:, None, None]
+
+
+def refined(person: Person, pose: np.ndarray) -> np.ndarray:
+    """(N, J, 3) → the shipped pose refiner's output, as the node filters the pose (meaningful only for the
+    lifter it was trained for)."""
+    refiner = PoseRefiner(load_refiner())
+    return np.concatenate([refiner.filter(int(stamp), (1,), pose[i:i + 1]) for i, stamp in enumerate(person.stamps)])
 
 
 Fit = Callable[[Person, np.ndarray], tuple[np.ndarray, np.ndarray]]
-FITS: dict[str, Fit] = {  # (person, (N, J, 3) pose) → (N, J) weights of the 2D fit's joints, (N,) pose scale
-    "confidence": lambda p, pose: (p.confidence, np.ones(len(pose))),  # the product's fit (StreamingLifter.lift)
-    "torso": lambda p, pose: (p.confidence * np.isin(np.arange(p.confidence.shape[1]), TORSO), np.ones(len(pose))),
-    "uniform": lambda p, pose: ((p.confidence > 0).astype(np.float64), np.ones(len(pose))),
+FITS: dict[str, Fit] = {  # (person, (N, J, 3) lifted pose) → (N, J) weights of the 2D fit, (N, J, 3) pose it fits
+    "confidence": lambda p, pose: (p.confidence, pose),  # the product's fit (StreamingLifter.lift)
+    "torso": lambda p, pose: (p.confidence * np.isin(np.arange(p.confidence.shape[1]), TORSO), pose),
+    "uniform": lambda p, pose: ((p.confidence > 0).astype(np.float64), pose),
     "size-hold": lambda p, pose: (p.confidence, size_hold(pose)),
+    "refined": lambda p, pose: (p.confidence, refined(p, pose)),
 }
 
 
@@ -135,8 +144,8 @@ def lift_all(backend: Any, persons: list[Person], batch: int = 512) -> list[np.n
 def roots(person: Person, pose: np.ndarray, fit: Fit,
           options: TemporalOptions = TemporalOptions()) -> tuple[np.ndarray, np.ndarray]:
     """(N, J, 3) poses → the raw 2D fits and the RootFilter's roots, (N, 3) each, NaN where not placed."""
-    weights, scale = fit(person, pose)
-    placement = place(pose * scale[:, None, None], person.pixels, weights, person.intrinsics)
+    weights, fitted = fit(person, pose)
+    placement = place(fitted, person.pixels, weights, person.intrinsics)
     raw = np.where((placement.method == REPROJECTION)[:, None], placement.translation, np.nan)  # (N, 3)
     state, filtered, k = RootFilter(options), np.full_like(raw, np.nan), person.intrinsics[None]
     for i, stamp in enumerate(person.stamps):
