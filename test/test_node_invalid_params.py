@@ -19,7 +19,7 @@ INVALID = [
     ("depth_min_samples", 0), ("depth_min_samples", 18), ("depth_prior_gate", 0.0), ("depth_weight", 0.0),
     ("smoothing", "on"), ("smoothing_min_cutoff", 0.0), ("smoothing_beta", -1.0), ("smoothing_d_cutoff", 0.0),
     ("root_adaptive_noise", 0.5), ("root_adaptive_noise", 20000.0), ("root_velocity_decay", -0.1),
-    ("root_velocity_decay", 101.0),
+    ("root_velocity_decay", 101.0), ("root_reacquire", -1), ("root_reacquire", 101),
     # refused by params.validate
     # (input_format='openpose' is the mpm_input_adapter relay's now: test_input_adapters.py)
     ("backend", "cuda"), ("precision", "int8"), ("checkpoint", "no_such_shipped_weights"),

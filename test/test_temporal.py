@@ -57,6 +57,32 @@ def test_an_outlier_is_gated_and_predicted_not_published_as_a_measurement() -> N
     assert back.placement[0] == DEPTH and counts["temporal.root_predicted"] == 1
 
 
+def pulled_away(options: TemporalOptions, counts: Counter) -> list[RootEstimate]:
+    """A 2D-fed state pulled ~2 m towards the camera by misread fits (a kick, 0.4 s), then the right fits again."""
+    roots = RootFilter(options)
+    walk(roots, range(30), counts)
+    out = [feed(roots, f, truth(f) * (1 - 0.08 * min(f - 29, 6)), counts) for f in range(30, 42)]
+    return out + [feed(roots, f, truth(f), counts) for f in range(42, 60)]
+
+
+def test_agreeing_gated_2d_fits_restart_a_2d_fed_state() -> None:
+    counts = Counter()
+    out = pulled_away(TemporalOptions(), counts)
+    assert counts["temporal.root_gated"] >= 5 and counts["temporal.reset_reacquired"] >= 1
+    assert np.linalg.norm(out[-1].translation[0] - truth(59)) < 0.1 and out[-1].placement[0] == REPROJECTION
+    never = Counter()
+    locked = pulled_away(TemporalOptions(root_reacquire=0), never)  # round 2: the right fits stay locked out
+    assert never["temporal.reset_reacquired"] == 0 and never["temporal.root_predicted"] > 20
+    assert np.linalg.norm(locked[-1].translation[0] - truth(59)) > 1.0
+
+
+def test_gated_2d_fits_never_restart_a_depth_fed_state() -> None:
+    roots, counts = RootFilter(TemporalOptions(root_reacquire=2)), Counter()
+    walk(roots, range(60), counts, DEPTH)
+    out = [feed(roots, f, truth(f) * 1.5, counts) for f in range(60, 70)]  # behind a pole: agreeing, wrong
+    assert all(o.placement[0] == PREDICTED for o in out) and not counts["temporal.reset_reacquired"]
+
+
 def run_then_stop(options: TemporalOptions, seed: int) -> tuple[float, float]:
     """A runner 8 m away running from the camera at 3 m/s for 2 s, then standing still; 2D fits with 3 % noise
     along the viewing ray → (largest root error after he stopped, median error over the second after), metres."""
@@ -171,7 +197,8 @@ def test_tracks_are_independent() -> None:
     ("root_acceleration", 0.0), ("root_acceleration", 101.0), ("root_gate", 0.5), ("root_gate", 101.0),
     ("root_max_prediction", -0.1), ("root_max_prediction", 11.0), ("root_reprojection_sigma", 0.0),
     ("root_reprojection_sigma", 1.5), ("root_filter", 1), ("root_adaptive_noise", 0.5),
-    ("root_adaptive_noise", 20000.0), ("root_velocity_decay", -0.1), ("root_velocity_decay", 101.0)])
+    ("root_adaptive_noise", 20000.0), ("root_velocity_decay", -0.1), ("root_velocity_decay", 101.0),
+    ("root_reacquire", -1), ("root_reacquire", 101), ("root_reacquire", 2.5)])
 def test_invalid_options(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         TemporalOptions(**{field: value})

@@ -10,7 +10,9 @@ innovation) and, beyond `root_gate` sigmas, rejected (`temporal.root_gated`). Wi
 root is predicted and published as PREDICTED, never as a measurement, for at most `root_max_prediction` seconds
 since the last accepted one; after that, a measurement restarts the state (`temporal.reset_reacquired`: the person
 did move, or upstream switched identities) and without one the skeleton goes back to root-relative
-(`temporal.prediction_expired`).
+(`temporal.prediction_expired`). A state fed by 2D fits is no surer than they are: `root_reacquire` consecutive
+gated 2D fits that agree with each other restart it too (a misread pose pulled it away); a depth-fed state never
+restarts on 2D fits (behind a pole they agree, and are wrong).
 
 Predictions only exist while the track has output frames: the window buffer emits a frame when the person has
 keypoints in it, so a person with none at all gets no output (there is no pose to place); their state waits, and
@@ -32,7 +34,7 @@ measurement that is NaN or absurd (`temporal.root_invalid`) is no measurement.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -80,6 +82,9 @@ class TemporalOptions:
                                          "process noise", 1.0, 10000.0)
     root_velocity_decay: float = tunable(3.0, "Time constant (s) of the root velocity's decay towards zero (people "
                                          "stop and turn); 0 = constant velocity", 0.0, 100.0)
+    root_reacquire: int = tunable(5, "A state fed by 2D fits restarts (temporal.reset_reacquired) after this many "
+                                  "consecutive gated 2D fits that agree with each other (the state, not the fits, "
+                                  "went wrong); 0 = never", 0, 100)
     root_reprojection_sigma: float = tunable(0.1, "Standard deviation of a 2D-fit root along the viewing ray, as a "
                                              "fraction of its distance", 0.001, 1.0)
 
@@ -120,6 +125,7 @@ class _Track:
     mean_innovation: np.ndarray  # (3,) recent accepted innovations, exponentially averaged (ADAPT_FITS)
     spread: np.ndarray  # (3, 3) their second moment over SPREAD_FITS (starts at the first fit's covariance)
     manoeuvre: float = 1.0  # the mean against its spread under white noise (1 = the model fits): scales q
+    rejected: list = field(default_factory=list)  # (3,) gated fits since the last accepted one
 
 
 class RootFilter:
@@ -192,11 +198,13 @@ class RootFilter:
                 track.covariance = track.covariance - gain @ track.covariance[:3, :]
                 track.covariance = 0.5 * (track.covariance + track.covariance.T)
                 track.measured_ns, track.updates, track.method = stamp_ns, track.updates + 1, method
+                track.rejected.clear()
                 return method
             counts["temporal.root_gated"] += 1
             if track.updates < CONFIRM_UPDATES:  # not believed yet: the outlier may be its start
                 return self._start(stamp_ns, track_id, fit, method, k)
-            if not predicting or method == DEPTH != track.method:  # depth back after 2D fits: depth is surer
+            if not predicting or method == DEPTH != track.method \
+                    or self._fits_agree(track, fit, method):  # depth back after 2D fits: depth is surer
                 counts["temporal.reset_reacquired"] += 1
                 return self._start(stamp_ns, track_id, fit, method, k)
         if predicting:
@@ -213,6 +221,21 @@ class RootFilter:
         self._tracks[track_id] = _Track(stamp_ns, stamp_ns, k.copy(), np.concatenate([fit, np.zeros(3)]),
                                         covariance, 1, method, np.zeros(3), covariance[:3, :3].copy())
         return method
+
+    def _fits_agree(self, track: _Track, fit: np.ndarray, method: int) -> bool:
+        """Whether the last `root_reacquire` gated fits, with this one, agree with each other (consecutive ones
+        within the gate of their own noise). Only for 2D fits against a state fed by 2D fits: such a state is no
+        surer than its fits, and a misread pose (a kick) can pull it away and lock the right fits out. A state fed
+        by depth never restarts on 2D fits (a person behind a pole: their 2D fits agree, and are wrong)."""
+        if self.options.root_reacquire == 0 or method != REPROJECTION or track.method != REPROJECTION:
+            return False
+        track.rejected = [*track.rejected[-(self.options.root_reacquire - 1):], fit] \
+            if self.options.root_reacquire > 1 else [fit]
+        if len(track.rejected) < self.options.root_reacquire:
+            return False
+        noise = 2 * measurement_covariance(fit, method, self.options) + _GATE_FLOOR
+        steps = np.diff(np.array(track.rejected), axis=0)  # (n - 1, 3)
+        return bool((np.einsum("ni,ij,nj->n", steps, np.linalg.inv(noise), steps) <= self.options.root_gate ** 2).all())
 
     @staticmethod
     def _adapt(track: _Track, innovation: np.ndarray) -> None:

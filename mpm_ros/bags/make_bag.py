@@ -1,9 +1,9 @@
 """Make a rosbag2 test recording from 3D mocap: N people seen by one virtual camera.
 
-Each person is a mocap clip (resampled to --fps) placed at its own spot in the scene, projected through
-one H36M-like pinhole camera, with detector-like jitter, occluded joints (confidence 0, incl. joints
-outside the image), whole-person dropouts, and tracks entering/leaving at different times. Ground truth
-3D (camera frame, metres, absolute, root included) goes on its own topic with the same stamps.
+Each person is a mocap clip (resampled to --fps; one person alone walks through all of them) placed at its own
+spot in the scene, projected through one H36M-like pinhole camera, with detector-like jitter, occluded joints
+(confidence 0, incl. joints outside the image), whole-person dropouts, and tracks entering/leaving at different
+times. Ground truth 3D (camera frame, metres, absolute, root included) goes on its own topic with the same stamps.
 
 Topics: /camera_info (sensor_msgs/CameraInfo), /keypoints (mpm_msgs/Skeleton2DArray, layout h36m17),
 /ground_truth/skeletons3d (mpm_msgs/Skeleton3DArray; `masked` = joint hidden in that frame's 2D).
@@ -29,6 +29,10 @@ from mpm_ros.bags import bag_io, rgbd_scene
 START_TIME_NS = 1_700_000_000 * 1_000_000_000  # fixed epoch: the same arguments give the same bag
 SLOT_SPACING_M = 2.0  # between neighbouring people's mean positions
 MIN_DEPTH_M = 0.2  # joints closer to (or behind) the camera are not visible
+WALK_SHARE_S = 3.0  # one person walking through a clip's sequences: at least this long in each
+WALK_TURN_M = 0.5  # ... turned back towards the start once this far from it (and the next sequence travels)
+WALK_RADIUS_M = 4.0  # ... a sequence ends early once its root is this far from the start
+BLEND_FRAMES = 10  # ... each sequence blended in from the last frame of the one before over this many frames
 
 
 @dataclass
@@ -51,10 +55,58 @@ def _clip_frames(seq: MocapSequence, count: int, offset: int) -> np.ndarray:
     return seq.poses3d[np.where(k < n, k, period - k)]  # (count, 17, 3)
 
 
-def build_tracks(sequences: list[MocapSequence], people: int, num_frames: int,
-                 rng: np.random.Generator, all_visible: bool = False) -> list[PersonTrack]:
+def _turned(poses: np.ndarray, angle: float) -> np.ndarray:
+    """(F, 17, 3) world poses turned by `angle` (rad) about the vertical through the world origin."""
+    c, s = np.cos(angle), np.sin(angle)
+    return poses @ np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _walk_frames(sequences: list[MocapSequence], count: int, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """`count` frames of ONE person walking through `sequences` in order (wrapping). Each gets an equal share of
+    the recording (at least WALK_SHARE_S; a shorter sequence is played whole, a longer one from a seeded offset)
+    and continues where the last one ended, turned about the vertical so that its travel heads back towards the
+    start; it ends early once its root is WALK_RADIUS_M from the start (the person stays in view). Over its first
+    BLEND_FRAMES frames the pose, the root height and the root's horizontal velocity are blended from the last
+    frame before: no jumps, and a runner who turns back slows down first. Why: one sequence played back and forth
+    is not the motion a clip names, and its instant reversals are no person's."""
+    share = max(count // len(sequences), int(round(WALK_SHARE_S * fps)), BLEND_FRAMES + 1)
+    parts: list[np.ndarray] = []
+    total, k, velocity = 0, 0, np.zeros(2)  # velocity: the last frame's root xy step (m/frame)
+    while total < count:
+        seq = sequences[k % len(sequences)].poses3d.astype(np.float64)
+        k += 1
+        first = int(rng.integers(0, len(seq) - share + 1)) if len(seq) > share else 0
+        poses = seq[first:first + share]
+        poses = poses - np.append(poses[0, 0, :2], 0.0)  # (F, 17, 3): starts at the world origin
+        if parts:
+            last = parts[-1][-1]  # (17, 3)
+            here, travel = last[0, :2], poses[-1, 0, :2]
+            if np.linalg.norm(here) > WALK_TURN_M and np.linalg.norm(travel) > WALK_TURN_M:
+                poses = _turned(poses, np.arctan2(-here[1], -here[0]) - np.arctan2(travel[1], travel[0]))
+            blend = min(BLEND_FRAMES, len(poses))
+            w = np.ones(len(poses))
+            w[:blend] = np.arange(1, blend + 1) / (blend + 1)  # (F,) the new sequence's share
+            steps = np.diff(poses[:, 0, :2], axis=0, prepend=poses[:1, 0, :2])  # (F, 2) its own root xy steps
+            root_xy = here + np.cumsum((1 - w)[:, None] * velocity + w[:, None] * steps, axis=0)  # (F, 2)
+            relative = poses - poses[:, :1]  # (F, 17, 3)
+            relative[:blend] = (1 - w[:blend, None, None]) * (last - last[0]) + w[:blend, None, None] * relative[:blend]
+            height = poses[:, 0, 2] + (1 - w) * (last[0, 2] - poses[0, 0, 2])  # (F,)
+            poses = relative + np.concatenate([root_xy, height[:, None]], 1)[:, None]
+        origin = parts[0][0, 0, :2] if parts else poses[0, 0, :2]
+        far = np.flatnonzero(np.linalg.norm(poses[:, 0, :2] - origin, axis=-1) > WALK_RADIUS_M)
+        far = far[far > BLEND_FRAMES]
+        poses = poses[:far[0] + 1] if len(far) else poses
+        velocity = poses[-1, 0, :2] - poses[-2, 0, :2] if len(poses) > 1 else velocity
+        parts.append(poses)
+        total += len(poses)
+    return np.concatenate(parts)[:count]  # (count, 17, 3)
+
+
+def build_tracks(sequences: list[MocapSequence], people: int, num_frames: int, rng: np.random.Generator,
+                 all_visible: bool = False, fps: float = 30.0) -> list[PersonTrack]:
     """People on a grid (two rows); the first visible throughout, the others entering/leaving at random
-    unless `all_visible` (benchmarks want a constant number of tracks)."""
+    unless `all_visible` (benchmarks want a constant number of tracks). Two or more people play a sequence
+    each, back and forth; one person walks through all the clip's sequences (_walk_frames)."""
     columns = int(np.ceil(people / 2)) if people > 2 else people
     tracks = []
     for i in range(people):
@@ -65,7 +117,8 @@ def build_tracks(sequences: list[MocapSequence], people: int, num_frames: int,
             start = int(rng.integers(0, num_frames - span + 1))
             end = start + span
         seq = sequences[i % len(sequences)]
-        world = _clip_frames(seq, end - start, int(rng.integers(0, max(1, len(seq)))))
+        world = _walk_frames(sequences, end - start, fps, rng) if people == 1 and len(sequences) > 1 else \
+            _clip_frames(seq, end - start, int(rng.integers(0, max(1, len(seq)))))
         row, column = divmod(i, columns)
         slot = np.array([(column - (columns - 1) / 2) * SLOT_SPACING_M + row * SLOT_SPACING_M / 2,
                          row * SLOT_SPACING_M * 1.25, 0.0])
@@ -229,7 +282,7 @@ def make_bag(mocap: Path, out: Path, people: int = 2, fps: float = 30.0, noise_p
     rng = np.random.default_rng(seed)
     sequences = [resample(s, fps) for s in load_mocap(mocap)]
     num_frames = max(1, int(round(duration * fps)))
-    tracks = build_tracks(sequences, people, num_frames, rng, all_visible)
+    tracks = build_tracks(sequences, people, num_frames, rng, all_visible, fps)
     depth = None
     if rgbd:
         paths = rgbd_scene.walk_paths(people, num_frames, fps, rng)
