@@ -11,8 +11,8 @@ import pytest
 
 from mpm_model.checkpoint import resolve
 from mpm_model.files import file_sha256
-from mpm_model.streaming.refiner import (DEFAULT_REFINER, HISTORY, PoseRefiner, RefinerWeights, load_refiner,
-                                         present_2d, refine, refiner_for, weight_files)
+from mpm_model.streaming.refiner import (HISTORY, PoseRefiner, RefinerWeights, load_refiner, present_2d, refine,
+                                         refiner_for, refiner_name, weight_files)
 from mpm_ros.backend_setup import pose_refiner
 
 PERIOD = 33_333_333
@@ -67,20 +67,31 @@ def test_gap_is_held_and_a_restart_pads() -> None:
 
 
 def test_handed_out_only_for_its_lifter(tmp_path: Path) -> None:
+    """Any pose_refiner_* whose sidecar names the lifter's sha256, whatever its name; else None and why."""
+    none, why = refiner_for("ab" * 32, tmp_path)
+    assert none is None and "none in" in why
     w = weights()
-    weights_path, sidecar = weight_files("r", tmp_path)
+    weights_path, sidecar = weight_files("pose_refiner_r", tmp_path)
     weights_path.write_text(json.dumps({"weights": w.weights.tolist(), "bias": w.bias.tolist()}))
     sidecar.write_text(json.dumps({"lifter": "mpm_x", "lifter_sha256": "ab" * 32}))
-    found, why = refiner_for("ab" * 32, "r", tmp_path)
+    other_weights, other = weight_files("pose_refiner_s", tmp_path)
+    other_weights.write_text(weights_path.read_text())
+    other.write_text(json.dumps({"lifter": "mpm_y", "lifter_sha256": "ef" * 32}))
+    found, why = refiner_for("ab" * 32, tmp_path)
     assert found is not None and why == "" and found.lifter == "mpm_x"
     np.testing.assert_allclose(found.weights, w.weights, rtol=1e-6)
-    none, why = refiner_for("cd" * 32, "r", tmp_path)
-    assert none is None and "trained for mpm_x" in why
-    missing, why = refiner_for("ab" * 32, "absent", tmp_path)
-    assert missing is None and "unreadable" in why
+    assert refiner_for("ef" * 32, tmp_path)[0].lifter == "mpm_y"
+    none, why = refiner_for("cd" * 32, tmp_path)
+    assert none is None and "pose_refiner_r was trained for mpm_x" in why and "mpm_y" in why
+    sidecar.write_text("{")
+    missing, why = refiner_for("ab" * 32, tmp_path)
+    assert missing is None and "pose_refiner_r unreadable" in why
+    assert refiner_name("mpm_t81_causal_la3") == "pose_refiner_t81_causal_la3"
+    sidecar.write_text(json.dumps({"lifter": "mpm_x", "lifter_sha256": "ab" * 32}))
     weights_path.write_text(json.dumps({"weights": [[0.0]], "bias": [0.0, 1.0]}))
     with pytest.raises(ValueError, match="history"):
-        load_refiner("r", tmp_path)
+        load_refiner("pose_refiner_r", tmp_path)
+    assert "pose_refiner_r unreadable (ValueError" in refiner_for("ab" * 32, tmp_path)[1]
 
 
 def test_taps_file_is_one_filter_shared_by_every_coordinate(tmp_path: Path) -> None:
@@ -100,24 +111,34 @@ def test_taps_file_is_one_filter_shared_by_every_coordinate(tmp_path: Path) -> N
         load_refiner("t", tmp_path)
 
 
-def test_shipped_refiner_loads_and_names_its_lifter() -> None:
-    shipped = load_refiner(DEFAULT_REFINER)
+SHIPPED = ["mpm_t27_causal", "mpm_t81_causal_la3"]  # every shipped lifter has its refiner
+
+
+@pytest.mark.parametrize("lifter", SHIPPED)
+def test_shipped_refiner_loads_and_names_its_lifter(lifter: str) -> None:
+    shipped = load_refiner(refiner_name(lifter))
     assert shipped.weights.shape == (HISTORY * J * 3, J * 3) and len(shipped.lifter_sha256) == 64
-    assert shipped.lifter == "mpm_t27_causal" and np.isfinite(shipped.weights).all()
-    sidecar = json.loads(weight_files(DEFAULT_REFINER)[1].read_text())
+    assert shipped.lifter == lifter and np.isfinite(shipped.weights).all()
+    assert shipped.lifter_sha256 == file_sha256(resolve(lifter))
+    sidecar = json.loads(weight_files(refiner_name(lifter))[1].read_text())
     assert len(shipped.present) == sidecar["present"] > 0 and np.isfinite(shipped.present).all()
 
 
-@pytest.mark.parametrize("checkpoint", ["mpm_t27_causal", "mpm_t81_causal_la3", ""])
-def test_the_node_gets_it_only_for_its_lifter(checkpoint: str) -> None:
-    """backend_setup.pose_refiner hashes the checkpoint file: the shipped refiner for the lifter it names, else None
-    with the reason the node logs (another lifter, or no weights file at all)."""
-    shipped = load_refiner(DEFAULT_REFINER)
+@pytest.mark.parametrize("checkpoint", [*SHIPPED, ""])
+def test_the_node_gets_it_only_for_its_lifter(checkpoint: str, tmp_path: Path) -> None:
+    """backend_setup.pose_refiner hashes the checkpoint file: the refiner trained for it, else None with the reason
+    the node logs (other weights, or no weights file at all). A copy under another name still finds it."""
     found, why = pose_refiner(checkpoint)
-    matches = bool(checkpoint) and file_sha256(resolve(checkpoint)) == shipped.lifter_sha256
-    assert (found is not None) == matches and (why == "") == matches
-    if checkpoint == "mpm_t81_causal_la3":
-        assert found is None and f"trained for {shipped.lifter}" in why
+    if not checkpoint:
+        assert found is None and "untrained" in why
+        return
+    assert found is not None and why == "" and found.lifter == checkpoint
+    copy = tmp_path / "renamed.pt"
+    copy.write_bytes(Path(resolve(checkpoint)).read_bytes())
+    assert pose_refiner(str(copy))[0].lifter == checkpoint
+    copy.write_bytes(copy.read_bytes() + b"\0")  # other weights
+    none, why = pose_refiner(str(copy))
+    assert none is None and "no pose refiner was trained for these lifter weights" in why
 
 
 def lifted_pose(seed: int = 6) -> np.ndarray:

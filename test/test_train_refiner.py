@@ -1,5 +1,6 @@
 """tools/train_refiner.py's 2D present (issue 24 round 3): the histories it fits on are the streaming refiner's,
-and on outputs one frame late whose 2D shows the present, the fitted present taps take the lag away."""
+and on outputs one frame late whose 2D shows the present, the fitted present taps take the lag away; a look-ahead
+lifter's outputs are paired with the frame they answer for."""
 from __future__ import annotations
 
 import sys
@@ -7,6 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mpm_model.config import ModelConfig
+from mpm_model.data.mocap import load_mocap, resample
+
+DEMO_CLIP = Path(__file__).resolve().parents[1] / "mpm_model" / "assets" / "demo_clip.npz"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import train_refiner  # noqa: E402
 
@@ -36,3 +41,26 @@ def test_present_taps_cancel_a_one_frame_lag(tmp_path: Path, capsys) -> None:
     alone, refined, blind = (eval(line[line.index("{"):], {"np": np}) for line in lines[:2] + lines[3:])  # noqa: S307
     assert alone["lag"] == 1 and refined["lag"] == 0 and refined["mpjpe"] < 0.75 * alone["mpjpe"]
     assert blind["lag"] == 1 and blind["mpjpe"] > 0.95 * alone["mpjpe"]
+
+
+class TargetFrame2D:
+    """A stand-in lifter that answers with the 2D of the frame it answers for (x-y, z = 0): which frame each
+    output belongs to is then visible in the output."""
+
+    def __init__(self, lookahead: int) -> None:
+        self.config = ModelConfig(window=9, causal=True, lookahead=lookahead, stride_schedule=(3, 3))
+
+    def infer(self, keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray:  # (B, T, J, 2) → (B, 1, J, 3)
+        seen = keypoints[:, self.config.target_index]
+        return np.concatenate([seen, np.zeros_like(seen[..., :1])], -1)[:, None]
+
+
+def test_a_look_ahead_lifter_is_paired_with_the_frame_it_answers_for() -> None:
+    """mpm_t81_causal_la3 answers for the frame 3 before its window's newest: the cache pairs each output with that
+    frame's truth and 2D (as the stream does), and leaves out the last 3 frames, which no window answers for."""
+    poses = resample(load_mocap(DEMO_CLIP)[0], train_refiner.FPS).poses3d[:60]  # (60, J, 3)
+    causal = train_refiner.lift(TargetFrame2D(0), poses, np.random.default_rng(3), "h36m")
+    ahead = train_refiner.lift(TargetFrame2D(3), poses, np.random.default_rng(3), "h36m")
+    assert len(ahead[0]) == len(causal[0]) - 3 == 57
+    for a, c in zip(ahead, causal):
+        np.testing.assert_array_equal(a, c[:57])

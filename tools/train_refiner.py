@@ -14,7 +14,8 @@ fast-motion sequences). `retrain`: both `data` runs and the `fit` below in one c
 After shipping new lifter weights (same name mpm_t27_causal, or --checkpoint NAME), ONE command retrains the
 refiner: 45,186 frames of the train file through the lifter (30,000 seen by make_bag's camera, 15,000 by the
 robot camera), then the fit, writing mpm_model/weights/pose_refiner_t27_causal.weights.json and its sidecar
-pose_refiner_t27_causal.json (the lifter's sha256: the node uses the refiner only with that lifter file). It took
+pose_refiner_t27_causal.json (the lifter's sha256: the node uses the refiner only with that lifter file; for
+--checkpoint mpm_t81_causal_la3, pose_refiner_t81_causal_la3: refiner.refiner_name). It took
 6 min wall on 2 loaded cores (12:04-12:11 UTC 2026-12-06 with the two test caches; ~3 GB RAM for the fit):
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python tools/train_refiner.py retrain   # [--checkpoint NAME]
@@ -44,7 +45,7 @@ from mpm_model.checkpoint import resolve
 from mpm_model.data.mocap import load_mocap, resample
 from mpm_model.files import file_sha256
 from mpm_model.streaming.options import confident
-from mpm_model.streaming.refiner import (DEFAULT_REFINER, HISTORY, add_present, load_refiner, present_2d, refine,
+from mpm_model.streaming.refiner import (HISTORY, add_present, load_refiner, present_2d, refine, refiner_name,
                                          weight_files)
 from mpm_model.streaming.smoothing import JointSmoother, SmoothingOptions
 from mpm_ros.bags import rgbd_scene
@@ -73,8 +74,9 @@ def windows(uv: np.ndarray, confidence: np.ndarray, width: int, height: int, win
 
 def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str,
          batch: int = 256) -> tuple[np.ndarray, ...]:
-    """(F, J, 3) world poses → truth and lifted root-relative camera-frame joints, (F, J, 3) each, and the newest
-    frame's 2D as the lifter saw it: (F, J, 2) normalised keypoints and (F, J) mask. `scene`:
+    """(F, J, 3) world poses → truth and lifted root-relative camera-frame joints, (F', J, 3) each, and the target
+    frame's 2D as the lifter saw it: (F', J, 2) normalised keypoints and (F', J) mask; F' = F minus the lifter's
+    look-ahead (its last frames have no window that answers for them, as in the stream). `scene`:
     "h36m" (make_bag's camera in front of the person) or "robot" (make demo-rgbd's robot camera, 1.2 m high, the
     person walking to and fro 1.2-7 m away)."""
     if scene == "robot":
@@ -86,9 +88,13 @@ def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str,
         cam = frame_scene([track], rng)
     obs = observe(track, cam, rng, noise_px=2.0, occlusion=0.05, dropout=0.0)
     keypoints, mask = windows(obs.uv, obs.confidence, cam.width, cam.height, backend.config.window)
+    target = backend.config.target_index  # the window's frame the lifter answers for (look-ahead: before the end)
+    ahead = backend.config.window - 1 - target  # so the window ending at frame f answers for frame f - ahead
+    keypoints, mask = keypoints[ahead:], mask[ahead:]  # (F - ahead, T, J, 2), (F - ahead, T, J)
     out = np.concatenate([np.asarray(backend.infer(keypoints[i:i + batch], mask[i:i + batch]))[:, 0]
-                          for i in range(0, len(keypoints), batch)]).astype(np.float64)  # (F, J, 3)
-    return obs.joints_cam - obs.joints_cam[:, :1], out - out[:, :1], keypoints[:, -1], mask[:, -1]
+                          for i in range(0, len(keypoints), batch)]).astype(np.float64)  # (F - ahead, J, 3)
+    truth = obs.joints_cam[:len(obs.joints_cam) - ahead]
+    return truth - truth[:, :1], out - out[:, :1], keypoints[:, target], mask[:, target]
 
 
 def make_data(args: argparse.Namespace) -> None:
@@ -209,7 +215,7 @@ def fit(args: argparse.Namespace) -> None:
         return
     weights, bias = solve(x, lifted, target, sequence, args.smooth, args.ridge, args.shared)
     checkpoint = resolve(str(data["checkpoint"]))
-    out, sidecar = weight_files(args.name)
+    out, sidecar = weight_files(args.name or refiner_name(Path(checkpoint).stem))
     rounded = np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])  # float32 precision, plain JSON
     taps = rounded(weights[::coords, 0]).tolist()
     out.write_text(json.dumps({"taps": taps[:args.history], "joints": coords // 3}
@@ -256,9 +262,10 @@ def evaluate(args: argparse.Namespace) -> None:
         outputs[name] = np.concatenate([np.array([smoother.filter(int(1e12 * s) + f * PERIOD_NS, (1,), p[None])[0]
                                                   for f, p in enumerate(lifted[sequence == s])])
                                         for s in np.unique(sequence)])
-    refiner = load_refiner(args.name)
+    name = args.name or refiner_name(Path(resolve(str(data["checkpoint"]))).stem)
+    refiner = load_refiner(name)
     if len(refiner.present) and data["present"] is None:
-        raise SystemExit(f"{args.name} reads the 2D present: make the cache again with `data` (it keeps the 2D now)")
+        raise SystemExit(f"{name} reads the 2D present: make the cache again with `data` (it keeps the 2D now)")
     present = np.zeros((len(lifted), 0, 17, 2)) if data["present"] is None else \
         present_histories(data["present"], sequence, len(refiner.present))
     outputs["learned refiner"] = add_present(refine(histories(lifted, sequence, refiner.history), refiner), present,
@@ -305,10 +312,12 @@ def main(argv: list[str] | None = None) -> None:
     fitting.add_argument("--full", dest="shared", action="store_false", help="a full linear map of the history "
                          "instead of one causal filter shared by every coordinate")
     fitting.add_argument("--validate", action="store_true", help="score on a held-out fifth, write nothing")
-    fitting.add_argument("--name", default=DEFAULT_REFINER, help="weights name in mpm_model/weights")
+    fitting.add_argument("--name", default=None, help="weights name in mpm_model/weights (default: the cache's "
+                         "lifter's, refiner.refiner_name: pose_refiner_t27_causal for mpm_t27_causal)")
     evaluation = commands.add_parser("eval", help="table: lifter, One Euro, refiner")
     evaluation.add_argument("--data", type=Path, required=True)
-    evaluation.add_argument("--name", default=DEFAULT_REFINER, help="weights name in mpm_model/weights")
+    evaluation.add_argument("--name", default=None, help="weights name in mpm_model/weights (default: the cache's "
+                            "lifter's)")
     again = commands.add_parser("retrain", help="data (both cameras) + fit: after new lifter weights")
     again.add_argument("--mocap", type=Path, default=TRAIN_FILE)
     again.add_argument("--checkpoint", default="mpm_t27_causal")

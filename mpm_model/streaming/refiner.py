@@ -8,7 +8,8 @@ Why: the lifter judges each window alone, so its outputs jitter from frame to fr
 frame; a filter trades one for the other, a regression on the lifter's own errors can reduce both. The 2D of the
 newest frame is the present itself, in x and y: the lifted x-y hedges towards the past, the seen 2D does not. It
 was trained for ONE lifter file: the weights' sidecar names it by sha256, and `refiner_for` gives it only to that
-lifter (else None with the reason: the caller falls back to the One Euro filter and says so).
+lifter (else None with the reason: the caller falls back to the One Euro filter and says so). Each shipped lifter
+has its own (`refiner_name`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from typing import Any, Mapping
 import numpy as np
 
 HISTORY = 32  # lifted frames the shipped refiner looks at (the newest included); a weights file sets its own
-DEFAULT_REFINER = "pose_refiner_t27_causal"
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 GAP_FACTOR = 1.5  # a stamp gap above this many frame periods is filled by holding the last frame
 
@@ -68,7 +68,7 @@ def add_present(refined: np.ndarray, present: np.ndarray, taps: np.ndarray) -> n
     return out
 
 
-def weight_files(name: str = DEFAULT_REFINER, directory: Path = WEIGHTS_DIR) -> tuple[Path, Path]:
+def weight_files(name: str, directory: Path = WEIGHTS_DIR) -> tuple[Path, Path]:
     """(weights, sidecar): `<name>.weights.json` and `<name>.json` (lifter, sha256, how). The weights file holds
     either {"taps": K values}, one causal filter shared by every coordinate (a residual on the newest frame), or
     {"weights": (K*C, C), "bias": (C,)}, a full linear map of the history; optionally {"present": M values} (taps on
@@ -76,7 +76,7 @@ def weight_files(name: str = DEFAULT_REFINER, directory: Path = WEIGHTS_DIR) -> 
     return directory / f"{name}.weights.json", directory / f"{name}.json"
 
 
-def load_refiner(name: str = DEFAULT_REFINER, directory: Path = WEIGHTS_DIR) -> RefinerWeights:
+def load_refiner(name: str, directory: Path = WEIGHTS_DIR) -> RefinerWeights:
     """Raises OSError / KeyError / ValueError when a file is missing or malformed."""
     weights_path, sidecar_path = weight_files(name, directory)
     arrays, sidecar = json.loads(weights_path.read_text()), json.loads(sidecar_path.read_text())
@@ -97,17 +97,29 @@ def load_refiner(name: str = DEFAULT_REFINER, directory: Path = WEIGHTS_DIR) -> 
     return RefinerWeights(weights, bias, str(sidecar["lifter"]), str(sidecar["lifter_sha256"]), present)
 
 
-def refiner_for(lifter_sha256: str, name: str = DEFAULT_REFINER,
-                directory: Path = WEIGHTS_DIR) -> tuple[RefinerWeights | None, str]:
-    """The refiner trained for the lifter whose weights have this sha256, or (None, why not)."""
-    try:
-        weights = load_refiner(name, directory)
-    except (OSError, KeyError, ValueError) as exc:
-        return None, f"pose refiner {name} unreadable ({type(exc).__name__}: {exc})"
-    if weights.lifter_sha256 != lifter_sha256:
-        return None, (f"pose refiner {name} was trained for {weights.lifter} (sha256 {weights.lifter_sha256[:12]}), "
-                      f"not for these lifter weights (sha256 {lifter_sha256[:12]})")
-    return weights, ""
+def refiner_name(lifter_stem: str) -> str:
+    """The refiner's file name for a lifter file: `mpm_t27_causal` → `pose_refiner_t27_causal`."""
+    return "pose_refiner_" + lifter_stem.removeprefix("mpm_")
+
+
+def refiner_for(lifter_sha256: str, directory: Path = WEIGHTS_DIR) -> tuple[RefinerWeights | None, str]:
+    """The refiner trained for the lifter whose weights have this sha256 (any `pose_refiner_*` in `directory`
+    whose sidecar names that sha256: a lifter file renamed or copied elsewhere still finds its refiner),
+    or (None, why not)."""
+    trained_for, unreadable = [], []
+    for sidecar in sorted(directory.glob("pose_refiner_*.json")):
+        if sidecar.name.endswith(".weights.json"):
+            continue
+        name = sidecar.name.removesuffix(".json")
+        try:
+            record = json.loads(sidecar.read_text())
+            if record["lifter_sha256"] == lifter_sha256:
+                return load_refiner(name, directory), ""
+            trained_for.append(f"{name} was trained for {record['lifter']}")
+        except (OSError, KeyError, ValueError) as exc:
+            unreadable.append(f"{name} unreadable ({type(exc).__name__}: {exc})")
+    return None, (f"no pose refiner was trained for these lifter weights (sha256 {lifter_sha256[:12]}): "
+                  + "; ".join(trained_for + unreadable or ["none in " + str(directory)]))
 
 
 class PoseRefiner:
