@@ -30,7 +30,7 @@ import numpy as np
 from mpm_model.data.mocap import load_mocap, resample
 from mpm_model.skeleton import H36M_BONES, H36M_JOINTS
 from mpm_model.streaming.placement import REPROJECTION, place
-from mpm_model.streaming.refiner import PoseRefiner, load_refiner
+from mpm_model.streaming.refiner import PoseRefiner, load_refiner, refiner_name
 from mpm_model.streaming.temporal import RootFilter, TemporalOptions
 from mpm_model.streaming.window_buffer import BufferConfig, Observation, WindowBuffer
 from mpm_ros.bags import rgbd_scene
@@ -116,10 +116,11 @@ def size_hold(pose: np.ndarray) -> np.ndarray:
 
 
 def refined(person: Person, pose: np.ndarray) -> np.ndarray:
-    """(N, J, 3) → the shipped pose refiner's output, as the node filters the pose (meaningful only for the
-    lifter it was trained for)."""
-    refiner = PoseRefiner(load_refiner())
-    return np.concatenate([refiner.filter(int(stamp), (1,), pose[i:i + 1]) for i, stamp in enumerate(person.stamps)])
+    """(N, J, 3) → the default lifter's pose refiner's output with each frame's 2D present, as the node filters
+    the pose (meaningful only for the lifter it was trained for, mpm_t27_causal)."""
+    refiner = PoseRefiner(load_refiner(refiner_name("mpm_t27_causal")))
+    return np.concatenate([refiner.filter(int(stamp), (1,), pose[i:i + 1], person.pixels[i:i + 1],
+                                          person.confidence[i:i + 1] <= 0) for i, stamp in enumerate(person.stamps)])
 
 
 Fit = Callable[[Person, np.ndarray], tuple[np.ndarray, np.ndarray]]
