@@ -36,3 +36,52 @@ def test_present_taps_cancel_a_one_frame_lag(tmp_path: Path, capsys) -> None:
     alone, refined, blind = (eval(line[line.index("{"):], {"np": np}) for line in lines[:2] + lines[3:])  # noqa: S307
     assert alone["lag"] == 1 and refined["lag"] == 0 and refined["mpjpe"] < 0.75 * alone["mpjpe"]
     assert blind["lag"] == 1 and blind["mpjpe"] > 0.95 * alone["mpjpe"]
+
+
+class NewestFrame:
+    """A look-alike lifter (config.window, infer): answers each causal window with its newest frame's keypoints (z =
+    0), so the test can tell which frame an output came from."""
+
+    class config:  # noqa: N801 - the backend's attribute name
+        window = 27
+
+    def infer(self, keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        newest = np.where(mask[:, -1, :, None], 0.0, keypoints[:, -1])  # (B, J, 2)
+        return np.concatenate([newest, np.zeros((*newest.shape[:2], 1), np.float32)], -1)[:, None]  # (B, 1, J, 3)
+
+
+def test_dropped_frames_give_no_output_and_hold_the_last_one_as_the_streaming_refiner_does() -> None:
+    """make_bag's dropouts: a dropped frame is a fully masked step of the windows (it is no observation), it is not
+    observed, its lifted pose is the last observed frame's (the refiner holds it over a gap) and its 2D is masked
+    (no present); an observed frame is the lifter's own answer."""
+    from mpm_model.data.mocap import load_mocap
+
+    poses = load_mocap(Path(train_refiner.ROOT / "mpm_model" / "assets" / "demo_clip.npz"))[0].poses3d[:120]
+    truth, lifted, screen, mask, observed = train_refiner.lift(NewestFrame(), poses, np.random.default_rng(0), "h36m",
+                                                                occlusion=0.0, dropout=0.3)
+    assert 0 < (~observed).sum() < 0.5 * len(observed) and observed[0]
+    for f in np.flatnonzero(~observed):
+        last = f - 1
+        while not observed[last]:
+            last -= 1
+        np.testing.assert_array_equal(lifted[f], lifted[last])
+        assert mask[f].all()
+    assert not mask[observed].any() and truth.shape == lifted.shape == (120, 17, 3)
+    own = screen[observed] - screen[observed][:, :1]  # (F', J, 2): each observed output is its own frame's answer
+    np.testing.assert_allclose(lifted[observed][..., :2], own, atol=1e-6)
+
+
+def test_the_noise_mix_covers_make_bags_defaults() -> None:
+    """--mix: occluded joints drawn in 0-15 % (make_bag: 10 %), dropped frames in 0-4 % (make_bag: 2 %), and about
+    30 % of the chunks hide the person for 1.5 s, leaving two parts of at least MIN_FRAMES; without it 5 %, none."""
+    import argparse
+
+    rng = np.random.default_rng(0)
+    draws = [train_refiner.noise_mix(argparse.Namespace(mix=True), rng, 240) for _ in range(400)]
+    occlusion, dropout, hidden = (np.array(d) for d in zip(*draws))
+    assert occlusion.min() < 0.01 and 0.14 < occlusion.max() <= 0.15 and 0.1 < np.mean(occlusion > 0.1) < 0.5
+    assert dropout.max() <= 0.04 and 0.02 < np.median(dropout) + 0.01
+    assert 0.2 < np.mean(hidden > 0) < 0.4
+    assert hidden[hidden > 0].min() >= train_refiner.MIN_FRAMES
+    assert (hidden[hidden > 0] + train_refiner.HIDDEN_FRAMES <= 240 - train_refiner.MIN_FRAMES).all()
+    assert train_refiner.noise_mix(argparse.Namespace(mix=False), rng, 240) == (0.05, 0.0, 0)
