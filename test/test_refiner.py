@@ -13,7 +13,8 @@ import pytest
 from mpm_model.checkpoint import resolve
 from mpm_model.files import file_sha256
 from mpm_model.streaming.refiner import (DEFAULT_REFINER, GATE_CEILING_M, GATE_FLOOR_M, HISTORY, PoseRefiner,
-                                         RefinerWeights, load_refiner, present_2d, refine, refiner_for, weight_files)
+                                         RefinerWeights, load_refiner, present_2d, refine, refiner_for, row_median,
+                                         weight_files)
 from mpm_ros.backend_setup import pose_refiner
 
 PERIOD = 33_333_333
@@ -254,3 +255,11 @@ def test_whatever_the_2d_the_present_term_adds_at_most_its_taps_times_the_ceilin
     assert bound < 0.25 and GATE_FLOOR_M < GATE_CEILING_M
 
 
+
+
+def test_row_median_is_the_median_of_each_rows_valid_values() -> None:
+    rng = np.random.default_rng(11)
+    values, valid = rng.normal(size=(300, J)), rng.random((300, J)) < 0.5
+    valid[:3] = [np.zeros(J, bool), np.eye(J, dtype=bool)[4], np.ones(J, bool)]  # none, one, all
+    expected = [np.median(v[m]) if m.any() else np.nan for v, m in zip(values, valid)]
+    np.testing.assert_allclose(row_median(values, valid), expected, equal_nan=True)

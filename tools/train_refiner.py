@@ -10,6 +10,9 @@ about a frame late; a residual on the newest frame), written to mpm_model/weight
 lifter file and its sha256. `eval`: raw lifter,
 One Euro settings and the refiner on a cache, as a table (MPJPE, acceleration error, lag; all frames and the
 fast-motion sequences). `retrain`: both `data` runs and the `fit` below in one command. Train on the train file only.
+`data --mix` draws make_bag-like noise per chunk (occluded joints, dropped frames, 1.5 s hides: noise_mix); `fit
+--validate --compare NAME` also scores a weights file as it is on the held-out fifth (docs/TEMPORAL.md round 4: the
+mix did not win, `retrain` keeps the fixed noise).
 
 After shipping new lifter weights (same name mpm_t27_causal, or --checkpoint NAME), ONE command retrains the
 refiner: 45,186 frames of the train file through the lifter (30,000 seen by make_bag's camera, 15,000 by the

@@ -62,8 +62,8 @@ def present_2d(pixels: np.ndarray, mask: np.ndarray, lifted: np.ndarray) -> tupl
     rel = np.where(seen[..., None], pixels - np.where(seen[:, :1, None], pixels[:, :1], 0.0), 0.0)  # (N, J, 2)
     with np.errstate(all="ignore"):  # wild pixels overflow: a non-finite present is gated below
         length, reach = np.linalg.norm(rel, axis=-1), np.linalg.norm(lifted[..., :2], axis=-1)  # (N, J)
-        ratio = np.where(seen & (length > 0), reach / np.where(length > 0, length, 1.0), np.nan)  # (N, J)
-        rough = np.nanmedian(np.where(np.isnan(ratio).all(1, keepdims=True), 0.0, ratio), axis=1)  # (N,)
+        ratio = reach / np.where(length > 0, length, 1.0)  # (N, J)
+        rough = np.nan_to_num(row_median(ratio, seen & (length > 0) & np.isfinite(ratio)))  # (N,)
         far = np.linalg.norm(rel * rough[:, None, None] - lifted[..., :2], axis=-1)  # (N, J)
         limit = gate_limit(far, seen)[:, None]  # (N, 1)
         gated = seen & ~(far <= limit)
@@ -81,10 +81,18 @@ def gate_limit(far: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """(N, J) |present| and (N, J) seen → (N,) metres: GATE_SPREAD × the frame's median |present| (fast motion
     makes every joint disagree a little more, an outlier makes one disagree a lot), within [GATE_FLOOR_M,
     GATE_CEILING_M]; the floor when nothing is seen."""
-    usable = seen & np.isfinite(far)  # (N, J)
-    median = np.nanmedian(np.where(usable, far, np.nan), axis=1, keepdims=False) if usable.any(1).all() else \
-        np.array([np.median(f[u]) if u.any() else 0.0 for f, u in zip(far, usable)])  # (N,)
+    median = np.nan_to_num(row_median(far, seen & np.isfinite(far)))  # (N,)
     return np.clip(GATE_SPREAD * median, GATE_FLOOR_M, GATE_CEILING_M)
+
+
+def row_median(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(N, J) values, (N, J) valid → (N,) the median of each row's valid values, NaN where none (np.nanmedian is
+    slow on small rows: this is the refiner's per-frame cost)."""
+    ordered = np.sort(np.where(valid, values, np.inf), axis=1)  # (N, J), the valid ones first
+    count = valid.sum(1)  # (N,)
+    rows, low, high = np.arange(len(values)), np.maximum(count - 1, 0) // 2, count // 2  # high: 0 when none
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, (ordered[rows, low] + ordered[rows, high]) / 2, np.nan)
 
 
 def add_present(refined: np.ndarray, present: np.ndarray, taps: np.ndarray) -> np.ndarray:
