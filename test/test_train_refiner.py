@@ -85,3 +85,27 @@ def test_the_noise_mix_covers_make_bags_defaults() -> None:
     assert hidden[hidden > 0].min() >= train_refiner.MIN_FRAMES
     assert (hidden[hidden > 0] + train_refiner.HIDDEN_FRAMES <= 240 - train_refiner.MIN_FRAMES).all()
     assert train_refiner.noise_mix(argparse.Namespace(mix=False), rng, 240) == (0.05, 0.0, 0)
+
+
+def test_fit_leaves_out_frames_without_an_output_and_compares_a_weights_file(tmp_path: Path, capsys) -> None:
+    """Frames marked not observed (dropped: no output) with a wild truth change neither the fit nor its scores, and
+    `--compare` scores a weights file as it is on the same held-out frames."""
+    rng = np.random.default_rng(1)
+    truth = np.cumsum(rng.normal(0.0, 0.01, (20, 100, 17, 3)), axis=1).reshape(-1, 17, 3)
+    truth -= truth[:, :1]
+    lifted = truth + rng.normal(0.0, 0.02, truth.shape)  # (2000, J, 3) noisy, on time
+    observed = rng.random(2000) > 0.1
+    arrays = dict(lifted=lifted, screen=truth[..., :2] * 0.4, mask2d=np.zeros((2000, 17), bool),
+                  sequence=np.repeat(np.arange(20), 100), names=np.array([f"s{i}" for i in range(20)]), checkpoint="x")
+    np.savez(tmp_path / "clean.npz", truth=truth, observed=observed, **arrays)
+    np.savez(tmp_path / "wild.npz", truth=np.where(observed[:, None, None], truth, 10.0), observed=observed, **arrays)
+    for cache in ("clean", "wild"):
+        train_refiner.main(["fit", "--data", str(tmp_path / f"{cache}.npz"), "--validate", "--history", "4",
+                            "--present", "2", "--lead", "0", "--compare", "pose_refiner_t27_causal"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "{" in line]
+    clean, wild = ([eval(line[line.index("{"):], {"np": np}) for line in lines[i:i + 3]]  # noqa: S307
+                   for i in (0, 3))
+    assert "pose_refiner_t27_causal (as it is)" in lines[2]
+    for a, b in zip(clean, wild):
+        assert a == b
+    assert clean[1]["mpjpe"] < clean[0]["mpjpe"] < 40.0  # 2 cm per coordinate: 32 mm alone
