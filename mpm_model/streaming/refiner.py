@@ -8,7 +8,9 @@ Why: the lifter judges each window alone, so its outputs jitter from frame to fr
 frame; a filter trades one for the other, a regression on the lifter's own errors can reduce both. The 2D of the
 newest frame is the present itself, in x and y: the lifted x-y hedges towards the past, the seen 2D does not. It
 was trained for ONE lifter file: the weights' sidecar names it by sha256, and `refiner_for` gives it only to that
-lifter (else None with the reason: the caller falls back to the One Euro filter and says so).
+lifter (else None with the reason: the caller falls back to the One Euro filter and says so). A joint whose 2D
+disagrees with the lifted pose far beyond the frame's other joints (a detector outlier) gets no present term
+that frame, counted (present_2d, gate_limit): bad 2D never moves an output joint by more than the taps × 0.5 m.
 """
 from __future__ import annotations
 
