@@ -1,6 +1,7 @@
 """The root state through the mpm_lifter node (real rclpy, tiny random-init model): a track whose root fit fails
 is published PREDICTED for at most root_max_prediction, then root-relative; a track id back after longer than
-track_timeout restarts its state, counted; velocity and covariance reach Skeleton3D; all counted in /diagnostics."""
+track_timeout restarts its state, counted; velocity and covariance reach Skeleton3D; the shipped refiner gates a
+detector outlier; all counted in /diagnostics."""
 from __future__ import annotations
 
 import numpy as np
@@ -130,6 +131,28 @@ def test_node_draws_velocity_arrows_when_asked(context, tmp_path) -> None:
         assert any(m.skeletons[0].has_velocity for m in driver.skeletons)
         assert driver.spin_until(lambda: any(m.type == Marker.ARROW and m.ns == "track_2/velocity"
                                              for a in driver.markers for m in a.markers), 5.0)
+    finally:
+        driver.close()
+        lifter.destroy_node()
+
+
+def test_a_detector_outlier_gets_no_present_term_and_is_counted(context) -> None:
+    """The shipped lifter and its refiner (real rclpy): one frame's wrist 100 px off (about 0.6 m at 6 m, another
+    person's wrist) is gated — no 2D present correction for it — and counted once in /diagnostics
+    (masked.refiner.present_gated); the clean walker's frames gate nothing."""
+    lifter = LifterNode(context=context, parameter_overrides=lifter_overrides("mpm_t27_causal"))
+    driver = Driver(context, lifter)
+    try:
+        driver.wait_connected()
+        driver.send_camera_info(lifter)
+        assert lifter._lifter.refiner is not None
+        walker = walking_pixels(24)
+        for frame in range(24):
+            pixels = walker[frame] + np.where(frame == 20 and np.arange(17)[:, None] == 16, [100.0, 0.0], 0.0)
+            driver.send(skeleton_array(stamp_ns(frame), {4: pixels}), expect_outputs=frame + 1)
+            driver.spin_until(lambda: False, 1 / 30)  # real time: stamps never run ahead of the receive clock
+        assert driver.spin_until(lambda: driver.diagnostic_values().get("masked.refiner.present_gated") == "1",
+                                 5.0), driver.diagnostic_values()
     finally:
         driver.close()
         lifter.destroy_node()

@@ -157,10 +157,34 @@ def test_the_refiner_sees_the_source_frames_2d(backends) -> None:
         _, out = lifter.step(stamp(frame), {1: seen}, CAMERA)
         pose = plain[0].joints - plain[0].joints[:, :1]  # (1, J, 3)
         refined = out[0].joints - out[0].joints[:, :1]
-        present = present_2d(seen.pixels[None], np.zeros((1, 17), bool), pose)  # (1, J, 2)
+        present = present_2d(seen.pixels[None], np.zeros((1, 17), bool), pose)[0]  # (1, J, 2)
         assert np.abs(present).max() > 0.01
         np.testing.assert_allclose(refined[..., :2], pose[..., :2] + 0.5 * present, atol=1e-4)
         np.testing.assert_allclose(refined[..., 2], pose[..., 2], atol=1e-6)
+
+
+def test_the_refiners_gated_joints_are_counted_in_the_batch(backends) -> None:
+    """Joints whose 2D disagrees with the lifted pose (the tiny model's pose hardly resembles the blob; a wrist put on
+    another person in the far corner) get no present term, and the LiftBatch counts exactly present_2d's gated
+    joints of the source frame (refiner.present_gated, the node's masked.* counter)."""
+    taps = RefinerWeights(np.zeros((HISTORY * 51, 51), np.float32), np.zeros(51, np.float32), "tiny", "x",
+                          np.array([0.5], np.float32))
+    off = LifterOptions(temporal=TemporalOptions(pose_refiner=False, root_filter=False))
+    raw, lifter = StreamingLifter(backends["causal"], off), StreamingLifter(backends["causal"], refiner=taps)
+    counted = []
+    for frame in range(4):
+        seen = person(frame, 1)
+        if frame == 3:
+            seen.pixels[16] = [639.0, 479.0]
+        plain = raw.lift(raw.push(stamp(frame), {1: seen}, CAMERA).emissions, CAMERA).results[0]
+        batch = lifter.lift(lifter.push(stamp(frame), {1: seen}, CAMERA).emissions, CAMERA)
+        pose = plain.joints - plain.joints[:, :1]  # (1, J, 3)
+        present, gated = present_2d(seen.pixels[None], np.zeros((1, 17), bool), pose)
+        assert batch.counts["refiner.present_gated"] == gated.sum()
+        counted.append(batch.counts["refiner.present_gated"])
+        refined = batch.results[0].joints - batch.results[0].joints[:, :1]
+        np.testing.assert_allclose(refined[0, gated[0], :2], pose[0, gated[0], :2], atol=1e-6)
+    assert counted[-1] > 0
 
 
 def test_imports_and_runs_without_ros(tmp_path) -> None:

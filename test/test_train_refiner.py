@@ -59,8 +59,67 @@ def test_a_look_ahead_lifter_is_paired_with_the_frame_it_answers_for() -> None:
     """mpm_t81_causal_la3 answers for the frame 3 before its window's newest: the cache pairs each output with that
     frame's truth and 2D (as the stream does), and leaves out the last 3 frames, which no window answers for."""
     poses = resample(load_mocap(DEMO_CLIP)[0], train_refiner.FPS).poses3d[:60]  # (60, J, 3)
-    causal = train_refiner.lift(TargetFrame2D(0), poses, np.random.default_rng(3), "h36m")
-    ahead = train_refiner.lift(TargetFrame2D(3), poses, np.random.default_rng(3), "h36m")
+    causal = train_refiner.lift(TargetFrame2D(0), poses, np.random.default_rng(3), "h36m", occlusion=0.0)
+    ahead = train_refiner.lift(TargetFrame2D(3), poses, np.random.default_rng(3), "h36m", occlusion=0.0)
     assert len(ahead[0]) == len(causal[0]) - 3 == 57
     for a, c in zip(ahead, causal):
         np.testing.assert_array_equal(a, c[:57])
+
+
+def test_dropped_frames_give_no_output_and_hold_the_last_one_as_the_streaming_refiner_does() -> None:
+    """make_bag's dropouts: a dropped frame is a fully masked step of the windows (it is no observation), it is not
+    observed, its lifted pose is the last observed frame's (the refiner holds it over a gap) and its 2D is masked
+    (no present); an observed frame is the lifter's own answer."""
+    poses = load_mocap(DEMO_CLIP)[0].poses3d[:120]
+    truth, lifted, screen, mask, observed = train_refiner.lift(TargetFrame2D(0), poses, np.random.default_rng(0),
+                                                                "h36m", occlusion=0.0, dropout=0.3)
+    assert 0 < (~observed).sum() < 0.5 * len(observed) and observed[0]
+    for f in np.flatnonzero(~observed):
+        last = f - 1
+        while not observed[last]:
+            last -= 1
+        np.testing.assert_array_equal(lifted[f], lifted[last])
+        assert mask[f].all()
+    assert not mask[observed].any() and truth.shape == lifted.shape == (120, 17, 3)
+    own = screen[observed] - screen[observed][:, :1]  # (F', J, 2): each observed output is its own frame's answer
+    np.testing.assert_allclose(lifted[observed][..., :2], own, atol=1e-6)
+
+
+def test_the_noise_mix_covers_make_bags_defaults() -> None:
+    """--mix: occluded joints drawn in 0-15 % (make_bag: 10 %), dropped frames in 0-4 % (make_bag: 2 %), and about
+    30 % of the chunks hide the person for 1.5 s, leaving two parts of at least MIN_FRAMES; without it 5 %, none."""
+    import argparse
+
+    rng = np.random.default_rng(0)
+    draws = [train_refiner.noise_mix(argparse.Namespace(mix=True), rng, 240) for _ in range(400)]
+    occlusion, dropout, hidden = (np.array(d) for d in zip(*draws))
+    assert occlusion.min() < 0.01 and 0.14 < occlusion.max() <= 0.15 and 0.1 < np.mean(occlusion > 0.1) < 0.5
+    assert dropout.max() <= 0.04 and 0.02 < np.median(dropout) + 0.01
+    assert 0.2 < np.mean(hidden > 0) < 0.4
+    assert hidden[hidden > 0].min() >= train_refiner.MIN_FRAMES
+    assert (hidden[hidden > 0] + train_refiner.HIDDEN_FRAMES <= 240 - train_refiner.MIN_FRAMES).all()
+    assert train_refiner.noise_mix(argparse.Namespace(mix=False), rng, 240) == (0.05, 0.0, 0)
+
+
+def test_fit_leaves_out_frames_without_an_output_and_compares_a_weights_file(tmp_path: Path, capsys) -> None:
+    """Frames marked not observed (dropped: no output) with a wild truth change neither the fit nor its scores, and
+    `--compare` scores a weights file as it is on the same held-out frames."""
+    rng = np.random.default_rng(1)
+    truth = np.cumsum(rng.normal(0.0, 0.01, (20, 100, 17, 3)), axis=1).reshape(-1, 17, 3)
+    truth -= truth[:, :1]
+    lifted = truth + rng.normal(0.0, 0.02, truth.shape)  # (2000, J, 3) noisy, on time
+    observed = rng.random(2000) > 0.1
+    arrays = dict(lifted=lifted, screen=truth[..., :2] * 0.4, mask2d=np.zeros((2000, 17), bool),
+                  sequence=np.repeat(np.arange(20), 100), names=np.array([f"s{i}" for i in range(20)]), checkpoint="x")
+    np.savez(tmp_path / "clean.npz", truth=truth, observed=observed, **arrays)
+    np.savez(tmp_path / "wild.npz", truth=np.where(observed[:, None, None], truth, 10.0), observed=observed, **arrays)
+    for cache in ("clean", "wild"):
+        train_refiner.main(["fit", "--data", str(tmp_path / f"{cache}.npz"), "--validate", "--history", "4",
+                            "--present", "2", "--lead", "0", "--compare", "pose_refiner_t27_causal"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "{" in line]
+    clean, wild = ([eval(line[line.index("{"):], {"np": np}) for line in lines[i:i + 3]]  # noqa: S307
+                   for i in (0, 3))
+    assert "pose_refiner_t27_causal (as it is)" in lines[2]
+    for a, b in zip(clean, wild):
+        assert a == b
+    assert clean[1]["mpjpe"] < clean[0]["mpjpe"] < 40.0  # 2 cm per coordinate: 32 mm alone

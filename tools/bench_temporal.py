@@ -13,7 +13,7 @@ from collections import Counter
 
 import numpy as np
 
-from mpm_model.streaming.refiner import PoseRefiner, load_refiner
+from mpm_model.streaming.refiner import PoseRefiner, load_refiner, refiner_name
 from mpm_model.streaming.smoothing import JointSmoother, SmoothingOptions
 from mpm_model.streaming.temporal import RootFilter
 
@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     ids = tuple(range(args.tracks))
-    roots, refiner, euro = RootFilter(), PoseRefiner(load_refiner()), JointSmoother(SmoothingOptions(True))
+    refiner = PoseRefiner(load_refiner(refiner_name("mpm_t27_causal")))  # the default lifter's
+    roots, euro = RootFilter(), JointSmoother(SmoothingOptions(True))
     fits = np.array([[0.2 * i, 0.1, 4.0] for i in ids])  # (B, 3)
     intrinsics = np.broadcast_to(K, (len(ids), 3, 3))
     pose = rng.normal(size=(len(ids), 17, 3)) * 0.3  # (B, J, 3)

@@ -10,6 +10,9 @@ about a frame late; a residual on the newest frame), written to mpm_model/weight
 lifter file and its sha256. `eval`: raw lifter,
 One Euro settings and the refiner on a cache, as a table (MPJPE, acceleration error, lag; all frames and the
 fast-motion sequences). `retrain`: both `data` runs and the `fit` below in one command. Train on the train file only.
+`data --mix` draws make_bag-like noise per chunk (occluded joints, dropped frames, 1.5 s hides: noise_mix); `fit
+--validate --compare NAME` also scores a weights file as it is on the held-out fifth (docs/TEMPORAL.md round 4: the
+mix did not win, `retrain` keeps the fixed noise).
 
 After shipping new lifter weights (same name mpm_t27_causal, or --checkpoint NAME), ONE command retrains the
 refiner: 45,186 frames of the train file through the lifter (30,000 seen by make_bag's camera, 15,000 by the
@@ -44,7 +47,7 @@ import numpy as np
 from mpm_model.checkpoint import resolve
 from mpm_model.data.mocap import load_mocap, resample
 from mpm_model.files import file_sha256
-from mpm_model.streaming.options import confident
+from mpm_model.streaming.options import StreamOptions, confident
 from mpm_model.streaming.refiner import (HISTORY, add_present, load_refiner, present_2d, refine, refiner_name,
                                          weight_files)
 from mpm_model.streaming.smoothing import JointSmoother, SmoothingOptions
@@ -55,6 +58,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAIN_FILE = ROOT.parent / "shared" / "data" / "mocap_h36m17_train.npz"
 FPS, PERIOD_NS, CHUNK = 30.0, 33_333_333, 240  # frames per sequence chunk (8 s): many people, many views
 MIN_FRAMES = 11  # shorter sequences are left out of the data
+MIN_VISIBLE = StreamOptions().min_visible_joints  # a frame with fewer visible joints gives no output (WindowBuffer)
+HIDDEN_FRAMES = 45  # `--mix`: a person hidden this long (1.5 s, the evaluator's probe) restarts every state
 FAST = ("indian", "salsa", "kick", "jog", "hop", "throw", "run", "dash", "punch", "martial")
 SETTINGS = {"One Euro 2.0/20 (today's smoothing:=true)": SmoothingOptions(True, 2.0, 20.0),
             "One Euro 1.0/5": SmoothingOptions(True, 1.0, 5.0), "One Euro 4.0/20": SmoothingOptions(True, 4.0, 20.0)}
@@ -72,13 +77,15 @@ def windows(uv: np.ndarray, confidence: np.ndarray, width: int, height: int, win
     return padded_kp[index], padded_mask[index]
 
 
-def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str,
-         batch: int = 256) -> tuple[np.ndarray, ...]:
-    """(F, J, 3) world poses → truth and lifted root-relative camera-frame joints, (F', J, 3) each, and the target
-    frame's 2D as the lifter saw it: (F', J, 2) normalised keypoints and (F', J) mask; F' = F minus the lifter's
-    look-ahead (its last frames have no window that answers for them, as in the stream). `scene`:
+def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str, occlusion: float = 0.05,
+         dropout: float = 0.0, batch: int = 256) -> tuple[np.ndarray, ...]:
+    """(F, J, 3) world poses → truth and lifted root-relative camera-frame joints, (F', J, 3) each, the target
+    frame's 2D as the lifter saw it: (F', J, 2) normalised keypoints and (F', J) mask, and (F',) observed; F' = F
+    minus the lifter's look-ahead (its last frames have no window that answers for them, as in the stream). `scene`:
     "h36m" (make_bag's camera in front of the person) or "robot" (make demo-rgbd's robot camera, 1.2 m high, the
-    person walking to and fro 1.2-7 m away)."""
+    person walking to and fro 1.2-7 m away). A frame make_bag's `dropout` drops (or with fewer than MIN_VISIBLE
+    joints) is a fully masked step of the later windows and gives no output, as in the node: it is not observed, its
+    lifted pose is the last observed one (the refiner holds it over a gap) and its 2D is masked (present 0)."""
     if scene == "robot":
         path = rgbd_scene.walk_paths(1, len(poses), FPS, rng)
         track = PersonTrack(1, 0, len(poses), rgbd_scene.place_on_paths([poses.astype(np.float64)], path)[0])
@@ -86,15 +93,32 @@ def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str,
     else:
         track = PersonTrack(1, 0, len(poses), poses.astype(np.float64))
         cam = frame_scene([track], rng)
-    obs = observe(track, cam, rng, noise_px=2.0, occlusion=0.05, dropout=0.0)
-    keypoints, mask = windows(obs.uv, obs.confidence, cam.width, cam.height, backend.config.window)
+    obs = observe(track, cam, rng, noise_px=2.0, occlusion=occlusion, dropout=dropout)
+    confidence = np.where(obs.present[:, None], obs.confidence, 0.0)  # (F, J): a dropped frame is all masked
+    keypoints, mask = windows(obs.uv, confidence, cam.width, cam.height, backend.config.window)
     target = backend.config.target_index  # the window's frame the lifter answers for (look-ahead: before the end)
     ahead = backend.config.window - 1 - target  # so the window ending at frame f answers for frame f - ahead
-    keypoints, mask = keypoints[ahead:], mask[ahead:]  # (F - ahead, T, J, 2), (F - ahead, T, J)
+    keypoints, mask = keypoints[ahead:], mask[ahead:]  # (F', T, J, 2), (F', T, J)
     out = np.concatenate([np.asarray(backend.infer(keypoints[i:i + batch], mask[i:i + batch]))[:, 0]
-                          for i in range(0, len(keypoints), batch)]).astype(np.float64)  # (F - ahead, J, 3)
+                          for i in range(0, len(keypoints), batch)]).astype(np.float64)  # (F', J, 3)
+    observed = (~mask[:, -1]).sum(-1) >= MIN_VISIBLE  # (F',) the newest frame seen: the window buffer emits
+    if observed.any():  # hold the last observed output over unobserved frames (the first one before it)
+        last = np.maximum.accumulate(np.where(observed, np.arange(len(out)), -1))
+        out = out[np.where(last >= 0, last, np.flatnonzero(observed)[0])]
+    screen, mask2d = keypoints[:, target], mask[:, target] | ~observed[:, None]
     truth = obs.joints_cam[:len(obs.joints_cam) - ahead]
-    return truth - truth[:, :1], out - out[:, :1], keypoints[:, target], mask[:, target]
+    return truth - truth[:, :1], out - out[:, :1], screen, mask2d, observed
+
+def noise_mix(args: argparse.Namespace, rng: np.random.Generator, frames: int) -> tuple[float, float, int]:
+    """(occlusion, dropout, hidden start) of one chunk: `--mix` draws make_bag-like detector noise per chunk (occluded
+    joints 0-15 %, dropped frames 0-4 % in 1-3 frame bursts, and with probability 0.3 the person hidden for
+    HIDDEN_FRAMES (1.5 s: the refiner and the windows restart)); else the fixed 5 % occluded joints, no drops.
+    hidden start 0 = never hidden."""
+    if not args.mix:
+        return 0.05, 0.0, 0
+    occlusion, dropout = float(rng.uniform(0.0, 0.15)), float(rng.uniform(0.0, 0.04))
+    hide = frames > 2 * HIDDEN_FRAMES and rng.random() < 0.3
+    return occlusion, dropout, int(rng.integers(MIN_FRAMES, frames - HIDDEN_FRAMES - MIN_FRAMES)) if hide else 0
 
 
 def make_data(args: argparse.Namespace) -> None:
@@ -104,23 +128,26 @@ def make_data(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(args.seed)
     sequences = [resample(s, FPS) for s in load_mocap(args.mocap)]
     order = rng.permutation(len(sequences)) if args.frames else np.arange(len(sequences))
-    truth, lifted, screen, mask, sequence, names, total = [], [], [], [], [], [], 0
+    truth, lifted, screen, mask, observed, sequence, names, total = [], [], [], [], [], [], [], 0
     for i in order:
         seq = sequences[i]
         start = int(rng.integers(0, max(1, len(seq) - CHUNK))) if args.frames else 0
         poses = seq.poses3d[start:start + CHUNK] if args.frames else seq.poses3d
         if len(poses) < MIN_FRAMES:
             continue
-        t, p, k, m = lift(backend, poses, rng, args.scene)
-        truth.append(t), lifted.append(p), screen.append(k), mask.append(m)
-        sequence.append(np.full(len(t), len(names))), names.append(seq.name)
-        total += len(t)
+        occlusion, dropout, hidden = noise_mix(args, rng, len(poses))
+        parts = [poses[:hidden], poses[hidden + HIDDEN_FRAMES:]] if hidden else [poses]  # each part: a fresh start
+        for part in parts:
+            t, p, k, m, o = lift(backend, part, rng, args.scene, occlusion, dropout)
+            truth.append(t), lifted.append(p), screen.append(k), mask.append(m), observed.append(o)
+            sequence.append(np.full(len(t), len(names))), names.append(seq.name)
+            total += int(o.sum())
         print(f"{len(names)} sequences, {total} frames", flush=True)
         if args.frames and total >= args.frames:
             break
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, truth=np.concatenate(truth), lifted=np.concatenate(lifted),
-                        screen=np.concatenate(screen), mask2d=np.concatenate(mask),
+                        screen=np.concatenate(screen), mask2d=np.concatenate(mask), observed=np.concatenate(observed),
                         sequence=np.concatenate(sequence), names=np.array(names), checkpoint=args.checkpoint)
 
 
@@ -143,17 +170,19 @@ def present_histories(present: np.ndarray, sequence: np.ndarray, size: int) -> n
 
 def load_caches(paths: list[Path]) -> dict[str, np.ndarray]:
     """Several `data` caches as one (sequence ids kept apart); `present` = present_2d of each frame when every
-    cache holds the 2D (caches from before 2026-12-06 round 3 do not)."""
+    cache holds the 2D (caches from before 2026-12-06 round 3 do not); `observed` = the frames with an output (all
+    of them in caches from before round 4)."""
     caches = [np.load(path) for path in paths]
     if len({str(c["checkpoint"]) for c in caches}) != 1:
         raise SystemExit("the caches come from different lifters")
     offsets = np.cumsum([0] + [len(c["names"]) for c in caches])
     lifted = np.concatenate([c["lifted"] for c in caches])
     present = present_2d(np.concatenate([c["screen"] for c in caches]).astype(np.float64),
-                         np.concatenate([c["mask2d"] for c in caches]), lifted) \
+                         np.concatenate([c["mask2d"] for c in caches]), lifted)[0] \
         if all("screen" in c for c in caches) else None
+    observed = np.concatenate([c["observed"] if "observed" in c else np.ones(len(c["lifted"]), bool) for c in caches])
     return {"present": present, "truth": np.concatenate([c["truth"] for c in caches]),
-            "lifted": lifted,
+            "lifted": lifted, "observed": observed,
             "sequence": np.concatenate([c["sequence"] + o for c, o in zip(caches, offsets)]),
             "names": np.concatenate([c["names"] for c in caches]), "checkpoint": str(caches[0]["checkpoint"])}
 
@@ -204,16 +233,23 @@ def fit(args: argparse.Namespace) -> None:
         out = refine(x[select, :args.history], {"weights": weights[:size], "bias": bias})
         return add_present(out, x[select, args.history:, :, :2], weights[size::coords, 0])
 
+    observed = data["observed"]  # frames without an output (dropped) are neither fitted nor scored
     if args.validate:
-        held = sequence % 5 == 0
-        weights, bias = solve(x[~held], lifted[~held], target[~held], sequence[~held], args.smooth, args.ridge,
+        held, train = (sequence % 5 == 0) & observed, (sequence % 5 != 0) & observed
+        weights, bias = solve(x[train], lifted[train], target[train], sequence[train], args.smooth, args.ridge,
                               args.shared)
         print("lifter alone", scores(truth[held], lifted[held], sequence[held]))
         print(f"refiner (history {args.history}, present {args.present}, smooth {args.smooth}, lead {args.lead}, "
               f"shared {args.shared})",
               scores(truth[held], refined(held, weights, bias), sequence[held]))
+        if args.compare:  # a weights file as it is, on the same held-out frames
+            other = load_refiner(args.compare)
+            out = add_present(refine(histories(lifted, sequence, other.history)[held], other),
+                              present_histories(data["present"], sequence, len(other.present))[held], other.present)
+            print(f"{args.compare} (as it is)", scores(truth[held], out, sequence[held]))
         return
-    weights, bias = solve(x, lifted, target, sequence, args.smooth, args.ridge, args.shared)
+    weights, bias = solve(x[observed], lifted[observed], target[observed], sequence[observed], args.smooth,
+                          args.ridge, args.shared)
     checkpoint = resolve(str(data["checkpoint"]))
     out, sidecar = weight_files(args.name or refiner_name(Path(checkpoint).stem))
     rounded = np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])  # float32 precision, plain JSON
@@ -254,7 +290,7 @@ def scores(truth: np.ndarray, pred: np.ndarray, sequence: np.ndarray) -> dict[st
 
 def evaluate(args: argparse.Namespace) -> None:
     data = load_caches([args.data])
-    truth, lifted, sequence = data["truth"], data["lifted"], data["sequence"]
+    truth, lifted, sequence, observed = data["truth"], data["lifted"], data["sequence"], data["observed"]
     fast = np.isin(sequence, [i for i, n in enumerate(data["names"]) if any(k in str(n) for k in FAST)])
     outputs = {"lifter alone (today's default)": lifted}
     for name, options in SETTINGS.items():
@@ -273,8 +309,10 @@ def evaluate(args: argparse.Namespace) -> None:
     print(f"{len(np.unique(sequence))} sequences, {len(truth)} frames ({fast.sum()} fast-motion) at 30 fps, 2 px "
           f"jitter, {data['checkpoint']}\n| output | MPJPE mm | accel. error mm/frame² | lag frames | fast: MPJPE | "
           "fast: accel. error | fast: lag |\n|---|---:|---:|---:|---:|---:|---:|")
+    fast &= observed  # frames without an output (dropped) are not scored
     for name, pred in outputs.items():
-        a, f = scores(truth, pred, sequence), scores(truth[fast], pred[fast], sequence[fast])
+        a, f = scores(truth[observed], pred[observed], sequence[observed]), scores(truth[fast], pred[fast],
+                                                                                   sequence[fast])
         print(f"| {name} | {a['mpjpe']:.1f} | {a['accel']:.2f} | {a['lag']} | {f['mpjpe']:.1f} | {f['accel']:.2f} | "
               f"{f['lag']} |")
 
@@ -300,6 +338,8 @@ def main(argv: list[str] | None = None) -> None:
     data.add_argument("--checkpoint", default="mpm_t27_causal")
     data.add_argument("--seed", type=int, default=0)
     data.add_argument("--scene", choices=("h36m", "robot"), default="h36m")
+    data.add_argument("--mix", action="store_true", help="make_bag-like noise drawn per chunk: 0-15 %% occluded "
+                      "joints, 0-4 %% dropped frames, 30 %% of the chunks with the person hidden 1.5 s (noise_mix)")
     fitting = commands.add_parser("fit", help="ridge regression → mpm_model/weights/<refiner>.npz + sidecar")
     fitting.add_argument("--data", type=Path, nargs="+", required=True)
     fitting.add_argument("--ridge", type=float, default=1e-3)
@@ -312,6 +352,7 @@ def main(argv: list[str] | None = None) -> None:
     fitting.add_argument("--full", dest="shared", action="store_false", help="a full linear map of the history "
                          "instead of one causal filter shared by every coordinate")
     fitting.add_argument("--validate", action="store_true", help="score on a held-out fifth, write nothing")
+    fitting.add_argument("--compare", help="with --validate: also score this weights name (as it is) on that fifth")
     fitting.add_argument("--name", default=None, help="weights name in mpm_model/weights (default: the cache's "
                          "lifter's, refiner.refiner_name: pose_refiner_t27_causal for mpm_t27_causal)")
     evaluation = commands.add_parser("eval", help="table: lifter, One Euro, refiner")

@@ -154,7 +154,7 @@ class StreamingLifter:
         results, start = [], 0
         for emission, n in zip(emissions, sizes):
             end, ids = start + n, tuple(emission.track_ids)
-            pose = self._pose_filter(emission, pose3d[start:end])  # (n, J, 3) root-relative
+            pose = self._pose_filter(emission, pose3d[start:end], counts)  # (n, J, 3) root-relative
             roots = self.roots.update(emission.stamp_ns, ids, translation[start:end], method[start:end],
                                       k[start:end], counts)
             placed = roots.placement > 0
@@ -164,13 +164,14 @@ class StreamingLifter:
             start = end
         return LiftBatch(results, inference_s, counts)
 
-    def _pose_filter(self, emission: Emission, pose: np.ndarray) -> np.ndarray:
-        """The learned refiner when there is one for this lifter and it is on (given the source frame's 2D), else
-        the One Euro filter."""
+    def _pose_filter(self, emission: Emission, pose: np.ndarray, counts: Counter) -> np.ndarray:
+        """The learned refiner when there is one for this lifter and it is on (given the source frame's 2D; its
+        gated joints counted), else the One Euro filter."""
         stamp_ns, track_ids = emission.stamp_ns, tuple(emission.track_ids)
         if self.refiner is not None and self.options.temporal.pose_refiner:
             self.smoother.clear()
-            return self.refiner.filter(stamp_ns, track_ids, pose, emission.target_pixels, emission.target_mask)
+            return self.refiner.filter(stamp_ns, track_ids, pose, emission.target_pixels, emission.target_mask,
+                                       counts)
         if self.refiner is not None:
             self.refiner.clear()
         return self.smoother.filter(stamp_ns, track_ids, pose)

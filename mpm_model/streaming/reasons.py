@@ -72,6 +72,7 @@ MASKED: dict[str, Reason] = {
     "temporal.reset_stale": Reason("root states restarted: the track was unseen beyond track_timeout"),
     "temporal.reset_stamp_back": Reason("root states restarted: the track's stamps went back"),
     "temporal.reset_camera_changed": Reason("root states restarted: another camera matrix"),
+    "refiner.present_gated": Reason("joints whose 2D disagreed with the lifted pose: no 2D present correction"),
 }
 
 FRAME_LOSSES = frozenset(name for name, reason in DROPPED.items() if reason.frame_loss)
