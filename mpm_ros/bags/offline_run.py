@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -18,11 +17,7 @@ from mpm_model.streaming.camera import Camera
 from mpm_model.streaming.lifter import InferenceBackend
 from mpm_model.streaming.refiner import RefinerWeights
 from mpm_ros.bags import bag_io
-from mpm_ros.bags.run_data import Prediction, RunData
-
-
-def _joints(skeleton: Any) -> np.ndarray:
-    return np.array([[p.x, p.y, p.z] for p in skeleton.joints], np.float64).reshape(-1, 3)  # (J, 3)
+from mpm_ros.bags.run_data import Prediction, RunData, skeleton_joints
 
 
 def offline_run(bag: Path, backend: InferenceBackend, options: LifterOptions = LifterOptions(),
@@ -50,7 +45,8 @@ def offline_run(bag: Path, backend: InferenceBackend, options: LifterOptions = L
     truth = messages[bag_io.GROUND_TRUTH_TOPIC]
     return RunData(
         predictions=predictions,
-        ground_truth={(bag_io.stamp_ns(m.header), int(s.track_id)): _joints(s) for _, m in truth for s in m.skeletons},
+        ground_truth={(bag_io.stamp_ns(m.header), int(s.track_id)): skeleton_joints(s)
+                      for _, m in truth for s in m.skeletons},
         inputs_per_track=Counter(int(s.track_id) for _, m in keypoints for s in m.skeletons),
         input_stamps={stamp for stamp, _ in keypoints}, output_messages=output_messages,
         sources={bag_io.GROUND_TRUTH_TOPIC: str(bag), bag_io.KEYPOINTS_TOPIC: str(bag)},

@@ -36,7 +36,7 @@ class RunData:
     true_velocity: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)  # (stamp, track) -> (3,) m/s
 
 
-def _joints(skeleton: Any) -> np.ndarray:
+def skeleton_joints(skeleton: Any) -> np.ndarray:
     return np.array([[p.x, p.y, p.z] for p in skeleton.joints], dtype=np.float64).reshape(-1, 3)
 
 
@@ -67,10 +67,10 @@ def load_run(input_bag: Path, output_bag: Path) -> RunData:
     for receive_ns, msg in out[bag_io.SKELETONS3D_TOPIC]:
         stamp = bag_io.stamp_ns(msg.header)
         messages.append((receive_ns, stamp))
-        predictions += [Prediction(receive_ns, stamp, int(s.track_id), _joints(s), bool(s.placed),
+        predictions += [Prediction(receive_ns, stamp, int(s.track_id), skeleton_joints(s), bool(s.placed),
                                    int(s.placement), _orientations(s), _velocity(s))
                         for s in msg.skeletons]
-    ground_truth = {(bag_io.stamp_ns(msg.header), int(s.track_id)): _joints(s)
+    ground_truth = {(bag_io.stamp_ns(msg.header), int(s.track_id)): skeleton_joints(s)
                     for _, msg in out[bag_io.GROUND_TRUTH_TOPIC] for s in msg.skeletons}
     inputs = Counter(int(s.track_id) for _, msg in out[bag_io.KEYPOINTS_TOPIC] for s in msg.skeletons)
     input_stamps = {bag_io.stamp_ns(msg.header) for _, msg in out[bag_io.KEYPOINTS_TOPIC]}
