@@ -203,8 +203,8 @@ class RootFilter:
             counts["temporal.root_gated"] += 1
             if track.updates < CONFIRM_UPDATES:  # not believed yet: the outlier may be its start
                 return self._start(stamp_ns, track_id, fit, method, k)
-            if not predicting or method == DEPTH != track.method \
-                    or self._fits_agree(track, fit, method):  # depth back after 2D fits: depth is surer
+            # a lost prediction, depth back after 2D fits (depth is surer), or the 2D fits agree against the state
+            if not predicting or method == DEPTH != track.method or self._fits_agree(track, fit, method):
                 counts["temporal.reset_reacquired"] += 1
                 return self._start(stamp_ns, track_id, fit, method, k)
         if predicting:
@@ -229,8 +229,7 @@ class RootFilter:
         by depth never restarts on 2D fits (a person behind a pole: their 2D fits agree, and are wrong)."""
         if self.options.root_reacquire == 0 or method != REPROJECTION or track.method != REPROJECTION:
             return False
-        track.rejected = [*track.rejected[-(self.options.root_reacquire - 1):], fit] \
-            if self.options.root_reacquire > 1 else [fit]
+        track.rejected = [*track.rejected, fit][-self.options.root_reacquire:]
         if len(track.rejected) < self.options.root_reacquire:
             return False
         noise = 2 * measurement_covariance(fit, method, self.options) + _GATE_FLOOR
