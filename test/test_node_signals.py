@@ -102,14 +102,18 @@ def test_double_sigint_under_load(node_process, tmp_path) -> None:
     try:
         driver.wait_connected(timeout=90.0)
         walkers = [walking_pixels(60, seed=k) for k in range(8)]
-        frame, deadline = 0, time.monotonic() + 30.0
+        start_ns, frame, deadline = time.monotonic_ns(), 0, time.monotonic() + 30.0
+
+        def wall_stamp() -> int:  # stamps follow the wall clock: a stream running ahead of it is refused
+            return stamp_ns(0) + time.monotonic_ns() - start_ns
+
         while len(driver.skeletons) < 30:  # 8 tracks every 5 ms: the worker is always busy
             assert time.monotonic() < deadline, f"{len(driver.skeletons)} outputs:\n{node.output}"
-            driver.send(skeleton_array(stamp_ns(frame), {k: w[frame % 60] for k, w in enumerate(walkers)}))
+            driver.send(skeleton_array(wall_stamp(), {k: w[frame % 60] for k, w in enumerate(walkers)}))
             driver.spin_until(lambda: False, 0.005)
             frame += 1
-        for extra in range(20):
-            driver.send(skeleton_array(stamp_ns(frame + extra), {k: w[0] for k, w in enumerate(walkers)}))
+        for _ in range(20):
+            driver.send(skeleton_array(wall_stamp(), {k: w[0] for k, w in enumerate(walkers)}))
         returncode = node.stop(signal.SIGINT, signal.SIGINT, gap_s=0.02)
     finally:
         driver.close()
