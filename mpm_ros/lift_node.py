@@ -239,9 +239,10 @@ class LifterNode(ServingNode):
     def _receive_clock_ns(self, received_at: float) -> int | None:
         """The clock stamps are judged against (stamp_lead): monotonic, or under use_sim_time the node's clock
         (a bag played with --clock at any rate); None while sim time has not started (no /clock yet)."""
-        if not self.get_parameter("use_sim_time").value:
+        clock = self.get_clock()  # use_sim_time switches it (ros_time_is_active) without a parameter lookup per frame
+        if not clock.ros_time_is_active:
             return int(received_at * 1e9)
-        return self.get_clock().now().nanoseconds or None
+        return clock.now().nanoseconds or None
 
     def _handle(self, decoded: Decoded, received_at: float, arrival_ns: int | None) -> None:
         for drop in decoded.drops:
