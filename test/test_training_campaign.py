@@ -2,12 +2,13 @@
 with a few steps; a second call continues it; the output folder stays within the travel limits."""
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
-from mpm_model.checkpoint import list_pretrained, load_checkpoint, read_checkpoint
+from mpm_model.checkpoint import WEIGHTS_DIR, list_pretrained, load_checkpoint, read_checkpoint
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
 from mpm_model.shipping import MAX_DEVIATION_MM, reference_deviation_mm
@@ -164,7 +165,12 @@ def test_ship_installs_the_plans_shipped_runs_from_their_full_checkpoints(data, 
         campaign.main(ship)
     _call(data, out, "--plan", "warm", "--runs", "t27_causal", "--precision", "fp32", "--state", str(state),
           "--lr", "1e-7")  # the shipped weights barely moved: their half-precision check (0.05 mm) is not in doubt
+    shutil.copy(WEIGHTS_DIR / "mpm_t81_causal_la3.pt", state / "t81_causal_la3.pt")  # half precision: refused
+    with pytest.raises(SystemExit, match="t81_causal_la3 as mpm_t81_causal_la3: .*nothing shipped"):
+        campaign.main([*ship[:3], "t27_causal,t81_causal_la3", *ship[4:]])
+    assert not any(weights.iterdir()), "all or nothing: T=27 was staged, not installed"
     assert campaign.main(ship) == {"shipped": {"mpm_t27_causal": str(weights / "mpm_t27_causal.pt")}}
+    assert sorted(p.name for p in weights.iterdir()) == ["mpm_t27_causal.pt"], "the staging folder is gone"
     model, cfg, meta = load_checkpoint(weights / "mpm_t27_causal.pt", kind="lifter")
     assert cfg == PLANS["warm"][0].model and meta["storage"] == "float16" and meta["optimizer"] is None
     assert meta["extra"]["shipped_from"] == str(state / "t27_causal.pt") and meta["extra"]["step"] == 1

@@ -25,6 +25,8 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +34,7 @@ from typing import Any
 
 import torch
 
-from mpm_model.checkpoint import CheckpointError
+from mpm_model.checkpoint import WEIGHTS_DIR, CheckpointError
 from mpm_model.files import atomic_write_text
 from mpm_model.shipping import ship_checkpoint
 from mpm_model.training.campaign_runs import Trainer, device_settings
@@ -113,20 +115,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def ship(plan: list[RunSpec], state: Path, weights_dir: Path | None) -> dict[str, str]:
     """Each run of `plan` with a `ship_as` name, from its full float32 checkpoint in `state`, into the shipped weights
-    (`shipping.ship_checkpoint`: half precision, checked on the reference windows); nothing written if one is absent."""
+    (`shipping.ship_checkpoint`: half precision, checked on the reference windows). All or nothing: every run is
+    written to a staging folder beside the weights first, so one refused run leaves the weights as they were."""
     shipped = [spec for spec in plan if spec.ship_as]
     missing = [str(state / f"{spec.name}.pt") for spec in shipped if not (state / f"{spec.name}.pt").is_file()]
     if not shipped or missing:
         raise SystemExit(f"--ship: nothing ships from {[s.name for s in plan]}" if not shipped else
                          f"--ship: no full checkpoint {missing}: train with --state {state} first")
-    result = {}
-    for spec in shipped:
-        try:
-            dest = ship_checkpoint(state / f"{spec.name}.pt", spec.ship_as, weights_dir=weights_dir)
-        except CheckpointError as exc:
-            raise SystemExit(f"--ship {spec.name} as {spec.ship_as}: {exc}") from exc
-        print(f"shipped {state / spec.name}.pt as {spec.ship_as}: {dest} ({dest.stat().st_size / 2**20:.1f} MiB)")
-        result[spec.ship_as] = str(dest)
+    target = Path(weights_dir or WEIGHTS_DIR)
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target, prefix=".ship-") as staging:
+        staged = {}
+        for spec in shipped:
+            try:
+                staged[spec] = ship_checkpoint(state / f"{spec.name}.pt", spec.ship_as, weights_dir=staging)
+            except CheckpointError as exc:
+                raise SystemExit(f"--ship {spec.name} as {spec.ship_as}: {exc}; nothing shipped") from exc
+        result = {}
+        for spec, path in staged.items():
+            dest = target / path.name
+            os.replace(path, dest)
+            print(f"shipped {state / spec.name}.pt as {spec.ship_as}: {dest} ({dest.stat().st_size / 2**20:.1f} MiB)")
+            result[spec.ship_as] = str(dest)
     return result
 
 
