@@ -162,7 +162,8 @@ def roots(person: Person, pose: np.ndarray, fit: Fit,
     raw = np.where((placement.method == REPROJECTION)[:, None], placement.translation, np.nan)  # (N, 3)
     state, filtered, k = RootFilter(options), np.full_like(raw, np.nan), person.intrinsics[None]
     for i, stamp in enumerate(person.stamps):
-        root = state.update(int(stamp), (1,), placement.translation[i:i + 1], placement.method[i:i + 1], k, Counter())
+        root = state.update(int(stamp), (1,), placement.translation[i:i + 1], placement.method[i:i + 1], k, Counter(),
+                            placement.conditioning[i:i + 1])
         if root.placement[0] > 0:
             filtered[i] = root.translation[0]
     return raw, filtered, bone_sum(fitted) / bone_sum(pose)
