@@ -98,3 +98,24 @@ def test_errors_by_the_outputs_age_in_its_track(mocap: Path) -> None:
     assert ages["0-10"]["median_mm"] == pytest.approx(500) and ages["0-10"]["size_ratio"] == pytest.approx(0.9)
     assert ages["10-32"]["p90_mm"] == pytest.approx(100) and ages["10-32"]["size_ratio"] == pytest.approx(1.0)
     assert ages["0-10"]["outputs"] == 10 * len(persons)
+
+
+def test_set_pairs_become_temporal_options() -> None:
+    options = root_bench.temporal_options([("root_fit_conditioning", "0"), ("root_reacquire", "3"),
+                                           ("root_filter", "false")])
+    assert (options.root_fit_conditioning, options.root_reacquire, options.root_filter) == (0.0, 3, False)
+    with pytest.raises(ValueError, match="not a TemporalOptions field"):
+        root_bench.temporal_options([("root_fit_spread", "1")])
+    with pytest.raises(ValueError, match="root_fit_conditioning"):
+        root_bench.temporal_options([("root_fit_conditioning", "5")])
+
+
+@pytest.mark.parametrize("module", ["root_bench", "placement_eval"])
+def test_a_bad_set_is_refused_before_any_work(module: str, capsys: pytest.CaptureFixture) -> None:
+    import importlib
+
+    main = importlib.import_module(f"mpm_ros.bags.{module}").main
+    with pytest.raises(SystemExit) as exited:
+        main(["--bag", "/nonexistent", "--set", "root_gate", "0.5"] if module == "placement_eval"
+             else ["--set", "root_gate", "0.5"])
+    assert exited.value.code == 2 and "root_gate" in capsys.readouterr().err

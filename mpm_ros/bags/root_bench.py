@@ -290,6 +290,15 @@ def paired(results: dict[str, Any], fit: str = "confidence") -> str:
     return "\n".join(lines)
 
 
+def temporal_options(pairs: list[tuple[str, str]]) -> TemporalOptions:
+    """`--set NAME VALUE` pairs → TemporalOptions with those fields changed (ValueError: not a field, or invalid)."""
+    fields = {f.name: f.type for f in dataclasses.fields(TemporalOptions)}
+    if unknown := [name for name, _ in pairs if name not in fields]:
+        raise ValueError(f"not a TemporalOptions field: {unknown}")
+    return TemporalOptions(**{name: {"int": int, "float": float, "bool": lambda v: v == "true"}[fields[name]](value)
+                              for name, value in pairs})
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mpm_ros.bags.root_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -302,11 +311,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="a RootFilter option (TemporalOptions field), e.g. --set root_reacquire 0")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)
-    fields = {f.name: f.type for f in dataclasses.fields(TemporalOptions)}
-    if unknown := [name for name, _ in args.set if name not in fields]:
-        parser.error(f"not a TemporalOptions field: {unknown}")
-    options = TemporalOptions(**{name: {"int": int, "float": float, "bool": lambda v: v == "true"}[fields[name]](value)
-                                 for name, value in args.set})
+    try:
+        options = temporal_options(args.set)
+    except ValueError as exc:
+        parser.error(str(exc))
     results = run(args.lifter or ["mpm_t27_causal"], args.fit, args.mocap, args.max_frames, args.seed,
                   options=options)
     print(table(results))
