@@ -108,20 +108,20 @@ def fit_conditioning(joints3d: np.ndarray, used: np.ndarray, intrinsics: np.ndar
     camera = np.where(finite[..., None], joints3d, 0.0) + t[:, None, :]  # (B, J, 3)
     ahead = finite & (camera[..., 2] > MIN_DEPTH_M)  # (B, J): joints that project
     depth = np.where(ahead, camera[..., 2], 1.0)
-    fx, fy = k[:, 0, 0, None], k[:, 1, 1, None]  # (B, 1) each
-    du, dv = fx * camera[..., 0] / depth, fy * camera[..., 1] / depth  # (B, J): u - cx, v - cy
-    zeros = np.zeros_like(du)
-    rows_u = np.stack([np.broadcast_to(fx, du.shape), zeros, -du], -1)  # (B, J, 3), as in root_translations
-    rows_v = np.stack([zeros, np.broadcast_to(fy, dv.shape), -dv], -1)
+    fx, fy = k[:, 0, 0], k[:, 1, 1]  # (B,) each
+    du, dv = fx[:, None] * camera[..., 0] / depth, fy[:, None] * camera[..., 1] / depth  # (B, J): u - cx, v - cy
+    terms = np.stack([np.ones_like(du), du, dv, du ** 2 + dv ** 2], -1)  # (B, J, 4)
     ray = t / np.linalg.norm(t, axis=-1, keepdims=True)  # (B, 3)
 
     def along(select: np.ndarray) -> np.ndarray:  # (B,) ray^T N^-1 ray of the joints selected, inf if singular
-        normal = np.einsum("bj,bjk,bjl->bkl", select, rows_u, rows_u) + np.einsum("bj,bjk,bjl->bkl", select,
-                                                                                rows_v, rows_v)
-        eigen = np.linalg.eigvalsh(normal)  # (B, 3) ascending
-        ok = eigen[:, 0] > 1e-10 * np.maximum(eigen[:, 2], 1e-300)
-        inverse = np.linalg.inv(np.where(ok[:, None, None], normal, np.eye(3)))
-        return np.where(ok, np.einsum("bk,bkl,bl->b", ray, inverse, ray), np.inf)
+        # N = sum_j of the rows [fx, 0, -du] and [0, fy, -dv] (root_translations) times themselves, in closed form
+        n, su, sv, sq = np.einsum("bj,bjc->cb", select, terms)  # (B,) each
+        normal = np.stack([np.stack([fx * fx * n, 0 * n, -fx * su], -1), np.stack([0 * n, fy * fy * n, -fy * sv], -1),
+                           np.stack([-fx * su, -fy * sv, sq], -1)], -2)  # (B, 3, 3)
+        scale = np.trace(normal, axis1=1, axis2=2)  # (B,)
+        ok = np.linalg.det(normal) > 1e-10 * np.maximum(scale, 1e-300) ** 3  # (B,) not near-singular
+        solved_ray = np.linalg.solve(np.where(ok[:, None, None], normal, np.eye(3)), ray[..., None])[..., 0]
+        return np.where(ok, (ray * solved_ray).sum(-1), np.inf)
 
     with np.errstate(invalid="ignore", over="ignore"):
         ratio = np.sqrt(along((np.asarray(used, bool) & ahead).astype(np.float64)) / along(ahead.astype(np.float64)))
