@@ -161,3 +161,23 @@ def test_options_are_validated() -> None:
         DepthOptions(depth_prior_gate=0.0)
     with pytest.raises(ValueError, match="depth_patch_radius"):
         DepthOptions(depth_patch_radius=50)
+
+
+def test_fit_conditioning_grows_as_a_pole_hides_the_joints_that_pin_the_distance() -> None:
+    """1 with every joint; more when the lower body is hidden, more still with only the head and shoulders; the
+    same at any distance (only the joints' lever arm counts); 1 where nothing was solved."""
+    joints = [person(d) for d in (2.5, 5.0)]
+    lifted = np.stack([j - j[0] for j in joints])  # (2, 17, 3) the true pose: the fit is exact
+    pixels = np.stack([pixels_of(j) for j in joints])
+    upper = np.isin(np.arange(17), [0, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16])  # no legs
+    head = np.isin(np.arange(17), [8, 9, 10, 11, 14])  # thorax, neck, head, shoulders
+    ratios = []
+    for seen in (np.ones(17, bool), upper, head):
+        placed = place(lifted, pixels, np.broadcast_to(seen, (2, 17)).astype(float), K)
+        assert placed.method.tolist() == [REPROJECTION] * 2
+        ratios.append(placed.conditioning)
+    np.testing.assert_allclose(ratios[0], 1.0, atol=1e-6)
+    assert (ratios[1] > 1.5).all() and (ratios[2] > 2 * ratios[1]).all()
+    np.testing.assert_allclose(ratios[1][0], ratios[1][1], rtol=0.1)
+    unsolved = place(lifted[:1], pixels[:1], np.zeros((1, 17)), K)
+    assert unsolved.method.tolist() == [NOT_PLACED] and unsolved.conditioning.tolist() == [1.0]

@@ -105,6 +105,23 @@ def test_manoeuvre_parameters_live(context, tmp_path, name: str, value: float) -
         lifter.destroy_node()
 
 
+@pytest.mark.parametrize("value", [-0.1, 4.5])
+def test_fit_conditioning_live(context, tmp_path, value: float) -> None:
+    """root_fit_conditioning reaches the root state live (0: every 2D fit alike); an invalid value is refused and
+    changes nothing."""
+    lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(tiny_checkpoint(tmp_path)))
+    try:
+        assert lifter._lifter.roots.options.root_fit_conditioning == 0.25
+        assert lifter.set_parameters([Parameter("root_fit_conditioning", value=0.0)])[0].successful
+        options = lifter._lifter.roots.options
+        assert options.root_fit_conditioning == 0.0
+        refused = lifter.set_parameters([Parameter("root_fit_conditioning", value=value)])[0]
+        assert not refused.successful and "root_fit_conditioning" in refused.reason
+        assert lifter._lifter.roots.options == options
+    finally:
+        lifter.destroy_node()
+
+
 def test_velocity_arrows_opt_in() -> None:
     """An ARROW from the root along 0.5 s of its velocity where known, a DELETE where not; expiry deletes it too."""
     joints = np.zeros((2, 17, 3)) + [[[1.0, 0.0, 4.0]], [[0.0, 0.0, 3.0]]]

@@ -90,11 +90,50 @@ def root_translations(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndar
     return np.where(solved[:, None], translation, 0.0), solved
 
 
+def fit_conditioning(joints3d: np.ndarray, used: np.ndarray, intrinsics: np.ndarray, translation: np.ndarray,
+                     solved: np.ndarray) -> np.ndarray:
+    """How much worse the joints a 2D fit used pin its distance than every joint would: (B, J, 3) root-relative
+    metres + (B, J) bool used + K (3, 3) or (B, 3, 3) + (B, 3) fits + (B,) solved → (B,) ratio >= 1 of the
+    along-ray standard deviations of the two least-squares solves, 1 where not solved.
+
+    Why: the 2D fit's distance comes from the lever arm of the joints it sees. A person half behind a pole is
+    fitted from a few close-together joints, and its distance is worse than the nominal 2D-fit noise says. Both
+    solves are judged alike (unit pixel noise per joint, at the pixels where the fitted pose projects), so only the
+    missing joints and their lever arm count, not the pose's own errors."""
+    joints3d = np.asarray(joints3d, np.float64)  # (B, J, 3)
+    k = np.broadcast_to(np.asarray(intrinsics, np.float64), (len(joints3d), 3, 3))  # (B, 3, 3)
+    k = np.where(solved[:, None, None], k, np.eye(3))
+    t = np.where(solved[:, None], translation, [0.0, 0.0, 1.0])  # (B, 3)
+    finite = np.isfinite(joints3d).all(-1)  # (B, J)
+    camera = np.where(finite[..., None], joints3d, 0.0) + t[:, None, :]  # (B, J, 3)
+    ahead = finite & (camera[..., 2] > MIN_DEPTH_M)  # (B, J): joints that project
+    depth = np.where(ahead, camera[..., 2], 1.0)
+    fx, fy = k[:, 0, 0], k[:, 1, 1]  # (B,) each
+    du, dv = fx[:, None] * camera[..., 0] / depth, fy[:, None] * camera[..., 1] / depth  # (B, J): u - cx, v - cy
+    terms = np.stack([np.ones_like(du), du, dv, du ** 2 + dv ** 2], -1)  # (B, J, 4)
+    ray = t / np.linalg.norm(t, axis=-1, keepdims=True)  # (B, 3)
+
+    def along(select: np.ndarray) -> np.ndarray:  # (B,) ray^T N^-1 ray of the joints selected, inf if singular
+        # N = sum_j of the rows [fx, 0, -du] and [0, fy, -dv] (root_translations) times themselves, in closed form
+        n, su, sv, sq = np.einsum("bj,bjc->cb", select, terms)  # (B,) each
+        normal = np.stack([np.stack([fx * fx * n, 0 * n, -fx * su], -1), np.stack([0 * n, fy * fy * n, -fy * sv], -1),
+                           np.stack([-fx * su, -fy * sv, sq], -1)], -2)  # (B, 3, 3)
+        scale = np.trace(normal, axis1=1, axis2=2)  # (B,)
+        ok = np.linalg.det(normal) > 1e-10 * np.maximum(scale, 1e-300) ** 3  # (B,) not near-singular
+        solved_ray = np.linalg.solve(np.where(ok[:, None, None], normal, np.eye(3)), ray[..., None])[..., 0]
+        return np.where(ok, (ray * solved_ray).sum(-1), np.inf)
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        ratio = np.sqrt(along((np.asarray(used, bool) & ahead).astype(np.float64)) / along(ahead.astype(np.float64)))
+    return np.where(solved & np.isfinite(ratio), np.maximum(ratio, 1.0), 1.0)
+
+
 @dataclass(frozen=True)
 class Placement:
     translation: np.ndarray  # (B, 3) metres, 0 where not placed
     method: np.ndarray  # (B,) uint8: NOT_PLACED / REPROJECTION / DEPTH
     counts: Counter  # depth.* sample and fallback counters of this batch
+    conditioning: np.ndarray  # (B,) the 2D fit's fit_conditioning (1 = as good as from every joint)
 
 
 def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrinsics: np.ndarray,
@@ -110,11 +149,13 @@ def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrins
     translation, solved = root_translations(joints3d, pixels, weights, intrinsics)
     method = np.where(solved, REPROJECTION, NOT_PLACED).astype(np.uint8)
     counts: Counter = Counter()
-    if depth is None:
-        return Placement(translation, method, counts)
     pixels, weights = np.asarray(pixels, np.float64), np.asarray(weights, np.float64)
+    with np.errstate(invalid="ignore"):
+        usable = (weights > 0) & np.isfinite(pixels).all(-1) & solved[:, None]  # (B, J) the joints the fit used
+    conditioning = fit_conditioning(joints3d, usable, intrinsics, translation, solved)
+    if depth is None:
+        return Placement(translation, method, counts, conditioning)
     roots = np.full(weights.shape, np.nan)  # (B, J) implied root depths, NaN = none
-    usable = (weights > 0) & np.isfinite(pixels).all(-1) & solved[:, None]  # (B, J)
     for image in {id(d): d for d in depth if d is not None}.values():  # one image per source frame
         rows = np.array([d is image for d in depth]) & solved
         if rows.any():
@@ -136,4 +177,4 @@ def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrins
         translation[rows] = depth_t[depth_ok]
         method[rows] = DEPTH
         counts["depth.placed"] += len(rows)
-    return Placement(translation, method, counts)
+    return Placement(translation, method, counts, conditioning)

@@ -27,6 +27,12 @@ state has caught up. Only accepted fits count: a gated fit (a pole, a wrong dept
 gate. The velocity decays towards zero with time constant `root_velocity_decay` (people stop and turn; a constant
 velocity carried through a stop is the overshoot).
 
+A 2D fit is only as sure as the joints it used (`root_fit_conditioning`): a person half behind a pole is fitted from
+a few close-together joints, whose distance is worse than the nominal noise says (placement.fit_conditioning). A
+state fed by depth weighs such a fit as that much noisier along the ray (judged at the gate as a nominal 2D fit),
+and its manoeuvre statistics restart when depth and 2D fits take turns (a 2D fit's bias against depth is no
+manoeuvre), so it leans on the depth-era state. A state fed by 2D fits alone is no surer than they are: unchanged.
+
 Resets, each counted: the track unseen for longer than `track_timeout` (an id reused: `temporal.reset_stale`), its
 stamps going back (`temporal.reset_stamp_back`), another camera matrix (`temporal.reset_camera_changed`). A
 measurement that is NaN or absurd (`temporal.root_invalid`) is no measurement.
@@ -87,6 +93,12 @@ class TemporalOptions:
                                   "went wrong); 0 = never", 0, 100)
     root_reprojection_sigma: float = tunable(0.1, "Standard deviation of a 2D-fit root along the viewing ray, as a "
                                              "fraction of its distance", 0.001, 1.0)
+    root_fit_conditioning: float = tunable(0.25, "A 2D fit against a state fed by depth counts as this power of "
+                                           "its conditioning (how much worse the joints it used pin the distance "
+                                           "than every joint would) times noisier along the ray, and the state's "
+                                           "manoeuvre statistics restart when depth and 2D fits take turns: a "
+                                           "person half behind a pole leans on the depth-era state; 0 = every 2D "
+                                           "fit alike", 0.0, 4.0)
 
     def __post_init__(self) -> None:
         check(self)
@@ -102,13 +114,15 @@ class RootEstimate:
     covariance: np.ndarray  # (B, 3, 3) m², NaN where unknown
 
 
-def measurement_covariance(translation: np.ndarray, method: int, options: TemporalOptions) -> np.ndarray:
-    """(3,) root fit + its method → (3, 3) covariance: lateral sigma across the viewing ray, the method's along it."""
+def measurement_covariance(translation: np.ndarray, method: int, options: TemporalOptions,
+                           fit_scale: float = 1.0) -> np.ndarray:
+    """(3,) root fit + its method → (3, 3) covariance: lateral sigma across the viewing ray, the method's along it
+    (a 2D fit's times `fit_scale`)."""
     distance = float(np.linalg.norm(translation))
     ray = translation / distance  # (3,)
     lateral = LATERAL_SIGMA0_M + LATERAL_SLOPE * distance
     along = DEPTH_SIGMA0_M + SENSOR_NOISE_PER_M2 * translation[2] ** 2 if method == DEPTH \
-        else max(options.root_reprojection_sigma * distance, REPROJECTION_FLOOR_M)
+        else max(options.root_reprojection_sigma * distance * fit_scale, REPROJECTION_FLOOR_M)
     along = max(along, lateral)
     return lateral ** 2 * _EYE3 + (along ** 2 - lateral ** 2) * np.outer(ray, ray)
 
@@ -126,6 +140,7 @@ class _Track:
     spread: np.ndarray  # (3, 3) their second moment over SPREAD_FITS (starts at the first fit's covariance)
     manoeuvre: float = 1.0  # the mean against its spread under white noise (1 = the model fits): scales q
     rejected: list = field(default_factory=list)  # (3,) gated fits since the last accepted one
+    depth_fed: bool = False  # a depth fit was accepted since the (re)start
 
 
 class RootFilter:
@@ -140,9 +155,10 @@ class RootFilter:
         self.options, self.reset_after_ns = options, int(reset_after_s * 1e9)
 
     def update(self, stamp_ns: int, track_ids: tuple[int, ...], translation: np.ndarray, method: np.ndarray,
-               intrinsics: np.ndarray, counts: Counter) -> RootEstimate:
+               intrinsics: np.ndarray, counts: Counter, conditioning: np.ndarray | None = None) -> RootEstimate:
         """(B, 3) root fits + (B,) their placement + (B, 3, 3) camera matrices (NaN: none) of the source frame
-        `stamp_ns` → RootEstimate; the reasons for gating, prediction and resets are added to `counts`."""
+        `stamp_ns` (+ (B,) the 2D fits' placement.fit_conditioning; None: 1, as good as from every joint) →
+        RootEstimate; the reasons for gating, prediction and resets are added to `counts`."""
         batch = len(track_ids)
         velocity, covariance = np.full((batch, 3), np.nan), np.full((batch, 3, 3), np.nan)
         if not self.options.root_filter:
@@ -152,7 +168,8 @@ class RootFilter:
         out, placement = np.zeros((batch, 3)), np.zeros(batch, np.uint8)
         for b, track_id in enumerate(track_ids):
             root = self._one(stamp_ns, int(track_id), np.asarray(translation[b], np.float64), int(method[b]),
-                             np.asarray(intrinsics[b], np.float64), counts)
+                             np.asarray(intrinsics[b], np.float64), counts,
+                             1.0 if conditioning is None else float(conditioning[b]))
             if root is None:
                 continue
             placement[b] = root
@@ -165,7 +182,7 @@ class RootFilter:
         return RootEstimate(out, placement, velocity, covariance)
 
     def _one(self, stamp_ns: int, track_id: int, fit: np.ndarray, method: int, k: np.ndarray,
-             counts: Counter) -> int | None:
+             counts: Counter, conditioning: float) -> int | None:
         """One track: its placement, with its state advanced to stamp_ns, or None (not placed, no state)."""
         if not np.isfinite(k).all():  # no camera: root-relative, nothing to hold
             self._tracks.pop(track_id, None)
@@ -188,16 +205,24 @@ class RootFilter:
         self._predict(track, stamp_ns)
         predicting = stamp_ns - track.measured_ns <= self.options.root_max_prediction * 1e9
         if measured:
-            r = measurement_covariance(fit, method, self.options)
+            nominal = measurement_covariance(fit, method, self.options)  # (3, 3) judges the fit at the gate
+            weaker = self.options.root_fit_conditioning > 0 and method == REPROJECTION and track.depth_fed
+            r = measurement_covariance(fit, method, self.options, conditioning ** self.options.root_fit_conditioning) \
+                if weaker else nominal  # (3, 3) weighs it
             innovation = fit - track.state[:3]  # (3,)
             s = track.covariance[:3, :3] + r
-            if innovation @ np.linalg.inv(s + _GATE_FLOOR) @ innovation <= self.options.root_gate ** 2:
+            if innovation @ np.linalg.inv(track.covariance[:3, :3] + nominal + _GATE_FLOOR) @ innovation \
+                    <= self.options.root_gate ** 2:
+                if self.options.root_fit_conditioning > 0 and method != track.method:
+                    # depth and 2D fits take turns: a 2D fit's bias against depth is no manoeuvre
+                    track.mean_innovation, track.spread, track.manoeuvre = np.zeros(3), r.copy(), 1.0
                 self._adapt(track, innovation)
                 gain = track.covariance[:, :3] @ np.linalg.inv(s)  # (6, 3) = P H^T S^-1
                 track.state = track.state + gain @ innovation
                 track.covariance = track.covariance - gain @ track.covariance[:3, :]
                 track.covariance = 0.5 * (track.covariance + track.covariance.T)
                 track.measured_ns, track.updates, track.method = stamp_ns, track.updates + 1, method
+                track.depth_fed = track.depth_fed or method == DEPTH
                 track.rejected.clear()
                 return method
             counts["temporal.root_gated"] += 1
@@ -219,7 +244,8 @@ class RootFilter:
         covariance[:3, :3] = measurement_covariance(fit, method, self.options)
         covariance[3:, 3:] = INITIAL_SPEED_SIGMA ** 2 * np.eye(3)
         self._tracks[track_id] = _Track(stamp_ns, stamp_ns, k.copy(), np.concatenate([fit, np.zeros(3)]),
-                                        covariance, 1, method, np.zeros(3), covariance[:3, :3].copy())
+                                        covariance, 1, method, np.zeros(3), covariance[:3, :3].copy(),
+                                        depth_fed=method == DEPTH)
         return method
 
     def _fits_agree(self, track: _Track, fit: np.ndarray, method: int) -> bool:

@@ -4,6 +4,7 @@ bag's ground truth. The node's own numbers come from `make demo-rgbd` (mpm_ros.h
 
     python -m mpm_ros.bags.placement_eval --bag bags/rgbd [--checkpoint mpm_t27_causal] [--json-out eval.json]
         [--compare]   # also without the root state (root_filter false: issue 24's "before"), table first
+        [--set root_fit_conditioning 0]   # a root state option (TemporalOptions) for the defaults' rows
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from mpm_model.streaming.depth_history import (ARRIVED_LATE, BEHIND, FRAME_MISMA
                                                header_problem)
 from mpm_ros.bags import bag_io
 from mpm_ros.bags.report import PLACEMENT_NAMES, placement_errors
+from mpm_ros.bags.root_bench import temporal_options
 
 DISTANCE_BINS_M = ((1.0, 3.0), (3.0, 5.0), (5.0, 7.5))
 SEEN_MARGIN_M = 0.3  # depth at a joint's pixel this much nearer than the joint: something in front of it
@@ -186,7 +188,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", default="onnxruntime", help="torch | onnxruntime")
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--compare", action="store_true", help="first the same without the root state")
+    parser.add_argument("--set", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a root state option (TemporalOptions field) for the defaults' rows, e.g. --set "
+                             "root_fit_conditioning 0")
     args = parser.parse_args(argv)
+    try:
+        options = LifterOptions(temporal=temporal_options(args.set))
+    except ValueError as exc:
+        parser.error(str(exc))
     from mpm_model.deploy.backends import create_backend
     from mpm_model.streaming.temporal import TemporalOptions
 
@@ -196,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         before = LifterOptions(temporal=TemporalOptions(root_filter=False))
         rows = [evaluate(args.bag, backend, use_depth, seen, before) for use_depth in (False, True)]
         print("root_filter false:\n" + format_rows(rows) + "\n\ndefaults:")
-    rows = [evaluate(args.bag, backend, use_depth, seen) for use_depth in (False, True)]
+    rows = [evaluate(args.bag, backend, use_depth, seen, options) for use_depth in (False, True)]
     print(format_rows(rows))
     for row in rows:
         v = {k: x if x is None or k == "count" else round(x, 3) for k, x in row["root_velocity_error_m_s"].items()}

@@ -41,6 +41,8 @@ TEST_SLICE = ROOT.parent / "shared" / "data" / "mocap_h36m17_test_slice.npz"
 FPS = 30.0
 PERIOD_NS = round(1e9 / FPS)
 CAMERAS = ("h36m", "robot")
+HOLD_WARM_UP = 30  # refined-held: outputs before a track's size is held
+AGE_BINS = ((0, 10), (10, 32), (32, 64), (64, 10 ** 9))  # an output's index in its track (by_age)
 TORSO = tuple(H36M_JOINTS.index(name) for name in ("pelvis", "right_hip", "left_hip", "spine", "thorax", "neck", "head",
                                                     "left_shoulder", "right_shoulder"))
 
@@ -108,11 +110,17 @@ def bone_sum(pose: np.ndarray) -> np.ndarray:
     return sum(np.linalg.norm(pose[:, child] - pose[:, parent], axis=-1) for parent, child in H36M_BONES)
 
 
-def size_hold(pose: np.ndarray) -> np.ndarray:
+def size_hold(pose: np.ndarray, warm_up: int = 0) -> np.ndarray:
     """(N, J, 3) → each frame's pose scaled to the track's running median size so far (a per-track scale hold:
-    the 2D fit's distance scales with the pose's size)."""
+    the 2D fit's distance scales with the pose's size), from output `warm_up` on; before it, unchanged."""
     size = bone_sum(pose)  # (N,)
-    return pose * (np.array([np.median(size[:i + 1]) for i in range(len(size))]) / size)[:, None, None]
+    held = np.array([np.median(size[:i + 1]) if i >= warm_up else size[i] for i in range(len(size))])
+    return pose * (held / size)[:, None, None]
+
+
+def at_size(shape: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """(N, J, 3) poses + (N,) sizes → each pose scaled to that size (bone_sum)."""
+    return shape * (size / bone_sum(shape))[:, None, None]
 
 
 def refined(person: Person, pose: np.ndarray) -> np.ndarray:
@@ -130,6 +138,9 @@ FITS: dict[str, Fit] = {  # (person, (N, J, 3) lifted pose) → (N, J) weights o
     "uniform": lambda p, pose: ((p.confidence > 0).astype(np.float64), pose),
     "size-hold": lambda p, pose: (p.confidence, size_hold(pose)),
     "refined": lambda p, pose: (p.confidence, refined(p, pose)),
+    # the refined shape at the lifter's size: each frame's own, or held after HOLD_WARM_UP outputs
+    "refined-size": lambda p, pose: (p.confidence, at_size(refined(p, pose), bone_sum(pose))),
+    "refined-held": lambda p, pose: (p.confidence, size_hold(at_size(refined(p, pose), bone_sum(pose)), HOLD_WARM_UP)),
 }
 
 
@@ -143,17 +154,19 @@ def lift_all(backend: Any, persons: list[Person], batch: int = 512) -> list[np.n
 
 
 def roots(person: Person, pose: np.ndarray, fit: Fit,
-          options: TemporalOptions = TemporalOptions()) -> tuple[np.ndarray, np.ndarray]:
-    """(N, J, 3) poses → the raw 2D fits and the RootFilter's roots, (N, 3) each, NaN where not placed."""
+          options: TemporalOptions = TemporalOptions()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, J, 3) poses → the raw 2D fits and the RootFilter's roots, (N, 3) each, NaN where not placed, and (N,)
+    the fitted pose's size against the lifted pose's (bone_sum ratio)."""
     weights, fitted = fit(person, pose)
     placement = place(fitted, person.pixels, weights, person.intrinsics)
     raw = np.where((placement.method == REPROJECTION)[:, None], placement.translation, np.nan)  # (N, 3)
     state, filtered, k = RootFilter(options), np.full_like(raw, np.nan), person.intrinsics[None]
     for i, stamp in enumerate(person.stamps):
-        root = state.update(int(stamp), (1,), placement.translation[i:i + 1], placement.method[i:i + 1], k, Counter())
+        root = state.update(int(stamp), (1,), placement.translation[i:i + 1], placement.method[i:i + 1], k, Counter(),
+                            placement.conditioning[i:i + 1])
         if root.placement[0] > 0:
             filtered[i] = root.translation[0]
-    return raw, filtered
+    return raw, filtered, bone_sum(fitted) / bone_sum(pose)
 
 
 def summary(errors: list[np.ndarray], bias: list[np.ndarray]) -> dict[str, Any]:
@@ -169,6 +182,27 @@ def summary(errors: list[np.ndarray], bias: list[np.ndarray]) -> dict[str, Any]:
             "person_bias_pct": {"p10": 100 * float(np.percentile(biases, 10)),
                                 "p90": 100 * float(np.percentile(biases, 90))},
             "per_person_median_mm": [1e3 * float(m) for m in medians]}
+
+
+def _age(low: int, high: int) -> str:
+    return f"{low}-{high}" if high < AGE_BINS[-1][1] else f"{low}+"
+
+
+def by_age(persons: list[Person], estimates: list[np.ndarray], size_ratios: list[np.ndarray]) -> dict[str, Any]:
+    """(N, 3) roots and (N,) fitted/lifted sizes per person → per AGE_BINS (the output's index in its track: the
+    pose refiner's history fills over its first 32): outputs, root error median / p90 mm, mean size ratio."""
+    age = np.concatenate([np.arange(len(p.stamps)) for p in persons])
+    error = np.concatenate([np.linalg.norm(e - p.true_root, axis=-1) for p, e in zip(persons, estimates)])
+    ratio = np.concatenate(size_ratios)
+    out = {}
+    for low, high in AGE_BINS:
+        chosen = (age >= low) & (age < high) & np.isfinite(error)
+        out[_age(low, high)] = {"outputs": int(chosen.sum()), "median_mm": None, "p90_mm": None, "size_ratio": None}
+        if chosen.any():
+            out[_age(low, high)] |= {"median_mm": 1e3 * float(np.median(error[chosen])),
+                                     "p90_mm": 1e3 * float(np.percentile(error[chosen], 90)),
+                                     "size_ratio": float(np.mean(ratio[chosen]))}
+    return out
 
 
 def score(persons: list[Person], estimates: list[np.ndarray]) -> dict[str, Any]:
@@ -188,7 +222,8 @@ def score(persons: list[Person], estimates: list[np.ndarray]) -> dict[str, Any]:
 
 def run(lifters: list[str], fits: list[str], mocap: Path, max_frames: int, seed: int,
         backend_name: str = "onnxruntime", options: TemporalOptions = TemporalOptions()) -> dict[str, Any]:
-    """Every lifter x fit variant, raw fit and + RootFilter → {lifter: {fit: {"raw"|"filter": score()}}}."""
+    """Every lifter x fit variant, raw fit and + RootFilter → {lifter: {fit: {"raw"|"filter": score(), "by_age":
+    by_age() of the RootFilter's roots}}}."""
     from mpm_model.deploy.backends import create_backend
 
     results: dict[str, Any] = {}
@@ -202,9 +237,10 @@ def run(lifters: list[str], fits: list[str], mocap: Path, max_frames: int, seed:
         poses = lift_all(backend, persons)
         results[lifter] = {}
         for fit in fits:
-            pairs = [roots(p, pose, FITS[fit], options) for p, pose in zip(persons, poses)]
-            results[lifter][fit] = {"raw": score(persons, [r for r, _ in pairs]),
-                                    "filter": score(persons, [f for _, f in pairs])}
+            triples = [roots(p, pose, FITS[fit], options) for p, pose in zip(persons, poses)]
+            filtered, ratios = [f for _, f, _ in triples], [r for _, _, r in triples]
+            results[lifter][fit] = {"raw": score(persons, [r for r, _, _ in triples]),
+                                    "filter": score(persons, filtered), "by_age": by_age(persons, filtered, ratios)}
     return results
 
 
@@ -214,13 +250,28 @@ def table(results: dict[str, Any]) -> str:
              "bias % (person p10 / p90) |", "|---|---|---|---|---:|---:|---:|---:|"]
     for lifter, by_fit in results.items():
         for fit, by_stage in by_fit.items():
-            for stage, by_camera in by_stage.items():
-                for camera, s in by_camera.items():
+            for stage in ("raw", "filter"):
+                for camera, s in by_stage[stage].items():
                     m = s["person_median_mm"]
                     lines.append(f"| {Path(lifter).stem} | {fit} | {stage} | {camera} | {s['people']} | "
                                  f"{s['median_mm']:.0f} / {s['p90_mm']:.0f} | {m['p10']:.0f} / {m['p50']:.0f} / "
                                  f"{m['p90']:.0f} | {s['bias_pct']:+.1f} ({s['person_bias_pct']['p10']:+.1f} / "
                                  f"{s['person_bias_pct']['p90']:+.1f}) |")
+    return "\n".join(lines)
+
+
+def age_table(results: dict[str, Any]) -> str:
+    """Markdown table of run()'s RootFilter errors by the output's index in its track (by_age)."""
+    lines = ["| lifter | fit | outputs | " + " | ".join(f"{_age(*b)}: median / p90 mm (size %)" for b in AGE_BINS)
+             + " |"]
+    lines.append("|---|---|---:|" + "---:|" * len(AGE_BINS))
+    for lifter, by_fit in results.items():
+        for fit, by_stage in by_fit.items():
+            ages = by_stage["by_age"]
+            cells = [f"{a['median_mm']:.0f} / {a['p90_mm']:.0f} ({100 * a['size_ratio']:.1f})" if a["outputs"] else "-"
+                     for a in ages.values()]
+            lines.append(f"| {Path(lifter).stem} | {fit} | {sum(a['outputs'] for a in ages.values())} | "
+                         + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -239,6 +290,15 @@ def paired(results: dict[str, Any], fit: str = "confidence") -> str:
     return "\n".join(lines)
 
 
+def temporal_options(pairs: list[tuple[str, str]]) -> TemporalOptions:
+    """`--set NAME VALUE` pairs → TemporalOptions with those fields changed (ValueError: not a field, or invalid)."""
+    fields = {f.name: f.type for f in dataclasses.fields(TemporalOptions)}
+    if unknown := [name for name, _ in pairs if name not in fields]:
+        raise ValueError(f"not a TemporalOptions field: {unknown}")
+    return TemporalOptions(**{name: {"int": int, "float": float, "bool": lambda v: v == "true"}[fields[name]](value)
+                              for name, value in pairs})
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mpm_ros.bags.root_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -251,14 +311,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="a RootFilter option (TemporalOptions field), e.g. --set root_reacquire 0")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)
-    fields = {f.name: f.type for f in dataclasses.fields(TemporalOptions)}
-    if unknown := [name for name, _ in args.set if name not in fields]:
-        parser.error(f"not a TemporalOptions field: {unknown}")
-    options = TemporalOptions(**{name: {"int": int, "float": float, "bool": lambda v: v == "true"}[fields[name]](value)
-                                 for name, value in args.set})
+    try:
+        options = temporal_options(args.set)
+    except ValueError as exc:
+        parser.error(str(exc))
     results = run(args.lifter or ["mpm_t27_causal"], args.fit, args.mocap, args.max_frames, args.seed,
                   options=options)
     print(table(results))
+    print(age_table(results))
     print(paired(results))
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
