@@ -239,10 +239,8 @@ class LifterNode(ServingNode):
     def _receive_clock_ns(self, received_at: float) -> int | None:
         """The clock stamps are judged against (stamp_lead): monotonic, or under use_sim_time the node's clock
         (a bag played with --clock at any rate); None while sim time has not started (no /clock yet)."""
-        clock = self.get_clock()  # use_sim_time switches it (ros_time_is_active) without a parameter lookup per frame
-        if not clock.ros_time_is_active:
-            return int(received_at * 1e9)
-        return clock.now().nanoseconds or None
+        clock = self.get_clock()  # use_sim_time switches it (ros_time_is_active): no parameter lookup per frame
+        return (clock.now().nanoseconds or None) if clock.ros_time_is_active else int(received_at * 1e9)
 
     def _handle(self, decoded: Decoded, received_at: float, arrival_ns: int | None) -> None:
         for drop in decoded.drops:

@@ -23,6 +23,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from mpm_model.streaming.track_states import TrackStates
+
 HISTORY = 32  # lifted frames the shipped refiner looks at (the newest included); a weights file sets its own
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 GAP_FACTOR = 1.5  # a stamp gap above this many frame periods is filled by holding the last frame
@@ -159,18 +161,24 @@ def refiner_for(lifter_sha256: str, directory: Path = WEIGHTS_DIR) -> tuple[Refi
                   + "; ".join(trained_for + unreadable or ["none in " + str(directory)]))
 
 
+@dataclass
+class _History:
+    stamp_ns: int
+    lifted: np.ndarray  # (K, J, 3) the last K lifted frames, oldest first
+    presents: np.ndarray  # (M, J, 2) the last M frames' 2D present, newest first
+
+
 class PoseRefiner:
     """Per track: the last K (weights.history) lifted frames (held across a short gap, padded with the first at a
     start); restarted when the track is new, its stamps go back or it was unseen for longer than `reset_after_s`."""
 
     def __init__(self, weights: RefinerWeights, reset_after_s: float = 1.0) -> None:
         self.weights = weights
-        self._tracks: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # id → (stamp, (K, J, 3), (M, J, 2))
+        self._tracks: TrackStates[_History] = TrackStates(reset_after_s)
         self._deltas: deque[int] = deque(maxlen=30)  # recent stamp steps of any track: the frame period
-        self.set_timeout(reset_after_s)
 
     def set_timeout(self, reset_after_s: float) -> None:
-        self.reset_after_ns = int(reset_after_s * 1e9)
+        self._tracks.set_timeout(reset_after_s)
 
     def clear(self) -> None:
         self._tracks.clear()
@@ -189,21 +197,20 @@ class PoseRefiner:
             if counts is not None:
                 counts["refiner.present_gated"] += int(gated.sum())
         for b, track in enumerate(track_ids):
-            last = self._tracks.get(track)
-            if last is None or not stamp_ns > last[0] or stamp_ns - last[0] > self.reset_after_ns \
-                    or not np.isfinite(joints[b]).all():
+            last = self._tracks.continuing(track, stamp_ns)
+            if last is None or not np.isfinite(joints[b]).all():
                 history, held, before = np.repeat(joints[b][None], size, axis=0), 0, presents[b]
             else:
-                step = stamp_ns - last[0]
+                step = stamp_ns - last.stamp_ns
                 period = float(np.median(self._deltas)) if self._deltas else float(step)
                 self._deltas.append(step)
                 held = min(int(round(step / period)) - 1, size - 1) if step > GAP_FACTOR * period else 0
-                history = np.concatenate([last[1], np.repeat(last[1][-1:], held, axis=0), joints[b][None]])[-size:]
-                before = last[2]
+                history = np.concatenate([last.lifted, np.repeat(last.lifted[-1:], held, axis=0),
+                                          joints[b][None]])[-size:]
+                before = last.presents
             # the held frames of a gap saw no 2D: zero, like the frames before a track's start
             presents[b] = np.concatenate([now[b][None], np.zeros((held, *now.shape[1:])), before])[:taps]
-            self._tracks[track] = (stamp_ns, history, presents[b])
+            self._tracks[track] = _History(stamp_ns, history, presents[b])
             histories[b] = history
-        for track in [t for t, (s, _, _) in self._tracks.items() if stamp_ns - s > self.reset_after_ns]:
-            del self._tracks[track]
+        self._tracks.expire(stamp_ns)
         return add_present(refine(histories, self.weights), presents, self.weights.present)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mpm_model.streaming.track_states import TrackStates
 from mpm_model.tunable import check, tunable
 
 
@@ -50,12 +51,13 @@ class JointSmoother:
     """One Euro filter state per track id."""
 
     def __init__(self, options: SmoothingOptions = SmoothingOptions(), reset_after_s: float = 1.0) -> None:
-        self._tracks: dict[int, _TrackState] = {}
+        self._tracks: TrackStates[_TrackState] = TrackStates(reset_after_s)
         self.set_options(options, reset_after_s)
 
     def set_options(self, options: SmoothingOptions, reset_after_s: float) -> None:
         """Live: the next frame uses them; `reset_after_s` is the stream's track_timeout."""
-        self.options, self.reset_after_ns = options, int(reset_after_s * 1e9)
+        self.options = options
+        self._tracks.set_timeout(reset_after_s)
 
     def clear(self) -> None:
         self._tracks.clear()
@@ -68,17 +70,15 @@ class JointSmoother:
         o = self.options
         out = np.array(joints, np.float64, copy=True)
         for b, track in enumerate(track_ids):
-            state = self._tracks.get(track)
-            dt = (stamp_ns - state.stamp_ns) * 1e-9 if state else 0.0
-            if state is None or dt <= 0 or stamp_ns - state.stamp_ns > self.reset_after_ns \
-                    or not np.isfinite(out[b]).all():
+            state = self._tracks.continuing(track, stamp_ns)
+            if state is None or not np.isfinite(out[b]).all():
                 self._tracks[track] = _TrackState(stamp_ns, out[b].copy(), np.zeros_like(out[b]))
                 continue
+            dt = (stamp_ns - state.stamp_ns) * 1e-9
             speed = (out[b] - state.joints) / dt  # (J, 3)
             speed = state.speed + _alpha(o.smoothing_d_cutoff, dt) * (speed - state.speed)
             cutoff = o.smoothing_min_cutoff + o.smoothing_beta * np.linalg.norm(speed, axis=-1, keepdims=True)
             out[b] = state.joints + _alpha(cutoff, dt) * (out[b] - state.joints)
             self._tracks[track] = _TrackState(stamp_ns, out[b].copy(), speed)
-        for track in [t for t, st in self._tracks.items() if stamp_ns - st.stamp_ns > self.reset_after_ns]:
-            del self._tracks[track]  # expired tracks do not pile up
+        self._tracks.expire(stamp_ns)
         return out

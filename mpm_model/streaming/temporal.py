@@ -46,6 +46,7 @@ import numpy as np
 
 from mpm_model.streaming.depth import SENSOR_NOISE_PER_M2
 from mpm_model.streaming.placement import DEPTH, NOT_PLACED, REPROJECTION
+from mpm_model.streaming.track_states import TrackStates
 from mpm_model.tunable import check, tunable
 
 PREDICTED = 3  # = mpm_msgs/Skeleton3D.PREDICTED
@@ -147,12 +148,13 @@ class RootFilter:
     """One root state per track id (see the module docstring); `update` once per source frame."""
 
     def __init__(self, options: TemporalOptions = TemporalOptions(), reset_after_s: float = 1.0) -> None:
-        self._tracks: dict[int, _Track] = {}
+        self._tracks: TrackStates[_Track] = TrackStates(reset_after_s)
         self.set_options(options, reset_after_s)
 
     def set_options(self, options: TemporalOptions, reset_after_s: float) -> None:
         """Live: the next update uses them; `reset_after_s` is the streams' track_timeout."""
-        self.options, self.reset_after_ns = options, int(reset_after_s * 1e9)
+        self.options = options
+        self._tracks.set_timeout(reset_after_s)
 
     def update(self, stamp_ns: int, track_ids: tuple[int, ...], translation: np.ndarray, method: np.ndarray,
                intrinsics: np.ndarray, counts: Counter, conditioning: np.ndarray | None = None) -> RootEstimate:
@@ -177,28 +179,25 @@ class RootFilter:
             out[b], covariance[b] = state.state[:3], state.covariance[:3, :3]
             if state.updates >= 2:  # one fit says nothing about the speed
                 velocity[b] = state.state[3:]
-        for track_id in [t for t, s in self._tracks.items() if stamp_ns - s.stamp_ns > self.reset_after_ns]:
-            del self._tracks[track_id]  # expired tracks do not pile up
+        self._tracks.expire(stamp_ns)
         return RootEstimate(out, placement, velocity, covariance)
 
     def _one(self, stamp_ns: int, track_id: int, fit: np.ndarray, method: int, k: np.ndarray,
              counts: Counter, conditioning: float) -> int | None:
         """One track: its placement, with its state advanced to stamp_ns, or None (not placed, no state)."""
         if not np.isfinite(k).all():  # no camera: root-relative, nothing to hold
-            self._tracks.pop(track_id, None)
+            self._tracks.forget(track_id)
             return None
         measured = method in (REPROJECTION, DEPTH)
         if measured and not (np.isfinite(fit).all() and fit @ fit <= MAX_ROOT_M ** 2 and fit[2] > 0):
             counts["temporal.root_invalid"] += 1
             measured = False
         track = self._tracks.get(track_id)
-        reason = None if track is None else (
-            "temporal.reset_stamp_back" if stamp_ns <= track.stamp_ns else
-            "temporal.reset_stale" if stamp_ns - track.stamp_ns > self.reset_after_ns else
-            "temporal.reset_camera_changed" if (k != track.intrinsics).any() else None)
-        if reason:
-            counts[reason] += 1
-            del self._tracks[track_id]
+        broken = self._tracks.break_reason(track_id, stamp_ns) or (
+            "camera_changed" if track is not None and (k != track.intrinsics).any() else None)
+        if broken:
+            counts[f"temporal.reset_{broken}"] += 1
+            self._tracks.forget(track_id)
             track = None
         if track is None:
             return self._start(stamp_ns, track_id, fit, method, k) if measured else None
@@ -236,7 +235,7 @@ class RootFilter:
             counts["temporal.root_predicted"] += 1
             return PREDICTED
         counts["temporal.prediction_expired"] += 1
-        del self._tracks[track_id]
+        self._tracks.forget(track_id)
         return None
 
     def _start(self, stamp_ns: int, track_id: int, fit: np.ndarray, method: int, k: np.ndarray) -> int:
