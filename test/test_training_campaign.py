@@ -141,7 +141,8 @@ def test_the_exact_share_reaches_the_windows_and_is_recorded(data, tmp_path):
         cam_poses, cams = views.camera_poses(TorchDraws(generator(settings.device, 0, 1), 32))  # the same draws
         size = cams.size[:, None, None]  # (B, 1, 1, 2)
         width = size[..., :1]
-        exact = cams.project(cam_poses) / width * 2.0 - torch.cat([torch.ones_like(width), size[..., 1:] / width], -1)
+        offset = torch.cat([torch.ones_like(width), size[..., 1:] / width], -1)  # the views' normalisation
+        exact = cams.project(cam_poses) / width * 2.0 - offset
         seen = ~batch["mask"]  # (B, T, J)
         error = (batch["keypoints2d"] - exact.float())[seen].abs().max()
         assert (error < 1e-5) == (share == 1.0), (share, float(error))

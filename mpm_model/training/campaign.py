@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     campaign = Campaign.load(args.out, args.plan)
     started = time.monotonic()
     call = {"budget_min": args.budget_min, "device": settings.describe(), "threads": torch.get_num_threads(),
-            "exact_share": args.exact_share, "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "runs": []}
+            "exact_share": args.exact_share, "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "runs": []}
     trainer = Trainer(args.data, settings, args.seed, args.val_windows, args.val_every_min, args.state, view)
     round_ = len(campaign.calls) + 1  # a call killed before its end leaves the round open: the next one finishes it
     for spec in plan:
