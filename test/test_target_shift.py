@@ -20,6 +20,14 @@ def test_a_pose_of_the_frame_before_is_best_at_minus_one():
     assert torch.all(errors[-1] == 0) and all(bool((errors[s] > 0).all()) for s in errors if s != -1)
 
 
+def test_one_axis_scores_that_axis_alone():
+    truth = torch.randn(4, 7, 17, 3)  # (B, window + 2·1, J, 3), the model's target frame at 4
+    pred = truth[:, 4].clone()
+    pred[..., 2] += 0.01  # 1 cm off in depth only
+    for axis, expected in ((0, 0.0), (1, 0.0), (2, 0.01), (None, 0.01)):
+        assert torch.allclose(target_shift.window_errors(pred, truth, 4, 1, axis)[0], torch.full((4,), expected))
+
+
 def test_the_tool_on_a_tiny_checkpoint(tmp_path, capsys):
     seqs = synthetic_sequences(2, 60, fps=30.0, seed=2)
     for i, seq in enumerate(seqs):
@@ -34,3 +42,6 @@ def test_the_tool_on_a_tiny_checkpoint(tmp_path, capsys):
     best, late = (int(cell) for cell in row.split("|")[-3:-1])
     assert late == -best
     assert (tmp_path / "shift.json").is_file()
+    target_shift.main(["--test", str(data), "--lifter", str(ckpt), "--max-shift", "1", "--axis", "z"])
+    depth = [line for line in capsys.readouterr().out.splitlines() if str(ckpt) in line][0]
+    assert float(depth.split("|")[3]) < float(row.split("|")[4])  # |Δz| alone is below the 3D distance at shift 0

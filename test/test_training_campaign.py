@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from mpm_model.checkpoint import WEIGHTS_DIR, list_pretrained, load_checkpoint, read_checkpoint
+from mpm_model.data.draws import TorchDraws, generator
 from mpm_model.data.mocap import write_mocap
+from mpm_model.data.windows import training_view
 from mpm_model.data.synthetic import synthetic_sequences
 from mpm_model.shipping import MAX_DEVIATION_MM, reference_deviation_mm
 from mpm_model.training import campaign, campaign_runs
@@ -111,6 +113,40 @@ def test_bad_arguments(data, tmp_path):
     with pytest.raises(SystemExit, match="nothing ships"):
         campaign.main(["--out", str(tmp_path), "--state", str(tmp_path), "--ship", "--runs", "t27_causal_scratch"])
     assert torch.get_num_threads() >= 1
+
+
+@pytest.mark.parametrize("bad", ["1.5", "-0.1", "nan"])
+def test_an_exact_share_outside_0_1_is_refused(data, tmp_path, bad):
+    with pytest.raises(SystemExit):
+        _call(data, tmp_path, "--plan", "warm", "--runs", "t27_causal", "--exact-share", bad)
+    assert not (tmp_path / campaign.STATE_FILE).exists()  # refused before anything was trained
+
+
+def test_the_exact_share_reaches_the_windows_and_is_recorded(data, tmp_path):
+    """--exact-share (issue 26's lag experiment): the call's views carry it, campaign.json's call and the run's
+    checkpoints record it; the default is the recipe's (training_view)."""
+    default = campaign.build_parser().parse_args(["--out", str(tmp_path)]).exact_share
+    assert default == training_view().detector.exact_share
+    state = _call(data, tmp_path / "out", "--plan", "warm", "--runs", "t27_causal", "--exact-share", "0.5",
+                  "--state", str(tmp_path / "state"))
+    assert state["calls"][-1]["exact_share"] == 0.5
+    for path in (tmp_path / "out" / "t27_causal.pt", tmp_path / "state" / "t27_causal.pt"):
+        assert read_checkpoint(path)["train_args"]["exact_share"] == 0.5
+    settings = campaign_runs.device_settings("cpu", "fp32", 4, None)
+    spec = PLANS["warm"][0]
+    for share in (1.0, 0.0):  # H36M layout only: exact windows are the camera's projection of their 3D
+        trainer = campaign_runs.Trainer(str(data), settings, 0, 4, 1.0, None,
+                                        training_view(coco_share=0.0, exact_share=share))
+        views = trainer._views(spec, spec.model)
+        batch = views(TorchDraws(generator(settings.device, 0, 1), 32))
+        cam_poses, cams = views.camera_poses(TorchDraws(generator(settings.device, 0, 1), 32))  # the same draws
+        size = cams.size[:, None, None]  # (B, 1, 1, 2)
+        width = size[..., :1]
+        offset = torch.cat([torch.ones_like(width), size[..., 1:] / width], -1)  # the views' normalisation
+        exact = cams.project(cam_poses) / width * 2.0 - offset
+        seen = ~batch["mask"]  # (B, T, J)
+        error = (batch["keypoints2d"] - exact.float())[seen].abs().max()
+        assert (error < 1e-5) == (share == 1.0), (share, float(error))
 
 
 def test_run_specs_hold_a_model_config_and_read_the_flat_records_of_older_state():

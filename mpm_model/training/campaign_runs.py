@@ -22,7 +22,7 @@ from mpm_model.shipping import HALF_STORAGES, ship_checkpoint
 from mpm_model.config import ModelConfig
 from mpm_model.data.draws import TorchDraws, generator
 from mpm_model.data.views import BatchedViews, MotionBank
-from mpm_model.data.windows import ViewOptions, split_unpaired, training_view
+from mpm_model.data.windows import ViewOptions, split_unpaired
 from mpm_model.training.plans import RunSpec
 from mpm_model.training.steps import WEIGHT_DECAY, OptimizerSteps, Pace, train_loop
 from mpm_model.training.warm import widen_lifter
@@ -104,14 +104,15 @@ class Share:
 
 
 class Trainer:
-    """Data on the device (motion banks of the train split, per-source validation banks) and one run at a time."""
+    """Data on the device (motion banks of the train split, per-source validation banks) and one run at a time;
+    every run trains on `view` (the recipe, `training_view()`, with the call's `--exact-share`)."""
 
     def __init__(self, data: str, settings: DeviceSettings, seed: int, val_windows: int, val_every_min: float,
-                 state_dir: Path | None) -> None:
+                 state_dir: Path | None, view: ViewOptions) -> None:
         from mpm_model.data.mocap import dataset_hash, load_mocap, split_by_subject
 
         self.settings, self.seed, self.val_windows, self.val_every = settings, seed, val_windows, val_every_min
-        self.state_dir = state_dir
+        self.state_dir, self.view = state_dir, view
         train, val = split_by_subject(load_mocap(data), val_fraction=0.15, seed=seed)
         self.train, self.val, self.data_hash = train, val, dataset_hash(data)
         self._banks: dict[tuple[str, float], MotionBank] = {}
@@ -160,7 +161,7 @@ class Trainer:
         return fresh.to(self.settings.device), cfg, info, optimizer
 
     def _views(self, spec: RunSpec, cfg: ModelConfig) -> Callable[[TorchDraws], Any]:
-        view = training_view()
+        view = self.view
         if spec.kind == "lifter":
             return BatchedViews(self.bank("train", cfg.fps), cfg.window, cfg.target_index, view, cfg.fps)
         views2d = BatchedViews(self.bank("train2d", cfg.fps), cfg.window, cfg.target_index, view, cfg.fps)
@@ -198,7 +199,8 @@ class Trainer:
 
     def _save(self, spec: RunSpec, model: nn.Module, cfg: ModelConfig, record: dict, out: Path,
               optimizer: torch.optim.Optimizer) -> None:
-        args = {"campaign_run": spec.record(), "device": self.settings.describe()}
+        exact = self.view.detector.exact_share if self.view.detector else 1.0
+        args = {"campaign_run": spec.record(), "device": self.settings.describe(), "exact_share": exact}
         extra = {"history": record["history"], "step": record["step"], "minutes": record["minutes"],
                  "windows": record["windows"]}
         if spec.keep:
