@@ -108,6 +108,8 @@ def test_set_pairs_become_temporal_options() -> None:
         root_bench.temporal_options([("root_fit_spread", "1")])
     with pytest.raises(ValueError, match="root_fit_conditioning"):
         root_bench.temporal_options([("root_fit_conditioning", "5")])
+    with pytest.raises(ValueError, match="true or false"):
+        root_bench.temporal_options([("root_filter", "True")])  # was read as false
 
 
 @pytest.mark.parametrize("module", ["root_bench", "placement_eval"])

@@ -295,8 +295,15 @@ def temporal_options(pairs: list[tuple[str, str]]) -> TemporalOptions:
     fields = {f.name: f.type for f in dataclasses.fields(TemporalOptions)}
     if unknown := [name for name, _ in pairs if name not in fields]:
         raise ValueError(f"not a TemporalOptions field: {unknown}")
-    return TemporalOptions(**{name: {"int": int, "float": float, "bool": lambda v: v == "true"}[fields[name]](value)
+    return TemporalOptions(**{name: {"int": int, "float": float, "bool": _flag}[fields[name]](value)
                               for name, value in pairs})
+
+
+def _flag(text: str) -> bool:
+    """"true" / "false" (as ROS writes them); anything else is refused, never read as false."""
+    if text not in ("true", "false"):
+        raise ValueError(f"expected true or false, got {text!r}")
+    return text == "true"
 
 
 def main(argv: list[str] | None = None) -> None:
