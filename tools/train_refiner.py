@@ -109,6 +109,7 @@ def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str, occlu
     truth = obs.joints_cam[:len(obs.joints_cam) - ahead]
     return truth - truth[:, :1], out - out[:, :1], screen, mask2d, observed
 
+
 def noise_mix(args: argparse.Namespace, rng: np.random.Generator, frames: int) -> tuple[float, float, int]:
     """(occlusion, dropout, hidden start) of one chunk: `--mix` draws make_bag-like detector noise per chunk (occluded
     joints 0-15 %, dropped frames 0-4 % in 1-3 frame bursts, and with probability 0.3 the person hidden for
