@@ -100,6 +100,19 @@ class TemporalOptions:
                                            "manoeuvre statistics restart when depth and 2D fits take turns: a "
                                            "person half behind a pole leans on the depth-era state; 0 = every 2D "
                                            "fit alike", 0.0, 4.0)
+    ground_plane: bool = tunable(False, "Learn the floor (camera frame) from the people's 2D-fitted feet and scale "
+                                 "each track's 2D-fit roots by its size factor against it (ground.GroundPlane); "
+                                 "depth fits unchanged; a floor that moves (camera tilted) restarts it, uncorrected "
+                                 "until trusted again")
+    ground_camera_height: float = tunable(0.0, "The camera's height above the floor (m) when known (a robot's URDF): "
+                                          "fixes the floor's offset; 0 = learned from depth-placed or 2D-fitted feet "
+                                          "(then only the spread between people is corrected)", 0.0, 20.0)
+    ground_memory: float = tunable(300.0, "Contacts (feet on the floor) the floor estimate remembers (exponential "
+                                   "forgetting)", 10.0, 100000.0)
+    ground_size_memory: float = tunable(30.0, "Contacts a track's size factor remembers (exponential forgetting)",
+                                        1.0, 10000.0)
+    ground_gate: float = tunable(0.2, "A track's lower ankle farther than this (m) from its own floor is no contact "
+                                 "(a jump, stairs, a misfit: ground.contact_gated)", 0.01, 2.0)
 
     def __post_init__(self) -> None:
         check(self)
