@@ -16,6 +16,7 @@ PERIOD = 33_333_333
 K = np.array([[600.0, 0, 320], [0, 600.0, 240], [0, 0, 1]])
 HEIGHT = 1.5  # camera above the floor, m
 ON = TemporalOptions(ground_plane=True)
+GIVEN = TemporalOptions(ground_plane=True, ground_camera_height=HEIGHT, ground_camera_pitch=10.0)
 
 
 def floor_normal(pitch_deg: float) -> np.ndarray:
@@ -75,12 +76,11 @@ def test_normal_recovered_under_per_person_scale_errors() -> None:
     assert np.degrees(np.arccos(min(1.0, normal @ floor_normal(10.0)))) < 2.0
 
 
-def test_size_factor_converges_with_a_known_camera_height() -> None:
-    """With the camera's height known, every person's 2D fits come to the true distance (their own size error
+def test_size_factor_converges_with_a_given_floor() -> None:
+    """With the camera's height and pitch known, every person's 2D fits come to the true distance (their own size error
     removed); without it, the people come to a common factor (the spread between them removed, their mean kept)."""
     scales = [0.95, 1.0, 1.04, 1.08]
-    raw, out, true, counts = run(GroundPlane(), scales, 400, options=TemporalOptions(ground_plane=True,
-                                                                                     ground_camera_height=HEIGHT))
+    raw, out, true, counts = run(GroundPlane(), scales, 400, options=GIVEN)
     late = slice(200, None)
     assert counts["ground.corrected"] > 0
     before, after = distance_ratio(raw[late], true[late]), distance_ratio(out[late], true[late])
@@ -96,28 +96,31 @@ def test_off_changes_nothing_and_depth_fits_are_never_scaled() -> None:
     raw, out, _, counts = run(GroundPlane(), [1.05, 0.97], 200, options=TemporalOptions())
     assert np.array_equal(raw, out) and not counts
     raw, out, _, counts = run(GroundPlane(), [1.05, 0.97], 200, method=DEPTH,
-                              options=TemporalOptions(ground_plane=True, ground_camera_height=HEIGHT))
+                              options=GIVEN)
     assert np.array_equal(raw, out) and counts["ground.corrected"] == 0
 
 
-def test_camera_tilting_mid_stream_restarts_the_plane_and_falls_back() -> None:
-    """The camera pitches from 10° to 25° (a pan-tilt head): the feet leave the learned floor, the estimate is
-    restarted (counted) and the fits go out as they came until the new floor is trusted."""
+@pytest.mark.parametrize("options", [ON, GIVEN], ids=["learned", "given"])
+def test_camera_tilting_mid_stream_restarts_the_plane_and_falls_back(options: TemporalOptions) -> None:
+    """The camera pitches from 10° to 25° (a pan-tilt head): the feet leave the floor, the estimate is restarted
+    (counted) and the fits go out as they came: a learned floor until the new one is trusted, a given floor until
+    another is given."""
     ground = GroundPlane()
-    options = TemporalOptions(ground_plane=True, ground_camera_height=HEIGHT)
-    run(ground, [1.05, 0.97, 1.0], 300, options=options)
-    assert ground.trusted
+    raw, out, _, _ = run(ground, [1.05, 0.97, 1.0], 300, options=options)
+    assert ground.trusted and not np.array_equal(raw[-1], out[-1])
     raw, out, _, counts = run(ground, [1.05, 0.97, 1.0], 60, pitch=25.0, start=300, options=options)
     assert counts["ground.plane_reset"] == 1 and counts["ground.contact_gated"] > 0
     same = np.flatnonzero((raw == out).all((-1, -2)))  # frames passed through as fitted
     assert len(same) and same[0] < 15  # the reset comes within the first frames after the tilt ...
     assert np.array_equal(raw[same[0]:same[0] + 15], out[same[0]:same[0] + 15])  # ... then today's roots
+    if options is GIVEN:
+        assert np.array_equal(raw[same[0]:], out[same[0]:]) and not ground.trusted
 
 
 def test_a_jump_is_no_contact_and_keeps_the_factor() -> None:
     """A person's lower ankle 0.4 m above their floor (a jump) is gated, counted, and their fits are still
     corrected by the factor they had."""
-    options = TemporalOptions(ground_plane=True, ground_camera_height=HEIGHT)
+    options = GIVEN
     ground = GroundPlane()
     run(ground, [1.06, 1.0, 0.96], 300, options=options)
     normal, counts = floor_normal(10.0), Counter()
@@ -132,7 +135,7 @@ def test_a_jump_is_no_contact_and_keeps_the_factor() -> None:
 def test_feet_along_a_line_are_no_plane() -> None:
     """One person walking straight towards the camera: the normal is unknown about that line, never trusted."""
     ground, counts, normal = GroundPlane(), Counter(), floor_normal(10.0)
-    options = TemporalOptions(ground_plane=True, ground_camera_height=HEIGHT)
+    options = ON
     for f in range(300):
         pose, root = person(normal, 0.0, 3.0 + 2.0 * np.sin(f / 30.0))
         pose[ANKLES[1]] = pose[ANKLES[0]] - 0.3 * normal  # one foot in the air, straight above the other

@@ -7,9 +7,11 @@ Scaling a person's points about the camera centre keeps a plane's normal and sca
 - the NORMAL n is learned from 2D-fitted feet although each person is off by their own factor: each track's feet
   lie on a plane parallel to the floor, so the scatter of each track's contacts about the track's own mean, pooled
   over tracks (exponentially forgotten over `ground_memory` contacts), has n as its least direction;
-- the OFFSET d of the ankles' plane n.X = d comes from the camera's height above the floor when it is known
-  (`ground_camera_height` - ANKLE_HEIGHT_M: a robot knows it from its URDF), else from depth-placed feet, else
-  from every track's 2D-fitted feet (then the crowd's mean bias stays and only the spread between people goes);
+- the OFFSET d of the ankles' plane n.X = d comes from depth-placed feet, else from every track's 2D-fitted
+  feet (then the crowd's mean bias stays and only the spread between people goes);
+- or the floor is GIVEN: a robot knows its camera's height above the floor and its pitch from its URDF
+  (`ground_camera_height` > 0, `ground_camera_pitch`, no roll): n = (0, cos pitch, sin pitch) in the camera's
+  optical frame (x right, y down, z forward), d = height - ANKLE_HEIGHT_M, nothing about the plane is learned;
 - a track's size factor is d / d_track, d_track = n . (the mean of its own 2D-fitted contacts over
   `ground_size_memory` contacts): every 2D fit of the track is scaled by it about the camera centre, also in frames
   where the person jumps or the feet are hidden. Depth fits are never changed.
@@ -18,7 +20,8 @@ plane is trusted (a jump, stairs, a misfit are no contacts: `ground.contact_gate
 MIN_CONTACTS contacts whose spread spans the plane in both directions (not a line) and while most recent contacts
 fall within the gate. When most recent contacts fall outside (the camera tilted: a pan-tilt head, a robot on a
 slope), or the camera matrix changes, the plane starts again (`ground.plane_reset`) and, until it is trusted
-again, no fit is corrected: the roots are today's.
+again, no fit is corrected: the roots are today's. A given floor the feet have left is not trusted again until
+another floor is given (the parameters change).
 """
 from __future__ import annotations
 
@@ -68,6 +71,8 @@ class GroundPlane:
     def __init__(self, reset_after_s: float = 1.0) -> None:
         self._tracks: TrackStates[_TrackFeet] = TrackStates(reset_after_s)
         self._intrinsics: np.ndarray | None = None
+        self._given: tuple[float, float] | None = None  # (camera height m, pitch deg) of a given floor
+        self._given_moved = False  # the feet left the given floor (the camera tilted): not trusted until another
         self.restart()
 
     def set_timeout(self, reset_after_s: float) -> None:
@@ -78,21 +83,24 @@ class GroundPlane:
         self._scatter = np.zeros((3, 3))  # pooled within-track scatter of the contacts
         self._weight = 0.0  # effective contacts in it
         self._normal = np.array([0.0, 1.0, 0.0])  # camera y is down: a level camera's floor normal until learned
-        self._planar = False
+        if self._given is not None:
+            pitch = np.deg2rad(self._given[1])
+            self._normal = np.array([0.0, np.cos(pitch), np.sin(pitch)])  # the given floor's, no roll
+        self._planar = self._given is not None  # a given floor needs no spread of feet
         self._outside = 0.0  # recent share of feet outside the gate
         self._fitted, self._depth = _Means(), _Means()  # every 2D-fitted contact; every depth-placed one
         self._tracks.clear()
 
     @property
     def trusted(self) -> bool:
-        return self._weight >= MIN_CONTACTS and self._planar and self._outside < MOVED_SHARE
+        return self._weight >= MIN_CONTACTS and self._planar and self._outside < MOVED_SHARE and not self._given_moved
 
-    def plane(self, camera_height: float = 0.0) -> tuple[np.ndarray, float] | None:
+    def plane(self) -> tuple[np.ndarray, float] | None:
         """(n (3,), d): the ankles' plane n.X = d in the camera frame, or None while it is not trusted."""
         if not self.trusted:
             return None
-        if camera_height > 0:
-            return self._normal, camera_height - ANKLE_HEIGHT_M
+        if self._given is not None:
+            return self._normal, self._given[0] - ANKLE_HEIGHT_M
         source = self._depth if self._depth.weight >= MIN_CONTACTS else self._fitted
         return self._normal, float(self._normal @ source.mean)
 
@@ -107,6 +115,11 @@ class GroundPlane:
             if self._weight or len(self._tracks):
                 self.restart()
             return out
+        given = (options.ground_camera_height, options.ground_camera_pitch) if options.ground_camera_height > 0 \
+            else None
+        if given != self._given:  # another floor given (or none): learn afresh against it
+            self._given, self._given_moved = given, False
+            self.restart()
         for b, track_id in enumerate(track_ids):
             k = np.asarray(intrinsics[b], np.float64)
             if not np.isfinite(k).all() or method[b] not in (REPROJECTION, DEPTH):
@@ -124,7 +137,7 @@ class GroundPlane:
                 continue
             self._learn(ankles[np.argmax(ankles @ self._normal)], int(method[b]), feet, counts, options)
             if method[b] == REPROJECTION:
-                out[b] = self._corrected(out[b], feet, counts, options.ground_camera_height)
+                out[b] = self._corrected(out[b], feet, counts)
         self._tracks.expire(stamp_ns)
         return out
 
@@ -137,6 +150,7 @@ class GroundPlane:
             self._outside += (float(outside) - self._outside) / RECENT_CONTACTS
             if self._outside >= MOVED_SHARE:
                 counts["ground.plane_reset"] += 1  # the floor moved in the camera frame: the camera tilted
+                self._given_moved = self._given is not None  # a given floor is wrong now: no more corrections
                 self.restart()
                 return
             if outside:
@@ -156,16 +170,18 @@ class GroundPlane:
         feet.weight = (1 - 1 / options.ground_size_memory) * feet.weight + 1
         feet.mean = feet.mean + (foot - feet.mean) / feet.weight
         self._fitted.add(foot, memory)
+        counts["ground.contacts"] += 1
+        if self._given is not None:
+            return
         values, vectors = np.linalg.eigh(self._scatter)  # ascending
         normal = vectors[:, 0] * (1.0 if vectors[:, 0] @ self._fitted.mean >= 0 else -1.0)  # towards the floor
         self._planar = bool(values[0] <= PLANARITY * values[1] and values[1] >= MIN_SPREAD_M2 * self._weight)
         if self._planar:
             self._normal = normal
-        counts["ground.contacts"] += 1
 
-    def _corrected(self, fit: np.ndarray, feet: _TrackFeet, counts: Counter, camera_height: float) -> np.ndarray:
+    def _corrected(self, fit: np.ndarray, feet: _TrackFeet, counts: Counter) -> np.ndarray:
         """(3,) a 2D fit scaled about the camera centre by the track's size factor, or as it was."""
-        plane = self.plane(camera_height)
+        plane = self.plane()
         if plane is None or feet.weight < MIN_TRACK_CONTACTS:
             return fit
         normal, offset = plane

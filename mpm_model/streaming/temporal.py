@@ -105,8 +105,11 @@ class TemporalOptions:
                                  "depth fits unchanged; a floor that moves (camera tilted) restarts it, uncorrected "
                                  "until trusted again")
     ground_camera_height: float = tunable(0.0, "The camera's height above the floor (m) when known (a robot's URDF): "
-                                          "fixes the floor's offset; 0 = learned from depth-placed or 2D-fitted feet "
-                                          "(then only the spread between people is corrected)", 0.0, 20.0)
+                                          "the floor is given by it and ground_camera_pitch; 0 = the floor is "
+                                          "learned from the feet (then only the spread between people is "
+                                          "corrected)", 0.0, 20.0)
+    ground_camera_pitch: float = tunable(0.0, "The camera's pitch below the horizon (deg, no roll) when "
+                                         "ground_camera_height gives the floor", -90.0, 90.0)
     ground_memory: float = tunable(300.0, "Contacts (feet on the floor) the floor estimate remembers (exponential "
                                    "forgetting)", 10.0, 100000.0)
     ground_size_memory: float = tunable(30.0, "Contacts a track's size factor remembers (exponential forgetting)",
