@@ -15,8 +15,8 @@ Scaling a person's points about the camera centre keeps a plane's normal and sca
 - a track's size factor is d / d_track, d_track = n . (the mean of its own 2D-fitted contacts over
   `ground_size_memory` contacts): every 2D fit of the track is scaled by it about the camera centre, also in frames
   where the person jumps or the feet are hidden. Depth fits are never changed.
-A contact is the lower ankle of the 2D-fitted pose, within `ground_gate` (m) of the track's own plane once the
-plane is trusted (a jump, stairs, a misfit are no contacts: `ground.contact_gated`). The plane is trusted with
+A contact is the lower ankle of the 2D-fitted pose, within `ground_gate` (a fraction of the track's own floor
+distance: the 2D fit's error scales with it) of the track's own plane once the plane is trusted (a jump, stairs, a misfit are no contacts: `ground.contact_gated`). The plane is trusted with
 MIN_CONTACTS contacts whose spread spans the plane in both directions (not a line) and while most recent contacts
 fall within the gate. When most recent contacts fall outside (the camera tilted: a pan-tilt head, a robot on a
 slope), or the camera matrix changes, the plane starts again (`ground.plane_reset`) and, until it is trusted
@@ -146,7 +146,8 @@ class GroundPlane:
         """One frame's lower ankle (3,): a contact unless the trusted plane puts it beyond the gate from the track's
         own plane; a share of recent feet outside the gate above MOVED_SHARE restarts the plane."""
         if self.trusted and feet.weight > 0 and method == REPROJECTION:
-            outside = abs(float(self._normal @ (foot - feet.mean))) > options.ground_gate
+            own = float(self._normal @ feet.mean)  # the track's floor distance
+            outside = not abs(float(self._normal @ foot) - own) <= options.ground_gate * abs(own)
             self._outside += (float(outside) - self._outside) / RECENT_CONTACTS
             if self._outside >= MOVED_SHARE:
                 counts["ground.plane_reset"] += 1  # the floor moved in the camera frame: the camera tilted

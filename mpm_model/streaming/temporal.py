@@ -114,8 +114,9 @@ class TemporalOptions:
                                    "forgetting)", 10.0, 100000.0)
     ground_size_memory: float = tunable(30.0, "Contacts a track's size factor remembers (exponential forgetting)",
                                         1.0, 10000.0)
-    ground_gate: float = tunable(0.2, "A track's lower ankle farther than this (m) from its own floor is no contact "
-                                 "(a jump, stairs, a misfit: ground.contact_gated)", 0.01, 2.0)
+    ground_gate: float = tunable(0.2, "A track's lower ankle farther from its own floor than this fraction of the "
+                                 "floor's distance is no contact (a jump, stairs, a misfit: ground.contact_gated); "
+                                 "when most recent feet are, the floor moved (the camera tilted)", 0.01, 1.0)
 
     def __post_init__(self) -> None:
         check(self)
