@@ -16,6 +16,7 @@ PERIOD = 33_333_333
 K = np.array([[600.0, 0, 320], [0, 600.0, 240], [0, 0, 1]])
 HEIGHT = 1.5  # camera above the floor, m
 ON = TemporalOptions(ground_plane=True)
+SEEN = np.ones((1, 17), bool)
 GIVEN = TemporalOptions(ground_plane=True, ground_camera_height=HEIGHT, ground_camera_pitch=10.0)
 
 
@@ -57,7 +58,8 @@ def run(ground: GroundPlane, scales: list[float], frames: int, pitch: float = 10
             true[f, p] = root
         raw[f] = fits
         out[f] = ground.correct((start + f + 1) * PERIOD, tuple(range(1, len(scales) + 1)), np.array(poses),
-                                np.array(fits), np.full(len(scales), method), np.stack([K] * len(scales)), counts,
+                                np.array(fits), np.full(len(scales), method), np.stack([K] * len(scales)),
+                                np.ones((len(scales), 17), bool), counts,
                                 options)
     return raw, out, true, counts
 
@@ -127,7 +129,7 @@ def test_a_jump_is_no_contact_and_keeps_the_factor() -> None:
     pose, root = person(normal, 0.5, 5.0)
     jumping = pose - 0.4 * normal  # the whole body 0.4 m up: both ankles off the floor
     out = ground.correct(301 * PERIOD, (1,), 1.06 * jumping[None], 1.06 * (root - 0.4 * normal)[None],
-                         np.array([REPROJECTION]), K[None], counts, options)
+                         np.array([REPROJECTION]), K[None], SEEN, counts, options)
     assert counts["ground.contact_gated"] == 1 and counts["ground.corrected"] == 1
     assert np.linalg.norm(out[0]) / np.linalg.norm(root - 0.4 * normal) == pytest.approx(1.0, abs=0.03)
 
@@ -140,7 +142,7 @@ def test_feet_along_a_line_are_no_plane() -> None:
         pose, root = person(normal, 0.0, 3.0 + 2.0 * np.sin(f / 30.0))
         pose[ANKLES[1]] = pose[ANKLES[0]] - 0.3 * normal  # one foot in the air, straight above the other
         out = ground.correct((f + 1) * PERIOD, (1,), pose[None], root[None], np.array([REPROJECTION]), K[None],
-                             counts, options)
+                             SEEN, counts, options)
         assert np.array_equal(out[0], root)
     assert not ground.trusted and counts["ground.corrected"] == 0
 
@@ -152,8 +154,21 @@ def test_bad_feet_are_counted_and_change_nothing() -> None:
     pose[0, ANKLES[0]] = np.nan
     pose[1, ANKLES[1]] = 1e9
     fits = np.array([[0.0, 0.0, 4.0], [1.0, 0.0, 5.0]])
-    out = ground.correct(PERIOD, (1, 2), pose, fits, np.array([REPROJECTION] * 2), np.stack([K, K]), counts, ON)
+    out = ground.correct(PERIOD, (1, 2), pose, fits, np.array([REPROJECTION] * 2), np.stack([K, K]),
+                         np.ones((2, 17), bool), counts, ON)
     assert np.array_equal(out, fits) and counts["ground.foot_invalid"] == 2
     no_camera = ground.correct(2 * PERIOD, (1,), pose[:1] * 0, fits[:1], np.array([REPROJECTION]),
-                               np.full((1, 3, 3), np.nan), counts, ON)
+                               np.full((1, 3, 3), np.nan), SEEN, counts, ON)
     assert np.array_equal(no_camera, fits[:1])
+
+
+def test_a_hidden_foot_is_no_contact() -> None:
+    """Ankles the 2D does not see are the lifter's guess: never learned as on the floor (the fits still pass)."""
+    ground, counts, normal = GroundPlane(), Counter(), floor_normal(10.0)
+    hidden = np.ones((1, 17), bool)
+    hidden[0, list(ANKLES)] = False
+    for f in range(100):
+        pose, root = person(normal, np.sin(f / 10.0), 4.0 + np.cos(f / 13.0))
+        ground.correct((f + 1) * PERIOD, (1,), pose[None], root[None], np.array([REPROJECTION]), K[None], hidden,
+                       counts, GIVEN)
+    assert counts["ground.contacts"] == 0 and not ground.trusted

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
                                                                   intrinsics, counts)),
                            ("pose refiner", lambda: refiner.filter(stamp, ids, pose, pixels, mask)),
                            ("ground plane", lambda: ground.correct(stamp, ids, pose, fit, np.ones(len(ids), np.uint8),
-                                                                   intrinsics, counts, floor)),
+                                                                   intrinsics, ~mask, counts, floor)),
                            ("One Euro", lambda: euro.filter(stamp, ids, pose))):
             started = time.perf_counter()
             call()

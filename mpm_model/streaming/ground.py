@@ -15,7 +15,7 @@ Scaling a person's points about the camera centre keeps a plane's normal and sca
 - a track's size factor is d / d_track, d_track = n . (the mean of its own 2D-fitted contacts over
   `ground_size_memory` contacts): every 2D fit of the track is scaled by it about the camera centre, also in frames
   where the person jumps or the feet are hidden. Depth fits are never changed.
-A contact is the lower ankle of the 2D-fitted pose, within `ground_gate` (a fraction of the track's own floor
+A contact is the lower ankle of the 2D-fitted pose, seen in the 2D, within `ground_gate` (a fraction of the track's own floor
 distance: the 2D fit's error scales with it) of the track's own plane once the plane is trusted (a jump, stairs, a misfit are no contacts: `ground.contact_gated`). The plane is trusted with
 MIN_CONTACTS contacts whose spread spans the plane in both directions (not a line) and while most recent contacts
 fall within the gate. When most recent contacts fall outside (the camera tilted: a pan-tilt head, a robot on a
@@ -105,9 +105,10 @@ class GroundPlane:
         return self._normal, float(self._normal @ source.mean)
 
     def correct(self, stamp_ns: int, track_ids: tuple[int, ...], pose: np.ndarray, translation: np.ndarray,
-                method: np.ndarray, intrinsics: np.ndarray, counts: Counter, options: TemporalOptions) -> np.ndarray:
+                method: np.ndarray, intrinsics: np.ndarray, seen: np.ndarray, counts: Counter,
+                options: TemporalOptions) -> np.ndarray:
         """(B, J, 3) root-relative poses + (B, 3) root fits + (B,) their placement + (B, 3, 3) camera matrices (NaN:
-        none) of one source frame → (B, 3) the fits with each 2D fit scaled by its track's size factor (where the
+        none) + (B, J) bool joints seen in the 2D of one source frame → (B, 3) the fits with each 2D fit scaled by its track's size factor (where the
         plane and the track's feet are trusted). The feet of this frame are learned first; counts get ground.*.
         With `ground_plane` off: the fits as they are, and everything forgotten (switching it on starts afresh)."""
         out = np.array(translation, np.float64)  # (B, 3)
@@ -135,7 +136,9 @@ class GroundPlane:
             if not (np.isfinite(ankles).all() and (np.abs(ankles) < MAX_FOOT_M).all()):
                 counts["ground.foot_invalid"] += 1
                 continue
-            self._learn(ankles[np.argmax(ankles @ self._normal)], int(method[b]), feet, counts, options)
+            lower = int(np.argmax(ankles @ self._normal))
+            if seen[b, ANKLES[lower]]:  # a hidden foot is the lifter's guess, no evidence of the floor
+                self._learn(ankles[lower], int(method[b]), feet, counts, options)
             if method[b] == REPROJECTION:
                 out[b] = self._corrected(out[b], feet, counts)
         self._tracks.expire(stamp_ns)

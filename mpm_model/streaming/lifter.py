@@ -161,7 +161,8 @@ class StreamingLifter:
             end, ids = start + n, tuple(emission.track_ids)
             pose = self._pose_filter(emission, pose3d[start:end], counts)  # (n, J, 3) root-relative
             fits = self.ground.correct(emission.stamp_ns, ids, pose3d[start:end], translation[start:end],
-                                       method[start:end], k[start:end], counts, self.options.temporal)  # (n, 3)
+                                       method[start:end], k[start:end], ~emission.target_mask, counts,
+                                       self.options.temporal)  # (n, 3)
             roots = self.roots.update(emission.stamp_ns, ids, fits, method[start:end], k[start:end], counts,
                                       conditioning[start:end])
             placed = roots.placement > 0

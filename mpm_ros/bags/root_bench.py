@@ -170,7 +170,8 @@ def roots(person: Person, pose: np.ndarray, fit: Fit, options: TemporalOptions =
                                       ground_camera_pitch=person.camera_pitch)
     ground, k = GroundPlane(), person.intrinsics[None]
     fits = np.concatenate([ground.correct(int(stamp), (1,), fitted[i:i + 1], placement.translation[i:i + 1],
-                                          placement.method[i:i + 1], k, Counter(), options)
+                                          placement.method[i:i + 1], k, person.confidence[i:i + 1] > 0, Counter(),
+                                          options)
                            for i, stamp in enumerate(person.stamps)])  # (N, 3)
     raw = np.where((placement.method == REPROJECTION)[:, None], fits, np.nan)  # (N, 3)
     state, filtered = RootFilter(options), np.full_like(raw, np.nan)
