@@ -38,7 +38,7 @@ from mpm_model.streaming.track_states import TrackStates
 ANKLES = (H36M_JOINTS.index("right_ankle"), H36M_JOINTS.index("left_ankle"))
 ANKLE_HEIGHT_M = 0.10  # the ankle joint above the floor of a standing person (the mocap's own convention)
 MIN_CONTACTS = 60.0  # effective contacts before the plane is trusted
-MIN_TRACK_CONTACTS = 10.0  # effective contacts of a track before its size factor is used
+MIN_TRACK_CONTACTS = 10  # contacts of a track before its size factor is used
 PLANARITY = 0.05  # least / middle eigenvalue of the pooled scatter above this: no plane
 MIN_SPREAD_M2 = 0.05  # middle eigenvalue per contact below this (m²): the contacts lie along a line
 RECENT_CONTACTS = 20.0  # memory (contacts) of the share of recent feet outside the gate
@@ -60,6 +60,7 @@ class _Means:
 @dataclass
 class _TrackFeet:
     stamp_ns: int  # the last frame seen (TrackStates' continuity rule)
+    contacts: int = 0  # 2D-fitted contacts since the track (re)started
     weight: float = 0.0  # effective 2D-fitted contacts (ground_size_memory)
     mean: np.ndarray = field(default_factory=lambda: np.zeros(3))  # (3,) their exponential mean, camera frame m
     spread: _Means = field(default_factory=lambda: _Means())  # the same over ground_memory: the scatter's centre
@@ -171,7 +172,7 @@ class GroundPlane:
                                                                                              foot - centre.mean)
         self._weight = decay * self._weight + 1
         centre.add(foot, memory)
-        feet.weight = (1 - 1 / options.ground_size_memory) * feet.weight + 1
+        feet.weight, feet.contacts = (1 - 1 / options.ground_size_memory) * feet.weight + 1, feet.contacts + 1
         feet.mean = feet.mean + (foot - feet.mean) / feet.weight
         self._fitted.add(foot, memory)
         counts["ground.contacts"] += 1
@@ -186,7 +187,7 @@ class GroundPlane:
     def _corrected(self, fit: np.ndarray, feet: _TrackFeet, counts: Counter) -> np.ndarray:
         """(3,) a 2D fit scaled about the camera centre by the track's size factor, or as it was."""
         plane = self.plane()
-        if plane is None or feet.weight < MIN_TRACK_CONTACTS:
+        if plane is None or feet.contacts < MIN_TRACK_CONTACTS:
             return fit
         normal, offset = plane
         own = float(normal @ feet.mean)
