@@ -12,9 +12,6 @@ Scaling a person's points about the camera centre keeps a plane's normal and sca
 - or the floor is GIVEN: a robot knows its camera's height above the floor and its pitch from its URDF
   (`ground_camera_height` > 0, `ground_camera_pitch`, no roll): n = (0, cos pitch, sin pitch) in the camera's
   optical frame (x right, y down, z forward), d = height - ANKLE_HEIGHT_M, nothing about the plane is learned;
-  or only the height is trusted and the pitch is learned from the feet as above, in the y-z plane
-  (`ground_pitch_from_feet`: a level camera; a pitch error of 1 degree is 9 cm at 5 m, which the factor reads
-  as a size error of several %);
 - a track's size factor is d / d_track, d_track = n . (the mean of its own 2D-fitted contacts over
   `ground_size_memory` contacts): every 2D fit of the track is scaled by it about the camera centre, also in frames
   where the person jumps or the feet are hidden. Depth fits are never changed.
@@ -75,7 +72,7 @@ class GroundPlane:
     def __init__(self, reset_after_s: float = 1.0) -> None:
         self._tracks: TrackStates[_TrackFeet] = TrackStates(reset_after_s)
         self._intrinsics: np.ndarray | None = None
-        self._given: tuple[float, float | None] | None = None  # (camera height m, pitch deg or None: learned)
+        self._given: tuple[float, float] | None = None  # (camera height m, pitch deg) of a given floor
         self._given_moved = False  # the feet left the given floor (the camera tilted): not trusted until another
         self.restart()
 
@@ -87,17 +84,13 @@ class GroundPlane:
         self._scatter = np.zeros((3, 3))  # pooled within-track scatter of the contacts
         self._weight = 0.0  # effective contacts in it
         self._normal = np.array([0.0, 1.0, 0.0])  # camera y is down: a level camera's floor normal until learned
-        if self._given is not None and self._given[1] is not None:
+        if self._given is not None:
             pitch = np.deg2rad(self._given[1])
             self._normal = np.array([0.0, np.cos(pitch), np.sin(pitch)])  # the given floor's, no roll
-        self._planar = self._given is not None and self._given[1] is not None  # a given floor needs no spread
+        self._planar = self._given is not None  # a given floor needs no spread of feet
         self._outside = 0.0  # recent share of feet outside the gate
         self._fitted, self._depth = _Means(), _Means()  # every 2D-fitted contact; every depth-placed one
         self._tracks.clear()
-
-    @property
-    def _planar_given(self) -> bool:
-        return self._given is not None and self._given[1] is not None
 
     @property
     def trusted(self) -> bool:
@@ -124,8 +117,8 @@ class GroundPlane:
             if self._weight or len(self._tracks):
                 self.restart()
             return out
-        given = (options.ground_camera_height, None if options.ground_pitch_from_feet else options.ground_camera_pitch) \
-            if options.ground_camera_height > 0 else None
+        given = (options.ground_camera_height, options.ground_camera_pitch) if options.ground_camera_height > 0 \
+            else None
         if given != self._given:  # another floor given (or none): learn afresh against it
             self._given, self._given_moved = given, False
             self.restart()
@@ -162,7 +155,7 @@ class GroundPlane:
             self._outside += (float(outside) - self._outside) / RECENT_CONTACTS
             if self._outside >= MOVED_SHARE:
                 counts["ground.plane_reset"] += 1  # the floor moved in the camera frame: the camera tilted
-                self._given_moved = self._planar_given  # a given floor is wrong now: no more corrections
+                self._given_moved = self._given is not None  # a given floor is wrong now: no more corrections
                 self.restart()
                 return
             if outside:
@@ -183,13 +176,9 @@ class GroundPlane:
         feet.mean = feet.mean + (foot - feet.mean) / feet.weight
         self._fitted.add(foot, memory)
         counts["ground.contacts"] += 1
-        if self._planar_given:
+        if self._given is not None:
             return
-        if self._given is None:
-            values, vectors = np.linalg.eigh(self._scatter)  # (3,) ascending, (3, 3)
-        else:  # a level camera (no roll) of known height: only the pitch, in the y-z plane
-            values, vectors = np.linalg.eigh(self._scatter[1:, 1:])  # (2,), (2, 2)
-            vectors = np.vstack([np.zeros(2), vectors])  # (3, 2)
+        values, vectors = np.linalg.eigh(self._scatter)  # ascending
         normal = vectors[:, 0] * (1.0 if vectors[:, 0] @ self._fitted.mean >= 0 else -1.0)  # towards the floor
         self._planar = bool(values[0] <= PLANARITY * values[1] and values[1] >= MIN_SPREAD_M2 * self._weight)
         if self._planar:

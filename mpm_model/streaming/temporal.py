@@ -110,8 +110,6 @@ class TemporalOptions:
                                           "corrected)", 0.0, 20.0)
     ground_camera_pitch: float = tunable(0.0, "The camera's pitch below the horizon (deg, no roll) when "
                                          "ground_camera_height gives the floor", -90.0, 90.0)
-    ground_pitch_from_feet: bool = tunable(False, "With ground_camera_height: learn the camera's pitch from the "
-                                           "people's feet (a level camera, no roll) instead of ground_camera_pitch")
     ground_memory: float = tunable(300.0, "Contacts (feet on the floor) the floor estimate remembers (exponential "
                                    "forgetting)", 10.0, 100000.0)
     ground_size_memory: float = tunable(30.0, "Contacts a track's size factor remembers (exponential forgetting)",
