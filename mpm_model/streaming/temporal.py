@@ -112,8 +112,8 @@ class TemporalOptions:
                                          "ground_camera_height gives the floor", -90.0, 90.0)
     ground_memory: float = tunable(300.0, "Contacts (feet on the floor) the floor estimate remembers (exponential "
                                    "forgetting)", 10.0, 100000.0)
-    ground_size_memory: float = tunable(30.0, "Contacts a track's size factor remembers (exponential forgetting)",
-                                        1.0, 10000.0)
+    ground_size_memory: float = tunable(3.0, "Contacts a track's size factor remembers (exponential forgetting; 1 = "
+                                        "the last contact's plane-ray distance alone)", 1.0, 10000.0)
     ground_gate: float = tunable(0.2, "A track's lower ankle farther from its own floor than this fraction of the "
                                  "floor's distance is no contact (a jump, stairs, a misfit: ground.contact_gated); "
                                  "when most recent feet are, the floor moved (the camera tilted)", 0.01, 1.0)
