@@ -100,6 +100,10 @@ def test_off_changes_nothing_and_depth_fits_are_never_scaled() -> None:
     raw, out, _, counts = run(GroundPlane(), [1.05, 0.97], 200, method=DEPTH,
                               options=GIVEN)
     assert np.array_equal(raw, out) and counts["ground.corrected"] == 0
+    ground = GroundPlane()  # 2D fits of tracks that depth placed once: left to the RootFilter's depth-era state
+    run(ground, [1.05, 0.97], 1, method=DEPTH, options=GIVEN)
+    raw, out, _, counts = run(ground, [1.05, 0.97], 200, start=1, options=GIVEN)
+    assert np.array_equal(raw, out) and counts["ground.contacts"] > 0 and counts["ground.corrected"] == 0
 
 
 @pytest.mark.parametrize("options", [ON, GIVEN], ids=["learned", "given"])

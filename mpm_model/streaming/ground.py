@@ -1,27 +1,27 @@
-"""The ground plane (ROS-free, numpy): the floor people stand on, learned online in the camera frame from their feet,
-and per track a size factor that corrects the track's 2D-fit roots.
+"""The ground plane (ROS-free, numpy): the floor people stand on, in the camera frame, and per track a size factor
+against it that corrects the track's 2D-fit roots.
 
 Why: a 2D fit knows a person's distance only from the lifted skeleton's size, so a person the lifter believes 10 %
-too big is placed 10 % too far (a slowly varying per-person bias, -2 .. +6 % over 72 people, docs/TEMPORAL.md).
-Scaling a person's points about the camera centre keeps a plane's normal and scales its offset. So:
-- the NORMAL n is learned from 2D-fitted feet although each person is off by their own factor: each track's feet
-  lie on a plane parallel to the floor, so the scatter of each track's contacts about the track's own mean, pooled
-  over tracks (exponentially forgotten over `ground_memory` contacts), has n as its least direction;
-- the OFFSET d of the ankles' plane n.X = d comes from depth-placed feet, else from every track's 2D-fitted
-  feet (then the crowd's mean bias stays and only the spread between people goes);
-- or the floor is GIVEN: a robot knows its camera's height above the floor and its pitch from its URDF
-  (`ground_camera_height` > 0, `ground_camera_pitch`, no roll): n = (0, cos pitch, sin pitch) in the camera's
-  optical frame (x right, y down, z forward), d = height - ANKLE_HEIGHT_M, nothing about the plane is learned;
-- a track's size factor is d / d_track, d_track = n . (the mean of its own 2D-fitted contacts over
+too big is placed 10 % too far (a slowly varying per-person bias, -2 .. +6 % over 72 people, docs/TEMPORAL.md). The
+ray through the pixel of a foot on the floor meets the floor at a distance that does not depend on that size.
+- The floor is GIVEN when the camera's height above it and its pitch are known (a robot's URDF:
+  `ground_camera_height` > 0, `ground_camera_pitch`, no roll): n = (0, cos pitch, sin pitch) in the camera's
+  optical frame (x right, y down, z forward), the ankles' plane n.X = d with d = height - ANKLE_HEIGHT_M.
+- Else it is LEARNED (measured to lose, docs/TEMPORAL.md "Root, round 5"): scaling a person about the camera centre
+  keeps a plane's normal, so each track's feet lie on a plane parallel to the floor and the scatter of each track's
+  contacts about its own centre, pooled over tracks (`ground_memory` contacts), has n as its least direction; d is
+  the mean over depth-placed feet, else over every 2D-fitted foot (the crowd's mean bias stays).
+- A track's size factor is d / d_track, d_track = n . (the mean of its own 2D-fitted contacts over
   `ground_size_memory` contacts): every 2D fit of the track is scaled by it about the camera centre, also in frames
-  where the person jumps or the feet are hidden. Depth fits are never changed.
-A contact is the lower ankle of the 2D-fitted pose, seen in the 2D, within `ground_gate` (a fraction of the track's own floor
-distance: the 2D fit's error scales with it) of the track's own plane once the plane is trusted (a jump, stairs, a misfit are no contacts: `ground.contact_gated`). The plane is trusted with
-MIN_CONTACTS contacts whose spread spans the plane in both directions (not a line) and while most recent contacts
-fall within the gate. When most recent contacts fall outside (the camera tilted: a pan-tilt head, a robot on a
-slope), or the camera matrix changes, the plane starts again (`ground.plane_reset`) and, until it is trusted
-again, no fit is corrected: the roots are today's. A given floor the feet have left is not trusted again until
-another floor is given (the parameters change).
+  where the person jumps or the feet are hidden. Depth fits are never changed, nor the 2D fits of a track depth
+  has placed (the RootFilter leans on its depth-era state; that track's 2D fits are its hidden frames).
+A contact is the lower ankle of the 2D-fitted pose, seen in the 2D, within `ground_gate` (a fraction of the
+track's own floor distance) of the track's own plane once the floor is trusted (a jump, stairs, a misfit are no
+contacts: `ground.contact_gated`). The floor is trusted after MIN_CONTACTS contacts (a learned one also needs feet
+that span it in both directions, not a line) while most recent feet fall within the gate. When most fall outside
+(the camera tilted: a pan-tilt head, a robot on a slope), or the camera matrix changes, the estimate restarts
+(`ground.plane_reset`) and no fit is corrected until the floor is trusted again: the roots are today's. A given
+floor the feet have left is not trusted again until another floor is given (the parameters change).
 """
 from __future__ import annotations
 
@@ -61,6 +61,7 @@ class _Means:
 class _TrackFeet:
     stamp_ns: int  # the last frame seen (TrackStates' continuity rule)
     contacts: int = 0  # 2D-fitted contacts since the track (re)started
+    depth_fed: bool = False  # placed by depth since: its 2D fits are left to the RootFilter's depth-era state
     weight: float = 0.0  # effective 2D-fitted contacts (ground_size_memory)
     mean: np.ndarray = field(default_factory=lambda: np.zeros(3))  # (3,) their exponential mean, camera frame m
     spread: _Means = field(default_factory=lambda: _Means())  # the same over ground_memory: the scatter's centre
@@ -140,7 +141,8 @@ class GroundPlane:
             lower = int(np.argmax(ankles @ self._normal))
             if seen[b, ANKLES[lower]]:  # a hidden foot is the lifter's guess, no evidence of the floor
                 self._learn(ankles[lower], int(method[b]), feet, counts, options)
-            if method[b] == REPROJECTION:
+            feet.depth_fed = feet.depth_fed or method[b] == DEPTH
+            if method[b] == REPROJECTION and not feet.depth_fed:
                 out[b] = self._corrected(out[b], feet, counts)
         self._tracks.expire(stamp_ns)
         return out
