@@ -167,19 +167,22 @@ class GroundPlane:
         if method == DEPTH:
             self._depth.add(foot, memory)
             return
-        decay, centre = 1 - 1 / memory, feet.spread
-        # the scatter about the track's own long-run centre: in-plane it spans where the person walked, so the
-        # 2D fit's per-frame error along the viewing ray (a few % of the distance) hardly tilts the normal
-        self._scatter = decay * self._scatter + centre.weight / (centre.weight + 1) * np.outer(foot - centre.mean,
-                                                                                             foot - centre.mean)
-        self._weight = decay * self._weight + 1
-        centre.add(foot, memory)
+        self._weight = (1 - 1 / memory) * self._weight + 1
         feet.weight, feet.contacts = (1 - 1 / options.ground_size_memory) * feet.weight + 1, feet.contacts + 1
         feet.mean = feet.mean + (foot - feet.mean) / feet.weight
-        self._fitted.add(foot, memory)
         counts["ground.contacts"] += 1
-        if self._given is not None:
-            return
+        if self._given is None:
+            self._learn_floor(foot, feet, memory)
+
+    def _learn_floor(self, foot: np.ndarray, feet: _TrackFeet, memory: float) -> None:
+        """A learned floor: the contact (3,) joins the pooled scatter about its track's own long-run centre (in-plane
+        that spans where the person walked, so the 2D fit's per-frame error along the viewing ray, a few % of the
+        distance, hardly tilts the normal), and the normal is its least direction once the feet span a plane."""
+        centre = feet.spread
+        self._scatter = (1 - 1 / memory) * self._scatter + centre.weight / (centre.weight + 1) * np.outer(
+            foot - centre.mean, foot - centre.mean)
+        centre.add(foot, memory)
+        self._fitted.add(foot, memory)
         values, vectors = np.linalg.eigh(self._scatter)  # ascending
         normal = vectors[:, 0] * (1.0 if vectors[:, 0] @ self._fitted.mean >= 0 else -1.0)  # towards the floor
         self._planar = bool(values[0] <= PLANARITY * values[1] and values[1] >= MIN_SPREAD_M2 * self._weight)
