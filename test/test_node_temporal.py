@@ -129,8 +129,9 @@ def test_ground_plane_live(context, tmp_path, name: str, value: float) -> None:
     lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(tiny_checkpoint(tmp_path)))
     try:
         assert not lifter._lifter.options.temporal.ground_plane
-        assert lifter.set_parameters([Parameter("ground_plane", value=True), Parameter("ground_camera_height", value=1.2),
-                                      Parameter("ground_camera_pitch", value=5.0)])[0].successful
+        assert all(r.successful for r in lifter.set_parameters([
+            Parameter("ground_plane", value=True), Parameter("ground_camera_height", value=1.2),
+            Parameter("ground_camera_pitch", value=5.0)]))
         options = lifter._lifter.options.temporal
         assert options.ground_plane and (options.ground_camera_height, options.ground_camera_pitch) == (1.2, 5.0)
         refused = lifter.set_parameters([Parameter(name, value=value)])[0]

@@ -110,8 +110,9 @@ class GroundPlane:
                 method: np.ndarray, intrinsics: np.ndarray, seen: np.ndarray, counts: Counter,
                 options: TemporalOptions) -> np.ndarray:
         """(B, J, 3) root-relative poses + (B, 3) root fits + (B,) their placement + (B, 3, 3) camera matrices (NaN:
-        none) + (B, J) bool joints seen in the 2D of one source frame → (B, 3) the fits with each 2D fit scaled by its track's size factor (where the
-        plane and the track's feet are trusted). The feet of this frame are learned first; counts get ground.*.
+        none) + (B, J) bool joints seen in the 2D of one source frame → (B, 3) the fits with each 2D fit scaled by
+        its track's size factor (where the floor and the track's feet are trusted). The feet of this frame are
+        learned first; counts get ground.*.
         With `ground_plane` off: the fits as they are, and everything forgotten (switching it on starts afresh)."""
         out = np.array(translation, np.float64)  # (B, 3)
         if not options.ground_plane:
