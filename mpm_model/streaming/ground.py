@@ -17,8 +17,8 @@ ray through the pixel of a foot on the floor meets the floor at a distance that 
   has placed (the RootFilter leans on its depth-era state; that track's 2D fits are its hidden frames).
 A contact is the lower ankle of the 2D-fitted pose, seen in the 2D, within `ground_gate` (a fraction of the
 track's own floor distance) of the track's own plane once the floor is trusted (a jump, stairs, a misfit are no
-contacts: `ground.contact_gated`). The floor is trusted after MIN_CONTACTS contacts (a learned one also needs feet
-that span it in both directions, not a line) while most recent feet fall within the gate. When most fall outside
+contacts: `ground.contact_gated`). A learned floor is trusted after MIN_CONTACTS contacts that span it in both
+directions (not a line), a given one after MIN_TRACK_CONTACTS, while most recent feet fall within the gate. When most fall outside
 (the camera tilted: a pan-tilt head, a robot on a slope), or the camera matrix changes, the estimate restarts
 (`ground.plane_reset`) and no fit is corrected until the floor is trusted again: the roots are today's. A given
 floor the feet have left is not trusted again until another floor is given (the parameters change).
@@ -95,7 +95,8 @@ class GroundPlane:
 
     @property
     def trusted(self) -> bool:
-        return self._weight >= MIN_CONTACTS and self._planar and self._outside < MOVED_SHARE and not self._given_moved
+        needed = MIN_TRACK_CONTACTS if self._given is not None else MIN_CONTACTS  # a given floor is not learned
+        return self._weight >= needed and self._planar and self._outside < MOVED_SHARE and not self._given_moved
 
     def plane(self) -> tuple[np.ndarray, float] | None:
         """(n (3,), d): the ankles' plane n.X = d in the camera frame, or None while it is not trusted."""
