@@ -3,6 +3,7 @@ whose 2D fits are off by their own size factor (the whole person scaled about th
 skeleton of the wrong size does to a 2D fit)."""
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import numpy as np
@@ -15,9 +16,9 @@ from mpm_model.streaming.temporal import TemporalOptions
 PERIOD = 33_333_333
 K = np.array([[600.0, 0, 320], [0, 600.0, 240], [0, 0, 1]])
 HEIGHT = 1.5  # camera above the floor, m
-ON = TemporalOptions(ground_plane=True)
+ON = TemporalOptions(ground_plane=True, ground_weight=1.0)  # the floor's distance alone
 SEEN = np.ones((1, 17), bool)
-GIVEN = TemporalOptions(ground_plane=True, ground_camera_height=HEIGHT, ground_camera_pitch=10.0)
+GIVEN = TemporalOptions(ground_plane=True, ground_camera_height=HEIGHT, ground_camera_pitch=10.0, ground_weight=1.0)
 
 
 def floor_normal(pitch_deg: float) -> np.ndarray:
@@ -88,6 +89,8 @@ def test_size_factor_converges_with_a_given_floor() -> None:
     before, after = distance_ratio(raw[late], true[late]), distance_ratio(out[late], true[late])
     assert np.abs(np.median(before, 0) - 1).max() > 0.07
     assert np.abs(np.median(after, 0) - 1).max() < 0.02
+    _, half, _, _ = run(GroundPlane(), scales, 400, options=dataclasses.replace(GIVEN, ground_weight=0.5))
+    np.testing.assert_allclose(distance_ratio(half, raw), np.sqrt(distance_ratio(out, raw)), rtol=1e-9)  # log halfway
     _, learned, _, _ = run(GroundPlane(), scales, 400)
     people = np.median(distance_ratio(learned[late], true[late]), 0)  # (P,)
     assert people.max() - people.min() < 0.03 < np.ptp(scales)

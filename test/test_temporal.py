@@ -202,7 +202,8 @@ def test_tracks_are_independent() -> None:
     ("root_fit_conditioning", 4.5), ("ground_plane", 1), ("ground_camera_height", -0.1),
     ("ground_camera_height", 21.0), ("ground_camera_pitch", -91.0), ("ground_camera_pitch", 91.0),
     ("ground_memory", 9.0), ("ground_memory", 2e5), ("ground_size_memory", 0.5),
-    ("ground_size_memory", 2e4), ("ground_gate", 0.0), ("ground_gate", 1.5)])
+    ("ground_size_memory", 2e4), ("ground_weight", -0.1), ("ground_weight", 1.5), ("ground_gate", 0.0),
+    ("ground_gate", 1.5)])
 def test_invalid_options(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         TemporalOptions(**{field: value})

@@ -12,16 +12,18 @@ ray through the pixel of a foot on the floor meets the floor at a distance that 
   contacts about its own centre, pooled over tracks (`ground_memory` contacts), has n as its least direction; d is
   the mean over depth-placed feet, else over every 2D-fitted foot (the crowd's mean bias stays).
 - A track's size factor is d / d_track, d_track = n . (the mean of its own 2D-fitted contacts over
-  `ground_size_memory` contacts): every 2D fit of the track is scaled by it about the camera centre, also in frames
+  `ground_size_memory` contacts): every 2D fit of the track is scaled about the camera centre by it to the power
+  `ground_weight` (the two log-distances weighed, as measurements of similar noise), also in frames
   where the person jumps or the feet are hidden. Depth fits are never changed, nor the 2D fits of a track depth
   has placed (the RootFilter leans on its depth-era state; that track's 2D fits are its hidden frames).
 A contact is the lower ankle of the 2D-fitted pose, seen in the 2D, within `ground_gate` (a fraction of the
 track's own floor distance) of the track's own plane once the floor is trusted (a jump, stairs, a misfit are no
 contacts: `ground.contact_gated`). A learned floor is trusted after MIN_CONTACTS contacts that span it in both
-directions (not a line), a given one after MIN_TRACK_CONTACTS, while most recent feet fall within the gate. When most fall outside
-(the camera tilted: a pan-tilt head, a robot on a slope), or the camera matrix changes, the estimate restarts
-(`ground.plane_reset`) and no fit is corrected until the floor is trusted again: the roots are today's. A given
-floor the feet have left is not trusted again until another floor is given (the parameters change).
+directions (not a line), a given one after MIN_TRACK_CONTACTS, while most recent feet fall within the gate. When
+most fall outside (the camera tilted: a pan-tilt head, a robot on a slope), or the camera matrix changes, the
+estimate restarts (`ground.plane_reset`) and no fit is corrected until the floor is trusted again: the roots are
+today's. A given floor the feet have left is not trusted again until another floor is given (the parameters
+change).
 """
 from __future__ import annotations
 
@@ -145,7 +147,7 @@ class GroundPlane:
                 self._learn(ankles[lower], int(method[b]), feet, counts, options)
             feet.depth_fed = feet.depth_fed or method[b] == DEPTH
             if method[b] == REPROJECTION and not feet.depth_fed:
-                out[b] = self._corrected(out[b], feet, counts)
+                out[b] = self._corrected(out[b], feet, counts, options.ground_weight)
         self._tracks.expire(stamp_ns)
         return out
 
@@ -191,8 +193,9 @@ class GroundPlane:
         if self._planar:
             self._normal = normal
 
-    def _corrected(self, fit: np.ndarray, feet: _TrackFeet, counts: Counter) -> np.ndarray:
-        """(3,) a 2D fit scaled about the camera centre by the track's size factor, or as it was."""
+    def _corrected(self, fit: np.ndarray, feet: _TrackFeet, counts: Counter, weight: float) -> np.ndarray:
+        """(3,) a 2D fit scaled about the camera centre by the track's size factor to the power `weight`, or as it
+        was."""
         plane = self.plane()
         if plane is None or feet.contacts < MIN_TRACK_CONTACTS:
             return fit
@@ -203,4 +206,4 @@ class GroundPlane:
             counts["ground.factor_refused"] += 1
             return fit
         counts["ground.corrected"] += 1
-        return fit * factor
+        return fit * factor ** weight

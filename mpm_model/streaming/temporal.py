@@ -114,6 +114,9 @@ class TemporalOptions:
                                    "forgetting)", 10.0, 100000.0)
     ground_size_memory: float = tunable(3.0, "Contacts a track's size factor remembers (exponential forgetting; 1 = "
                                         "the last contact's plane-ray distance alone)", 1.0, 10000.0)
+    ground_weight: float = tunable(0.75, "How much the floor's distance counts against the 2D fit's (a weight of "
+                                   "their logarithms, as for two measurements of similar noise): a 2D fit is scaled "
+                                   "by its track's size factor to this power; 1 = the floor's alone", 0.0, 1.0)
     ground_gate: float = tunable(0.2, "A track's lower ankle farther from its own floor than this fraction of the "
                                  "floor's distance is no contact (a jump, stairs, a misfit: ground.contact_gated); "
                                  "when most recent feet are, the floor moved (the camera tilted)", 0.01, 1.0)
