@@ -21,6 +21,10 @@ INVALID = [
     ("root_adaptive_noise", 0.5), ("root_adaptive_noise", 20000.0), ("root_velocity_decay", -0.1),
     ("root_velocity_decay", 101.0), ("root_reacquire", -1), ("root_reacquire", 101),
     ("root_fit_conditioning", -0.1), ("root_fit_conditioning", 4.5),
+    ("ground_plane", "yes"), ("ground_camera_height", -0.1), ("ground_camera_height", 21.0),
+    ("ground_camera_pitch", -91.0), ("ground_camera_pitch", 91.0),
+    ("ground_memory", 9.0), ("ground_size_memory", 0.5), ("ground_weight", -0.1), ("ground_weight", 1.5),
+    ("ground_gate", 0.0), ("ground_gate", 1.5),
     # refused by params.validate
     # (input_format='openpose' is the mpm_input_adapter relay's now: test_input_adapters.py)
     ("backend", "cuda"), ("precision", "int8"), ("checkpoint", "no_such_shipped_weights"),

@@ -122,6 +122,25 @@ def test_fit_conditioning_live(context, tmp_path, value: float) -> None:
         lifter.destroy_node()
 
 
+@pytest.mark.parametrize("name, value", [("ground_gate", 0.0), ("ground_camera_pitch", 91.0)])
+def test_ground_plane_live(context, tmp_path, name: str, value: float) -> None:
+    """The ground plane's options reach the lifter live (off by default; a given floor); an invalid value is refused
+    and changes nothing."""
+    lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(tiny_checkpoint(tmp_path)))
+    try:
+        assert not lifter._lifter.options.temporal.ground_plane
+        assert all(r.successful for r in lifter.set_parameters([
+            Parameter("ground_plane", value=True), Parameter("ground_camera_height", value=1.2),
+            Parameter("ground_camera_pitch", value=5.0)]))
+        options = lifter._lifter.options.temporal
+        assert options.ground_plane and (options.ground_camera_height, options.ground_camera_pitch) == (1.2, 5.0)
+        refused = lifter.set_parameters([Parameter(name, value=value)])[0]
+        assert not refused.successful and name in refused.reason
+        assert lifter._lifter.options.temporal == options
+    finally:
+        lifter.destroy_node()
+
+
 def test_velocity_arrows_opt_in() -> None:
     """An ARROW from the root along 0.5 s of its velocity where known, a DELETE where not; expiry deletes it too."""
     joints = np.zeros((2, 17, 3)) + [[[1.0, 0.0, 4.0]], [[0.0, 0.0, 3.0]]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +211,37 @@ def test_imports_and_runs_without_ros(tmp_path) -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok []"
+
+
+def test_the_ground_plane_scales_2d_fits_about_the_camera() -> None:
+    """ground_plane on (demo-rgbd's floor given): each 2D-fit root is its plain fit times the track's size factor (a
+    scale about the camera centre, the pose untouched), counted in the batch. The shipped lifter on a mocap person
+    4 m in front of demo-rgbd's robot camera."""
+    from mpm_model.data import camera as camlib
+    from mpm_model.data.mocap import load_mocap
+    from mpm_ros.bags import rgbd_scene
+
+    backend = create_backend("onnxruntime", checkpoint="mpm_t27_causal", device="cpu")
+    cam = rgbd_scene.rgbd_camera()
+    world = load_mocap(ROOT / "mpm_model" / "assets" / "demo_clip.npz")[0].poses3d[:90].astype(np.float64)
+    world = world - np.append(world[:, 0, :2].mean(0), 0.0) + [0.3, 4.0, 0.0]  # (F, J, 3) 4 m ahead
+    pixels = camlib.project(camlib.world_to_camera(world.reshape(-1, 3), cam), cam).reshape(len(world), 17, 2)
+    camera = Camera(cam.width, cam.height, cam.intrinsics)
+    no_filter = TemporalOptions(root_filter=False)
+    floor = TemporalOptions(root_filter=False, ground_plane=True, ground_camera_height=1.2, ground_camera_pitch=5.0)
+    plain = StreamingLifter(backend, LifterOptions(temporal=no_filter))
+    ground = StreamingLifter(backend, LifterOptions(temporal=floor))
+    counts, scaled = Counter(), 0
+    for frame, uv in enumerate(pixels):
+        seen = {1: Observation(uv, np.full(17, 0.9, np.float32))}
+        _, [a] = plain.step(stamp(frame), seen, camera)
+        batch = ground.lift(ground.push(stamp(frame), seen, camera).emissions, camera)
+        counts.update(batch.counts)
+        b = batch.results[0]
+        assert a.placed.all() and b.placed.all()
+        np.testing.assert_allclose(b.joints - b.joints[:, :1], a.joints - a.joints[:, :1], atol=1e-9)
+        factor = np.linalg.norm(b.joints[0, 0]) / np.linalg.norm(a.joints[0, 0])
+        np.testing.assert_allclose(b.joints[0, 0], factor * a.joints[0, 0], rtol=1e-9)
+        scaled += abs(factor - 1) > 1e-9
+    assert counts["ground.contacts"] > 60, counts
+    assert scaled == counts["ground.corrected"] > 0

@@ -21,6 +21,7 @@ import numpy as np
 from mpm_model.config import ModelConfig
 from mpm_model.streaming.camera import Camera
 from mpm_model.streaming.depth import DepthImage
+from mpm_model.streaming.ground import GroundPlane
 from mpm_model.streaming.options import LifterOptions
 from mpm_model.streaming.placement import place
 from mpm_model.streaming.refiner import PoseRefiner, RefinerWeights
@@ -73,6 +74,7 @@ class StreamingLifter:
         self.smoother = JointSmoother()  # root-relative pose, per track
         self.refiner = None if refiner is None else PoseRefiner(refiner)  # or this, when on (options.temporal)
         self.roots = RootFilter()  # root position + velocity, per track
+        self.ground = GroundPlane()  # the floor and each track's size factor against it (2D fits)
         self.set_options(options)
 
     @property
@@ -104,6 +106,7 @@ class StreamingLifter:
         if self.refiner is not None:
             self.refiner.set_timeout(options.stream.track_timeout)
         self.roots.set_options(options.temporal, options.stream.track_timeout)
+        self.ground.set_timeout(options.stream.track_timeout)
 
     def admit(self, stamp_ns: int, arrival_ns: int | None = None) -> str:
         """Judge a frame's stamp before decoding it (WindowBuffer.admit): "ok", a refusal, or a reset."""
@@ -157,8 +160,11 @@ class StreamingLifter:
         for emission, n in zip(emissions, sizes):
             end, ids = start + n, tuple(emission.track_ids)
             pose = self._pose_filter(emission, pose3d[start:end], counts)  # (n, J, 3) root-relative
-            roots = self.roots.update(emission.stamp_ns, ids, translation[start:end], method[start:end],
-                                      k[start:end], counts, conditioning[start:end])
+            fits = self.ground.correct(emission.stamp_ns, ids, pose3d[start:end], translation[start:end],
+                                       method[start:end], k[start:end], ~emission.target_mask, counts,
+                                       self.options.temporal)  # (n, 3)
+            roots = self.roots.update(emission.stamp_ns, ids, fits, method[start:end], k[start:end], counts,
+                                      conditioning[start:end])
             placed = roots.placement > 0
             joints = pose + np.where(placed[:, None, None], roots.translation[:, None, :], 0.0)
             results.append(Lifted(emission.stamp_ns, ids, joints, emission.target_confidence, emission.target_mask,

@@ -72,6 +72,12 @@ MASKED: dict[str, Reason] = {
     "temporal.reset_stale": Reason("root states restarted: the track was unseen beyond track_timeout"),
     "temporal.reset_stamp_back": Reason("root states restarted: the track's stamps went back"),
     "temporal.reset_camera_changed": Reason("root states restarted: another camera matrix"),
+    "ground.contacts": Reason("feet learned as on the floor (ground_plane)"),
+    "ground.contact_gated": Reason("lower ankles beyond ground_gate from their track's floor: no contact"),
+    "ground.foot_invalid": Reason("fitted feet that were NaN or absurd"),
+    "ground.plane_reset": Reason("floor estimates restarted: the floor moved (camera tilted) or another camera"),
+    "ground.corrected": Reason("2D-fit roots scaled by their track's size factor against the floor"),
+    "ground.factor_refused": Reason("size factors beyond 1.4x either way, not used"),
     "refiner.present_gated": Reason("joints whose 2D disagreed with the lifted pose: no 2D present correction"),
 }
 

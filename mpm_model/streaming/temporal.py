@@ -100,6 +100,26 @@ class TemporalOptions:
                                            "manoeuvre statistics restart when depth and 2D fits take turns: a "
                                            "person half behind a pole leans on the depth-era state; 0 = every 2D "
                                            "fit alike", 0.0, 4.0)
+    ground_plane: bool = tunable(False, "Learn the floor (camera frame) from the people's 2D-fitted feet and scale "
+                                 "each track's 2D-fit roots by its size factor against it (ground.GroundPlane); "
+                                 "depth fits unchanged; a floor that moves (camera tilted) restarts it, uncorrected "
+                                 "until trusted again")
+    ground_camera_height: float = tunable(0.0, "The camera's height above the floor (m) when known (a robot's URDF): "
+                                          "the floor is given by it and ground_camera_pitch; 0 = the floor is "
+                                          "learned from the feet (then only the spread between people is "
+                                          "corrected)", 0.0, 20.0)
+    ground_camera_pitch: float = tunable(0.0, "The camera's pitch below the horizon (deg, no roll) when "
+                                         "ground_camera_height gives the floor", -90.0, 90.0)
+    ground_memory: float = tunable(300.0, "Contacts (feet on the floor) the floor estimate remembers (exponential "
+                                   "forgetting)", 10.0, 100000.0)
+    ground_size_memory: float = tunable(3.0, "Contacts a track's size factor remembers (exponential forgetting; 1 = "
+                                        "the last contact's plane-ray distance alone)", 1.0, 10000.0)
+    ground_weight: float = tunable(0.75, "How much the floor's distance counts against the 2D fit's (a weight of "
+                                   "their logarithms, as for two measurements of similar noise): a 2D fit is scaled "
+                                   "by its track's size factor to this power; 1 = the floor's alone", 0.0, 1.0)
+    ground_gate: float = tunable(0.2, "A track's lower ankle farther from its own floor than this fraction of the "
+                                 "floor's distance is no contact (a jump, stairs, a misfit: ground.contact_gated); "
+                                 "when most recent feet are, the floor moved (the camera tilted)", 0.01, 1.0)
 
     def __post_init__(self) -> None:
         check(self)

@@ -50,6 +50,9 @@ class TrackStates(Generic[S]):
     def __setitem__(self, track: int, state: S) -> None:
         self._states[track] = state
 
+    def __len__(self) -> int:
+        return len(self._states)
+
     def forget(self, track: int) -> None:
         self._states.pop(track, None)
 

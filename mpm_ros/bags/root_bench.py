@@ -10,6 +10,7 @@ seed per person and camera) go to every lifter, so lifters compare person by per
 
     python -m mpm_ros.bags.root_bench --lifter mpm_t27_causal --lifter /tmp/old_t27.pt [--max-frames 300]
         [--fit confidence torso uniform size-hold refined] [--set root_reacquire 0] [--json-out out/root_bench.json]
+        [--set ground_plane true [--known-floor]]   # the ground plane's size factor (ground.py)
 
 Printed per lifter, fit variant and camera: root error median / p90 (mm) of the raw fit and after the RootFilter,
 the spread of the per-person medians (p10 / p50 / p90), and the bias (mean of signed distance error / distance, %).
@@ -29,6 +30,7 @@ import numpy as np
 
 from mpm_model.data.mocap import load_mocap, resample
 from mpm_model.skeleton import H36M_BONES, H36M_JOINTS
+from mpm_model.streaming.ground import GroundPlane
 from mpm_model.streaming.placement import REPROJECTION, place
 from mpm_model.streaming.refiner import PoseRefiner, load_refiner, refiner_name
 from mpm_model.streaming.temporal import RootFilter, TemporalOptions
@@ -60,6 +62,8 @@ class Person:
     stamps: np.ndarray  # (N,) int64 ns, the target frames' stamps
     intrinsics: np.ndarray  # (3, 3)
     true_root: np.ndarray  # (N, 3) camera frame metres
+    camera_height: float  # the camera's height above the floor (m) and ...
+    camera_pitch: float  # ... its pitch below the horizon (deg): what a robot knows from its URDF
 
 
 def _view(poses: np.ndarray, camera: str, rng: np.random.Generator) -> tuple[PersonTrack, Any]:
@@ -90,7 +94,8 @@ def observe_person(name: str, poses: np.ndarray, camera: str, window: int, targe
     return Person(name, camera, np.concatenate([e.keypoints for e in emissions]),
                   np.concatenate([e.mask for e in emissions]), np.concatenate([e.target_pixels for e in emissions]),
                   np.concatenate([e.target_confidence for e in emissions]), stamps, cam.intrinsics,
-                  obs.joints_cam[[frame_of[s] for s in stamps], 0])
+                  obs.joints_cam[[frame_of[s] for s in stamps], 0], float((-cam.rotation.T @ cam.translation)[2]),
+                  float(np.degrees(np.arctan2(-cam.rotation[2, 2], -cam.rotation[1, 2]))))  # world down, camera frame
 
 
 def people(mocap: Path, window: int, target_index: int, max_frames: int, seed: int) -> list[Person]:
@@ -153,16 +158,25 @@ def lift_all(backend: Any, persons: list[Person], batch: int = 512) -> list[np.n
     return np.split(pose, np.cumsum([len(p.stamps) for p in persons])[:-1])
 
 
-def roots(person: Person, pose: np.ndarray, fit: Fit,
-          options: TemporalOptions = TemporalOptions()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(N, J, 3) poses → the raw 2D fits and the RootFilter's roots, (N, 3) each, NaN where not placed, and (N,)
-    the fitted pose's size against the lifted pose's (bone_sum ratio)."""
+def roots(person: Person, pose: np.ndarray, fit: Fit, options: TemporalOptions = TemporalOptions(),
+          known_floor: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, J, 3) poses → the raw 2D fits (after the ground plane's size factor when `ground_plane`) and the
+    RootFilter's roots, (N, 3) each, NaN where not placed, and (N,) the fitted pose's size against the lifted
+    pose's (bone_sum ratio). `known_floor`: the ground plane's floor given by the person's camera's height and pitch."""
     weights, fitted = fit(person, pose)
     placement = place(fitted, person.pixels, weights, person.intrinsics)
-    raw = np.where((placement.method == REPROJECTION)[:, None], placement.translation, np.nan)  # (N, 3)
-    state, filtered, k = RootFilter(options), np.full_like(raw, np.nan), person.intrinsics[None]
+    if known_floor:
+        options = dataclasses.replace(options, ground_camera_height=person.camera_height,
+                                      ground_camera_pitch=person.camera_pitch)
+    ground, k = GroundPlane(), person.intrinsics[None]
+    fits = np.concatenate([ground.correct(int(stamp), (1,), fitted[i:i + 1], placement.translation[i:i + 1],
+                                          placement.method[i:i + 1], k, person.confidence[i:i + 1] > 0, Counter(),
+                                          options)
+                           for i, stamp in enumerate(person.stamps)])  # (N, 3)
+    raw = np.where((placement.method == REPROJECTION)[:, None], fits, np.nan)  # (N, 3)
+    state, filtered = RootFilter(options), np.full_like(raw, np.nan)
     for i, stamp in enumerate(person.stamps):
-        root = state.update(int(stamp), (1,), placement.translation[i:i + 1], placement.method[i:i + 1], k, Counter(),
+        root = state.update(int(stamp), (1,), fits[i:i + 1], placement.method[i:i + 1], k, Counter(),
                             placement.conditioning[i:i + 1])
         if root.placement[0] > 0:
             filtered[i] = root.translation[0]
@@ -221,7 +235,8 @@ def score(persons: list[Person], estimates: list[np.ndarray]) -> dict[str, Any]:
 
 
 def run(lifters: list[str], fits: list[str], mocap: Path, max_frames: int, seed: int,
-        backend_name: str = "onnxruntime", options: TemporalOptions = TemporalOptions()) -> dict[str, Any]:
+        backend_name: str = "onnxruntime", options: TemporalOptions = TemporalOptions(),
+        known_floor: bool = False) -> dict[str, Any]:
     """Every lifter x fit variant, raw fit and + RootFilter → {lifter: {fit: {"raw"|"filter": score(), "by_age":
     by_age() of the RootFilter's roots}}}."""
     from mpm_model.deploy.backends import create_backend
@@ -237,7 +252,7 @@ def run(lifters: list[str], fits: list[str], mocap: Path, max_frames: int, seed:
         poses = lift_all(backend, persons)
         results[lifter] = {}
         for fit in fits:
-            triples = [roots(p, pose, FITS[fit], options) for p, pose in zip(persons, poses)]
+            triples = [roots(p, pose, FITS[fit], options, known_floor) for p, pose in zip(persons, poses)]
             filtered, ratios = [f for _, f, _ in triples], [r for _, _, r in triples]
             results[lifter][fit] = {"raw": score(persons, [r for r, _, _ in triples]),
                                     "filter": score(persons, filtered), "by_age": by_age(persons, filtered, ratios)}
@@ -316,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a RootFilter option (TemporalOptions field), e.g. --set root_reacquire 0")
+    parser.add_argument("--known-floor", action="store_true", help="ground_camera_height / _pitch = each person's "
+                        "camera's (as a robot knows them; with --set ground_plane true)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)
     try:
@@ -323,7 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         parser.error(str(exc))
     results = run(args.lifter or ["mpm_t27_causal"], args.fit, args.mocap, args.max_frames, args.seed,
-                  options=options)
+                  options=options, known_floor=args.known_floor)
     print(table(results))
     print(age_table(results))
     print(paired(results))
