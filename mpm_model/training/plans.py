@@ -75,7 +75,8 @@ TCN_T81_CAUSAL_LA3 = TCN_T27_CAUSAL.replace(window=81, lookahead=3)
 PLANS: dict[str, list[RunSpec]] = {
     # Every model from the start: the GPU campaign, and `make train` on whatever device it finds. The scratch
     # twin's weights stay out of OUT (the output limit: 7 checkpoints in half precision would pass 64 MiB); its
-    # validation history is in campaign.json.
+    # validation history is in campaign.json. For the same limit `mpm_t27_causal_la1` is not in it: the warm
+    # plan's run makes it from this plan's T=27 (`--plan warm --runs t27_causal_la1 --init-from OUT/t27_causal.pt`).
     "full": [
         RunSpec("pretrain_t27_causal", kind="pretrain", share=2.0, ship_as="mpm_pretrain_t27_causal"),
         RunSpec("t27_causal", init="pretrain:pretrain_t27_causal", share=2.0, ship_as="mpm_t27_causal"),
