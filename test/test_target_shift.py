@@ -50,7 +50,7 @@ def test_the_tool_on_a_tiny_checkpoint(tmp_path, capsys):
 def test_the_shipped_look_ahead_1_t27_answers_for_its_own_stamp():
     """Issue 26, round 5 (docs/MODEL_CARD.md): on the bundled real clip `mpm_t27_causal_la1` (the default's window,
     one frame of look-ahead) matches the truth best at its own target frame, and there it beats the default at the
-    default's own target frame (measured 63.5 against 65.6 mm; the default is best one frame earlier, 63.1)."""
+    default's own target frame (measured 63.5 against 65.7 mm; the default is best one frame earlier, 63.5)."""
     clip = str(Path(__file__).resolve().parents[1] / "mpm_model" / "assets" / "demo_clip.npz")
     torch.set_num_threads(1)
     la1 = target_shift.shift_errors("mpm_t27_causal_la1", clip, max_shift=1, stride=8)
