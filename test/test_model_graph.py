@@ -17,7 +17,7 @@ from mpm_model.model import MPMLifter, MPMPretrainModel
 
 torch.set_num_threads(1)
 TOLERANCE = 1e-5  # metres; the formulations differ by float rounding only (measured <= 2e-6)
-SHIPPED_LIFTERS = ["mpm_t27_causal", "mpm_t81_causal_la3"]
+SHIPPED_LIFTERS = ["mpm_t27_causal", "mpm_t27_causal_la1", "mpm_t81_causal_la3"]
 TINY = dict(encoder_hidden=32, d_model=32, ffn_dim=64, heads=4, depth=2)
 
 

@@ -113,7 +113,7 @@ def test_taps_file_is_one_filter_shared_by_every_coordinate(tmp_path: Path) -> N
         load_refiner("t", tmp_path)
 
 
-SHIPPED = ["mpm_t27_causal", "mpm_t81_causal_la3"]  # every shipped lifter has its refiner
+SHIPPED = ["mpm_t27_causal", "mpm_t27_causal_la1", "mpm_t81_causal_la3"]  # every shipped lifter has its refiner
 
 
 @pytest.mark.parametrize("lifter", SHIPPED)

@@ -13,7 +13,7 @@ from mpm_model.evaluation import EvalOptions, evaluate, select_sequences
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "mpm_model/assets/demo_clip.npz"  # cut from the real test slice (tools/make_demo_clip.py)
 SHARED = ROOT.parent / "shared/data"
-SHIPPED = {"mpm_t27_causal": (27, True, 0), "mpm_t81_causal_la3": (81, True, 3)}
+SHIPPED = {"mpm_t27_causal": (27, True, 0), "mpm_t27_causal_la1": (27, True, 1), "mpm_t81_causal_la3": (81, True, 3)}
 # MPJPE bounds (mm), about 1.25× what the shipped model measured (docs/MODEL_CARD.md, "Tests").
 CLIP_BOUND_MM = 88.0  # measured 70.1 (2026-12-05 weights; 73.4 before)
 SLICE_BOUND_MM = 72.0  # measured 57.9 (2026-12-05 weights; 61.9 before)

@@ -60,16 +60,22 @@ def test_dry_run_of_the_gpu_command_and_resume(data, tmp_path):
 
 def test_warm_plan_continues_every_shipped_model(data, tmp_path):
     """The no-GPU plan: the three shipped models (two lifters and the pretraining) continue from their weights;
-    T=243, not shipped, starts from the shipped T=81."""
+    T=243, not shipped, starts from the shipped T=81; the look-ahead-1 T=27 from the shipped T=27, whose every
+    weight fits it as is (same window: only the target frame moves)."""
     bf16 = campaign_runs.cpu_has_native_bf16(campaign_runs._cpuinfo())  # else refused (test_bf16_only_where_native)
     state = _call(data, tmp_path, "--plan", "warm", "--precision", "bf16" if bf16 else "fp32")
     runs = state["runs"]
-    assert set(runs) == {"t27_causal", "t81_causal_la3", "t243", "pretrain_t27_causal"}
+    assert set(runs) == {"t27_causal", "t81_causal_la3", "t243", "pretrain_t27_causal", "t27_causal_la1"}
+    starts = {"t243": "from:mpm_t81_causal_la3", "t27_causal_la1": "from:mpm_t27_causal"}
     for name, run in runs.items():
-        start = "from:mpm_t81_causal_la3" if name == "t243" else f"shipped:mpm_{name}"
+        start = starts.get(name, f"shipped:mpm_{name}")
         assert run["init"]["init"] == start and run["step"] == 1, (name, run["init"])
         model, cfg, _ = load_checkpoint(tmp_path / f"{name}.pt", kind=run["spec"]["kind"])
-        assert cfg.window == run["spec"]["model"]["window"] and ("bf16" in run["device"]) == bf16
+        assert cfg == RunSpec.from_record(run["spec"]).model and ("bf16" in run["device"]) == bf16
+    source = load_checkpoint("mpm_t27_causal")[0].state_dict()
+    assert runs["t27_causal_la1"]["init"]["transfer"] == {"copied": len(source), "resized": 0, "new": 0}
+    _, cfg, _ = load_checkpoint(tmp_path / "t27_causal_la1.pt", kind="lifter")
+    assert (cfg.window, cfg.lookahead, cfg.target_index) == (27, 1, 25)
 
 
 def test_a_longer_window_starts_from_the_default_and_counts_windows_across_calls(data, tmp_path):
@@ -158,7 +164,8 @@ def test_run_specs_hold_a_model_config_and_read_the_flat_records_of_older_state(
     assert RunSpec.from_record(flat) == dataclasses.replace(PLANS["warm"][1], ship_as=None)
     assert RunSpec.from_record(flat).model == T81_CAUSAL_LA3
     warm = {spec.ship_as: spec for spec in PLANS["warm"] if spec.ship_as}
-    assert set(warm) == {"mpm_t27_causal", "mpm_t81_causal_la3", "mpm_pretrain_t27_causal"}  # T=243 withdrawn
+    assert set(warm) == {"mpm_t27_causal", "mpm_t27_causal_la1", "mpm_t81_causal_la3",
+                         "mpm_pretrain_t27_causal"}  # T=243 withdrawn
     for name, planned in warm.items():
         shipped = read_checkpoint(name)  # the shipped weights carry the flat record in their train_args
         spec = RunSpec.from_record(shipped["train_args"]["campaign_run"])
@@ -191,9 +198,13 @@ def test_a_campaign_json_of_flat_specs_continues(data, tmp_path):
 def test_ship_installs_the_plans_shipped_runs_from_their_full_checkpoints(data, tmp_path):
     """`make train`'s second half: the run plans.py names `ship_as` goes from --state into the weights folder (half
     precision, its reference outputs inside); without its full checkpoint nothing ships."""
+    shipped = set(list_pretrained())
     for plan in PLANS.values():
         names = [s.ship_as for s in plan if s.ship_as]
-        assert len(names) == len(set(names)) and set(names) == set(list_pretrained())  # every plan makes all three (T=243 by hand)
+        assert len(names) == len(set(names)) and set(names) <= shipped
+    assert {s.ship_as for s in PLANS["warm"]} - {None} == shipped  # the warm plan makes every one (T=243 by hand)
+    # the full plan all but the look-ahead-1 T=27 (its OUT would pass 64 MiB; plans.py says how to make it)
+    assert shipped - {s.ship_as for s in PLANS["full"]} == {"mpm_t27_causal_la1"}
     out, state, weights = tmp_path / "out", tmp_path / "state", tmp_path / "weights"
     ship = ["--plan", "warm", "--runs", "t27_causal", "--ship", "--out", str(out), "--state", str(state),
             "--weights-dir", str(weights)]
