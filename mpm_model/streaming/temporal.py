@@ -100,14 +100,14 @@ class TemporalOptions:
                                            "manoeuvre statistics restart when depth and 2D fits take turns: a "
                                            "person half behind a pole leans on the depth-era state; 0 = every 2D "
                                            "fit alike", 0.0, 4.0)
-    ground_plane: bool = tunable(False, "Learn the floor (camera frame) from the people's 2D-fitted feet and scale "
-                                 "each track's 2D-fit roots by its size factor against it (ground.GroundPlane); "
-                                 "depth fits unchanged; a floor that moves (camera tilted) restarts it, uncorrected "
-                                 "until trusted again")
+    ground_plane: bool = tunable(False, "Scale each track's 2D-fit roots by its size factor against the floor "
+                                 "(ground.GroundPlane): the floor given by ground_camera_height and _pitch (a "
+                                 "calibrated camera: measured to win), else learned from the feet (measured to "
+                                 "lose); depth fits unchanged; a floor that moves (camera tilted) stops it")
     ground_camera_height: float = tunable(0.0, "The camera's height above the floor (m) when known (a robot's URDF): "
-                                          "the floor is given by it and ground_camera_pitch; 0 = the floor is "
-                                          "learned from the feet (then only the spread between people is "
-                                          "corrected)", 0.0, 20.0)
+                                          "the floor is given by it and ground_camera_pitch (both known to better "
+                                          "than 0.5 deg and 5 cm, docs/TEMPORAL.md); 0 = the floor is learned "
+                                          "from the feet", 0.0, 20.0)
     ground_camera_pitch: float = tunable(0.0, "The camera's pitch below the horizon (deg, no roll) when "
                                          "ground_camera_height gives the floor", -90.0, 90.0)
     ground_memory: float = tunable(300.0, "Contacts (feet on the floor) the floor estimate remembers (exponential "
