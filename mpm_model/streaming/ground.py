@@ -64,8 +64,7 @@ class _TrackFeet:
     stamp_ns: int  # the last frame seen (TrackStates' continuity rule)
     contacts: int = 0  # 2D-fitted contacts since the track (re)started
     depth_fed: bool = False  # placed by depth since: its 2D fits are left to the RootFilter's depth-era state
-    weight: float = 0.0  # effective 2D-fitted contacts (ground_size_memory)
-    mean: np.ndarray = field(default_factory=lambda: np.zeros(3))  # (3,) their exponential mean, camera frame m
+    recent: _Means = field(default_factory=lambda: _Means())  # its 2D-fitted contacts over ground_size_memory, m
     spread: _Means = field(default_factory=lambda: _Means())  # the same over ground_memory: the scatter's centre
 
 
@@ -155,8 +154,8 @@ class GroundPlane:
                options: TemporalOptions) -> None:
         """One frame's lower ankle (3,): a contact unless the trusted plane puts it beyond the gate from the track's
         own plane; a share of recent feet outside the gate above MOVED_SHARE restarts the plane."""
-        if self.trusted and feet.weight > 0 and method == REPROJECTION:
-            own = float(self._normal @ feet.mean)  # the track's floor distance
+        if self.trusted and feet.recent.weight > 0 and method == REPROJECTION:
+            own = float(self._normal @ feet.recent.mean)  # the track's floor distance
             outside = not abs(float(self._normal @ foot) - own) <= options.ground_gate * abs(own)
             self._outside += (float(outside) - self._outside) / RECENT_CONTACTS
             if self._outside >= MOVED_SHARE:
@@ -172,8 +171,8 @@ class GroundPlane:
             self._depth.add(foot, memory)
             return
         self._weight = (1 - 1 / memory) * self._weight + 1
-        feet.weight, feet.contacts = (1 - 1 / options.ground_size_memory) * feet.weight + 1, feet.contacts + 1
-        feet.mean = feet.mean + (foot - feet.mean) / feet.weight
+        feet.recent.add(foot, options.ground_size_memory)
+        feet.contacts += 1
         counts["ground.contacts"] += 1
         if self._given is None:
             self._learn_floor(foot, feet, memory)
@@ -200,7 +199,7 @@ class GroundPlane:
         if plane is None or feet.contacts < MIN_TRACK_CONTACTS:
             return fit
         normal, offset = plane
-        own = float(normal @ feet.mean)
+        own = float(normal @ feet.recent.mean)
         factor = offset / own if own > 0 else np.inf
         if not 1 / MAX_FACTOR <= factor <= MAX_FACTOR:
             counts["ground.factor_refused"] += 1
