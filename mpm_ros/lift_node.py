@@ -45,11 +45,10 @@ from mpm_ros.diagnostics import (LifterHealth, PipelineStats, frame_rate_problem
                                  model_mode)
 from mpm_ros.frame_decoder import Decoded, Drop, FrameDecoder  # noqa: E402
 from mpm_ros.inputs import clip  # noqa: E402
-from mpm_ros.node_main import ServingNode, reliable_qos, run_lifecycle_node, sensor_qos  # noqa: E402
+from mpm_ros.node_main import LOG_THROTTLE_S, ServingNode, reliable_qos, run_lifecycle_node, sensor_qos  # noqa: E402
 from mpm_ros.worker import InferenceWorker  # noqa: E402
 
 NODE_NAME = "mpm_lifter"
-LOG_THROTTLE_S = 5.0
 MAX_DEPTH_IMAGES = 32  # decoded depth images kept (a centred model's outputs describe frames delay_frames back)
 
 
@@ -79,10 +78,8 @@ class LifterNode(ServingNode):
         self._camera: CameraSource | None = None
         self._depth = DepthHistory(MAX_DEPTH_IMAGES)  # recent depth images: the executor adds, the worker finds
         self._markers = messages.MarkerNamespaces()  # worker: which namespace each track's markers are in
-        self._frames: tf_output.OutputFrames | None = None  # the output frame (target_frame: static or tf2)
-        self._tf: tf_output.TfBroadcaster | None = None  # per-person frames on /tf (publish_tf)
+        self._tf: tf_output.NodeTf | None = None  # output frame (target_frame), floor (ground_frame), /tf (publish_tf)
         self._backend_name = ""
-        self._warned_at: dict[str, float] = {}  # drop reason -> when it was last logged
         self._worker = InferenceWorker("mpm_lifter_inference", self._run, self._inference_failed)
         if not defer_autostart:
             self.autostart()
@@ -135,12 +132,13 @@ class LifterNode(ServingNode):
             "diagnostics": self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", output_qos),
         }
         try:  # tf2_ros / tf2_msgs come with a ROS install, not with this package (mpm_ros/tf_output.py)
-            self._frames, self._tf = tf_output.setup(p.frames, self, reliable_qos(tf_output.TF_QOS_DEPTH))
+            self._tf = tf_output.setup(p.frames, self, reliable_qos(tf_output.TF_QOS_DEPTH))
         except ImportError as exc:
             self._release()
             return self._refuse("tf_lookup / publish_tf need tf2_ros / tf2_msgs (a ROS 2 install; else use "
                                 "camera_to_target and no publish_tf)", [f"{type(exc).__name__}: {exc}"])
-        self._outputs |= {"tf": self._tf.publisher} if self._tf else {}
+        self._outputs |= {"tf": self._tf.broadcaster.publisher} if self._tf.broadcaster else {}
+        self._tf.set_options(p.frames, p.lifter.temporal, self.get_logger().warning)  # ground_plane without floor
         self.get_logger().info(
             f"configured: backend {backend.name} on {backend.device} ({backend.selection_reason}); from the "
             f"checkpoint: window {cfg.window}, {model_mode(cfg)}, {cfg.fps:g} fps, output delay "
@@ -163,15 +161,15 @@ class LifterNode(ServingNode):
 
     def _release(self) -> None:
         super()._release()
-        self._lifter = self._decoder = self._camera = self._params = self._frames = self._tf = None
+        self._lifter = self._decoder = self._camera = self._params = self._tf = None
         self._depth = DepthHistory(MAX_DEPTH_IMAGES)
 
     def _apply_live(self, values: dict[str, Any]) -> None:
         self._params = params.to_params(values)
         self._lifter.set_options(self._params.lifter)
         self._camera.fallback = self._params.fallback
-        self._frames.options = self._params.frames
         self._depth.set_matching(self._params.depth_matching)
+        self._tf.set_options(self._params.frames, self._params.lifter.temporal, self.get_logger().warning)
 
     # ---- input (executor thread) ----------------------------------------------------------------------
     def _on_camera_info(self, msg: CameraInfo) -> None:
@@ -214,10 +212,10 @@ class LifterNode(ServingNode):
         frame_id mismatch or depth running behind is counted per frame and warned."""
         found = self._depth.find(stamp_ns, frame_id)
         if found.reason in (FRAME_MISMATCH, BEHIND):
-            self.stats.mask(found.reason)
-            self._warn(found.reason, f"placing frame {stamp_ns / 1e9:.6f} s of '{clip(frame_id, 64)}' without depth: "
-                       + ("no depth image of that frame_id (depth must be aligned to the keypoints' camera)"
-                          if found.reason == FRAME_MISMATCH else self._depth.behind_problem() or "depth behind"))
+            self._masked(found.reason, f"placing frame {stamp_ns / 1e9:.6f} s of '{clip(frame_id, 64)}' without "
+                         "depth: " + ("no depth image of that frame_id (depth must be aligned to the keypoints' camera)"
+                                      if found.reason == FRAME_MISMATCH else self._depth.behind_problem()
+                                      or "depth behind"))
         return found.image
 
     def _on_keypoints(self, data: bytes) -> None:
@@ -255,10 +253,10 @@ class LifterNode(ServingNode):
         match = self._camera.match(decoded.stamp_ns, decoded.input_frame_id)
         camera = match.camera
         if match.problem:  # another camera's camera_info, or intrinsics that changed around this stamp
-            self.stats.mask(match.problem, len(decoded.observations))
-            self._warn(match.problem, f"not placing frame {decoded.stamp_ns / 1e9:.6f} s of "
-                       f"'{decoded.input_frame_id}': {match.problem} (no camera_info of that frame_id, or its "
-                       "intrinsics changed around that stamp): skeletons stay root-relative")
+            self._masked(match.problem, f"not placing frame {decoded.stamp_ns / 1e9:.6f} s of "
+                         f"'{decoded.input_frame_id}': {match.problem} (no camera_info of that frame_id, or its "
+                         "intrinsics changed around that stamp): skeletons stay root-relative",
+                         len(decoded.observations))
         lifter = self._lifter
         self._depth.keypoints_seen(decoded.stamp_ns)  # the reference of the depth stream's lag
         result = lifter.push(decoded.stamp_ns, decoded.observations, camera, decoded.admitted, arrival_ns)
@@ -270,8 +268,8 @@ class LifterNode(ServingNode):
         self._record(result, camera, received_at)
         if result.expired:
             self._markers.forget(result.expired)
-            self._outputs["markers"].publish(messages.delete_markers(
-                decoded.stamp_ns, self._frames.frame_id(decoded.frame_id), result.expired, self._params.marker_velocity))
+            self._outputs["markers"].publish(messages.delete_markers(decoded.stamp_ns, self._tf.frames.frame_id(
+                decoded.frame_id), result.expired, self._params.marker_velocity))
         if result.emissions:
             cameras = [self._camera.match(e.stamp_ns, decoded.input_frame_id).camera for e in result.emissions]
             self._enqueue(Job(result.emissions, decoded.frame_id, decoded.input_frame_id, cameras,
@@ -303,15 +301,13 @@ class LifterNode(ServingNode):
         if drop.message:
             self._warn(drop.reason, drop.message)
 
-    def _warn(self, reason: str, message: str) -> None:
-        """Log at most once per LOG_THROTTLE_S per reason."""
-        now = time.monotonic()
-        if now - self._warned_at.get(reason, -LOG_THROTTLE_S) >= LOG_THROTTLE_S:
-            self._warned_at[reason] = now
-            self.get_logger().warning(message)
-
     def _count(self, reason: str, message: str) -> None:
         self._drop(Drop(reason, 1, message))
+
+    def _masked(self, reason: str, message: str, count: int = 1) -> None:
+        """Count masked inputs; warn at most once per LOG_THROTTLE_S per reason."""
+        self.stats.mask(reason, count)
+        self._warn(reason, message)
 
     def _enqueue(self, job: Job) -> None:
         queue_size = self._params.queue_size
@@ -334,7 +330,8 @@ class LifterNode(ServingNode):
         # Depth is looked up after the inference, not when the keypoints arrived: an image published with its
         # keypoints (a large message, delivered later) still makes it; the input thread never waits for one.
         batch = lifter.lift(job.emissions, job.cameras, (lambda stamp_ns: self._depth_for(
-            stamp_ns, job.input_frame_id)) if job.use_depth else None)
+            stamp_ns, job.input_frame_id)) if job.use_depth else None,
+            self._tf.floor.source(job.input_frame_id, self._masked))  # ground_frame's floor (tf2, no wait)
         self.stats.inference_done(batch.inference_s)
         for reason, count in batch.counts.items():
             self.stats.mask(reason, count)
@@ -347,7 +344,7 @@ class LifterNode(ServingNode):
         p = self._params
         self.stats.mask("root_fit_failed", int((~lifted.placed).sum()) if camera.intrinsics is not None
                         and p.lifter.stream.place_in_camera_frame else 0)
-        out, drop = self._frames.express(lifted, job.frame_id)  # target_frame; a failed tf2 lookup drops it
+        out, drop = self._tf.frames.express(lifted, job.frame_id)  # target_frame; a failed tf2 lookup drops it
         if drop is not None:
             self._drop(drop)
             return
@@ -358,9 +355,9 @@ class LifterNode(ServingNode):
         # Latency is the skeletons' (the markers that follow are for the eyes: RViz)
         stamp_age_s = (self.get_clock().now().nanoseconds - lifted.stamp_ns) * 1e-9
         self.stats.output_published(time.monotonic() - job.received_at, stamp_age_s)
-        if self._tf is not None:
-            self._tf.send(lifted.stamp_ns, person_frames(out.frame_id, lifted.track_ids, out.joints,
-                                                         out.orientations, lifted.placed))
+        if self._tf.broadcaster is not None:
+            self._tf.broadcaster.send(lifted.stamp_ns, person_frames(out.frame_id, lifted.track_ids, out.joints,
+                                                                     out.orientations, lifted.placed))
         if markers is not None:
             switched = self._markers.switched(lifted.track_ids, lifted.placed)
             drawn = messages.skeleton_markers(lifted.stamp_ns, out.frame_id, lifted.track_ids, points, lifted.mask,

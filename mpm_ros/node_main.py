@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from typing import Any, Callable
 
 import rclpy
@@ -23,6 +24,7 @@ from mpm_ros.param_table import ParamTable, ros_value
 from mpm_ros.worker import InferenceWorker
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+LOG_THROTTLE_S = 5.0  # a warning of one reason at most this often (a flood of one kind hides no other)
 
 
 def sensor_qos(depth: int) -> QoSProfile:
@@ -55,6 +57,7 @@ class ServingNode(LifecycleNode):
         self._inputs: list[Any] = []  # subscriptions, while active
         self._timer: Any = None  # the 1 Hz diagnostics timer, while active
         self._worker: InferenceWorker | None = None  # started with serving, stopped before anything is destroyed
+        self._warned_at: dict[str, float] = {}  # reason -> monotonic s of its last warning (_warn)
         # what rclpy declared itself (use_sim_time, start_type_description_service): accepted by -p and a set
         self._ros_declared = frozenset(self.get_parameters_by_prefix(""))
         self._refused = table.declare(self) | table.command_line_problems(argv or [], self.get_name(),
@@ -63,6 +66,13 @@ class ServingNode(LifecycleNode):
         if ignored:  # a params file may be shared with other nodes: say so, but do not refuse
             self.get_logger().warning(f"ignoring parameters this node does not have: {clip(', '.join(ignored))}")
         self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def _warn(self, reason: str, message: str) -> None:
+        """Log at most once per LOG_THROTTLE_S per reason."""
+        now = time.monotonic()
+        if now - self._warned_at.get(reason, -LOG_THROTTLE_S) >= LOG_THROTTLE_S:
+            self._warned_at[reason] = now
+            self.get_logger().warning(message)
 
     def validate(self, values: dict[str, Any]) -> list[str]:
         """Every problem configure would refuse in `values` (the table's rules; nodes add cross-checks)."""

@@ -35,11 +35,10 @@ from mpm_ros import messages, pose2d_params
 from mpm_ros.camera_health import CameraHealth, StampGaps, pose2d_report
 from mpm_ros.diagnostics import RECENT_S, PipelineStats
 from mpm_ros.load_health import FRAME_LOSSES
-from mpm_ros.node_main import ServingNode, reliable_qos, run_lifecycle_node, sensor_qos
+from mpm_ros.node_main import LOG_THROTTLE_S, ServingNode, reliable_qos, run_lifecycle_node, sensor_qos
 from mpm_ros.worker import InferenceWorker
 
 NODE_NAME = "mpm_pose2d"
-LOG_THROTTLE_S = 5.0
 JUMP_BACK_S = 1.0
 # dropped.* reasons that lose a whole image (the /diagnostics loss rules, mpm_ros.camera_health)
 IMAGE_LOSSES = FRAME_LOSSES | {"unsupported_encoding", "bad_image", "detector_busy", "zero_stamp", "stamp_too_close"}
@@ -65,7 +64,6 @@ class Pose2DNode(ServingNode):
         self.stats = PipelineStats(frame_losses=IMAGE_LOSSES)
         self.health, self.stamp_gaps = CameraHealth(), StampGaps()
         self.images_received = 0
-        self._warned_at: dict[str, float] = {}  # monotonic s of the last warning per drop reason
         self._people: tuple[int, float] = (0, -float("inf"))  # (people, monotonic s) in the latest image judged
         self._detector = None
         self._model = ""
@@ -171,10 +169,7 @@ class Pose2DNode(ServingNode):
     def _count(self, reason: str, message: str) -> None:
         """Count a drop; warn at most every LOG_THROTTLE_S per reason (a flood of one hides no other)."""
         self.stats.drop(reason)
-        now = time.monotonic()
-        if now - self._warned_at.get(reason, -LOG_THROTTLE_S) >= LOG_THROTTLE_S:
-            self._warned_at[reason] = now
-            self.get_logger().warning(message)
+        self._warn(reason, message)
 
     # ---- detection (worker thread) --------------------------------------------------------------------
     def _detection_failed(self, exc: Exception) -> None:  # one failed frame is one dropped frame

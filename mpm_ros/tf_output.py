@@ -1,10 +1,12 @@
 """The node's side of TF: where its outputs go (OutputFrames: the keypoints' frame, or target_frame through the
-static camera_to_target or a tf2 lookup) and the per-person frames it broadcasts (TfBroadcaster).
+static camera_to_target or a tf2 lookup), the floor the ground plane stands people on (FloorLookup: ground_frame
+through tf2) and the per-person frames it broadcasts (TfBroadcaster); `setup` makes all three (NodeTf).
 
 tf2_ros and tf2_msgs are not dependencies of this package (they are not on PyPI): they are imported lazily, only
-when `tf_lookup` / `publish_tf` ask for them, and configure is refused, naming the package, where they are absent.
-Here both are tested with look-alikes (a Buffer with lookup_transform, a TFMessage type and a publisher);
-only a real ROS install runs them against tf2 itself (docs/NODE.md, "Output frame").
+when `tf_lookup` / `publish_tf` / `ground_frame` ask for them. Configure is refused, naming the package, where
+`tf_lookup` / `publish_tf` need one that is absent; a `ground_frame` without tf2_ros is a robot convenience, not a
+refusal: a warning, and no floor. Here all are tested with look-alikes (a Buffer with lookup_transform, a TFMessage
+type and a publisher); only a real ROS install runs them against tf2 itself (docs/NODE.md, "Output frame").
 """
 from __future__ import annotations
 
@@ -17,12 +19,15 @@ from geometry_msgs.msg import Quaternion, TransformStamped, Vector3
 from mpm_model.orientations import joint_orientations
 from mpm_model.streaming import Lifted
 from mpm_model.streaming.frames import FrameOptions, Transform, to_frame, transform_age_problem
+from mpm_model.streaming.ground import Floor, floor_from_transform
 from mpm_model.streaming.person_frames import PersonFrames
+from mpm_model.streaming.temporal import TemporalOptions
 from mpm_ros.frame_decoder import Drop
 from mpm_ros.messages import NS_PER_S, time_from_ns
 
 CAMERA_UP = np.array([0.0, -1.0, 0.0])  # optical frames: y points down
 TF_QOS_DEPTH = 100  # /tf, as tf2's own broadcasters
+TF_MISSING = "ground.tf_missing"
 
 
 @dataclass(frozen=True)
@@ -38,18 +43,20 @@ class Expressed:
 
 
 class TfLookup:
-    """tf2 transforms at a stamp, bounded wait; the latest one instead only when it is within tf_max_age."""
+    """tf2 transforms at a stamp, bounded wait; the latest one instead only when it is within max_age_s."""
 
     def __init__(self, buffer: Any, time_type: Callable[..., Any], duration_type: Callable[..., Any],
                  listener: Any = None) -> None:
         self.buffer, self._time, self._duration = buffer, time_type, duration_type
         self.listener = listener  # the tf2_ros.TransformListener filling the buffer, kept alive with it
 
-    def transform(self, target: str, source: str, stamp_ns: int, options: FrameOptions) -> tuple[Transform | None,
-                                                                                                 Drop | None]:
+    def transform(self, target: str, source: str, stamp_ns: int, timeout_s: float,
+                  max_age_s: float) -> tuple[Transform | None, Drop | None]:
+        """`source`'s pose in `target` at `stamp_ns` (waiting up to `timeout_s`), else the latest within `max_age_s`
+        of it (a static transform, stamp 0, always); else a Drop saying why."""
         try:
             found = self.buffer.lookup_transform(target, source, self._time(nanoseconds=stamp_ns),
-                                                 self._duration(seconds=options.tf_timeout))
+                                                 self._duration(seconds=timeout_s))
         except Exception as exc:  # tf2's Lookup/Connectivity/Extrapolation/Timeout errors
             try:
                 found = self.buffer.lookup_transform(target, source, self._time(), self._duration(seconds=0.0))
@@ -57,7 +64,7 @@ class TfLookup:
                 return None, Drop("tf_lookup_failed", 1, f"no transform {source} → {target} at "
                                   f"{stamp_ns / 1e9:.6f} s: {type(exc).__name__}: {exc}")
             age = transform_age_problem(found.header.stamp.sec * NS_PER_S + found.header.stamp.nanosec, stamp_ns,
-                                        options.tf_max_age)
+                                        max_age_s)
             if age:
                 return None, Drop("tf_too_old", 1, f"not using the transform {source} → {target}: {age}")
         t, r = found.transform.translation, found.transform.rotation
@@ -92,7 +99,7 @@ class OutputFrames:
             return Expressed(source, lifted.joints, orientations, CAMERA_UP, lifted.root_velocity,
                              lifted.root_covariance), None
         if o.tf_lookup:  # configure-only: the lookup exists exactly when it is set
-            transform, drop = self.lookup.transform(o.target_frame, source, lifted.stamp_ns, o)
+            transform, drop = self.lookup.transform(o.target_frame, source, lifted.stamp_ns, o.tf_timeout, o.tf_max_age)
             if drop is not None:
                 first = (drop.reason, source) not in self._warned
                 self._warned.add((drop.reason, source))
@@ -103,6 +110,48 @@ class OutputFrames:
                           lifted.root_covariance)
         return Expressed(o.target_frame, framed.joints, framed.orientations, transform.rotation @ CAMERA_UP,
                          framed.root_velocity, framed.root_covariance), None
+
+
+class FloorLookup:
+    """The ground plane's floor from tf2: `ground_frame` looked up in the keypoints' frame at a frame's stamp WITHOUT
+    waiting (the worker never blocks on TF), else its latest transform within tf_max_age, never an older one
+    (TfLookup's rule); the library takes the Floor, not the transform."""
+
+    def __init__(self, options: FrameOptions, lookup: TfLookup | None = None, missing: str | None = None) -> None:
+        self.options, self.lookup = options, lookup  # lookup: None without a ground_frame, or without tf2_ros
+        self.missing = missing  # why a ground_frame has no lookup (tf2_ros absent), or None
+        self._said: str | None = None
+
+    def source(self, camera_frame: str, report: Callable[[str, str], None]) -> Callable[[int], Floor | None] | None:
+        """StreamingLifter.lift's `floor` for frames of `camera_frame` (the keypoints' frame): the floor at a stamp,
+        or None with (reason, message) reported; None without a lookup."""
+        if self.lookup is None:
+            return None
+
+        def floor_at(stamp_ns: int) -> Floor | None:
+            floor, missing = self.at(stamp_ns, camera_frame)
+            if missing is not None:
+                report(missing.reason, missing.message)
+            return floor
+        return floor_at
+
+    def at(self, stamp_ns: int, camera_frame: str) -> tuple[Floor | None, Drop | None]:
+        """The floor of the frame at `stamp_ns` in `camera_frame`, or None and why (ground.tf_missing)."""
+        transform, drop = self.lookup.transform(camera_frame, self.options.ground_frame, stamp_ns, 0.0,
+                                                self.options.tf_max_age)
+        if drop is not None:
+            return None, Drop(TF_MISSING, 1, f"no floor for ground_plane: {drop.message}")
+        return floor_from_transform(transform), None
+
+    def warning(self, temporal: TemporalOptions) -> str | None:
+        """Why ground_plane corrects nothing with these options, once per cause (None: it has a floor source, or
+        this was said last time)."""
+        problem = None
+        if temporal.ground_plane and temporal.ground_camera_height == 0 and self.lookup is None:
+            problem = self.missing or ("ground_plane is on without a floor (ground_camera_height 0, no "
+                                       "ground_frame): no root is corrected (counted ground.no_floor)")
+        said, self._said = self._said, problem
+        return problem if problem != said else None
 
 
 class TfBroadcaster:
@@ -138,9 +187,35 @@ def tf_broadcaster(create_publisher: Callable[..., Any], qos: Any) -> TfBroadcas
     return TfBroadcaster(create_publisher(TFMessage, "/tf", qos), TFMessage)
 
 
-def setup(options: FrameOptions, node: Any, tf_qos: Any) -> tuple[OutputFrames, TfBroadcaster | None]:
-    """The node's OutputFrames (with a tf2 lookup when tf_lookup) and its broadcaster (when publish_tf; its
-    publisher a lifecycle publisher of `node`). Raises ImportError where tf2_ros / tf2_msgs are missing."""
+@dataclass
+class NodeTf:
+    """The node's TF parts, made at configure (`setup`)."""
+
+    frames: OutputFrames
+    floor: FloorLookup
+    broadcaster: TfBroadcaster | None  # publish_tf
+
+    def set_options(self, options: FrameOptions, temporal: TemporalOptions, warn: Callable[[str], None]) -> None:
+        """The frame options reach the output frames and the floor lookup (configure, live); a ground_plane that
+        has no floor source is warned (once per cause)."""
+        self.frames.options = self.floor.options = options
+        warning = self.floor.warning(temporal)
+        if warning:
+            warn(warning)
+
+
+def setup(options: FrameOptions, node: Any, tf_qos: Any) -> NodeTf:
+    """The node's OutputFrames (with a tf2 lookup when tf_lookup), its FloorLookup (sharing that lookup, or its own
+    when ground_frame is set) and its broadcaster (when publish_tf; its publisher a lifecycle publisher of `node`).
+    Raises ImportError where tf_lookup / publish_tf need tf2_ros / tf2_msgs and they are missing; a ground_frame
+    without tf2_ros is no error: FloorLookup.missing says why there is no floor."""
     lookup = tf_lookup(node) if options.tf_lookup else None
     broadcaster = tf_broadcaster(node.create_lifecycle_publisher, tf_qos) if options.publish_tf else None
-    return OutputFrames(options, lookup), broadcaster
+    floor = FloorLookup(options)
+    if options.ground_frame:
+        try:
+            floor.lookup = lookup or tf_lookup(node)
+        except ImportError as exc:
+            floor.missing = (f"ground_frame {options.ground_frame!r} needs tf2_ros (a ROS 2 install; "
+                             f"{type(exc).__name__}: {exc}): ground_plane has no floor, no root is corrected")
+    return NodeTf(OutputFrames(options, lookup), floor, broadcaster)

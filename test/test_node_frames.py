@@ -184,6 +184,7 @@ INVALID = [
     ("target_frame", "base_link", "neither tf_lookup nor camera_to_target"),  # no way to reach it
     ("tf_timeout", -0.1, "out of range"),
     ("tf_max_age", 11.0, "out of range"),
+    ("ground_frame", "/base_footprint", "not a valid TF frame id"),
 ]
 IDS = [f"{n}={v!r}" for n, v, _ in INVALID]
 
@@ -248,11 +249,11 @@ def test_tf_lookup_without_any_transform_and_with_a_static_one() -> None:
 
     options = FrameOptions(target_frame="base_link", tf_lookup=True)
     seconds = lambda seconds: seconds  # noqa: E731 (rclpy Duration look-alike)
-    transform, drop = tf_output.TfLookup(Nothing(), look_alike_time, seconds).transform("base_link", "cam",
-                                                                                         stamp_ns(3), options)
+    transform, drop = tf_output.TfLookup(Nothing(), look_alike_time, seconds).transform(
+        "base_link", "cam", stamp_ns(3), options.tf_timeout, options.tf_max_age)
     assert transform is None and drop.reason == "tf_lookup_failed" and "cam does not exist" in drop.message
     transform, drop = tf_output.TfLookup(Static(stamp_ns(0)), look_alike_time, seconds).transform(
-        "base_link", "cam", stamp_ns(300), options)
+        "base_link", "cam", stamp_ns(300), options.tf_timeout, options.tf_max_age)
     assert drop is None and np.allclose(transform.rotation, Transform.from_pose(EXAMPLE).rotation)
 
 

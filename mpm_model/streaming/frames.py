@@ -72,6 +72,11 @@ class FrameOptions:
     tf_max_age: float = tunable(0.1, "When tf2 has no transform at a skeleton's stamp, its latest one is used only "
                                 "if its stamp is at most this far (s) from the skeleton's (else dropped.tf_too_old); "
                                 "static transforms always are", 0.0, 10.0)
+    ground_frame: str = tunable("", "Floor frame for ground_plane (REP 105: base_footprint, on the floor, z up), "
+                                "looked up with tf2 in the keypoints' frame at each frame's stamp without waiting "
+                                "(else its latest within tf_max_age); used when ground_camera_height is 0; a failed "
+                                "lookup: no floor for that frame (counted ground.tf_missing); without tf2_ros a "
+                                "warning and no floor; empty = none")
     publish_tf: bool = tunable(False, "Broadcast one TF frame per joint per placed track on /tf (body_<id>, "
                                "r_wrist_<id>, ...: docs/ORIENTATIONS.md), parented to the output frame")
 
@@ -79,12 +84,12 @@ class FrameOptions:
         check(self)
 
     def problem(self) -> str | None:
-        """Why these options cannot be used together (bad frame name or pose; a target frame with no way to reach
+        """Why these options cannot be used together (bad frame names or pose; a target frame with no way to reach
         it), or None."""
-        if self.target_frame:
-            name = frame_name_problem(self.target_frame)
+        for field_name, frame in (("target_frame", self.target_frame), ("ground_frame", self.ground_frame)):
+            name = frame_name_problem(frame) if frame else None
             if name:
-                return f"target_frame: {name}"
+                return f"{field_name}: {name}"
         pose = pose_problem(tuple(self.camera_to_target))
         if pose:
             return f"camera_to_target: {pose}"

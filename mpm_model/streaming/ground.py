@@ -4,49 +4,106 @@ against it that corrects the track's 2D-fit roots.
 Why: a 2D fit knows a person's distance only from the lifted skeleton's size, so a person the lifter believes 10 %
 too big is placed 10 % too far (a slowly varying per-person bias, -2 .. +6 % over 72 people, docs/TEMPORAL.md). The
 ray through the pixel of a foot on the floor meets the floor at a distance that does not depend on that size.
-- The floor is GIVEN when the camera's height above it and its pitch are known (a robot's URDF:
-  `ground_camera_height` > 0, `ground_camera_pitch`, no roll): n = (0, cos pitch, sin pitch) in the camera's
-  optical frame (x right, y down, z forward), the ankles' plane n.X = d with d = height - ANKLE_HEIGHT_M.
-- Else it is LEARNED (measured to lose, docs/TEMPORAL.md "Root, round 5"): scaling a person about the camera centre
-  keeps a plane's normal, so each track's feet lie on a plane parallel to the floor and the scatter of each track's
-  contacts about its own centre, pooled over tracks (`ground_memory` contacts), has n as its least direction; d is
-  the mean over depth-placed feet, else over every 2D-fitted foot (the crowd's mean bias stays).
-- A track's size factor is d / d_track, d_track = n . (the mean of its own 2D-fitted contacts over
-  `ground_size_memory` contacts): every 2D fit of the track is scaled about the camera centre by it to the power
-  `ground_weight` (the two log-distances weighed, as measurements of similar noise), also in frames
-  where the person jumps or the feet are hidden. Depth fits are never changed, nor the 2D fits of a track depth
-  has placed (the RootFilter leans on its depth-era state; that track's 2D fits are its hidden frames).
+- The floor is GIVEN, never learned (a floor learned from the people's feet was measured to lose, and was removed:
+  docs/TEMPORAL.md "Root, round 5"). One representation, `Floor`: in the camera's optical frame (x right, y down,
+  z forward) the unit normal n pointing from the camera down to the floor and the camera's height h above it (a
+  floor point X has n.X = h). Two sources: the parameters (`ground_camera_height` > 0 and `ground_camera_pitch`,
+  no roll: `floor_from_pitch`), else the caller's floor of that frame (the node: the `ground_frame` looked up with
+  tf2, `floor_from_transform`; roll included). Neither: nothing is corrected (`ground.no_floor`).
+- The ankles' plane is n.X = d with d = h - ANKLE_HEIGHT_M. A track's size factor is d / d_track, d_track = n . (the
+  mean of its own 2D-fitted contacts over `ground_size_memory` contacts): every 2D fit of the track is scaled about
+  the camera centre by it to the power `ground_weight` (the two log-distances weighed, as measurements of similar
+  noise), also in frames where the person jumps or the feet are hidden. Depth fits are never changed, nor the 2D
+  fits of a track depth has placed (the RootFilter leans on its depth-era state; that track's 2D fits are its
+  hidden frames).
 A contact is the lower ankle of the 2D-fitted pose, seen in the 2D, within `ground_gate` (a fraction of the
 track's own floor distance) of the track's own plane once the floor is trusted (a jump, stairs, a misfit are no
-contacts: `ground.contact_gated`). A learned floor is trusted after MIN_CONTACTS contacts that span it in both
-directions (not a line), a given one after MIN_TRACK_CONTACTS, while most recent feet fall within the gate. When
-most fall outside (the camera tilted: a pan-tilt head, a robot on a slope), or the camera matrix changes, the
-estimate restarts (`ground.plane_reset`) and no fit is corrected until the floor is trusted again: the roots are
-today's. A given floor the feet have left is not trusted again until another floor is given (the parameters
-change).
+contacts: `ground.contact_gated`). The floor is trusted after more than MIN_TRACK_CONTACTS contacts (pooled over
+tracks), while most recent feet fall within the gate. When most fall outside (the camera tilted and the floor
+given did not follow: a pan-tilt head, a robot on a slope), the estimate restarts (`ground.plane_reset`) and no fit
+is corrected until another floor is given: the roots are today's. A given floor that moves by more than
+FLOOR_TILT_DEG or FLOOR_SHIFT_M from the one the estimate started on restarts it too (`ground.floor_changed`); a
+static mount (the same floor every frame) never does. Another camera matrix restarts it (`ground.plane_reset`).
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from mpm_model.skeleton import H36M_JOINTS
+from mpm_model.streaming.frames import Transform
 from mpm_model.streaming.placement import DEPTH, REPROJECTION
 from mpm_model.streaming.temporal import TemporalOptions
 from mpm_model.streaming.track_states import TrackStates
 
 ANKLES = (H36M_JOINTS.index("right_ankle"), H36M_JOINTS.index("left_ankle"))
 ANKLE_HEIGHT_M = 0.10  # the ankle joint above the floor of a standing person (the mocap's own convention)
-MIN_CONTACTS = 60.0  # effective contacts before the plane is trusted
-MIN_TRACK_CONTACTS = 10  # contacts of a track before its size factor is used
-PLANARITY = 0.05  # least / middle eigenvalue of the pooled scatter above this: no plane
-MIN_SPREAD_M2 = 0.05  # middle eigenvalue per contact below this (m²): the contacts lie along a line
+MIN_TRACK_CONTACTS = 10  # contacts of a track before its size factor is used (and, pooled, before the floor is)
 RECENT_CONTACTS = 20.0  # memory (contacts) of the share of recent feet outside the gate
-MOVED_SHARE = 0.5  # that share above this: the plane moved (the camera tilted): start again
+MOVED_SHARE = 0.5  # that share above this: the feet left the floor (the camera tilted): stop correcting
 MAX_FACTOR = 1.4  # a size factor beyond [1 / MAX_FACTOR, MAX_FACTOR] is no size error: not used
-MAX_FOOT_M = 100.0  # a foot farther than this is no foot
+MAX_FOOT_M = 100.0  # a foot farther than this is no foot; a camera higher than this above its floor is no floor
+# A given floor that moves by more than these from the one the estimate started on restarts it. 0.5 deg and 2 cm
+# are about the calibration the floor needs to win at all (docs/TEMPORAL.md: 0.5 deg / 5 cm off already cost part of
+# the gain, 1 deg / 10 cm lose against no floor), so contacts learned before such a move are as wrong as a
+# calibration error that costs; tf2's own rounding and a vibrating mast (well under 0.1 deg and 1 cm) stay below.
+FLOOR_TILT_DEG = 0.5
+FLOOR_SHIFT_M = 0.02
+UNIT_NORMAL_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The floor in a camera's optical frame (x right, y down, z forward): a floor point X has normal . X = height."""
+
+    normal: np.ndarray  # (3,) unit, pointing from the camera down to the floor
+    height: float  # m, the camera above the floor
+
+    def problem(self) -> str | None:
+        """Why this is no floor to place people on (not finite, not a unit normal, the camera not above it), or
+        None."""
+        normal = np.asarray(self.normal, np.float64)
+        if normal.shape != (3,) or not (np.isfinite(normal).all() and np.isfinite(self.height)):
+            return f"a floor of normal {normal.tolist()} and height {self.height} m is not finite"
+        if abs(float(np.linalg.norm(normal)) - 1.0) > UNIT_NORMAL_TOLERANCE:
+            return f"the floor's normal {normal.tolist()} is not a unit vector"
+        if not 0.0 < self.height <= MAX_FOOT_M:
+            return f"the camera is {self.height:.3f} m above the floor (the frame's z axis must point up, and the " \
+                f"camera be above it, at most {MAX_FOOT_M:g} m)"
+        return None
+
+    def moved_from(self, other: Floor) -> bool:
+        """More than FLOOR_TILT_DEG or FLOOR_SHIFT_M from `other` (an identical floor never has)."""
+        cosine = float(np.clip(self.normal @ other.normal, -1.0, 1.0))
+        return np.degrees(np.arccos(cosine)) > FLOOR_TILT_DEG or abs(self.height - other.height) > FLOOR_SHIFT_M
+
+
+def floor_from_pitch(height_m: float, pitch_deg: float) -> Floor:
+    """The floor of a camera `height_m` above it, pitched `pitch_deg` below the horizon, no roll (the parameters)."""
+    pitch = np.deg2rad(pitch_deg)
+    return Floor(np.array([0.0, np.cos(pitch), np.sin(pitch)]), height_m)
+
+
+def floor_from_transform(floor_in_camera: Transform) -> Floor:
+    """The floor frame's pose in the camera's optical frame (p_camera = R p_floor + t, as tf2 gives the floor frame
+    looked up in the camera frame) → its Floor. The floor frame lies on the floor with z up (REP 103 / 105:
+    base_footprint), so the normal down is n = -R z and the camera, at the camera frame's origin, is h = n . t above
+    it (t, the floor frame's origin, is on the floor). A camera below the floor frame gives h <= 0: no floor
+    (Floor.problem)."""
+    normal = -floor_in_camera.rotation[:, 2]  # (3,) the floor's up in the camera frame, turned down
+    return Floor(normal, float(normal @ floor_in_camera.translation))
+
+
+def given_floor(options: TemporalOptions, floor_at: Callable[[int], Floor | None] | None,
+                stamp_ns: int) -> Floor | None:
+    """The floor of the frame at `stamp_ns`: the parameters' when `ground_camera_height` > 0, else the caller's
+    (`floor_at`, the node's tf2 lookup; asked only then), else None."""
+    if options.ground_camera_height > 0:
+        return floor_from_pitch(options.ground_camera_height, options.ground_camera_pitch)
+    return floor_at(stamp_ns) if floor_at is not None else None
 
 
 @dataclass
@@ -65,67 +122,68 @@ class _TrackFeet:
     contacts: int = 0  # 2D-fitted contacts since the track (re)started
     depth_fed: bool = False  # placed by depth since: its 2D fits are left to the RootFilter's depth-era state
     recent: _Means = field(default_factory=lambda: _Means())  # its 2D-fitted contacts over ground_size_memory, m
-    spread: _Means = field(default_factory=lambda: _Means())  # the same over ground_memory: the scatter's centre
 
 
 class GroundPlane:
-    """One floor per camera, one size factor per track (module docstring); `correct` once per source frame."""
+    """One given floor per camera, one size factor per track (module docstring); `correct` once per source frame."""
 
     def __init__(self, reset_after_s: float = 1.0) -> None:
         self._tracks: TrackStates[_TrackFeet] = TrackStates(reset_after_s)
         self._intrinsics: np.ndarray | None = None
-        self._given: tuple[float, float] | None = None  # (camera height m, pitch deg) of a given floor
-        self._given_moved = False  # the feet left the given floor (the camera tilted): not trusted until another
+        self._started_on: Floor | None = None  # the floor the estimate (re)started on
+        self._floor: Floor | None = None  # this frame's
+        self._left = False  # the feet left the given floor (the camera tilted): not trusted until another is given
         self.restart()
 
     def set_timeout(self, reset_after_s: float) -> None:
         self._tracks.set_timeout(reset_after_s)
 
     def restart(self) -> None:
-        """Forget the plane and every track's feet."""
-        self._scatter = np.zeros((3, 3))  # pooled within-track scatter of the contacts
-        self._weight = 0.0  # effective contacts in it
-        self._normal = np.array([0.0, 1.0, 0.0])  # camera y is down: a level camera's floor normal until learned
-        if self._given is not None:
-            pitch = np.deg2rad(self._given[1])
-            self._normal = np.array([0.0, np.cos(pitch), np.sin(pitch)])  # the given floor's, no roll
-        self._planar = self._given is not None  # a given floor needs no spread of feet
+        """Forget every track's feet."""
+        self._contacts = 0  # contacts since the restart, pooled over tracks
         self._outside = 0.0  # recent share of feet outside the gate
-        self._fitted, self._depth = _Means(), _Means()  # every 2D-fitted contact; every depth-placed one
         self._tracks.clear()
 
     @property
     def trusted(self) -> bool:
-        needed = MIN_TRACK_CONTACTS if self._given is not None else MIN_CONTACTS  # a given floor is not learned
-        return self._weight >= needed and self._planar and self._outside < MOVED_SHARE and not self._given_moved
+        return self._floor is not None and self._contacts > MIN_TRACK_CONTACTS and not self._left
 
     def plane(self) -> tuple[np.ndarray, float] | None:
         """(n (3,), d): the ankles' plane n.X = d in the camera frame, or None while it is not trusted."""
         if not self.trusted:
             return None
-        if self._given is not None:
-            return self._normal, self._given[0] - ANKLE_HEIGHT_M
-        source = self._depth if self._depth.weight >= MIN_CONTACTS else self._fitted
-        return self._normal, float(self._normal @ source.mean)
+        return self._floor.normal, self._floor.height - ANKLE_HEIGHT_M
 
     def correct(self, stamp_ns: int, track_ids: tuple[int, ...], pose: np.ndarray, translation: np.ndarray,
                 method: np.ndarray, intrinsics: np.ndarray, seen: np.ndarray, counts: Counter,
-                options: TemporalOptions) -> np.ndarray:
+                options: TemporalOptions, floor_at: Callable[[int], Floor | None] | None = None) -> np.ndarray:
         """(B, J, 3) root-relative poses + (B, 3) root fits + (B,) their placement + (B, 3, 3) camera matrices (NaN:
         none) + (B, J) bool joints seen in the 2D of one source frame → (B, 3) the fits with each 2D fit scaled by
-        its track's size factor (where the floor and the track's feet are trusted). The feet of this frame are
-        learned first; counts get ground.*.
-        With `ground_plane` off: the fits as they are, and everything forgotten (switching it on starts afresh)."""
+        its track's size factor (where the floor and the track's feet are trusted). The floor: `given_floor` (the
+        parameters', else `floor_at`'s for this stamp); the feet of this frame are learned first; counts get
+        ground.*. With `ground_plane` off: the fits as they are, and everything forgotten (switching it on starts
+        afresh); without a floor this frame: the fits as they are (`ground.no_floor`), the tracks' feet kept."""
         out = np.array(translation, np.float64)  # (B, 3)
         if not options.ground_plane:
-            if self._weight or len(self._tracks):
+            if self._contacts or len(self._tracks):
                 self.restart()
+            self._started_on = self._floor = None
             return out
-        given = (options.ground_camera_height, options.ground_camera_pitch) if options.ground_camera_height > 0 \
-            else None
-        if given != self._given:  # another floor given (or none): learn afresh against it
-            self._given, self._given_moved = given, False
+        if not np.isin(method, (REPROJECTION, DEPTH)).any():  # nothing placed: no floor needed
+            return out
+        floor = given_floor(options, floor_at, stamp_ns)
+        if floor is not None and floor.problem():
+            counts["ground.floor_invalid"] += len(track_ids)
+            floor = None
+        if floor is None:
+            counts["ground.no_floor"] += len(track_ids)
+            return out
+        if self._started_on is None or floor.moved_from(self._started_on):  # another floor given: learn afresh
+            if self._started_on is not None:
+                counts["ground.floor_changed"] += 1
+            self._started_on, self._left = floor, False
             self.restart()
+        self._floor = floor
         for b, track_id in enumerate(track_ids):
             k = np.asarray(intrinsics[b], np.float64)
             if not np.isfinite(k).all() or method[b] not in (REPROJECTION, DEPTH):
@@ -141,56 +199,35 @@ class GroundPlane:
             if not (np.isfinite(ankles).all() and (np.abs(ankles) < MAX_FOOT_M).all()):
                 counts["ground.foot_invalid"] += 1
                 continue
-            lower = int(np.argmax(ankles @ self._normal))
-            if seen[b, ANKLES[lower]]:  # a hidden foot is the lifter's guess, no evidence of the floor
-                self._learn(ankles[lower], int(method[b]), feet, counts, options)
+            lower = int(np.argmax(ankles @ floor.normal))
+            if seen[b, ANKLES[lower]] and method[b] == REPROJECTION:  # a hidden foot is the lifter's guess
+                self._learn(ankles[lower], feet, counts, options)
             feet.depth_fed = feet.depth_fed or method[b] == DEPTH
             if method[b] == REPROJECTION and not feet.depth_fed:
                 out[b] = self._corrected(out[b], feet, counts, options.ground_weight)
         self._tracks.expire(stamp_ns)
         return out
 
-    def _learn(self, foot: np.ndarray, method: int, feet: _TrackFeet, counts: Counter,
-               options: TemporalOptions) -> None:
-        """One frame's lower ankle (3,): a contact unless the trusted plane puts it beyond the gate from the track's
-        own plane; a share of recent feet outside the gate above MOVED_SHARE restarts the plane."""
-        if self.trusted and feet.recent.weight > 0 and method == REPROJECTION:
-            own = float(self._normal @ feet.recent.mean)  # the track's floor distance
-            outside = not abs(float(self._normal @ foot) - own) <= options.ground_gate * abs(own)
+    def _learn(self, foot: np.ndarray, feet: _TrackFeet, counts: Counter, options: TemporalOptions) -> None:
+        """One frame's 2D-fitted lower ankle (3,): a contact unless the trusted floor puts it beyond the gate from the
+        track's own plane; a share of recent feet outside the gate above MOVED_SHARE stops the corrections."""
+        if self.trusted and feet.recent.weight > 0:
+            normal = self._floor.normal
+            own = float(normal @ feet.recent.mean)  # the track's floor distance
+            outside = not abs(float(normal @ foot) - own) <= options.ground_gate * abs(own)
             self._outside += (float(outside) - self._outside) / RECENT_CONTACTS
             if self._outside >= MOVED_SHARE:
                 counts["ground.plane_reset"] += 1  # the floor moved in the camera frame: the camera tilted
-                self._given_moved = self._given is not None  # a given floor is wrong now: no more corrections
+                self._left = True  # the given floor is wrong now: no more corrections until another is given
                 self.restart()
                 return
             if outside:
                 counts["ground.contact_gated"] += 1
                 return
-        memory = options.ground_memory
-        if method == DEPTH:
-            self._depth.add(foot, memory)
-            return
-        self._weight = (1 - 1 / memory) * self._weight + 1
+        self._contacts += 1
         feet.recent.add(foot, options.ground_size_memory)
         feet.contacts += 1
         counts["ground.contacts"] += 1
-        if self._given is None:
-            self._learn_floor(foot, feet, memory)
-
-    def _learn_floor(self, foot: np.ndarray, feet: _TrackFeet, memory: float) -> None:
-        """A learned floor: the contact (3,) joins the pooled scatter about its track's own long-run centre (in-plane
-        that spans where the person walked, so the 2D fit's per-frame error along the viewing ray, a few % of the
-        distance, hardly tilts the normal), and the normal is its least direction once the feet span a plane."""
-        centre = feet.spread
-        self._scatter = (1 - 1 / memory) * self._scatter + centre.weight / (centre.weight + 1) * np.outer(
-            foot - centre.mean, foot - centre.mean)
-        centre.add(foot, memory)
-        self._fitted.add(foot, memory)
-        values, vectors = np.linalg.eigh(self._scatter)  # ascending
-        normal = vectors[:, 0] * (1.0 if vectors[:, 0] @ self._fitted.mean >= 0 else -1.0)  # towards the floor
-        self._planar = bool(values[0] <= PLANARITY * values[1] and values[1] >= MIN_SPREAD_M2 * self._weight)
-        if self._planar:
-            self._normal = normal
 
     def _corrected(self, fit: np.ndarray, feet: _TrackFeet, counts: Counter, weight: float) -> np.ndarray:
         """(3,) a 2D fit scaled about the camera centre by the track's size factor to the power `weight`, or as it

@@ -21,7 +21,7 @@ import numpy as np
 from mpm_model.config import ModelConfig
 from mpm_model.streaming.camera import Camera
 from mpm_model.streaming.depth import DepthImage
-from mpm_model.streaming.ground import GroundPlane
+from mpm_model.streaming.ground import Floor, GroundPlane
 from mpm_model.streaming.options import LifterOptions
 from mpm_model.streaming.placement import place
 from mpm_model.streaming.refiner import PoseRefiner, RefinerWeights
@@ -118,15 +118,18 @@ class StreamingLifter:
         return self.buffer.push(stamp_ns, observations, camera.width, camera.height, admitted, arrival_ns)
 
     def lift(self, emissions: list[Emission], camera: Camera | Sequence[Camera],
-             depth: Callable[[int], DepthImage | None] | None = None) -> LiftBatch:
+             depth: Callable[[int], DepthImage | None] | None = None,
+             floor: Callable[[int], Floor | None] | None = None) -> LiftBatch:
         """One backend.infer() over every emitted window, split per source frame, placed when possible.
 
         `camera`: one for all, or one per emission — the camera of that emission's own stamp (a centred model's
         output describes an older frame than the newest). `depth`: looks up the aligned depth image of a source
         frame's stamp, or None (placed from 2D alone, counted). It is called after the inference, so an image
         still in transit while the model runs is found. An image whose size differs from its camera's is not used
-        (`depth.size_mismatch`). The root-relative pose (smoothing) and the root (temporal.RootFilter: filtered,
-        gated, predicted) are filtered separately, then joined.
+        (`depth.size_mismatch`). `floor`: looks up the floor of a source frame's stamp (the node: its ground_frame
+        through tf2), or None; asked only while ground_plane is on without ground_camera_height (ground.given_floor).
+        The root-relative pose (smoothing) and the root (temporal.RootFilter: filtered, gated, predicted) are
+        filtered separately, then joined.
         """
         if not emissions:
             return LiftBatch([], 0.0)
@@ -162,7 +165,7 @@ class StreamingLifter:
             pose = self._pose_filter(emission, pose3d[start:end], counts)  # (n, J, 3) root-relative
             fits = self.ground.correct(emission.stamp_ns, ids, pose3d[start:end], translation[start:end],
                                        method[start:end], k[start:end], ~emission.target_mask, counts,
-                                       self.options.temporal)  # (n, 3)
+                                       self.options.temporal, floor)  # (n, 3)
             roots = self.roots.update(emission.stamp_ns, ids, fits, method[start:end], k[start:end], counts,
                                       conditioning[start:end])
             placed = roots.placement > 0

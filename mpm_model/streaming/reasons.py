@@ -75,9 +75,14 @@ MASKED: dict[str, Reason] = {
     "ground.contacts": Reason("feet learned as on the floor (ground_plane)"),
     "ground.contact_gated": Reason("lower ankles beyond ground_gate from their track's floor: no contact"),
     "ground.foot_invalid": Reason("fitted feet that were NaN or absurd"),
-    "ground.plane_reset": Reason("floor estimates restarted: the floor moved (camera tilted) or another camera"),
+    "ground.plane_reset": Reason("floor estimates restarted: the feet left the given floor (camera tilted) or "
+                                 "another camera"),
     "ground.corrected": Reason("2D-fit roots scaled by their track's size factor against the floor"),
     "ground.factor_refused": Reason("size factors beyond 1.4x either way, not used"),
+    "ground.no_floor": Reason("skeletons of frames without a floor (none given, or ground_frame not found)"),
+    "ground.floor_invalid": Reason("skeletons of frames whose given floor was no floor (camera not above it)"),
+    "ground.floor_changed": Reason("floor estimates restarted: the given floor moved beyond 0.5 deg or 2 cm"),
+    "ground.tf_missing": Reason("frames whose ground_frame tf2 lookup failed or was older than tf_max_age"),
     "refiner.present_gated": Reason("joints whose 2D disagreed with the lifted pose: no 2D present correction"),
 }
 

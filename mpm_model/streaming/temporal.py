@@ -100,18 +100,16 @@ class TemporalOptions:
                                            "manoeuvre statistics restart when depth and 2D fits take turns: a "
                                            "person half behind a pole leans on the depth-era state; 0 = every 2D "
                                            "fit alike", 0.0, 4.0)
-    ground_plane: bool = tunable(False, "Scale each track's 2D-fit roots by its size factor against the floor "
-                                 "(ground.GroundPlane): the floor given by ground_camera_height and _pitch (a "
-                                 "calibrated camera: measured to win), else learned from the feet (measured to "
-                                 "lose); depth fits unchanged; a floor that moves (camera tilted) stops it")
-    ground_camera_height: float = tunable(0.0, "The camera's height above the floor (m) when known (a robot's URDF): "
-                                          "the floor is given by it and ground_camera_pitch (both known to better "
-                                          "than 0.5 deg and 5 cm, docs/TEMPORAL.md); 0 = the floor is learned "
-                                          "from the feet", 0.0, 20.0)
+    ground_plane: bool = tunable(False, "Scale each track's 2D-fit roots by its size factor against a given floor "
+                                 "(ground.GroundPlane): from ground_camera_height and _pitch, else from "
+                                 "ground_frame's TF; with neither, nothing is corrected (counted ground.no_floor); "
+                                 "depth fits unchanged; a floor the feet leave (camera tilted) stops it")
+    ground_camera_height: float = tunable(0.0, "The camera's height above the floor (m) when known: the floor is "
+                                          "given by it and ground_camera_pitch (both known to better than 0.5 deg "
+                                          "and 5 cm, docs/TEMPORAL.md; set, it wins over ground_frame); 0 = the "
+                                          "floor comes from ground_frame, if any", 0.0, 20.0)
     ground_camera_pitch: float = tunable(0.0, "The camera's pitch below the horizon (deg, no roll) when "
                                          "ground_camera_height gives the floor", -90.0, 90.0)
-    ground_memory: float = tunable(300.0, "Contacts (feet on the floor) the floor estimate remembers (exponential "
-                                   "forgetting)", 10.0, 100000.0)
     ground_size_memory: float = tunable(3.0, "Contacts a track's size factor remembers (exponential forgetting; 1 = "
                                         "the last contact's plane-ray distance alone)", 1.0, 10000.0)
     ground_weight: float = tunable(0.75, "How much the floor's distance counts against the 2D fit's (a weight of "

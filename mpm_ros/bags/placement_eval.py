@@ -5,6 +5,7 @@ bag's ground truth. The node's own numbers come from `make demo-rgbd` (mpm_ros.h
     python -m mpm_ros.bags.placement_eval --bag bags/rgbd [--checkpoint mpm_t27_causal] [--json-out eval.json]
         [--compare]   # also without the root state (root_filter false: issue 24's "before"), table first
         [--set root_fit_conditioning 0]   # a root state option (TemporalOptions) for the defaults' rows
+        [--set ground_plane true --floor-transform X Y Z QX QY QZ QW]   # the floor as tf2 would give it
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from mpm_model.streaming.camera import Camera, CameraHistory, intrinsics_problem
 from mpm_model.streaming.depth import DepthImage, decode_depth, sample_joint_depths
 from mpm_model.streaming.depth_history import (ARRIVED_LATE, BEHIND, FRAME_MISMATCH, INVALID_IMAGE, DepthHistory,
                                                header_problem)
+from mpm_model.streaming.frames import Transform, pose_problem
+from mpm_model.streaming.ground import Floor, floor_from_transform
 from mpm_ros.bags import bag_io
 from mpm_ros.bags.report import PLACEMENT_NAMES, placement_errors
 from mpm_ros.bags.root_bench import temporal_options
@@ -83,8 +86,9 @@ def summarize(use_depth: bool, pred: np.ndarray, gt: np.ndarray, method: np.ndar
 
 
 def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int], float],
-             options: LifterOptions = LifterOptions()) -> dict[str, Any]:
-    """Run the bag through a fresh StreamingLifter; placement errors (summarize) and counters."""
+             options: LifterOptions = LifterOptions(), floor: Floor | None = None) -> dict[str, Any]:
+    """Run the bag through a fresh StreamingLifter (`floor`: every frame's floor from outside, as the node's tf2
+    lookup of ground_frame gives it); placement errors (summarize) and counters."""
     lifter = StreamingLifter(backend, options)
     history = CameraHistory()
     truth: dict[tuple[int, int], np.ndarray] = {}
@@ -120,7 +124,8 @@ def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int
             _add_depth(depth, frame.get(bag_io.DEPTH_TOPIC), match.camera, counts)
         cameras = [history.match(e.stamp_ns, msg.header.frame_id).camera or match.camera for e in result.emissions]
         batch = lifter.lift(result.emissions, cameras, (lambda stamp_ns: _find_depth(
-            depth, stamp_ns, msg.header.frame_id, counts)) if use_depth else None)
+            depth, stamp_ns, msg.header.frame_id, counts)) if use_depth else None,
+            None if floor is None else lambda stamp_ns: floor)
         counts.update(batch.counts)
         for lifted in batch.results:
             for track, joints, method, velocity in zip(lifted.track_ids, lifted.joints, lifted.placement,
@@ -191,11 +196,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a root state option (TemporalOptions field) for the defaults' rows, e.g. --set "
                              "root_fit_conditioning 0")
+    parser.add_argument("--floor-transform", nargs=7, type=float, metavar=("X", "Y", "Z", "QX", "QY", "QZ", "QW"),
+                        help="the floor frame's pose in the camera frame (as `tf2_echo <camera frame> "
+                             "base_footprint` prints it), every frame's floor when ground_camera_height is 0")
     args = parser.parse_args(argv)
     try:
         options = LifterOptions(temporal=temporal_options(args.set))
     except ValueError as exc:
         parser.error(str(exc))
+    floor = None
+    if args.floor_transform:
+        problem = pose_problem(tuple(args.floor_transform))
+        floor = None if problem else floor_from_transform(Transform.from_pose(tuple(args.floor_transform)))
+        problem = problem or floor.problem()
+        if problem:
+            parser.error(f"--floor-transform: {problem}")
     from mpm_model.deploy.backends import create_backend
     from mpm_model.streaming.temporal import TemporalOptions
 
@@ -203,9 +218,9 @@ def main(argv: list[str] | None = None) -> None:
     seen = depth_seen(args.bag)
     if args.compare:
         before = LifterOptions(temporal=TemporalOptions(root_filter=False))
-        rows = [evaluate(args.bag, backend, use_depth, seen, before) for use_depth in (False, True)]
+        rows = [evaluate(args.bag, backend, use_depth, seen, before, floor) for use_depth in (False, True)]
         print("root_filter false:\n" + format_rows(rows) + "\n\ndefaults:")
-    rows = [evaluate(args.bag, backend, use_depth, seen, options) for use_depth in (False, True)]
+    rows = [evaluate(args.bag, backend, use_depth, seen, options, floor) for use_depth in (False, True)]
     print(format_rows(rows))
     for row in rows:
         v = {k: x if x is None or k == "count" else round(x, 3) for k, x in row["root_velocity_error_m_s"].items()}
