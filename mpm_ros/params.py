@@ -64,7 +64,7 @@ TABLE = ParamTable((
     *specs_from(DepthMatching, live=True),
     *specs_from(DepthOptions, live=True),
     *specs_from(SmoothingOptions, live=True),
-    *specs_from(FrameOptions, live=True, configure_only=("tf_lookup", "publish_tf")),
+    *specs_from(FrameOptions, live=True, configure_only=("tf_lookup", "publish_tf", "ground_frame")),
     *specs_from(TemporalOptions, live=True),
     AUTOSTART,
 ))

@@ -7,13 +7,14 @@ import pytest
 
 from mpm_model.streaming import camera, depth_history
 from mpm_model.streaming.reasons import DROPPED, FRAME_LOSSES, MASKED
-from mpm_ros import load_health
+from mpm_ros import load_health, tf_output
 from mpm_ros.diagnostics import PipelineStats
 
 ROOT = Path(__file__).resolve().parents[1]
 # The product modules that count reasons for the lifter (tools such as placement_eval have their own counters)
 PRODUCERS = [*sorted((ROOT / "mpm_model/streaming").glob("*.py")),
-             *(ROOT / "mpm_ros" / name for name in ("frame_decoder.py", "inputs.py", "layouts.py", "lift_node.py"))]
+             *(ROOT / "mpm_ros" / name for name in ("frame_decoder.py", "inputs.py", "layouts.py", "lift_node.py",
+                                                    "tf_output.py"))]
 LITERAL = re.compile(r'(?:Drop\(|_count\(|stats\.drop\(|stats\.mask\(|LayoutError\(|dropped\[|masked\[|counts\[)'
                      r'"([a-z_.]+)"')
 
@@ -34,7 +35,7 @@ def test_every_literal_reason_a_producer_counts_is_registered() -> None:
 
 def test_the_named_constants_and_stamp_refusals_are_registered() -> None:
     for name in (depth_history.FRAME_MISMATCH, depth_history.BEHIND, depth_history.NO_IMAGE,
-                 depth_history.ARRIVED_LATE, camera.FRAME_MISMATCH, camera.INTRINSICS_CHANGED):
+                 depth_history.ARRIVED_LATE, camera.FRAME_MISMATCH, camera.INTRINSICS_CHANGED, tf_output.TF_MISSING):
         assert name in MASKED, name
     for name in (depth_history.SIZE_MISMATCH, depth_history.INVALID_IMAGE, "duplicate_stamp", "out_of_order_stamp",
                  "stamp_outlier"):

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -81,8 +82,10 @@ class Floor:
         return np.degrees(np.arccos(cosine)) > FLOOR_TILT_DEG or abs(self.height - other.height) > FLOOR_SHIFT_M
 
 
+@lru_cache(maxsize=8)
 def floor_from_pitch(height_m: float, pitch_deg: float) -> Floor:
-    """The floor of a camera `height_m` above it, pitched `pitch_deg` below the horizon, no roll (the parameters)."""
+    """The floor of a camera `height_m` above it, pitched `pitch_deg` below the horizon, no roll (the parameters;
+    the same Floor object while they stay, so GroundPlane checks it once)."""
     pitch = np.deg2rad(pitch_deg)
     return Floor(np.array([0.0, np.cos(pitch), np.sin(pitch)]), height_m)
 
@@ -169,16 +172,17 @@ class GroundPlane:
                 self.restart()
             self._started_on = self._floor = None
             return out
-        if not np.isin(method, (REPROJECTION, DEPTH)).any():  # nothing placed: no floor needed
+        if not ((method == REPROJECTION) | (method == DEPTH)).any():  # nothing placed: no floor needed
             return out
         floor = given_floor(options, floor_at, stamp_ns)
-        if floor is not None and floor.problem():
+        checked = floor is self._floor  # the last frame's floor object: already checked
+        if floor is not None and not checked and floor.problem():
             counts["ground.floor_invalid"] += len(track_ids)
             floor = None
         if floor is None:
             counts["ground.no_floor"] += len(track_ids)
             return out
-        if self._started_on is None or floor.moved_from(self._started_on):  # another floor given: learn afresh
+        if self._started_on is None or not checked and floor.moved_from(self._started_on):  # another floor: afresh
             if self._started_on is not None:
                 counts["ground.floor_changed"] += 1
             self._started_on, self._left = floor, False
