@@ -1,6 +1,7 @@
 """Skeletons in the frame the robot plans in (ROS-free): the rigid transform of a lifted batch, its parameters, and
 the rules for frame names and transform ages. The node gets the transform from tf2 or from the static
 `camera_to_target` extrinsic; applying it is the same pure function either way (docs/NODE.md, "Output frame").
+`ground_frame` names the floor frame the node looks up for the ground plane (ground.floor_from_transform).
 
 Placed skeletons are rotated and translated. Root-relative (NOT_PLACED) ones are only rotated: their pelvis stays at
 the origin, but their axes are the target frame's (a z-up base frame shows them upright), and they are still

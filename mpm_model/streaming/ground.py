@@ -87,7 +87,9 @@ def floor_from_pitch(height_m: float, pitch_deg: float) -> Floor:
     """The floor of a camera `height_m` above it, pitched `pitch_deg` below the horizon, no roll (the parameters;
     the same Floor object while they stay, so GroundPlane checks it once)."""
     pitch = np.deg2rad(pitch_deg)
-    return Floor(np.array([0.0, np.cos(pitch), np.sin(pitch)]), height_m)
+    normal = np.array([0.0, np.cos(pitch), np.sin(pitch)])
+    normal.flags.writeable = False  # shared by every caller of the cache
+    return Floor(normal, height_m)
 
 
 def floor_from_transform(floor_in_camera: Transform) -> Floor:

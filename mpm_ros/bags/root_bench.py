@@ -10,7 +10,7 @@ seed per person and camera) go to every lifter, so lifters compare person by per
 
     python -m mpm_ros.bags.root_bench --lifter mpm_t27_causal --lifter /tmp/old_t27.pt [--max-frames 300]
         [--fit confidence torso uniform size-hold refined] [--set root_reacquire 0] [--json-out out/root_bench.json]
-        [--set ground_plane true [--known-floor]]   # the ground plane's size factor (ground.py)
+        [--set ground_plane true --known-floor]   # the ground plane's size factor against each camera's floor
 
 Printed per lifter, fit variant and camera: root error median / p90 (mm) of the raw fit and after the RootFilter,
 the spread of the per-person medians (p10 / p50 / p90), and the bias (mean of signed distance error / distance, %).
@@ -332,7 +332,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a RootFilter option (TemporalOptions field), e.g. --set root_reacquire 0")
     parser.add_argument("--known-floor", action="store_true", help="ground_camera_height / _pitch = each person's "
-                        "camera's (as a robot knows them; with --set ground_plane true)")
+                        "camera's (as a robot knows them; with --set ground_plane true, which without a floor "
+                        "corrects nothing)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)
     try:
