@@ -31,18 +31,22 @@ def look_alike_time(nanoseconds: int = 0) -> NS:
 
 class FloorBuffer:
     """tf2_ros.Buffer look-alike holding base_footprint in the camera frame `height` m below it (a level camera), at
-    every stamp; None: no transform at all (the robot has no TF tree). Records each lookup."""
+    every stamp up to `until_ns` (None: all), the latest one stamped `until_ns`; height None: no transform at all
+    (the robot has no TF tree). Records each lookup."""
 
-    def __init__(self, height: float | None) -> None:
-        self.height, self.calls = height, []
+    def __init__(self, height: float | None, until_ns: int | None = None) -> None:
+        self.height, self.until_ns, self.calls = height, until_ns, []
 
     def lookup_transform(self, target, source, time, timeout) -> TransformStamped:
         self.calls.append((target, source, time.nanoseconds, timeout))
         if self.height is None:
             raise LookupError(f'"{source}" passed to lookupTransform argument source_frame does not exist')
+        if self.until_ns is not None and time.nanoseconds > self.until_ns:
+            raise LookupError("Lookup would require extrapolation into the future")
         found = TransformStamped(child_frame_id=source)
         found.header.frame_id = target
-        found.header.stamp.sec, found.header.stamp.nanosec = divmod(time.nanoseconds, 10**9)
+        stamp = time.nanoseconds or self.until_ns  # time 0: tf2's latest
+        found.header.stamp.sec, found.header.stamp.nanosec = divmod(stamp, 10**9)
         found.transform.translation.y = self.height
         r = found.transform.rotation
         r.x, r.y, r.z, r.w = LEVEL
@@ -145,3 +149,22 @@ def test_the_parameters_floor_wins_over_ground_frame(context, checkpoint, monkey
     lifted(context, checkpoint, buffer, monkeypatch, ground_plane=True, ground_frame="base_footprint",
            ground_camera_height=1.0)
     assert buffer.calls == []
+
+
+def test_the_floor_lookup_never_waits_and_never_takes_an_older_floor() -> None:
+    """FloorLookup alone: at the stamp with a zero timeout; after the last transform, tf2's latest while within
+    tf_max_age of the frame's stamp, then no floor (ground.tf_missing, the age in the message); a frame whose
+    transform is missing is reported, not raised."""
+    from mpm_model.streaming.frames import FrameOptions
+
+    buffer = FloorBuffer(1.2, until_ns=stamp_ns(4))
+    lookup = tf_output.FloorLookup(FrameOptions(ground_frame="base_footprint", tf_max_age=0.1),
+                                   tf_output.TfLookup(buffer, look_alike_time, lambda seconds: seconds))
+    reported: list[tuple[str, str]] = []
+    floor_at = lookup.source(FRAME_ID, lambda reason, message: reported.append((reason, message)))
+    floors = [floor_at(stamp_ns(frame)) for frame in range(10)]  # 0.033 .. 0.17 s past the last transform
+    assert all(f is not None and f.height == pytest.approx(1.2) for f in floors[:8])  # 4 at their stamp, 3 latest
+    assert floors[8:] == [None, None] and [r for r, _ in reported] == [tf_output.TF_MISSING] * 2
+    assert "tf_max_age" in reported[0][1] and "older" in reported[0][1]
+    assert buffer.calls[0] == (FRAME_ID, "base_footprint", stamp_ns(0), 0.0)
+    assert tf_output.FloorLookup(FrameOptions()).source(FRAME_ID, print) is None  # no ground_frame: no floor input
