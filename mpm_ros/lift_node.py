@@ -305,9 +305,10 @@ class LifterNode(ServingNode):
         self._drop(Drop(reason, 1, message))
 
     def _masked(self, reason: str, message: str, count: int = 1) -> None:
-        """Count masked inputs; warn at most once per LOG_THROTTLE_S per reason."""
+        """Count masked inputs; warn (unless `message` is empty) at most once per LOG_THROTTLE_S per reason."""
         self.stats.mask(reason, count)
-        self._warn(reason, message)
+        if message:
+            self._warn(reason, message)
 
     def _enqueue(self, job: Job) -> None:
         queue_size = self._params.queue_size

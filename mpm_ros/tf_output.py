@@ -121,6 +121,7 @@ class FloorLookup:
         self.options, self.lookup = options, lookup  # lookup: None without a ground_frame, or without tf2_ros
         self.missing = missing  # why a ground_frame has no lookup (tf2_ros absent), or None
         self._said: str | None = None
+        self._quiet: set[str] = set()  # camera frames whose floor is missing and was said so: counted, not repeated
 
     def source(self, camera_frame: str, report: Callable[[str, str], None]) -> Callable[[int], Floor | None] | None:
         """StreamingLifter.lift's `floor` for frames of `camera_frame` (the keypoints' frame): the floor at a stamp,
@@ -130,8 +131,11 @@ class FloorLookup:
 
         def floor_at(stamp_ns: int) -> Floor | None:
             floor, missing = self.at(stamp_ns, camera_frame)
-            if missing is not None:
-                report(missing.reason, missing.message)
+            if missing is None:
+                self._quiet.discard(camera_frame)  # found: a later loss is said again
+            else:  # said once per loss (a robot without the floor frame would hear it every frame), always counted
+                report(missing.reason, "" if camera_frame in self._quiet else missing.message)
+                self._quiet.add(camera_frame)
             return floor
         return floor_at
 

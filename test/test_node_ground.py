@@ -83,11 +83,11 @@ def checkpoint():
 
 @pytest.fixture(scope="module")
 def today(checkpoint):
-    """The roots of a node with default ground parameters (ground_plane off)."""
+    """The roots of a node with the ground plane off."""
     context = rclpy.Context()
     rclpy.init(context=context)
     try:
-        return lifted(context, checkpoint)[0]
+        return lifted(context, checkpoint, ground_plane=False)[0]
     finally:
         rclpy.shutdown(context=context)
 
@@ -126,7 +126,7 @@ def test_a_failed_floor_lookup_is_counted_and_changes_nothing(context, checkpoin
 def test_without_a_floor_source_the_roots_are_todays_bit_for_bit(context, checkpoint, today) -> None:
     """ground_plane on with neither ground_camera_height nor ground_frame: configured, one warning, every skeleton
     counted ground.no_floor, the roots of ground_plane off exactly."""
-    joints, lifter, driver = lifted(context, checkpoint, ground_plane=True)
+    joints, lifter, driver = lifted(context, checkpoint, ground_plane=True, ground_frame="")
     assert lifter.stats.masked().get("ground.no_floor") == FRAMES
     assert sum("ground_plane is on without a floor" in line for line in driver.log_lines()) == 1
     assert np.array_equal(joints, today)
@@ -154,7 +154,8 @@ def test_the_parameters_floor_wins_over_ground_frame(context, checkpoint, monkey
 def test_the_floor_lookup_never_waits_and_never_takes_an_older_floor() -> None:
     """FloorLookup alone: at the stamp with a zero timeout; after the last transform, tf2's latest while within
     tf_max_age of the frame's stamp, then no floor (ground.tf_missing, the age in the message); a frame whose
-    transform is missing is reported, not raised."""
+    transform is missing is reported, not raised: every miss counted, said once per loss (again after a floor
+    was found)."""
     from mpm_model.streaming.frames import FrameOptions
 
     buffer = FloorBuffer(1.2, until_ns=stamp_ns(4))
@@ -165,6 +166,9 @@ def test_the_floor_lookup_never_waits_and_never_takes_an_older_floor() -> None:
     floors = [floor_at(stamp_ns(frame)) for frame in range(10)]  # 0.033 .. 0.17 s past the last transform
     assert all(f is not None and f.height == pytest.approx(1.2) for f in floors[:8])  # 4 at their stamp, 3 latest
     assert floors[8:] == [None, None] and [r for r, _ in reported] == [tf_output.TF_MISSING] * 2
-    assert "tf_max_age" in reported[0][1] and "older" in reported[0][1]
+    assert "tf_max_age" in reported[0][1] and "older" in reported[0][1] and reported[1][1] == ""
+    buffer.until_ns = stamp_ns(20)  # the floor frame is back, then lost again: said again
+    assert floor_at(stamp_ns(15)) is not None and floor_at(stamp_ns(30)) is None and floor_at(stamp_ns(31)) is None
+    assert [bool(message) for _, message in reported] == [True, False, True, False]
     assert buffer.calls[0] == (FRAME_ID, "base_footprint", stamp_ns(0), 0.0)
-    assert tf_output.FloorLookup(FrameOptions()).source(FRAME_ID, print) is None  # no ground_frame: no floor input
+    assert tf_output.FloorLookup(FrameOptions(ground_frame="")).source(FRAME_ID, print) is None  # no floor input

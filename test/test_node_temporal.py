@@ -124,10 +124,12 @@ def test_fit_conditioning_live(context, tmp_path, value: float) -> None:
 
 @pytest.mark.parametrize("name, value", [("ground_gate", 0.0), ("ground_camera_pitch", 91.0)])
 def test_ground_plane_live(context, tmp_path, name: str, value: float) -> None:
-    """The ground plane's options reach the lifter live (off by default; a given floor); an invalid value is refused
-    and changes nothing."""
+    """The ground plane's options reach the lifter live (on by default, its floor from TF; here a given floor, and
+    off); an invalid value is refused and changes nothing."""
     lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(tiny_checkpoint(tmp_path)))
     try:
+        assert lifter._lifter.options.temporal.ground_plane
+        assert lifter.set_parameters([Parameter("ground_plane", value=False)])[0].successful
         assert not lifter._lifter.options.temporal.ground_plane
         assert all(r.successful for r in lifter.set_parameters([
             Parameter("ground_plane", value=True), Parameter("ground_camera_height", value=1.2),

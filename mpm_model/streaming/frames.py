@@ -73,7 +73,7 @@ class FrameOptions:
     tf_max_age: float = tunable(0.1, "When tf2 has no transform at a skeleton's stamp, its latest one is used only "
                                 "if its stamp is at most this far (s) from the skeleton's (else dropped.tf_too_old); "
                                 "static transforms always are", 0.0, 10.0)
-    ground_frame: str = tunable("", "Floor frame for ground_plane (REP 105: base_footprint, on the floor, z up), "
+    ground_frame: str = tunable("base_footprint", "Floor frame for ground_plane (REP 105: base_footprint, on the floor, z up), "
                                 "looked up with tf2 in the keypoints' frame at each frame's stamp without waiting "
                                 "(else its latest within tf_max_age); used when ground_camera_height is 0; a failed "
                                 "lookup: no floor for that frame (counted ground.tf_missing); without tf2_ros a "

@@ -100,10 +100,11 @@ class TemporalOptions:
                                            "manoeuvre statistics restart when depth and 2D fits take turns: a "
                                            "person half behind a pole leans on the depth-era state; 0 = every 2D "
                                            "fit alike", 0.0, 4.0)
-    ground_plane: bool = tunable(False, "Scale each track's 2D-fit roots by its size factor against a given floor "
+    ground_plane: bool = tunable(True, "Scale each track's 2D-fit roots by its size factor against a given floor "
                                  "(ground.GroundPlane): from ground_camera_height and _pitch, else from "
-                                 "ground_frame's TF; with neither, nothing is corrected (counted ground.no_floor); "
-                                 "depth fits unchanged; a floor the feet leave (camera tilted) stops it")
+                                 "ground_frame's TF (a robot's URDF); with neither, nothing is corrected (counted "
+                                 "ground.no_floor: the roots of false exactly); depth fits unchanged; a floor the "
+                                 "feet leave (camera tilted) stops it; a floor 1 deg or 10 cm off loses against false")
     ground_camera_height: float = tunable(0.0, "The camera's height above the floor (m) when known: the floor is "
                                           "given by it and ground_camera_pitch (both known to better than 0.5 deg "
                                           "and 5 cm, docs/TEMPORAL.md; set, it wins over ground_frame); 0 = the "
