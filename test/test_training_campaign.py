@@ -2,6 +2,7 @@
 with a few steps; a second call continues it; the output folder stays within the travel limits."""
 import dataclasses
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -153,6 +154,26 @@ def test_the_exact_share_reaches_the_windows_and_is_recorded(data, tmp_path):
         seen = ~batch["mask"]  # (B, T, J)
         error = (batch["keypoints2d"] - exact.float())[seen].abs().max()
         assert (error < 1e-5) == (share == 1.0), (share, float(error))
+
+
+@pytest.mark.parametrize("bad", ["-0.5", "nan"])
+def test_an_invalid_lag_weight_is_refused(data, tmp_path, bad):
+    with pytest.raises(SystemExit):
+        _call(data, tmp_path, "--plan", "warm", "--runs", "t27_causal", "--lag-weight", bad)
+    assert not (tmp_path / campaign.STATE_FILE).exists()  # refused before anything was trained
+
+
+def test_the_lag_weight_is_recorded_and_the_history_logs_the_batch_lag(data, tmp_path):
+    """--lag-weight (issue 26's lag term, mpm_model.training.lag): 0 by default; the call and the run's checkpoints
+    record it, every checkpoint's history entry the mean lag δ̂ of the training batches since the one before."""
+    assert campaign.build_parser().parse_args(["--out", str(tmp_path)]).lag_weight == 0.0
+    state = _call(data, tmp_path / "out", "--plan", "warm", "--runs", "t27_causal", "--lag-weight", "0.05",
+                  "--state", str(tmp_path / "state"))
+    assert state["calls"][-1]["lag_weight"] == 0.05
+    for path in (tmp_path / "out" / "t27_causal.pt", tmp_path / "state" / "t27_causal.pt"):
+        assert read_checkpoint(path)["train_args"]["lag_weight"] == 0.05
+    (entry,) = state["runs"]["t27_causal"]["history"]
+    assert isinstance(entry["train_lag_frames"], float) and math.isfinite(entry["train_lag_frames"])
 
 
 def test_run_specs_hold_a_model_config_and_read_the_flat_records_of_older_state():
