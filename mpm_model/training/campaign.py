@@ -39,7 +39,6 @@ from mpm_model.data.windows import training_view
 from mpm_model.files import atomic_write_text
 from mpm_model.shipping import ship_checkpoint
 from mpm_model.training.campaign_runs import Trainer, device_settings
-from mpm_model.training.lag import LagLoss
 from mpm_model.training.plans import PLANS, RunSpec
 from mpm_model.training.warm import EMBED_METHODS
 
@@ -111,9 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exact-share", type=float, default=training_view().detector.exact_share,
                         help="share of the training windows whose 2D is the exact projection, in [0, 1] (the rest get "
                              "the recipe's detector errors; mpm_model.data.windows.training_view, issue 26's lag)")
-    parser.add_argument("--lag-weight", type=float, default=LagLoss().lag_weight,
-                        help=f"lifters: {LagLoss.__dataclass_fields__['lag_weight'].metadata['description']} "
-                             "(mpm_model.training.lag, issue 26's lag)")
     parser.add_argument("--ship", action="store_true",
                         help="train nothing: install each selected run that has a shipped name (plans.py `ship_as`) "
                              "from its float32 checkpoint in --state into --weights-dir")
@@ -170,10 +166,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         view = training_view(exact_share=args.exact_share)
     except ValueError as exc:
         parser.error(f"--exact-share: {exc}")
-    try:
-        lag = LagLoss(lag_weight=args.lag_weight)
-    except ValueError as exc:
-        parser.error(f"--lag-weight: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -188,9 +180,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     campaign = Campaign.load(args.out, args.plan)
     started = time.monotonic()
     call = {"budget_min": args.budget_min, "device": settings.describe(), "threads": torch.get_num_threads(),
-            "exact_share": args.exact_share, "lag_weight": lag.lag_weight, "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "exact_share": args.exact_share, "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "runs": []}
-    trainer = Trainer(args.data, settings, args.seed, args.val_windows, args.val_every_min, args.state, view, lag)
+    trainer = Trainer(args.data, settings, args.seed, args.val_windows, args.val_every_min, args.state, view)
     round_ = len(campaign.calls) + 1  # a call killed before its end leaves the round open: the next one finishes it
     for spec in plan:
         record = campaign.runs.setdefault(spec.name, {"spec": spec.record(), "rounds": 0})

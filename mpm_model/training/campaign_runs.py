@@ -106,15 +106,15 @@ class Share:
 
 class Trainer:
     """Data on the device (motion banks of the train split, per-source validation banks) and one run at a time;
-    every run trains on `view` (the recipe, `training_view()`, with the call's `--exact-share`), a lifter with the
-    call's lag term (`lag.LagLoss`, --lag-weight), whose batch lag δ̂ the history logs per checkpoint."""
+    every run trains on `view` (the recipe, `training_view()`, with the call's `--exact-share`), a lifter with its
+    spec's lag term (`lag.LagLoss`: `RunSpec.lag_weight`); the history logs its batch lag δ̂ per checkpoint."""
 
     def __init__(self, data: str, settings: DeviceSettings, seed: int, val_windows: int, val_every_min: float,
-                 state_dir: Path | None, view: ViewOptions, lag: LagLoss = LagLoss()) -> None:
+                 state_dir: Path | None, view: ViewOptions) -> None:
         from mpm_model.data.mocap import dataset_hash, load_mocap, split_by_subject
 
         self.settings, self.seed, self.val_windows, self.val_every = settings, seed, val_windows, val_every_min
-        self.state_dir, self.view, self.lag, self.lag_meter = state_dir, view, lag, LagMeter()
+        self.state_dir, self.view, self.lag_meter = state_dir, view, LagMeter()
         train, val = split_by_subject(load_mocap(data), val_fraction=0.15, seed=seed)
         self.train, self.val, self.data_hash = train, val, dataset_hash(data)
         self._banks: dict[tuple[str, float], MotionBank] = {}
@@ -174,7 +174,8 @@ class Trainer:
         enabled = self.settings.autocast is not None
         with torch.autocast(self.settings.device.type, dtype=torch.bfloat16, enabled=enabled):
             if spec.kind == "lifter":
-                loss, lag = self.lag.loss(model, batch["keypoints2d"], batch["mask"], batch["pose3d"])
+                loss, lag = LagLoss(lag_weight=spec.lag_weight).loss(model, batch["keypoints2d"], batch["mask"],
+                                                                     batch["pose3d"])
                 if model.training:  # validation (eval mode) is not the training batches' lag
                     self.lag_meter.add(lag)
             else:
@@ -204,8 +205,7 @@ class Trainer:
     def _save(self, spec: RunSpec, model: nn.Module, cfg: ModelConfig, record: dict, out: Path,
               optimizer: torch.optim.Optimizer) -> None:
         exact = self.view.detector.exact_share if self.view.detector else 1.0
-        args = {"campaign_run": spec.record(), "device": self.settings.describe(), "exact_share": exact,
-                "lag_weight": self.lag.lag_weight}
+        args = {"campaign_run": spec.record(), "device": self.settings.describe(), "exact_share": exact}
         extra = {"history": record["history"], "step": record["step"], "minutes": record["minutes"],
                  "windows": record["windows"]}
         if spec.keep:

@@ -17,8 +17,8 @@ MIN_MOTION = 1e-8  # Σ v·v (m², whole batch) below this: a still batch has no
 
 @dataclasses.dataclass(frozen=True)
 class LagLoss:
-    """The lag term of the lifter's training loss (a training option: not in ModelConfig, not in checkpoints'
-    configs; the campaign's --lag-weight)."""
+    """The lag term of the lifter's training loss (a training setting: not in ModelConfig, not in checkpoints'
+    configs; a campaign run's `RunSpec.lag_weight`)."""
 
     lag_weight: float = tunable(0.0, "weight of the batch lag δ̂² (frames²) added to the lifter's MPJPE loss (m); "
                                      "0 = the plain MPJPE recipe", 0.0, 100.0)
