@@ -112,9 +112,9 @@ PLANS: dict[str, list[RunSpec]] = {
         # the frame it is stamped with). Same shapes, so every weight of the shipped T=27 carries over (warm.py).
         RunSpec("t27_causal_la1", model=T27_CAUSAL_LA1, init="from:mpm_t27_causal", ship_as="mpm_t27_causal_la1"),
         # Issue 26's lag at its source, the loss (MODEL_CARD round 6): the default with lag_weight · δ̂² added. At
-        # 0.005 after 1,923 CPU steps it is at shift 0 offline and 0.8 mm better clean, but 0.6 / 0.7 mm worse on
-        # robot cameras and 0.7 mm on `make demo` through the library, whose refined pose stays 1 frame late: not
-        # shipped (ship by hand only once the card and lag_probe say it wins).
+        # 0.005 after 1,923 CPU steps it is at shift 0 offline and 0.8 mm better clean, but 0.6 mm worse with robot
+        # cameras, 0.7 with robot + COCO + detector and 0.7 on `make demo` through the library, whose refined pose
+        # stays 1 frame late: not shipped (by hand only once the card and lag_probe say it wins).
         RunSpec("t27_causal_lag", init="from:mpm_t27_causal", lag_weight=0.005),
     ],
 }
