@@ -2,6 +2,7 @@
 with a few steps; a second call continues it; the output folder stays within the travel limits."""
 import dataclasses
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -65,8 +66,10 @@ def test_warm_plan_continues_every_shipped_model(data, tmp_path):
     bf16 = campaign_runs.cpu_has_native_bf16(campaign_runs._cpuinfo())  # else refused (test_bf16_only_where_native)
     state = _call(data, tmp_path, "--plan", "warm", "--precision", "bf16" if bf16 else "fp32")
     runs = state["runs"]
-    assert set(runs) == {"t27_causal", "t81_causal_la3", "t243", "pretrain_t27_causal", "t27_causal_la1"}
-    starts = {"t243": "from:mpm_t81_causal_la3", "t27_causal_la1": "from:mpm_t27_causal"}
+    assert set(runs) == {"t27_causal", "t81_causal_la3", "t243", "pretrain_t27_causal", "t27_causal_la1",
+                         "t27_causal_lag"}
+    starts = {"t243": "from:mpm_t81_causal_la3", "t27_causal_la1": "from:mpm_t27_causal",
+              "t27_causal_lag": "from:mpm_t27_causal"}
     for name, run in runs.items():
         start = starts.get(name, f"shipped:mpm_{name}")
         assert run["init"]["init"] == start and run["step"] == 1, (name, run["init"])
@@ -153,6 +156,33 @@ def test_the_exact_share_reaches_the_windows_and_is_recorded(data, tmp_path):
         seen = ~batch["mask"]  # (B, T, J)
         error = (batch["keypoints2d"] - exact.float())[seen].abs().max()
         assert (error < 1e-5) == (share == 1.0), (share, float(error))
+
+
+@pytest.mark.parametrize("bad", [-0.5, math.nan])
+def test_an_invalid_lag_weight_is_refused(bad):
+    with pytest.raises(ValueError, match="lag_weight"):
+        RunSpec("t27_lag", lag_weight=bad)
+
+
+def test_a_lag_weight_is_refused_for_a_pretraining_run():
+    with pytest.raises(ValueError, match="lifter's loss term"):
+        RunSpec("pretrain_lag", kind="pretrain", lag_weight=0.1)
+
+
+def test_the_lag_run_records_its_weight_and_the_history_logs_the_batch_lag(data, tmp_path):
+    """The warm plan's t27_causal_lag (issue 26's lag term, mpm_model.training.lag): the run's spec, campaign.json
+    and its checkpoints' train_args carry its lag_weight; every checkpoint's history entry logs the mean lag δ̂ of
+    the training batches since the one before (a run without the term logs it too)."""
+    assert RunSpec("t27").lag_weight == 0.0
+    (spec,) = [s for s in PLANS["warm"] if s.lag_weight > 0]
+    state = _call(data, tmp_path / "out", "--plan", "warm", "--runs", f"{spec.name},t27_causal",
+                  "--state", str(tmp_path / "state"))
+    assert state["runs"][spec.name]["spec"]["lag_weight"] == spec.lag_weight
+    for path in (tmp_path / "out" / f"{spec.name}.pt", tmp_path / "state" / f"{spec.name}.pt"):
+        assert read_checkpoint(path)["train_args"]["campaign_run"]["lag_weight"] == spec.lag_weight
+    for name in (spec.name, "t27_causal"):
+        (entry,) = state["runs"][name]["history"]
+        assert isinstance(entry["train_lag_frames"], float) and math.isfinite(entry["train_lag_frames"])
 
 
 def test_run_specs_hold_a_model_config_and_read_the_flat_records_of_older_state():

@@ -23,6 +23,7 @@ from mpm_model.config import ModelConfig
 from mpm_model.data.draws import TorchDraws, generator
 from mpm_model.data.views import BatchedViews, MotionBank
 from mpm_model.data.windows import ViewOptions, split_unpaired
+from mpm_model.training.lag import LagLoss, LagMeter
 from mpm_model.training.plans import RunSpec
 from mpm_model.training.steps import WEIGHT_DECAY, OptimizerSteps, Pace, train_loop
 from mpm_model.training.warm import widen_lifter
@@ -105,14 +106,15 @@ class Share:
 
 class Trainer:
     """Data on the device (motion banks of the train split, per-source validation banks) and one run at a time;
-    every run trains on `view` (the recipe, `training_view()`, with the call's `--exact-share`)."""
+    every run trains on `view` (the recipe, `training_view()`, with the call's `--exact-share`), a lifter with its
+    spec's lag term (`lag.LagLoss`: `RunSpec.lag_weight`); the history logs its batch lag δ̂ per checkpoint."""
 
     def __init__(self, data: str, settings: DeviceSettings, seed: int, val_windows: int, val_every_min: float,
                  state_dir: Path | None, view: ViewOptions) -> None:
         from mpm_model.data.mocap import dataset_hash, load_mocap, split_by_subject
 
         self.settings, self.seed, self.val_windows, self.val_every = settings, seed, val_windows, val_every_min
-        self.state_dir, self.view = state_dir, view
+        self.state_dir, self.view, self.lag_meter = state_dir, view, LagMeter()
         train, val = split_by_subject(load_mocap(data), val_fraction=0.15, seed=seed)
         self.train, self.val, self.data_hash = train, val, dataset_hash(data)
         self._banks: dict[tuple[str, float], MotionBank] = {}
@@ -172,7 +174,10 @@ class Trainer:
         enabled = self.settings.autocast is not None
         with torch.autocast(self.settings.device.type, dtype=torch.bfloat16, enabled=enabled):
             if spec.kind == "lifter":
-                loss = model.loss(batch["keypoints2d"], batch["mask"], batch["pose3d"])
+                loss, lag = LagLoss(lag_weight=spec.lag_weight).loss(model, batch["keypoints2d"], batch["mask"],
+                                                                     batch["pose3d"])
+                if model.training:  # validation (eval mode) is not the training batches' lag
+                    self.lag_meter.add(lag)
             else:
                 views2d, pose3d = batch
                 loss = model(views2d["keypoints2d"], pose3d, views2d["mask"], vary_masks=model.training).loss
@@ -272,11 +277,13 @@ class Trainer:
         done, minutes, data_s, model_s = pace.steps, steps.minutes, pace.data_s, pace.model_s
         record.update(step=steps.step, minutes=minutes)
         record["history"].append({"step": steps.step, "minutes": minutes, "train_loss": record.get("train_loss"),
-                                  "val_loss": sum(val.values()) / len(val), "val_per_source": val})
+                                  "train_lag_frames": self.lag_meter.read(), "val_loss": sum(val.values()) / len(val),
+                                  "val_per_source": val})
         record["throughput"] = {"steps_this_call": done, "windows_per_s": done * batch / max(data_s + model_s, 1e-9),
                                 "data_windows_per_s": done * batch / max(data_s, 1e-9),
                                 "model_windows_per_s": done * batch / max(model_s, 1e-9)}
         self._save(spec, model, cfg, record, out, steps.optimizer)
-        log.info("%s: step %d, %.1f min, %d windows seen in all, val %.4f, %s", spec.name, steps.step,
+        log.info("%s: step %d, %.1f min, %d windows seen in all, val %.4f, lag %s frames, %s", spec.name, steps.step,
                  record["minutes"], record["windows"], record["history"][-1]["val_loss"],
+                 record["history"][-1]["train_lag_frames"],
                  json.dumps(record["throughput"]))
