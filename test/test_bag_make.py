@@ -10,8 +10,12 @@ from rosbags.highlevel import AnyReader
 
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
+from mpm_model.streaming.frames import FrameOptions
+from mpm_model.streaming.ground import floor_from_transform
 from mpm_ros.bags import bag_io
 from mpm_ros.bags.make_bag import START_TIME_NS, make_bag
+
+FEET_M = 0.08  # synthetic_sequences' ankles above the floor (z = 0)
 
 FPS = 15.0
 DURATION = 4.0
@@ -37,8 +41,9 @@ def test_topics_types_counts_and_common_stamps(bag: Path) -> None:
         "/camera_info": "sensor_msgs/msg/CameraInfo",
         "/keypoints": "mpm_msgs/msg/Skeleton2DArray",
         "/ground_truth/skeletons3d": "mpm_msgs/msg/Skeleton3DArray",
+        "/tf_static": "tf2_msgs/msg/TFMessage",
     }
-    data = bag_io.read_topics(bag, list(bag_io.bag_topics(bag)))
+    data = bag_io.read_topics(bag, ["/camera_info", "/keypoints", "/ground_truth/skeletons3d"])
     expected = [START_TIME_NS + round(i * 1e9 / FPS) for i in range(FRAMES)]
     for topic, messages in data.items():
         assert len(messages) == FRAMES, topic
@@ -48,6 +53,49 @@ def test_topics_types_counts_and_common_stamps(bag: Path) -> None:
         assert {m.header.frame_id for _, m in messages} == {bag_io.FRAME_ID}
     info = data["/camera_info"][0][1]
     assert info.k[0] > 0 and info.k[2] == info.width / 2 and info.distortion_model == "plumb_bob"
+
+
+def test_tf_static_mounts_the_camera_on_the_nodes_default_floor_frame(bag: Path) -> None:
+    """One latched /tf_static at the first stamp: the camera's pose in base_footprint (the node's default
+    ground_frame), right above its origin, looking along its x; the floor it gives lies under every ankle."""
+    (log_time, msg), = bag_io.read_topics(bag, ["/tf_static"])["/tf_static"]
+    (edge,) = msg.transforms
+    ground = FrameOptions().ground_frame
+    assert log_time == START_TIME_NS and (edge.header.frame_id, edge.child_frame_id) == (ground, bag_io.FRAME_ID)
+    assert "durability: transient_local" in (bag / "metadata.yaml").read_text()
+    mount = bag_io.static_transform(bag, ground, bag_io.FRAME_ID)
+    assert mount.translation[:2] == pytest.approx([0.0, 0.0], abs=1e-9) and mount.translation[2] > 0.5
+    axis = mount.rotation[:, 2]  # the optical axis in the floor frame: forward (x), pitched down, no sideways part
+    assert axis[0] > 0.9 and axis[1] == pytest.approx(0.0, abs=1e-9) and axis[2] < 0
+    floor = floor_from_transform(bag_io.static_transform(bag, bag_io.FRAME_ID, ground))  # as the node looks it up
+    assert floor.height == pytest.approx(mount.translation[2])
+    truth = np.array([[[p.x, p.y, p.z] for p in s.joints] for _, m in bag_io.read_topics(
+        bag, ["/ground_truth/skeletons3d"])["/ground_truth/skeletons3d"] for s in m.skeletons])  # (N, 17, 3)
+    above = floor.height - truth @ floor.normal  # (N, 17) metres above the floor
+    lowest = above.min(axis=1)  # (N,) the lower ankle (resampling blends a few frames by millimetres)
+    assert np.median(lowest) == pytest.approx(FEET_M, abs=1e-4) and lowest == pytest.approx(FEET_M, abs=0.01)
+    assert bag_io.static_transform(bag, bag_io.FRAME_ID, "map") is None
+
+
+def test_absent_topics_read_as_nothing(bag: Path) -> None:
+    assert bag_io.read_topics(bag, ["/nothing"]) == {"/nothing": []}
+    assert list(bag_io.iter_raw(bag, ["/nothing"])) == []
+
+
+def test_a_broken_mount_is_a_clear_error(bag: Path, tmp_path: Path) -> None:
+    store, broken = bag_io.typestore(), tmp_path / "broken"
+    writer = bag_io.open_writer(broken)
+    try:
+        for topic, msgtype, log_time, raw in bag_io.iter_raw(bag, ["/tf_static"]):
+            msg = store.deserialize_cdr(raw, msgtype)
+            rotation = msg.transforms[0].transform.rotation
+            rotation.x = rotation.y = rotation.z = rotation.w = 0.0
+            writer.write(writer.add_connection(topic, msgtype, typestore=store), log_time,
+                         store.serialize_cdr(msg, msgtype))
+    finally:
+        writer.close()
+    with pytest.raises(ValueError, match="/tf_static base_footprint -> camera_optical_frame"):
+        bag_io.static_transform(broken, bag_io.FRAME_ID, FrameOptions().ground_frame)
 
 
 def test_tracks_enter_leave_drop_out_and_occlude(bag: Path) -> None:
@@ -111,7 +159,7 @@ def test_definitions_embedded_and_rclpy_reads_the_cdr(bag: Path) -> None:
 def test_sqlite3_storage_and_fps_resampling(mocap: Path, tmp_path: Path) -> None:
     out = tmp_path / "sqlite_bag"
     counts = make_bag(mocap, out, people=1, fps=10.0, duration=1.0, storage="sqlite3", seed=1)
-    assert counts == {"/camera_info": 10, "/keypoints": 10, "/ground_truth/skeletons3d": 10}
+    assert counts == {"/camera_info": 10, "/keypoints": 10, "/ground_truth/skeletons3d": 10, "/tf_static": 1}
     assert list(out.glob("*.db3")), "sqlite3 storage must write a .db3 file"
     stamps = [t for _, _, t, _ in bag_io.iter_raw(out, ["/keypoints"])]
     assert np.diff(stamps).tolist() == [100_000_000] * 9

@@ -11,6 +11,7 @@ from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
 from mpm_model.streaming.depth import decode_depth
 from mpm_ros.bags import bag_io
+from mpm_ros.bags import rgbd_scene
 from mpm_ros.bags.make_bag import make_bag
 
 
@@ -49,6 +50,17 @@ def test_joints_behind_occluders_are_hidden_from_2d(rgbd_bag: Path) -> None:
     keypoints = bag_io.read_topics(rgbd_bag, [bag_io.KEYPOINTS_TOPIC])[bag_io.KEYPOINTS_TOPIC]
     confidences = np.array([[k.confidence for k in s.keypoints] for _, m in keypoints for s in m.skeletons])
     assert 0.0 < (confidences == 0).mean() < 0.9
+
+
+def test_placement_eval_finds_the_floor_in_the_bags_tf_static(rgbd_bag: Path) -> None:
+    """The floor a real install's node looks up from the replayed /tf_static is the RGB-D mount's (the parameters'
+    ground_camera_height / _pitch floor); a bag without /tf_static has none."""
+    from mpm_model.streaming.ground import floor_from_pitch
+    from mpm_ros.bags.placement_eval import bag_floor
+
+    floor, given = bag_floor(rgbd_bag), floor_from_pitch(rgbd_scene.CAMERA_HEIGHT_M, rgbd_scene.CAMERA_PITCH_DEG)
+    assert floor.height == pytest.approx(given.height) and floor.normal == pytest.approx(given.normal, abs=1e-9)
+    assert bag_floor(rgbd_bag, ground_frame="odom") is None
 
 
 def test_placement_eval_matches_depth_as_the_node_does(rgbd_bag: Path, tmp_path: Path) -> None:

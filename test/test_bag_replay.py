@@ -19,6 +19,7 @@ from mpm_model.data.mocap import write_mocap  # noqa: E402
 from mpm_model.data.synthetic import synthetic_sequences  # noqa: E402
 from mpm_ros.bags import bag_io  # noqa: E402
 from mpm_ros.bags.make_bag import make_bag  # noqa: E402
+from mpm_ros.bags.replay import available, publish_qos  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FPS = 10.0
@@ -89,6 +90,10 @@ def test_restamped_round_trip_with_recording(bag: Path, peer: Peer, tmp_path: Pa
     log, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, log
     assert "replay done" in log
+    if available(bag_io.TF_MESSAGE_TYPE):  # a real ROS install: the camera's mount goes out latched
+        assert "'/tf_static': 1" in log, log
+    else:  # this venv has no tf2_msgs: said, and the rest still plays
+        assert "skipped=['/tf_static'] (no message class here)" in log and "not publishing /tf_static" in log, log
 
     original = _original(bag, "/keypoints")
     assert len(peer.keypoints) == FRAMES, f"received {len(peer.keypoints)} of {FRAMES} keypoint frames\n{log}"
@@ -138,6 +143,18 @@ def test_sigint_stops_loop_and_closes_bag(bag: Path, peer: Peer, tmp_path: Path)
     assert (out / "metadata.yaml").is_file(), "the output bag was not closed"
     stamps = [bag_io.stamp_ns(m.header) for _, m in bag_io.read_topics(out, ["/keypoints"])["/keypoints"]]
     assert len(stamps) >= FRAMES + 5 and stamps == sorted(stamps), "looped stamps must keep increasing"
+
+
+def test_tf_static_is_published_latched_and_the_rest_as_before() -> None:
+    """tf2's static listener takes /tf_static only from a transient-local publisher; other topics stay volatile."""
+    from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
+
+    static, keypoints = publish_qos(bag_io.TF_STATIC_TOPIC), publish_qos(bag_io.KEYPOINTS_TOPIC)
+    assert (static.durability, static.depth, static.reliability) == (
+        DurabilityPolicy.TRANSIENT_LOCAL, 1, ReliabilityPolicy.RELIABLE)
+    assert (keypoints.durability, keypoints.depth) == (DurabilityPolicy.VOLATILE, 100)
+    assert available(bag_io.SKELETON2D_ARRAY_TYPE)
+    assert not available("no_such_msgs/msg/Nothing")
 
 
 def test_bad_arguments_exit_with_message(bag: Path, tmp_path: Path) -> None:

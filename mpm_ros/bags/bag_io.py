@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from rosbags.highlevel import AnyReader
+from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore, get_types_from_msg
 from rosbags.typesys.store import Typestore
+
+from mpm_model.streaming.frames import Transform, pose_problem
 
 FRAME_ID = "camera_optical_frame"
 
@@ -26,6 +29,7 @@ GROUND_TRUTH_TOPIC = "/ground_truth/skeletons3d"
 SKELETONS3D_TOPIC = "/skeletons3d"
 MARKERS_TOPIC = "/markers"
 DIAGNOSTICS_TOPIC = "/diagnostics"
+TF_STATIC_TOPIC = "/tf_static"
 
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 IMAGE_TYPE = "sensor_msgs/msg/Image"
@@ -33,6 +37,7 @@ SKELETON2D_ARRAY_TYPE = "mpm_msgs/msg/Skeleton2DArray"
 SKELETON3D_ARRAY_TYPE = "mpm_msgs/msg/Skeleton3DArray"
 MARKER_ARRAY_TYPE = "visualization_msgs/msg/MarkerArray"
 DIAGNOSTIC_ARRAY_TYPE = "diagnostic_msgs/msg/DiagnosticArray"
+TF_MESSAGE_TYPE = "tf2_msgs/msg/TFMessage"
 
 # Types of the topics our tools know without asking the ROS graph.
 KNOWN_TOPIC_TYPES: dict[str, str] = {
@@ -43,7 +48,13 @@ KNOWN_TOPIC_TYPES: dict[str, str] = {
     SKELETONS3D_TOPIC: SKELETON3D_ARRAY_TYPE,
     MARKERS_TOPIC: MARKER_ARRAY_TYPE,
     DIAGNOSTICS_TOPIC: DIAGNOSTIC_ARRAY_TYPE,
+    TF_STATIC_TOPIC: TF_MESSAGE_TYPE,
 }
+# /tf_static is latched (transient local, keep last 1) as tf2's StaticTransformBroadcaster offers it, so that
+# `ros2 bag play` serves it to a listener that starts after the message was played.
+_FOREVER = QosTime(0x7FFFFFFF, 0xFFFFFFFF)
+STATIC_QOS = Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, _FOREVER,
+                 _FOREVER, QosLiveliness.AUTOMATIC, _FOREVER, False)
 
 STORAGE_PLUGINS = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 _NS = 1_000_000_000
@@ -119,6 +130,8 @@ def iter_raw(path: Path | str, topics: Sequence[str] | None = None) -> Iterator[
     """(topic, msgtype, log_time_ns, cdr bytes) in log-time order."""
     with AnyReader([Path(path)], default_typestore=typestore()) as reader:
         connections = [c for c in reader.connections if topics is None or c.topic in topics]
+        if not connections:  # rosbags reads every topic when given none
+            return
         for connection, log_time, raw in reader.messages(connections=connections):
             yield connection.topic, connection.msgtype, log_time, bytes(raw)
 
@@ -128,6 +141,8 @@ def read_topics(path: Path | str, topics: Sequence[str]) -> dict[str, list[tuple
     out: dict[str, list[tuple[int, Any]]] = {topic: [] for topic in topics}
     with AnyReader([Path(path)], default_typestore=typestore()) as reader:
         connections = [c for c in reader.connections if c.topic in out]
+        if not connections:  # rosbags reads every topic when given none
+            return out
         for connection, log_time, raw in reader.messages(connections=connections):
             out[connection.topic].append((log_time, reader.deserialize(raw, connection.msgtype)))
     return out
@@ -137,3 +152,21 @@ def bag_topics(path: Path | str) -> dict[str, str]:
     """topic -> msgtype of a bag."""
     with AnyReader([Path(path)], default_typestore=typestore()) as reader:
         return {c.topic: c.msgtype for c in reader.connections}
+
+
+def static_transform(path: Path | str, target: str, source: str) -> Transform | None:
+    """`source`'s pose in `target` (p_target = R p_source + t, as tf2's lookup_transform(target, source) gives it)
+    from the bag's /tf_static, where one message holds that edge in either direction; None when none does."""
+    for _, msg in read_topics(path, [TF_STATIC_TOPIC])[TF_STATIC_TOPIC]:
+        for stamped in msg.transforms:
+            t, r = stamped.transform.translation, stamped.transform.rotation
+            pose = (t.x, t.y, t.z, r.x, r.y, r.z, r.w)
+            if (stamped.header.frame_id, stamped.child_frame_id) in ((target, source), (source, target)) \
+                    and (problem := pose_problem(pose)):
+                raise ValueError(f"{path}: /tf_static {stamped.header.frame_id} -> {stamped.child_frame_id}: {problem}")
+            edge = Transform.from_pose(pose)  # the child's pose in the parent
+            if (stamped.header.frame_id, stamped.child_frame_id) == (target, source):
+                return edge
+            if (stamped.header.frame_id, stamped.child_frame_id) == (source, target):
+                return edge.inverse()
+    return None

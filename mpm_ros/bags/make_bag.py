@@ -6,7 +6,9 @@ spot in the scene, projected through one H36M-like pinhole camera, with detector
 times. Ground truth 3D (camera frame, metres, absolute, root included) goes on its own topic with the same stamps.
 
 Topics: /camera_info (sensor_msgs/CameraInfo), /keypoints (mpm_msgs/Skeleton2DArray, layout h36m17),
-/ground_truth/skeletons3d (mpm_msgs/Skeleton3DArray; `masked` = joint hidden in that frame's 2D).
+/ground_truth/skeletons3d (mpm_msgs/Skeleton3DArray; `masked` = joint hidden in that frame's 2D), and once, at the
+first stamp, /tf_static (tf2_msgs/TFMessage, latched): the camera's mount on the floor frame `base_footprint`, as a
+robot's URDF publishes it (the node's default ground_frame finds the floor there).
 --rgbd: a robot's RGB-D camera instead (640x480, people walking 1.2-7 m away, occluders passing in front) and an
 aligned depth image per frame on /depth (sensor_msgs/Image 16UC1 mm, mpm_ros.bags.rgbd_scene).
 
@@ -24,6 +26,7 @@ import numpy as np
 from mpm_model.data import camera as camlib
 from mpm_model.data.mocap import MocapSequence, load_mocap, resample
 from mpm_model.data.occlusion import detector_noise, occlusion_mask
+from mpm_model.streaming.frames import FrameOptions, Transform
 from mpm_ros.bags import bag_io, rgbd_scene
 
 START_TIME_NS = 1_700_000_000 * 1_000_000_000  # fixed epoch: the same arguments give the same bag
@@ -181,6 +184,27 @@ def observe(track: PersonTrack, cam: camlib.VirtualCamera, rng: np.random.Genera
     return Observation(joints_cam.astype(np.float64), uv.astype(np.float32), confidence, present)
 
 
+def camera_mount(cam: camlib.VirtualCamera) -> Transform:
+    """The camera optical frame's pose in the floor frame: REP 105's base_footprint on the floor (world z = 0)
+    right below the camera, x along the camera's heading, z up; the camera sits at (0, 0, height) in it."""
+    position = -cam.rotation.T @ cam.translation  # (3,) world
+    forward = cam.rotation[2, :2]  # the optical axis in the world, horizontal part
+    heading = np.arctan2(forward[1], forward[0]) if np.linalg.norm(forward) > 1e-9 else 0.0
+    c, s = np.cos(heading), np.sin(heading)
+    yaw = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])  # floor frame → world
+    return Transform(yaw.T @ cam.rotation.T, np.array([0.0, 0.0, position[2]]))
+
+
+def tf_static_msg(m: dict[str, Any], header: Any, cam: camlib.VirtualCamera) -> Any:
+    mount = camera_mount(cam)
+    (x, y, z), (qx, qy, qz, qw) = mount.translation, mount.quaternion
+    floor_header = m["Header"](stamp=header.stamp, frame_id=FrameOptions().ground_frame)
+    return m["TFMessage"](transforms=[m["TransformStamped"](
+        header=floor_header, child_frame_id=header.frame_id, transform=m["Transform"](
+            translation=m["Vector3"](x=float(x), y=float(y), z=float(z)),
+            rotation=m["Quaternion"](x=float(qx), y=float(qy), z=float(qz), w=float(qw))))])
+
+
 def _messages(store: Any) -> dict[str, Any]:
     return {name: store.types[full] for name, full in {
         "Time": "builtin_interfaces/msg/Time", "Header": "std_msgs/msg/Header",
@@ -189,7 +213,9 @@ def _messages(store: Any) -> dict[str, Any]:
         "Skeleton2DArray": "mpm_msgs/msg/Skeleton2DArray", "Point": "geometry_msgs/msg/Point",
         "Vector3": "geometry_msgs/msg/Vector3",
         "Skeleton3D": "mpm_msgs/msg/Skeleton3D", "Skeleton3DArray": "mpm_msgs/msg/Skeleton3DArray",
-        "Image": "sensor_msgs/msg/Image"}.items()}
+        "Image": "sensor_msgs/msg/Image", "Quaternion": "geometry_msgs/msg/Quaternion",
+        "Transform": "geometry_msgs/msg/Transform", "TransformStamped": "geometry_msgs/msg/TransformStamped",
+        "TFMessage": "tf2_msgs/msg/TFMessage"}.items()}
 
 
 def camera_info_msg(m: dict[str, Any], header: Any, cam: camlib.VirtualCamera) -> Any:
@@ -227,17 +253,21 @@ def write_bag(out: Path, tracks: list[PersonTrack], observations: list[Observati
     m = _messages(store)
     writer = bag_io.open_writer(out, storage)
     counts = {t: 0 for t in ((bag_io.DEPTH_TOPIC,) if rgbd else ()) + (
-        bag_io.CAMERA_INFO_TOPIC, bag_io.KEYPOINTS_TOPIC, bag_io.GROUND_TRUTH_TOPIC)}
+        bag_io.CAMERA_INFO_TOPIC, bag_io.KEYPOINTS_TOPIC, bag_io.GROUND_TRUTH_TOPIC, bag_io.TF_STATIC_TOPIC)}
     try:
-        conns = {topic: writer.add_connection(topic, bag_io.KNOWN_TOPIC_TYPES[topic], typestore=store)
+        conns = {topic: writer.add_connection(topic, bag_io.KNOWN_TOPIC_TYPES[topic], typestore=store,
+                                              offered_qos_profiles=[bag_io.STATIC_QOS] * (
+                                                  topic == bag_io.TF_STATIC_TOPIC))
                  for topic in counts}
         for frame in range(num_frames):
             stamp = START_TIME_NS + round(frame * 1e9 / fps)
             header = m["Header"](stamp=m["Time"](sec=stamp // 1_000_000_000, nanosec=stamp % 1_000_000_000),
                                  frame_id=bag_io.FRAME_ID)
             skeletons2d, skeletons3d = [], []
-            payloads = {} if rgbd is None else {   # first: depth usually arrives before the detector's keypoints
-                bag_io.DEPTH_TOPIC: depth_msg(m, header, _depth_frame(rgbd, frame, tracks, observations, cam))}
+            payloads = {} if frame else {bag_io.TF_STATIC_TOPIC: tf_static_msg(m, header, cam)}  # once, latched
+            if rgbd is not None:  # before the keypoints: depth usually arrives before the detector's keypoints
+                depth_mm = _depth_frame(rgbd, frame, tracks, observations, cam)
+                payloads[bag_io.DEPTH_TOPIC] = depth_msg(m, header, depth_mm)
             for track, obs in zip(tracks, observations):
                 if not track.start <= frame < track.end:
                     continue

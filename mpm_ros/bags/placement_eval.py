@@ -5,7 +5,8 @@ bag's ground truth. The node's own numbers come from `make demo-rgbd` (mpm_ros.h
     python -m mpm_ros.bags.placement_eval --bag bags/rgbd [--checkpoint mpm_t27_causal] [--json-out eval.json]
         [--compare]   # also without the root state (root_filter false: issue 24's "before"), table first
         [--set root_fit_conditioning 0]   # a root state option (TemporalOptions) for the defaults' rows
-        [--set ground_plane true --floor-transform X Y Z QX QY QZ QW]   # the floor as tf2 would give it
+        [--floor-transform X Y Z QX QY QZ QW]   # the floor as tf2 would give it (default: the bag's /tf_static)
+        [--no-bag-tf]   # no floor from the bag's /tf_static: the node in a venv without tf2_ros
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from mpm_model.streaming.camera import Camera, CameraHistory, intrinsics_problem
 from mpm_model.streaming.depth import DepthImage, decode_depth, sample_joint_depths
 from mpm_model.streaming.depth_history import (ARRIVED_LATE, BEHIND, FRAME_MISMATCH, INVALID_IMAGE, DepthHistory,
                                                header_problem)
-from mpm_model.streaming.frames import Transform, pose_problem
+from mpm_model.streaming.frames import FrameOptions, Transform, pose_problem
 from mpm_model.streaming.ground import Floor, floor_from_transform
 from mpm_ros.bags import bag_io
 from mpm_ros.bags.report import PLACEMENT_NAMES, placement_errors
@@ -83,6 +84,16 @@ def summarize(use_depth: bool, pred: np.ndarray, gt: np.ndarray, method: np.ndar
                           for code, name in PLACEMENT_NAMES.items()},
             "depth_sees_person": {**placement_errors(pred[visible], gt[visible]), "by_distance": bins(visible)},
             "depth_hidden_person": placement_errors(pred[~visible], gt[~visible]), "counts": dict(counts)}
+
+
+def bag_floor(bag: Path, ground_frame: str = FrameOptions().ground_frame) -> Floor | None:
+    """The floor the node's default lookup finds on a real ROS install replaying `bag`: `ground_frame` in the
+    keypoints' frame from the bag's /tf_static (make_bag writes the camera's mount there); None without that edge."""
+    keypoints = bag_io.read_topics(bag, [bag_io.KEYPOINTS_TOPIC])[bag_io.KEYPOINTS_TOPIC]
+    if not keypoints:
+        return None
+    mount = bag_io.static_transform(bag, keypoints[0][1].header.frame_id, ground_frame)
+    return None if mount is None else floor_from_transform(mount)
 
 
 def evaluate(bag: Path, backend: Any, use_depth: bool, seen: dict[tuple[int, int], float],
@@ -198,7 +209,10 @@ def main(argv: list[str] | None = None) -> None:
                              "root_fit_conditioning 0")
     parser.add_argument("--floor-transform", nargs=7, type=float, metavar=("X", "Y", "Z", "QX", "QY", "QZ", "QW"),
                         help="the floor frame's pose in the camera frame (as `tf2_echo <camera frame> "
-                             "base_footprint` prints it), every frame's floor when ground_camera_height is 0")
+                             "base_footprint` prints it), every frame's floor when ground_camera_height is 0; "
+                             "default: the bag's /tf_static, as the node's ground_frame lookup finds it")
+    parser.add_argument("--no-bag-tf", action="store_true",
+                        help="no floor from the bag's /tf_static (the node where tf2_ros is absent, as in this venv)")
     args = parser.parse_args(argv)
     try:
         options = LifterOptions(temporal=temporal_options(args.set))
@@ -211,6 +225,15 @@ def main(argv: list[str] | None = None) -> None:
         problem = problem or floor.problem()
         if problem:
             parser.error(f"--floor-transform: {problem}")
+    elif not args.no_bag_tf and options.temporal.ground_plane:
+        try:
+            floor = bag_floor(args.bag)
+        except ValueError as exc:
+            parser.error(str(exc))
+        if floor is not None and (problem := floor.problem()):
+            parser.error(f"{args.bag}'s /tf_static floor: {problem}")
+    print(f"floor: {'none' if floor is None else f'{floor.height:.3f} m below the camera'}"
+          + ("" if args.floor_transform or floor is None else " (the bag's /tf_static)"))
     from mpm_model.deploy.backends import create_backend
     from mpm_model.streaming.temporal import TemporalOptions
 

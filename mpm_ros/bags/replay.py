@@ -39,6 +39,7 @@ class ReplayStats:
     """Counts a caller (or test) can check after a run."""
 
     published: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # bag topics whose type rclpy lacks here (e.g. /tf_static)
     recorded: dict[str, int] = field(default_factory=dict)
     loops: int = 0
     interrupted: bool = False
@@ -72,6 +73,25 @@ class _Recorder:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+
+
+def available(msgtype: str) -> bool:
+    """True when rclpy has the message class (tf2_msgs, for one, is absent from a venv without tf2)."""
+    try:
+        msg_class(msgtype)
+    except ValueError:
+        return False
+    return True
+
+
+def publish_qos(topic: str) -> Any:
+    """Reliable, depth 100; /tf_static latched (transient local, keep last 1) as tf2's static listener expects:
+    a volatile publisher never reaches it."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    if topic == bag_io.TF_STATIC_TOPIC:
+        return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    return QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def _record_qos(node: Any, topic: str, wait_s: float, stop: threading.Event) -> Any:
@@ -113,16 +133,16 @@ def run_replay(args: argparse.Namespace, stop: threading.Event) -> ReplayStats:
     """Publish the bag (once or looped), recording inputs and `--record-topics` when `--record` is set."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rclpy.signals import SignalHandlerOptions
 
     bag_types = bag_io.bag_topics(args.bag)
-    topics = args.topics or list(bag_types)
+    topics = args.topics or [t for t in bag_types if available(bag_types[t])]  # a named topic must be publishable
     if unknown := [t for t in topics if t not in bag_types]:
         raise ValueError(f"topics {unknown} not in bag {args.bag}; it has {sorted(bag_types)}")
     record_topics = [t for t in args.record_topics.split(",") if t] if args.record else []
 
-    stats = ReplayStats(published={t: 0 for t in topics})
+    stats = ReplayStats(published={t: 0 for t in topics}, skipped=sorted(set(bag_types) - set(topics))
+                        if not args.topics else [])
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("mpm_replay")
     executor = SingleThreadedExecutor()
@@ -132,9 +152,10 @@ def run_replay(args: argparse.Namespace, stop: threading.Event) -> ReplayStats:
     recorder = _Recorder(Path(args.record), args.storage) if args.record else None
     last_output_stamp = [-1]
     try:
-        publishers = {t: node.create_publisher(msg_class(bag_types[t]), t,
-                                               QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
-                      for t in topics}
+        for topic in stats.skipped:
+            node.get_logger().warning(f"not publishing {topic}: rclpy has no {bag_types[topic]} here "
+                                      "(a real ROS install has it)")
+        publishers = {t: node.create_publisher(msg_class(bag_types[t]), t, publish_qos(t)) for t in topics}
         restamped = {t: (not args.keep_stamps) and bag_io.has_header(bag_types[t]) for t in topics}
         if recorder is not None:
             for topic in topics:  # images stay in the input bag: recording them would double a large bag
@@ -277,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"replay: {err}") from None
     state = "interrupted" if stats.interrupted else "done"
     print(f"replay {state}: loops={stats.loops} published={stats.published}"
+          + (f" skipped={stats.skipped} (no message class here)" if stats.skipped else "")
           + (f" recorded={stats.recorded} -> {args.record}" if args.record else ""), flush=True)
     return 0
 
