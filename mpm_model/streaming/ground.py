@@ -10,20 +10,23 @@ ray through the pixel of a foot on the floor meets the floor at a distance that 
   floor point X has n.X = h). Two sources: the parameters (`ground_camera_height` > 0 and `ground_camera_pitch`,
   no roll: `floor_from_pitch`), else the caller's floor of that frame (the node: the `ground_frame` looked up with
   tf2, `floor_from_transform`; roll included). Neither: nothing is corrected (`ground.no_floor`).
-- The ankles' plane is n.X = d with d = h - ANKLE_HEIGHT_M. A track's size factor is d / d_track, d_track = n . (the
-  mean of its own 2D-fitted contacts over `ground_size_memory` contacts): every 2D fit of the track is scaled about
-  the camera centre by it to the power `ground_weight` (the two log-distances weighed, as measurements of similar
-  noise), also in frames where the person jumps or the feet are hidden. Depth fits are never changed, nor the 2D
+- The ankles' plane is n.X = d with d = h - ANKLE_HEIGHT_M. A contact's ratio is n.X / d for the 2D-fitted lower
+  ankle X, against the floor of ITS frame: the person's size error, which does not depend on where the camera looks,
+  so a head that tilts (the floor following in TF) keeps every contact. A track's size factor is 1 / (the mean of
+  its ratios over `ground_size_memory` contacts): every 2D fit of the track is scaled about the camera centre by it
+  to the power `ground_weight` (the two log-distances weighed, as measurements of similar noise), also in frames
+  where the person jumps or the feet are hidden. Depth fits are never changed, nor the 2D
   fits of a track depth has placed (the RootFilter leans on its depth-era state; that track's 2D fits are its
   hidden frames).
 A contact is the lower ankle of the 2D-fitted pose, seen in the 2D, within `ground_gate` (a fraction of the
-track's own floor distance) of the track's own plane once the floor is trusted (a jump, stairs, a misfit are no
+track's mean ratio) of the track's mean ratio once the floor is trusted (a jump, stairs, a misfit are no
 contacts: `ground.contact_gated`). The floor is trusted after more than MIN_TRACK_CONTACTS contacts (pooled over
 tracks), while most recent feet fall within the gate. When most fall outside (the camera tilted and the floor
-given did not follow: a pan-tilt head, a robot on a slope), the estimate restarts (`ground.plane_reset`) and no fit
-is corrected until another floor is given: the roots are today's. A given floor that moves by more than
-FLOOR_TILT_DEG or FLOOR_SHIFT_M from the one the estimate started on restarts it too (`ground.floor_changed`); a
-static mount (the same floor every frame) never does. Another camera matrix restarts it (`ground.plane_reset`).
+given did not follow: a head whose TF lags, a robot on a slope), the estimate restarts (`ground.plane_reset`) and
+no fit is corrected until the floor given moves by more than FLOOR_TILT_DEG or FLOOR_SHIFT_M from the one the feet
+left, or the parameters change: the roots are today's. Setting the parameters, or switching between them and TF,
+restarts the contacts (`ground.floor_changed`: they were measured against another calibration); a floor moving in
+TF never does. Another camera matrix restarts them (`ground.plane_reset`).
 """
 from __future__ import annotations
 
@@ -47,10 +50,10 @@ RECENT_CONTACTS = 20.0  # memory (contacts) of the share of recent feet outside 
 MOVED_SHARE = 0.5  # that share above this: the feet left the floor (the camera tilted): stop correcting
 MAX_FACTOR = 1.4  # a size factor beyond [1 / MAX_FACTOR, MAX_FACTOR] is no size error: not used
 MAX_FOOT_M = 100.0  # a foot farther than this is no foot; a camera higher than this above its floor is no floor
-# A given floor that moves by more than these from the one the estimate started on restarts it. 0.5 deg and 2 cm
+# After the feet left a floor, a floor given this far from it is trusted again (contacts afresh). 0.5 deg and 2 cm
 # are about the calibration the floor needs to win at all (docs/TEMPORAL.md: 0.5 deg / 5 cm off already cost part of
-# the gain, 1 deg / 10 cm lose against no floor), so contacts learned before such a move are as wrong as a
-# calibration error that costs; tf2's own rounding and a vibrating mast (well under 0.1 deg and 1 cm) stay below.
+# the gain, 1 deg / 10 cm lose against no floor); tf2's own rounding and a vibrating mast (well under 0.1 deg and
+# 1 cm) stay below.
 FLOOR_TILT_DEG = 0.5
 FLOOR_SHIFT_M = 0.02
 UNIT_NORMAL_TOLERANCE = 1e-6
@@ -71,9 +74,9 @@ class Floor:
             return f"a floor of normal {normal.tolist()} and height {self.height} m is not finite"
         if abs(float(np.linalg.norm(normal)) - 1.0) > UNIT_NORMAL_TOLERANCE:
             return f"the floor's normal {normal.tolist()} is not a unit vector"
-        if not 0.0 < self.height <= MAX_FOOT_M:
+        if not ANKLE_HEIGHT_M < self.height <= MAX_FOOT_M:
             return f"the camera is {self.height:.3f} m above the floor (the frame's z axis must point up, and the " \
-                f"camera be above it, at most {MAX_FOOT_M:g} m)"
+                f"camera be above the people's ankles, {ANKLE_HEIGHT_M:g} m, and at most {MAX_FOOT_M:g} m)"
         return None
 
     def moved_from(self, other: Floor) -> bool:
@@ -114,11 +117,11 @@ def given_floor(options: TemporalOptions, floor_at: Callable[[int], Floor | None
 @dataclass
 class _Means:
     weight: float = 0.0
-    mean: np.ndarray = field(default_factory=lambda: np.zeros(3))  # (3,)
+    mean: float = 0.0
 
-    def add(self, point: np.ndarray, memory: float) -> None:
+    def add(self, value: float, memory: float) -> None:
         self.weight = (1 - 1 / memory) * self.weight + 1
-        self.mean = self.mean + (point - self.mean) / self.weight
+        self.mean += (value - self.mean) / self.weight
 
 
 @dataclass
@@ -126,7 +129,7 @@ class _TrackFeet:
     stamp_ns: int  # the last frame seen (TrackStates' continuity rule)
     contacts: int = 0  # 2D-fitted contacts since the track (re)started
     depth_fed: bool = False  # placed by depth since: its 2D fits are left to the RootFilter's depth-era state
-    recent: _Means = field(default_factory=lambda: _Means())  # its 2D-fitted contacts over ground_size_memory, m
+    recent: _Means = field(default_factory=lambda: _Means())  # its contacts' ratios over ground_size_memory
 
 
 class GroundPlane:
@@ -135,9 +138,9 @@ class GroundPlane:
     def __init__(self, reset_after_s: float = 1.0) -> None:
         self._tracks: TrackStates[_TrackFeet] = TrackStates(reset_after_s)
         self._intrinsics: np.ndarray | None = None
-        self._started_on: Floor | None = None  # the floor the estimate (re)started on
+        self._source: tuple[float, ...] | None = None  # the parameters' (height, pitch), () for TF; None: not started
         self._floor: Floor | None = None  # this frame's
-        self._left = False  # the feet left the given floor (the camera tilted): not trusted until another is given
+        self._left: Floor | None = None  # the floor the feet left (the camera tilted): not trusted until another
         self.restart()
 
     def set_timeout(self, reset_after_s: float) -> None:
@@ -151,13 +154,7 @@ class GroundPlane:
 
     @property
     def trusted(self) -> bool:
-        return self._floor is not None and self._contacts > MIN_TRACK_CONTACTS and not self._left
-
-    def plane(self) -> tuple[np.ndarray, float] | None:
-        """(n (3,), d): the ankles' plane n.X = d in the camera frame, or None while it is not trusted."""
-        if not self.trusted:
-            return None
-        return self._floor.normal, self._floor.height - ANKLE_HEIGHT_M
+        return self._floor is not None and self._contacts > MIN_TRACK_CONTACTS and self._left is None
 
     def correct(self, stamp_ns: int, track_ids: tuple[int, ...], pose: np.ndarray, translation: np.ndarray,
                 method: np.ndarray, intrinsics: np.ndarray, seen: np.ndarray, counts: Counter,
@@ -172,7 +169,7 @@ class GroundPlane:
         if not options.ground_plane:
             if self._contacts or len(self._tracks):
                 self.restart()
-            self._started_on = self._floor = None
+            self._source = self._floor = self._left = None
             return out
         if not ((method == REPROJECTION) | (method == DEPTH)).any():  # nothing placed: no floor needed
             return out
@@ -184,10 +181,14 @@ class GroundPlane:
         if floor is None:
             counts["ground.no_floor"] += len(track_ids)
             return out
-        if self._started_on is None or not checked and floor.moved_from(self._started_on):  # another floor: afresh
-            if self._started_on is not None:
+        source = (options.ground_camera_height, options.ground_camera_pitch) if options.ground_camera_height > 0 else ()
+        if source != self._source:  # contacts measured against another calibration: afresh
+            if self._source is not None:
                 counts["ground.floor_changed"] += 1
-            self._started_on, self._left = floor, False
+            self._source, self._left = source, None
+            self.restart()
+        elif self._left is not None and not checked and floor.moved_from(self._left):  # another floor: afresh
+            self._left = None
             self.restart()
         self._floor = floor
         for b, track_id in enumerate(track_ids):
@@ -207,43 +208,42 @@ class GroundPlane:
                 continue
             lower = int(np.argmax(ankles @ floor.normal))
             if seen[b, ANKLES[lower]] and method[b] == REPROJECTION:  # a hidden foot is the lifter's guess
-                self._learn(ankles[lower], feet, counts, options)
+                self._learn(float(ankles[lower] @ floor.normal) / (floor.height - ANKLE_HEIGHT_M), feet, counts,
+                            options)
             feet.depth_fed = feet.depth_fed or method[b] == DEPTH
             if method[b] == REPROJECTION and not feet.depth_fed:
                 out[b] = self._corrected(out[b], feet, counts, options.ground_weight)
         self._tracks.expire(stamp_ns)
         return out
 
-    def _learn(self, foot: np.ndarray, feet: _TrackFeet, counts: Counter, options: TemporalOptions) -> None:
-        """One frame's 2D-fitted lower ankle (3,): a contact unless the trusted floor puts it beyond the gate from the
-        track's own plane; a share of recent feet outside the gate above MOVED_SHARE stops the corrections."""
+    def _learn(self, ratio: float, feet: _TrackFeet, counts: Counter, options: TemporalOptions) -> None:
+        """One frame's contact ratio (the 2D-fitted lower ankle's floor distance over the floor's): a contact unless
+        the trusted floor puts it beyond the gate from the track's mean; a share of recent feet outside the gate
+        above MOVED_SHARE stops the corrections."""
         if self.trusted and feet.recent.weight > 0:
-            normal = self._floor.normal
-            own = float(normal @ feet.recent.mean)  # the track's floor distance
-            outside = not abs(float(normal @ foot) - own) <= options.ground_gate * abs(own)
+            own = feet.recent.mean
+            outside = not abs(ratio - own) <= options.ground_gate * abs(own)
             self._outside += (float(outside) - self._outside) / RECENT_CONTACTS
             if self._outside >= MOVED_SHARE:
                 counts["ground.plane_reset"] += 1  # the floor moved in the camera frame: the camera tilted
-                self._left = True  # the given floor is wrong now: no more corrections until another is given
+                self._left = self._floor  # the given floor is wrong now: no more corrections until another
                 self.restart()
                 return
             if outside:
                 counts["ground.contact_gated"] += 1
                 return
         self._contacts += 1
-        feet.recent.add(foot, options.ground_size_memory)
+        feet.recent.add(ratio, options.ground_size_memory)
         feet.contacts += 1
         counts["ground.contacts"] += 1
 
     def _corrected(self, fit: np.ndarray, feet: _TrackFeet, counts: Counter, weight: float) -> np.ndarray:
         """(3,) a 2D fit scaled about the camera centre by the track's size factor to the power `weight`, or as it
         was."""
-        plane = self.plane()
-        if plane is None or feet.contacts < MIN_TRACK_CONTACTS:
+        if not self.trusted or feet.contacts < MIN_TRACK_CONTACTS:
             return fit
-        normal, offset = plane
-        own = float(normal @ feet.recent.mean)
-        factor = offset / own if own > 0 else np.inf
+        own = feet.recent.mean
+        factor = 1 / own if own > 0 else np.inf
         if not 1 / MAX_FACTOR <= factor <= MAX_FACTOR:
             counts["ground.factor_refused"] += 1
             return fit

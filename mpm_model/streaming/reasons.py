@@ -81,7 +81,7 @@ MASKED: dict[str, Reason] = {
     "ground.factor_refused": Reason("size factors beyond 1.4x either way, not used"),
     "ground.no_floor": Reason("skeletons of frames without a floor (none given, or ground_frame not found)"),
     "ground.floor_invalid": Reason("skeletons of frames whose given floor was no floor (camera not above it)"),
-    "ground.floor_changed": Reason("floor estimates restarted: the given floor moved beyond 0.5 deg or 2 cm"),
+    "ground.floor_changed": Reason("floor estimates restarted: the parameters' floor set, or its source switched to/from TF"),
     "ground.tf_missing": Reason("frames whose ground_frame tf2 lookup failed or was older than tf_max_age"),
     "refiner.present_gated": Reason("joints whose 2D disagreed with the lifted pose: no 2D present correction"),
 }
