@@ -199,8 +199,8 @@ def test_run_specs_hold_a_model_config_and_read_the_flat_records_of_older_state(
     for name, planned in warm.items():
         shipped = read_checkpoint(name)  # the shipped weights carry the flat record in their train_args
         spec = RunSpec.from_record(shipped["train_args"]["campaign_run"])
-        if name == "mpm_t81_causal_la3":  # made by the warm plan's T=81 run, started from T=27 (--init-from)
-            spec = dataclasses.replace(spec, init=planned.init)
+        if name in ("mpm_t81_causal_la3", "mpm_t27_causal"):  # T=81 started from T=27, the default (round 7's
+            spec = dataclasses.replace(spec, init=planned.init)  # lag run) from round 6's A2 state (--init-from)
         assert dataclasses.replace(spec, ship_as=name) == planned, name
         assert spec.model.to_dict() == shipped["config"]
     with pytest.raises(ValueError, match="window"):
@@ -227,7 +227,8 @@ def test_a_campaign_json_of_flat_specs_continues(data, tmp_path):
 
 def test_ship_installs_the_plans_shipped_runs_from_their_full_checkpoints(data, tmp_path):
     """`make train`'s second half: the run plans.py names `ship_as` goes from --state into the weights folder (half
-    precision, its reference outputs inside); without its full checkpoint nothing ships."""
+    precision, its reference outputs inside); without its full checkpoint nothing ships. In the warm plan the
+    default ships from the lag-term run (round 7)."""
     shipped = set(list_pretrained())
     for plan in PLANS.values():
         names = [s.ship_as for s in plan if s.ship_as]
@@ -236,21 +237,21 @@ def test_ship_installs_the_plans_shipped_runs_from_their_full_checkpoints(data, 
     # the full plan all but the look-ahead-1 T=27 (its OUT would pass 64 MiB; plans.py says how to make it)
     assert shipped - {s.ship_as for s in PLANS["full"]} == {"mpm_t27_causal_la1"}
     out, state, weights = tmp_path / "out", tmp_path / "state", tmp_path / "weights"
-    ship = ["--plan", "warm", "--runs", "t27_causal", "--ship", "--out", str(out), "--state", str(state),
+    ship = ["--plan", "warm", "--runs", "t27_causal_lag", "--ship", "--out", str(out), "--state", str(state),
             "--weights-dir", str(weights)]
     with pytest.raises(SystemExit, match="no full checkpoint"):
         campaign.main(ship)
-    _call(data, out, "--plan", "warm", "--runs", "t27_causal", "--precision", "fp32", "--state", str(state),
+    _call(data, out, "--plan", "warm", "--runs", "t27_causal_lag", "--precision", "fp32", "--state", str(state),
           "--lr", "1e-7")  # the shipped weights barely moved: their half-precision check (0.05 mm) is not in doubt
     shutil.copy(WEIGHTS_DIR / "mpm_t81_causal_la3.pt", state / "t81_causal_la3.pt")  # half precision: refused
     with pytest.raises(SystemExit, match="t81_causal_la3 as mpm_t81_causal_la3: .*nothing shipped"):
-        campaign.main([*ship[:3], "t27_causal,t81_causal_la3", *ship[4:]])
+        campaign.main([*ship[:3], "t27_causal_lag,t81_causal_la3", *ship[4:]])
     assert not any(weights.iterdir()), "all or nothing: T=27 was staged, not installed"
     assert campaign.main(ship) == {"shipped": {"mpm_t27_causal": str(weights / "mpm_t27_causal.pt")}}
     assert sorted(p.name for p in weights.iterdir()) == ["mpm_t27_causal.pt"], "the staging folder is gone"
     model, cfg, meta = load_checkpoint(weights / "mpm_t27_causal.pt", kind="lifter")
-    assert cfg == PLANS["warm"][0].model and meta["storage"] == "float16" and meta["optimizer"] is None
-    assert meta["extra"]["shipped_from"] == str(state / "t27_causal.pt") and meta["extra"]["step"] == 1
+    assert cfg == PLANS["warm"][-1].model and meta["storage"] == "float16" and meta["optimizer"] is None
+    assert meta["extra"]["shipped_from"] == str(state / "t27_causal_lag.pt") and meta["extra"]["step"] == 1
     assert reference_deviation_mm(weights / "mpm_t27_causal.pt") <= MAX_DEVIATION_MM
 
 
