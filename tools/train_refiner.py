@@ -48,7 +48,7 @@ from mpm_model.checkpoint import resolve
 from mpm_model.data.mocap import load_mocap, resample
 from mpm_model.files import file_sha256
 from mpm_model.streaming.options import StreamOptions, confident
-from mpm_model.streaming.refiner import (HISTORY, add_present, load_refiner, present_2d, refine, refiner_name,
+from mpm_model.streaming.refiner import (HISTORY, WEIGHTS_DIR, add_present, load_refiner, present_2d, refine, refiner_name,
                                          weight_files)
 from mpm_model.streaming.smoothing import JointSmoother, SmoothingOptions
 from mpm_model.training.refiner_fit import lag_term, solve
@@ -229,7 +229,7 @@ def fit(args: argparse.Namespace) -> None:
     weights, bias = solve(x[observed], lifted[observed], target[observed], sequence[observed], args.smooth,
                           args.ridge, args.shared, lag and lag.select(observed))
     checkpoint = resolve(str(data["checkpoint"]))
-    out, sidecar = weight_files(args.name or refiner_name(Path(checkpoint).stem))
+    out, sidecar = weight_files(args.name or refiner_name(Path(checkpoint).stem), args.out_dir)
     rounded = np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])  # float32 precision, plain JSON
     taps = rounded(weights[::coords, 0]).tolist()
     out.write_text(json.dumps({"taps": taps[:args.history], "joints": coords // 3}
@@ -362,6 +362,8 @@ def main(argv: list[str] | None = None) -> None:
     fitting.add_argument("--compare", help="with --validate: also score this weights name (as it is) on that fifth")
     fitting.add_argument("--name", default=None, help="weights name in mpm_model/weights (default: the cache's "
                          "lifter's, refiner.refiner_name: pose_refiner_t27_causal for mpm_t27_causal)")
+    fitting.add_argument("--out-dir", type=Path, default=WEIGHTS_DIR, help="where the weights go (a candidate "
+                         "elsewhere than mpm_model/weights is never handed to a lifter: lag_probe.py --refiner)")
     evaluation = commands.add_parser("eval", help="table: lifter, One Euro, refiner")
     evaluation.add_argument("--data", type=Path, required=True)
     evaluation.add_argument("--name", default=None, help="weights name in mpm_model/weights (default: the cache's "
