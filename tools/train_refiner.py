@@ -48,8 +48,8 @@ from mpm_model.checkpoint import resolve
 from mpm_model.data.mocap import load_mocap, resample
 from mpm_model.files import file_sha256
 from mpm_model.streaming.options import StreamOptions, confident
-from mpm_model.streaming.refiner import (HISTORY, WEIGHTS_DIR, add_present, load_refiner, present_2d, refine, refiner_name,
-                                         weight_files)
+from mpm_model.streaming.refiner import (HISTORY, WEIGHTS_DIR, add_present, load_refiner, present_2d, refine,
+                                         refiner_name, weight_files)
 from mpm_model.streaming.smoothing import JointSmoother, SmoothingOptions
 from mpm_model.training.refiner_fit import lag_term, solve
 from mpm_ros.bags import rgbd_scene
@@ -211,7 +211,8 @@ def fit(args: argparse.Namespace) -> None:
         return add_present(out, x[select, args.history:, :, :2], weights[size::coords, 0])
 
     observed = data["observed"]  # frames without an output (dropped) are neither fitted nor scored
-    lag = lag_term(truth, sequence, data["cache"], args.lag_target) if args.zero_lag else None
+    groups = data["cache"] if args.lag_groups == "cache" else np.zeros(len(truth), int)
+    lag = lag_term(truth, sequence, groups, args.lag_target) if args.zero_lag else None
     if args.validate:
         held, train = (sequence % 5 == 0) & observed, (sequence % 5 != 0) & observed
         weights, bias = solve(x[train], lifted[train], target[train], sequence[train], args.smooth, args.ridge,
@@ -238,11 +239,13 @@ def fit(args: argparse.Namespace) -> None:
     sidecar.write_text(json.dumps({
         "lifter": Path(checkpoint).stem, "lifter_sha256": file_sha256(checkpoint),
         "history": args.history, "present": args.present, "lead": args.lead, "ridge": args.ridge, "smooth": args.smooth,
-        "shared": args.shared, "lag_held_at": args.lag_target if args.zero_lag else None, "frames": n, "sequences": int(len(data["names"])),
+        "shared": args.shared, "lag_held_at": args.lag_target if args.zero_lag else None,
+        "lag_groups": args.lag_groups if args.zero_lag else None, "frames": n, "sequences": int(len(data["names"])),
         "caches": [_shown(p) for p in args.data],
         "trained_with": "python tools/train_refiner.py data/fit (docs/TEMPORAL.md)"}, indent=2) + "\n")
     print(f"wrote {out} and its sidecar: {n} frames, ridge {args.ridge}, smooth {args.smooth}, present "
-          f"{args.present}, lead {args.lead}, shared {args.shared}")
+          f"{args.present}, lead {args.lead}, shared {args.shared}, lag held at "
+          f"{f'{args.lag_target} ({args.lag_groups})' if args.zero_lag else None}")
 
 
 def validation_table(outputs: dict[str, np.ndarray], truth: np.ndarray, sequence: np.ndarray, cache: np.ndarray,
@@ -355,9 +358,11 @@ def main(argv: list[str] | None = None) -> None:
                          "output looks at (0: none; the shared filter only: --full needs --present 0)")
     fitting.add_argument("--full", dest="shared", action="store_false", help="a full linear map of the history "
                          "instead of one causal filter shared by every coordinate")
-    fitting.add_argument("--zero-lag", action="store_true", help="hold the lag δ̂ (mpm_model/training/lag.py) of "
-                         "each cache (one condition group) at --lag-target exactly (refiner_fit; shared filter only)")
+    fitting.add_argument("--zero-lag", action="store_true", help="hold the lag δ̂ (mpm_model/training/lag.py) at "
+                         "--lag-target exactly (refiner_fit; shared filter only)")
     fitting.add_argument("--lag-target", type=float, default=0.0, help="with --zero-lag: the lag held, frames")
+    fitting.add_argument("--lag-groups", choices=("all", "cache"), default="all", help="with --zero-lag: one "
+                         "constraint for all frames, or one per cache (condition; costly: docs/TEMPORAL.md round 7)")
     fitting.add_argument("--validate", action="store_true", help="score on a held-out fifth, write nothing")
     fitting.add_argument("--compare", help="with --validate: also score this weights name (as it is) on that fifth")
     fitting.add_argument("--name", default=None, help="weights name in mpm_model/weights (default: the cache's "
