@@ -111,6 +111,16 @@ def test_taps_file_is_one_filter_shared_by_every_coordinate(tmp_path: Path) -> N
     weights_path.write_text(json.dumps({"taps": [[0.1]], "joints": J}))
     with pytest.raises(ValueError, match="no causal filter"):
         load_refiner("t", tmp_path)
+    depth = np.array([0.3, 0.0, -0.1], np.float32)  # {"taps_z": K values}: z's own kernel, x-y keep "taps"
+    weights_path.write_text(json.dumps({"taps": taps.tolist(), "taps_z": depth.tolist(), "joints": J}))
+    out = refine(history, load_refiner("t", tmp_path))
+    np.testing.assert_allclose(out[..., :2], history[:, -1, :, :2] + np.einsum("k,nkjc->njc", taps, history[..., :2]),
+                               atol=1e-5)
+    np.testing.assert_allclose(out[..., 2], history[:, -1, :, 2] + np.einsum("k,nkj->nj", depth, history[..., 2]),
+                               atol=1e-5)
+    weights_path.write_text(json.dumps({"taps": taps.tolist(), "taps_z": [0.3], "joints": J}))
+    with pytest.raises(ValueError, match="taps_z"):
+        load_refiner("t", tmp_path)
 
 
 SHIPPED = ["mpm_t27_causal", "mpm_t27_causal_la1", "mpm_t81_causal_la3"]  # every shipped lifter has its refiner

@@ -14,9 +14,9 @@ from mpm_model.training.refiner_fit import lag_rows, lag_term, solve
 J, K, F = 17, 6, 120
 
 
-def trailing_data(seed: int = 0) -> tuple[np.ndarray, ...]:
-    """Two groups of 4 smooth sequences: outputs 1 (group 0) or 2 (group 1) frames late, with jitter. → history
-    (N, K, J, 3), lifted (N, J, 3), truth (N, J, 3), sequence (N,), group (N,)."""
+def trailing_data(seed: int = 0, extra_z: int = 0) -> tuple[np.ndarray, ...]:
+    """Two groups of 4 smooth sequences: outputs 1 (group 0) or 2 (group 1) frames late (z `extra_z` more), with
+    jitter. → history (N, K, J, 3), lifted (N, J, 3), truth (N, J, 3), sequence (N,), group (N,)."""
     rng = np.random.default_rng(seed)
     t = np.arange(F)[:, None, None]  # (F, 1, 1)
     histories, lifted, truth, sequence, group = [], [], [], [], []
@@ -25,6 +25,8 @@ def trailing_data(seed: int = 0) -> tuple[np.ndarray, ...]:
         true = 0.3 * np.sin(speed * t + phase)  # (F, J, 3)
         late = 1 + s // 4
         out = np.concatenate([np.repeat(true[:1], late, 0), true[:-late]]) + rng.normal(0, 0.01, true.shape)
+        if extra_z:
+            out[extra_z:, :, 2], out[:extra_z, :, 2] = out[:-extra_z, :, 2], out[0, :, 2]
         index = np.maximum(np.arange(F)[:, None] - np.arange(K - 1, -1, -1)[None], 0)  # (F, K) oldest first
         histories.append(out[index]), lifted.append(out), truth.append(true)
         sequence.append(np.full(F, s)), group.append(np.full(F, s // 4))
@@ -73,3 +75,21 @@ def test_a_group_without_motion_and_the_full_map_are_refused() -> None:
         lag_rows(history.reshape(len(history), K, -1), lifted, still)
     with pytest.raises(ValueError, match="shared filter only"):
         solve(history, lifted, truth, sequence, 8.0, 1e-3, shared=False, lag=lag_term(truth, sequence, group))
+
+
+def test_depth_taps_give_z_its_own_kernel_and_fit_a_later_z_better() -> None:
+    """z 2 frames later than x-y: one kernel for both leaves more residual than x-y and z apart; the weights keep
+    the shared filter's form (each coordinate from its own history only), z's kernel the same for every joint."""
+    history, lifted, truth, sequence, _ = trailing_data(3, extra_z=2)
+    residual = {}
+    for depth in (False, True):
+        weights, _ = solve(history, lifted, truth, sequence, smooth=0.0, ridge=1e-6, shared=True, depth_taps=depth)
+        pred = refine(history, {"weights": weights, "bias": np.zeros(J * 3)})
+        residual[depth] = float(np.square(pred - truth).mean())
+    assert residual[True] < 0.8 * residual[False]
+    c = J * 3
+    kernels = weights.reshape(K, c, c)  # (K, C, C): frame k, input coordinate, output coordinate
+    assert not (kernels * (1 - np.eye(c))).any()  # no coordinate reads another's history
+    np.testing.assert_array_equal(kernels[:, 2, 2], kernels[:, 5, 5])  # one z kernel ...
+    np.testing.assert_array_equal(kernels[:, 0, 0], kernels[:, 4, 4])  # ... one x-y kernel ...
+    assert np.abs(kernels[:, 0, 0] - kernels[:, 2, 2]).max() > 0.1  # ... and they differ

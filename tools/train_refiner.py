@@ -216,7 +216,7 @@ def fit(args: argparse.Namespace) -> None:
     if args.validate:
         held, train = (sequence % 5 == 0) & observed, (sequence % 5 != 0) & observed
         weights, bias = solve(x[train], lifted[train], target[train], sequence[train], args.smooth, args.ridge,
-                              args.shared, lag and lag.select(train))
+                              args.shared, lag and lag.select(train), args.depth_taps)
         outputs = {"lifter alone": lifted[held], f"refiner (history {args.history}, present {args.present}, smooth "
                    f"{args.smooth}, lead {args.lead}, shared {args.shared}, lag held at "
                    f"{args.lag_target if args.zero_lag else None})": refined(held, weights, bias)}
@@ -228,18 +228,19 @@ def fit(args: argparse.Namespace) -> None:
         validation_table(outputs, truth[held], sequence[held], data["cache"][held], args.data)
         return
     weights, bias = solve(x[observed], lifted[observed], target[observed], sequence[observed], args.smooth,
-                          args.ridge, args.shared, lag and lag.select(observed))
+                          args.ridge, args.shared, lag and lag.select(observed), args.depth_taps)
     checkpoint = resolve(str(data["checkpoint"]))
     out, sidecar = weight_files(args.name or refiner_name(Path(checkpoint).stem), args.out_dir)
     rounded = np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])  # float32 precision, plain JSON
     taps = rounded(weights[::coords, 0]).tolist()
-    out.write_text(json.dumps({"taps": taps[:args.history], "joints": coords // 3}
+    depth = {"taps_z": rounded(weights[2:size:coords, 2]).tolist()} if args.depth_taps else {}  # z's own kernel
+    out.write_text(json.dumps({"taps": taps[:args.history], "joints": coords // 3} | depth
                               | ({"present": taps[args.history:]} if args.present else {}) if args.shared
                               else {"weights": rounded(weights).tolist(), "bias": rounded(bias).tolist()}))
     sidecar.write_text(json.dumps({
         "lifter": Path(checkpoint).stem, "lifter_sha256": file_sha256(checkpoint),
         "history": args.history, "present": args.present, "lead": args.lead, "ridge": args.ridge, "smooth": args.smooth,
-        "shared": args.shared, "lag_held_at": args.lag_target if args.zero_lag else None,
+        "shared": args.shared, "depth_taps": args.depth_taps, "lag_held_at": args.lag_target if args.zero_lag else None,
         "lag_groups": args.lag_groups if args.zero_lag else None, "frames": n, "sequences": int(len(data["names"])),
         "caches": [_shown(p) for p in args.data],
         "trained_with": "python tools/train_refiner.py data/fit (docs/TEMPORAL.md)"}, indent=2) + "\n")
@@ -363,6 +364,8 @@ def main(argv: list[str] | None = None) -> None:
     fitting.add_argument("--lag-target", type=float, default=0.0, help="with --zero-lag: the lag held, frames")
     fitting.add_argument("--lag-groups", choices=("all", "cache"), default="all", help="with --zero-lag: one "
                          "constraint for all frames, or one per cache (condition; costly: docs/TEMPORAL.md round 7)")
+    fitting.add_argument("--depth-taps", action="store_true", help="the shared filter's K lifted taps for x-y, "
+                         "another K for z (z never sees the 2D present)")
     fitting.add_argument("--validate", action="store_true", help="score on a held-out fifth, write nothing")
     fitting.add_argument("--compare", help="with --validate: also score this weights name (as it is) on that fifth")
     fitting.add_argument("--name", default=None, help="weights name in mpm_model/weights (default: the cache's "
