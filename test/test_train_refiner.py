@@ -125,3 +125,18 @@ def test_fit_leaves_out_frames_without_an_output_and_compares_a_weights_file(tmp
     assert lines[:3] == lines[3:]
     clean = [{"mpjpe": float(row[0])} for row in clean]
     assert clean[1]["mpjpe"] < clean[0]["mpjpe"] < 40.0  # 2 cm per coordinate: 32 mm alone
+
+
+def test_retrain_recipe_is_the_shipped_refiners() -> None:
+    """`retrain` (RECIPE + FIT_RECIPE) makes what mpm_model/weights ships for mpm_t27_causal: the same caches and
+    fit settings as its sidecar records (docs/TEMPORAL.md round 7)."""
+    import json
+
+    from mpm_model.streaming.refiner import weight_files
+
+    sidecar = json.loads(weight_files("pose_refiner_t27_causal")[1].read_text())
+    assert [Path(c).stem for c in sidecar["caches"]] == list(train_refiner.RECIPE)
+    fit = train_refiner.FIT_RECIPE
+    assert sidecar["depth_taps"] and sidecar["present"] == int(fit[fit.index("--present") + 1])
+    assert sidecar["lag_held_at"] == float(fit[fit.index("--lag-target") + 1]) and sidecar["lag_groups"] == "all"
+    assert "--zero-lag" in fit

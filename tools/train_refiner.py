@@ -15,23 +15,20 @@ fast-motion sequences). `retrain`: both `data` runs and the `fit` below in one c
 mix did not win, `retrain` keeps the fixed noise).
 
 After shipping new lifter weights (same name mpm_t27_causal, or --checkpoint NAME), ONE command retrains the
-refiner: 45,186 frames of the train file through the lifter (30,000 seen by make_bag's camera, 15,000 by the
-robot camera), then the fit, writing mpm_model/weights/pose_refiner_t27_causal.weights.json and its sidecar
-pose_refiner_t27_causal.json (the lifter's sha256: the node uses the refiner only with that lifter file; for
---checkpoint mpm_t81_causal_la3, pose_refiner_t81_causal_la3: refiner.refiner_name). It took
-6 min wall on 2 loaded cores (12:04-12:11 UTC 2026-12-06 with the two test caches; ~3 GB RAM for the fit):
+refiner with the shipped recipe (round 7, docs/TEMPORAL.md; RECIPE below): 76,663 frames of the train file through
+the lifter (30,000 + 20,000 seen by make_bag's camera, 15,000 + 10,000 by the robot camera; the second of each with
+make_bag's 10 % occluded joints and 2 % dropped frames), then `fit --depth-taps --present 16 --zero-lag --lag-target
+0.7` (the lag δ̂ held at 0.7 frames over all of them), writing mpm_model/weights/pose_refiner_t27_causal.weights.json
+and its sidecar pose_refiner_t27_causal.json (the lifter's sha256: the node uses the refiner only with that lifter
+file; for --checkpoint mpm_t81_causal_la3, pose_refiner_t81_causal_la3: refiner.refiner_name; the lag target was
+chosen for mpm_t27_causal: check another lifter's through the bags, tools/lag_probe.py). ~10 min wall on 2 loaded
+cores, ~4 GB RAM for the fit:
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python tools/train_refiner.py retrain   # [--checkpoint NAME]
 
-which is the same as
-
-    export OMP_NUM_THREADS=1 T=../shared/data/mocap_h36m17_train.npz S=../shared/data/mocap_h36m17_test_slice.npz
-    nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 30000 --out out/refiner/train.npz
-    nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 15000 --scene robot --seed 1 \
-        --out out/refiner/train_robot.npz
-    nice -n 10 .venv/bin/python tools/train_refiner.py fit --data out/refiner/train.npz out/refiner/train_robot.npz
-
-Check it (never trained on: the test slice) with `fit ... --validate` (a held-out fifth of the train chunks) and
+which runs `data --mocap $T --out out/refiner/<cache>.npz <args>` for each RECIPE cache, then `fit --data <the four>
+FIT_RECIPE` (T = ../shared/data/mocap_h36m17_train.npz, S = the test slice). Check it (never trained on: S) with
+`fit ... --validate` (a held-out fifth of the train chunks, per cache) and
 
     .venv/bin/python tools/train_refiner.py data --mocap $S --out out/refiner/test.npz   # and --scene robot
     .venv/bin/python tools/train_refiner.py eval --data out/refiner/test.npz
@@ -62,6 +59,11 @@ MIN_FRAMES = 11  # shorter sequences are left out of the data
 MIN_VISIBLE = StreamOptions().min_visible_joints  # a frame with fewer visible joints gives no output (WindowBuffer)
 HIDDEN_FRAMES = 45  # `--mix`: a person hidden this long (1.5 s, the evaluator's probe) restarts every state
 FAST = ("indian", "salsa", "kick", "jog", "hop", "throw", "run", "dash", "punch", "martial")
+BAG_NOISE = ["--occlusion", "0.1", "--dropout", "0.02"]  # make_bag's defaults
+RECIPE = {"train": ["--frames", "30000"], "train_robot": ["--frames", "15000", "--scene", "robot", "--seed", "1"],
+          "train_bag": ["--frames", "20000", "--seed", "4", *BAG_NOISE],
+          "train_robot_bag": ["--frames", "10000", "--scene", "robot", "--seed", "5", *BAG_NOISE]}  # retrain's caches
+FIT_RECIPE = ["--depth-taps", "--present", "16", "--zero-lag", "--lag-target", "0.7"]  # round 7's shipped fit
 SETTINGS = {"One Euro 2.0/20 (today's smoothing:=true)": SmoothingOptions(True, 2.0, 20.0),
             "One Euro 1.0/5": SmoothingOptions(True, 1.0, 5.0), "One Euro 4.0/20": SmoothingOptions(True, 4.0, 20.0)}
 
@@ -322,13 +324,11 @@ def evaluate(args: argparse.Namespace) -> None:
 
 
 def retrain(args: argparse.Namespace) -> None:
-    """The docstring's data + data + fit sequence, with their defaults."""
-    caches = [args.out_dir / "train.npz", args.out_dir / "train_robot.npz"]
-    main(["data", "--mocap", str(args.mocap), "--frames", "30000", "--checkpoint", args.checkpoint,
-          "--out", str(caches[0])])
-    main(["data", "--mocap", str(args.mocap), "--frames", "15000", "--scene", "robot", "--seed", "1",
-          "--checkpoint", args.checkpoint, "--out", str(caches[1])])
-    main(["fit", "--data", *map(str, caches)])
+    """The docstring's data runs (RECIPE) + fit (FIT_RECIPE)."""
+    caches = [args.out_dir / f"{name}.npz" for name in RECIPE]
+    for cache, extra in zip(caches, RECIPE.values()):
+        main(["data", "--mocap", str(args.mocap), "--checkpoint", args.checkpoint, "--out", str(cache), *extra])
+    main(["fit", "--data", *map(str, caches), *FIT_RECIPE])
 
 
 def main(argv: list[str] | None = None) -> None:
