@@ -52,9 +52,12 @@ def main(argv: list[str] | None = None) -> None:
     from mpm_ros.bags.run_data import load_run
 
     backend = create_backend(args.backend, checkpoint=args.checkpoint, device="cpu")
-    refiner, why = (None, "off") if args.no_refiner else pose_refiner(args.checkpoint)
-    if args.refiner and not args.no_refiner:
+    if args.no_refiner:
+        refiner, why = None, "off"
+    elif args.refiner:
         refiner, why = load_refiner(args.refiner.name.removesuffix(".weights.json"), args.refiner.parent), ""
+    else:
+        refiner, why = pose_refiner(args.checkpoint)
     options = LifterOptions(temporal=TemporalOptions(pose_refiner=not args.no_refiner))
     print(f"library: {args.checkpoint} on {args.backend}, pose refiner: {(args.refiner or 'on') if refiner else why}")
     print("| source | outputs | MPJPE mm | accel. error mm/frame² | lag | "

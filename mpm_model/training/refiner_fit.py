@@ -1,11 +1,13 @@
 """The pose refiner's closed-form fit (tools/train_refiner.py `fit`; the refiner: mpm_model/streaming/refiner.py),
-optionally with the lag held at a target in each condition group (issue 24, docs/TEMPORAL.md round 7).
+optionally with the lag held at a target over all frames or in each condition group, and with z's own kernel
+(issue 24, docs/TEMPORAL.md round 7).
 
 Why a constraint: the MSE-optimal causal estimate hedges towards the past (it reads ~1 frame late even on its own
 validation chunks), and the smoothing term pulls it further back. The lag is the batch δ̂ of
 mpm_model/training/lag.py (`batch_lag`): e = output − truth at the output's own frame, v = the truth's motion into
 that frame, δ̂ = −Σ e·v / Σ v·v frames (+1: one frame late). The refiner is linear in its weights w, so Σ e·v is too:
-δ̂ = target is one linear equation per group, met exactly by one Lagrange multiplier each (numpy only, no torch)."""
+δ̂ = target is one linear equation per group, met exactly by one Lagrange multiplier each (numpy only, no torch).
+One group over every frame is the shipped choice: one per condition cost 10 mm through the bags."""
 from __future__ import annotations
 
 from dataclasses import dataclass
