@@ -11,8 +11,10 @@ lifter file and its sha256. `eval`: raw lifter,
 One Euro settings and the refiner on a cache, as a table (MPJPE, acceleration error, lag; all frames and the
 fast-motion sequences). `retrain`: both `data` runs and the `fit` below in one command. Train on the train file only.
 `data --mix` draws make_bag-like noise per chunk (occluded joints, dropped frames, 1.5 s hides: noise_mix); `fit
---validate --compare NAME` also scores a weights file as it is on the held-out fifth (docs/TEMPORAL.md round 4: the
-mix did not win, `retrain` keeps the fixed noise).
+--validate --compare NAME` also scores a weights file as it is on the held-out fifth, per cache with the lag δ̂
+(docs/TEMPORAL.md round 4: the mix did not win; `retrain` uses fixed noise per cache, `data --occlusion --dropout`).
+`fit --zero-lag` holds the fit's lag δ̂ at `--lag-target`, `--depth-taps` gives z a kernel of its own
+(mpm_model/training/refiner_fit.py, round 7).
 
 After shipping new lifter weights (same name mpm_t27_causal, or --checkpoint NAME), ONE command retrains the
 refiner with the shipped recipe (round 7, docs/TEMPORAL.md; RECIPE below): 76,663 frames of the train file through
