@@ -37,8 +37,9 @@ def test_present_taps_cancel_a_one_frame_lag(tmp_path: Path, capsys) -> None:
     for present in ("2", "0"):  # with the 2D present, and without: a random walk's next step is unpredictable
         train_refiner.main(["fit", "--data", str(tmp_path / "cache.npz"), "--validate", "--history", "4",
                             "--present", present, "--smooth", "0", "--lead", "1"])
-    lines = [line for line in capsys.readouterr().out.splitlines() if "{" in line]
-    alone, refined, blind = (eval(line[line.index("{"):], {"np": np}) for line in lines[:2] + lines[3:])  # noqa: S307
+    rows = [line.split(" | ")[1].split(" / ") for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("| lifter alone", "| refiner"))]  # the "all" column: MPJPE / accel. / lag / δ̂
+    alone, refined, blind = ({"mpjpe": float(r[0]), "lag": int(r[2])} for r in rows[:2] + rows[3:])
     assert alone["lag"] == 1 and refined["lag"] == 0 and refined["mpjpe"] < 0.75 * alone["mpjpe"]
     assert blind["lag"] == 1 and blind["mpjpe"] > 0.95 * alone["mpjpe"]
 
@@ -98,7 +99,8 @@ def test_the_noise_mix_covers_make_bags_defaults() -> None:
     assert 0.2 < np.mean(hidden > 0) < 0.4
     assert hidden[hidden > 0].min() >= train_refiner.MIN_FRAMES
     assert (hidden[hidden > 0] + train_refiner.HIDDEN_FRAMES <= 240 - train_refiner.MIN_FRAMES).all()
-    assert train_refiner.noise_mix(argparse.Namespace(mix=False), rng, 240) == (0.05, 0.0, 0)
+    fixed = argparse.Namespace(mix=False, occlusion=0.1, dropout=0.02)  # `data --occlusion 0.1 --dropout 0.02`
+    assert train_refiner.noise_mix(fixed, rng, 240) == (0.1, 0.02, 0)
 
 
 def test_fit_leaves_out_frames_without_an_output_and_compares_a_weights_file(tmp_path: Path, capsys) -> None:
@@ -116,10 +118,25 @@ def test_fit_leaves_out_frames_without_an_output_and_compares_a_weights_file(tmp
     for cache in ("clean", "wild"):
         train_refiner.main(["fit", "--data", str(tmp_path / f"{cache}.npz"), "--validate", "--history", "4",
                             "--present", "2", "--lead", "0", "--compare", "pose_refiner_t27_causal"])
-    lines = [line for line in capsys.readouterr().out.splitlines() if "{" in line]
-    clean, wild = ([eval(line[line.index("{"):], {"np": np}) for line in lines[i:i + 3]]  # noqa: S307
-                   for i in (0, 3))
-    assert "pose_refiner_t27_causal (as it is)" in lines[2]
-    for a, b in zip(clean, wild):
-        assert a == b
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and " / " in line
+             and not line.startswith("| output")]
+    clean, wild = ([line.split(" | ")[1].split(" / ") for line in lines[i:i + 3]] for i in (0, 3))  # "all" column
+    assert lines[2].startswith("| pose_refiner_t27_causal (as it is)")
+    assert lines[:3] == lines[3:]
+    clean = [{"mpjpe": float(row[0])} for row in clean]
     assert clean[1]["mpjpe"] < clean[0]["mpjpe"] < 40.0  # 2 cm per coordinate: 32 mm alone
+
+
+def test_retrain_recipe_is_the_shipped_refiners() -> None:
+    """`retrain` (RECIPE + FIT_RECIPE) makes what mpm_model/weights ships for mpm_t27_causal: the same caches and
+    fit settings as its sidecar records (docs/TEMPORAL.md round 7)."""
+    import json
+
+    from mpm_model.streaming.refiner import weight_files
+
+    sidecar = json.loads(weight_files("pose_refiner_t27_causal")[1].read_text())
+    assert [Path(c).stem for c in sidecar["caches"]] == list(train_refiner.RECIPE)
+    fit = train_refiner.FIT_RECIPE
+    assert sidecar["depth_taps"] and sidecar["present"] == int(fit[fit.index("--present") + 1])
+    assert sidecar["lag_held_at"] == float(fit[fit.index("--lag-target") + 1]) and sidecar["lag_groups"] == "all"
+    assert "--zero-lag" in fit

@@ -11,27 +11,26 @@ lifter file and its sha256. `eval`: raw lifter,
 One Euro settings and the refiner on a cache, as a table (MPJPE, acceleration error, lag; all frames and the
 fast-motion sequences). `retrain`: both `data` runs and the `fit` below in one command. Train on the train file only.
 `data --mix` draws make_bag-like noise per chunk (occluded joints, dropped frames, 1.5 s hides: noise_mix); `fit
---validate --compare NAME` also scores a weights file as it is on the held-out fifth (docs/TEMPORAL.md round 4: the
-mix did not win, `retrain` keeps the fixed noise).
+--validate --compare NAME` also scores a weights file as it is on the held-out fifth, per cache with the lag δ̂
+(docs/TEMPORAL.md round 4: the mix did not win; `retrain` uses fixed noise per cache, `data --occlusion --dropout`).
+`fit --zero-lag` holds the fit's lag δ̂ at `--lag-target`, `--depth-taps` gives z a kernel of its own
+(mpm_model/training/refiner_fit.py, round 7).
 
 After shipping new lifter weights (same name mpm_t27_causal, or --checkpoint NAME), ONE command retrains the
-refiner: 45,186 frames of the train file through the lifter (30,000 seen by make_bag's camera, 15,000 by the
-robot camera), then the fit, writing mpm_model/weights/pose_refiner_t27_causal.weights.json and its sidecar
-pose_refiner_t27_causal.json (the lifter's sha256: the node uses the refiner only with that lifter file; for
---checkpoint mpm_t81_causal_la3, pose_refiner_t81_causal_la3: refiner.refiner_name). It took
-6 min wall on 2 loaded cores (12:04-12:11 UTC 2026-12-06 with the two test caches; ~3 GB RAM for the fit):
+refiner with the shipped recipe (round 7, docs/TEMPORAL.md; RECIPE below): 76,663 frames of the train file through
+the lifter (30,000 + 20,000 seen by make_bag's camera, 15,000 + 10,000 by the robot camera; the second of each with
+make_bag's 10 % occluded joints and 2 % dropped frames), then `fit --depth-taps --present 16 --zero-lag --lag-target
+0.7` (the lag δ̂ held at 0.7 frames over all of them), writing mpm_model/weights/pose_refiner_t27_causal.weights.json
+and its sidecar pose_refiner_t27_causal.json (the lifter's sha256: the node uses the refiner only with that lifter
+file; for --checkpoint mpm_t81_causal_la3, pose_refiner_t81_causal_la3: refiner.refiner_name; the lag target was
+chosen for mpm_t27_causal: check another lifter's through the bags, tools/lag_probe.py). ~10 min wall on 2 loaded
+cores, ~4 GB RAM for the fit:
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python tools/train_refiner.py retrain   # [--checkpoint NAME]
 
-which is the same as
-
-    export OMP_NUM_THREADS=1 T=../shared/data/mocap_h36m17_train.npz S=../shared/data/mocap_h36m17_test_slice.npz
-    nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 30000 --out out/refiner/train.npz
-    nice -n 10 .venv/bin/python tools/train_refiner.py data --mocap $T --frames 15000 --scene robot --seed 1 \
-        --out out/refiner/train_robot.npz
-    nice -n 10 .venv/bin/python tools/train_refiner.py fit --data out/refiner/train.npz out/refiner/train_robot.npz
-
-Check it (never trained on: the test slice) with `fit ... --validate` (a held-out fifth of the train chunks) and
+which runs `data --mocap $T --out out/refiner/<cache>.npz <args>` for each RECIPE cache, then `fit --data <the four>
+FIT_RECIPE` (T = ../shared/data/mocap_h36m17_train.npz, S = the test slice). Check it (never trained on: S) with
+`fit ... --validate` (a held-out fifth of the train chunks, per cache) and
 
     .venv/bin/python tools/train_refiner.py data --mocap $S --out out/refiner/test.npz   # and --scene robot
     .venv/bin/python tools/train_refiner.py eval --data out/refiner/test.npz
@@ -48,9 +47,10 @@ from mpm_model.checkpoint import resolve
 from mpm_model.data.mocap import load_mocap, resample
 from mpm_model.files import file_sha256
 from mpm_model.streaming.options import StreamOptions, confident
-from mpm_model.streaming.refiner import (HISTORY, add_present, load_refiner, present_2d, refine, refiner_name,
-                                         weight_files)
+from mpm_model.streaming.refiner import (HISTORY, WEIGHTS_DIR, add_present, load_refiner, present_2d, refine,
+                                         refiner_name, weight_files)
 from mpm_model.streaming.smoothing import JointSmoother, SmoothingOptions
+from mpm_model.training.refiner_fit import lag_term, solve
 from mpm_ros.bags import rgbd_scene
 from mpm_ros.bags.make_bag import PersonTrack, frame_scene, observe
 
@@ -61,6 +61,11 @@ MIN_FRAMES = 11  # shorter sequences are left out of the data
 MIN_VISIBLE = StreamOptions().min_visible_joints  # a frame with fewer visible joints gives no output (WindowBuffer)
 HIDDEN_FRAMES = 45  # `--mix`: a person hidden this long (1.5 s, the evaluator's probe) restarts every state
 FAST = ("indian", "salsa", "kick", "jog", "hop", "throw", "run", "dash", "punch", "martial")
+BAG_NOISE = ["--occlusion", "0.1", "--dropout", "0.02"]  # make_bag's defaults
+RECIPE = {"train": ["--frames", "30000"], "train_robot": ["--frames", "15000", "--scene", "robot", "--seed", "1"],
+          "train_bag": ["--frames", "20000", "--seed", "4", *BAG_NOISE],
+          "train_robot_bag": ["--frames", "10000", "--scene", "robot", "--seed", "5", *BAG_NOISE]}  # retrain's caches
+FIT_RECIPE = ["--depth-taps", "--present", "16", "--zero-lag", "--lag-target", "0.7"]  # round 7's shipped fit
 SETTINGS = {"One Euro 2.0/20 (today's smoothing:=true)": SmoothingOptions(True, 2.0, 20.0),
             "One Euro 1.0/5": SmoothingOptions(True, 1.0, 5.0), "One Euro 4.0/20": SmoothingOptions(True, 4.0, 20.0)}
 
@@ -113,10 +118,10 @@ def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str, occlu
 def noise_mix(args: argparse.Namespace, rng: np.random.Generator, frames: int) -> tuple[float, float, int]:
     """(occlusion, dropout, hidden start) of one chunk: `--mix` draws make_bag-like detector noise per chunk (occluded
     joints 0-15 %, dropped frames 0-4 % in 1-3 frame bursts, and with probability 0.3 the person hidden for
-    HIDDEN_FRAMES (1.5 s: the refiner and the windows restart)); else the fixed 5 % occluded joints, no drops.
-    hidden start 0 = never hidden."""
+    HIDDEN_FRAMES (1.5 s: the refiner and the windows restart)); else the fixed `--occlusion` / `--dropout`
+    (defaults 5 % occluded joints, no drops). hidden start 0 = never hidden."""
     if not args.mix:
-        return 0.05, 0.0, 0
+        return args.occlusion, args.dropout, 0
     occlusion, dropout = float(rng.uniform(0.0, 0.15)), float(rng.uniform(0.0, 0.04))
     hide = frames > 2 * HIDDEN_FRAMES and rng.random() < 0.3
     return occlusion, dropout, int(rng.integers(MIN_FRAMES, frames - HIDDEN_FRAMES - MIN_FRAMES)) if hide else 0
@@ -183,35 +188,10 @@ def load_caches(paths: list[Path]) -> dict[str, np.ndarray]:
         if all("screen" in c for c in caches) else None
     observed = np.concatenate([c["observed"] if "observed" in c else np.ones(len(c["lifted"]), bool) for c in caches])
     return {"present": present, "truth": np.concatenate([c["truth"] for c in caches]),
+            "cache": np.repeat(np.arange(len(caches)), [len(c["lifted"]) for c in caches]),
             "lifted": lifted, "observed": observed,
             "sequence": np.concatenate([c["sequence"] + o for c, o in zip(caches, offsets)]),
             "names": np.concatenate([c["names"] for c in caches]), "checkpoint": str(caches[0]["checkpoint"])}
-
-
-def solve(history: np.ndarray, lifted: np.ndarray, truth: np.ndarray, sequence: np.ndarray, smooth: float,
-          ridge: float, shared: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Least squares on the residual, plus `smooth` x the squared error of its second difference against the
-    truth's (SmoothNet's acceleration error, within a sequence), plus a ridge penalty → (K*J*3, J*3) weights and
-    (J*3,) bias. `shared`: one K-tap causal filter for every coordinate (no bias; the same whatever the view),
-    else a full linear map of the history (it also learns view-dependent pose corrections)."""
-    n, size, coords = len(history), history.shape[1], lifted[0].size
-    x = history.reshape(n, size, coords)  # (N, K, C)
-    y = (truth - lifted).reshape(n, coords)  # (N, C): the residual on the newest lifted frame
-    within = np.flatnonzero(sequence[2:] == sequence[:-2]) + 2  # frames whose two predecessors are their sequence's
-    second = lambda a: a[within] - 2 * a[within - 1] + a[within - 2]  # noqa: E731
-    dy = second(truth.reshape(n, coords)) - second(lifted.reshape(n, coords))  # (N', C)
-    if shared:
-        taps, dtaps = x.transpose(0, 2, 1).reshape(-1, size), second(x).transpose(0, 2, 1).reshape(-1, size)
-        w = np.linalg.solve(taps.T @ taps + smooth * dtaps.T @ dtaps + ridge * n * np.eye(size),
-                            taps.T @ y.reshape(-1) + smooth * dtaps.T @ dy.reshape(-1))  # (K,)
-        return np.kron(w[:, None], np.eye(coords)), np.zeros(coords)
-    full = np.concatenate([x.reshape(n, -1), np.ones((n, 1))], 1)  # (N, K*C + 1)
-    dfull = second(full)
-    penalty = ridge * n * np.eye(full.shape[1])
-    penalty[-1, -1] = 0.0
-    solution = np.linalg.solve(full.T @ full + smooth * dfull.T @ dfull + penalty,
-                               full.T @ y + smooth * dfull.T @ dy)  # (K*C + 1, C)
-    return solution[:-1], solution[-1]
 
 
 def fit(args: argparse.Namespace) -> None:
@@ -235,37 +215,64 @@ def fit(args: argparse.Namespace) -> None:
         return add_present(out, x[select, args.history:, :, :2], weights[size::coords, 0])
 
     observed = data["observed"]  # frames without an output (dropped) are neither fitted nor scored
+    groups = data["cache"] if args.lag_groups == "cache" else np.zeros(len(truth), int)
+    lag = lag_term(truth, sequence, groups, args.lag_target) if args.zero_lag else None
     if args.validate:
         held, train = (sequence % 5 == 0) & observed, (sequence % 5 != 0) & observed
         weights, bias = solve(x[train], lifted[train], target[train], sequence[train], args.smooth, args.ridge,
-                              args.shared)
-        print("lifter alone", scores(truth[held], lifted[held], sequence[held]))
-        print(f"refiner (history {args.history}, present {args.present}, smooth {args.smooth}, lead {args.lead}, "
-              f"shared {args.shared})",
-              scores(truth[held], refined(held, weights, bias), sequence[held]))
+                              args.shared, lag and lag.select(train), args.depth_taps)
+        outputs = {"lifter alone": lifted[held], f"refiner (history {args.history}, present {args.present}, smooth "
+                   f"{args.smooth}, lead {args.lead}, shared {args.shared}, lag held at "
+                   f"{args.lag_target if args.zero_lag else None})": refined(held, weights, bias)}
         if args.compare:  # a weights file as it is, on the same held-out frames
             other = load_refiner(args.compare)
-            out = add_present(refine(histories(lifted, sequence, other.history)[held], other),
-                              present_histories(data["present"], sequence, len(other.present))[held], other.present)
-            print(f"{args.compare} (as it is)", scores(truth[held], out, sequence[held]))
+            outputs[f"{args.compare} (as it is)"] = add_present(
+                refine(histories(lifted, sequence, other.history)[held], other),
+                present_histories(data["present"], sequence, len(other.present))[held], other.present)
+        validation_table(outputs, truth[held], sequence[held], data["cache"][held], args.data)
         return
     weights, bias = solve(x[observed], lifted[observed], target[observed], sequence[observed], args.smooth,
-                          args.ridge, args.shared)
+                          args.ridge, args.shared, lag and lag.select(observed), args.depth_taps)
     checkpoint = resolve(str(data["checkpoint"]))
-    out, sidecar = weight_files(args.name or refiner_name(Path(checkpoint).stem))
+    out, sidecar = weight_files(args.name or refiner_name(Path(checkpoint).stem), args.out_dir)
     rounded = np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])  # float32 precision, plain JSON
     taps = rounded(weights[::coords, 0]).tolist()
-    out.write_text(json.dumps({"taps": taps[:args.history], "joints": coords // 3}
+    depth = {"taps_z": rounded(weights[2:size:coords, 2]).tolist()} if args.depth_taps else {}  # z's own kernel
+    out.write_text(json.dumps({"taps": taps[:args.history], "joints": coords // 3} | depth
                               | ({"present": taps[args.history:]} if args.present else {}) if args.shared
                               else {"weights": rounded(weights).tolist(), "bias": rounded(bias).tolist()}))
     sidecar.write_text(json.dumps({
         "lifter": Path(checkpoint).stem, "lifter_sha256": file_sha256(checkpoint),
         "history": args.history, "present": args.present, "lead": args.lead, "ridge": args.ridge, "smooth": args.smooth,
-        "shared": args.shared, "frames": n, "sequences": int(len(data["names"])),
+        "shared": args.shared, "depth_taps": args.depth_taps, "lag_held_at": args.lag_target if args.zero_lag else None,
+        "lag_groups": args.lag_groups if args.zero_lag else None, "frames": n, "sequences": int(len(data["names"])),
         "caches": [_shown(p) for p in args.data],
         "trained_with": "python tools/train_refiner.py data/fit (docs/TEMPORAL.md)"}, indent=2) + "\n")
     print(f"wrote {out} and its sidecar: {n} frames, ridge {args.ridge}, smooth {args.smooth}, present "
-          f"{args.present}, lead {args.lead}, shared {args.shared}")
+          f"{args.present}, lead {args.lead}, shared {args.shared}, lag held at "
+          f"{f'{args.lag_target} ({args.lag_groups})' if args.zero_lag else None}")
+
+
+def validation_table(outputs: dict[str, np.ndarray], truth: np.ndarray, sequence: np.ndarray, cache: np.ndarray,
+                     paths: list[Path]) -> None:
+    """The held-out scores of each output, all frames and per cache (a condition group): MPJPE, acceleration error,
+    lag (the best integer shift) and δ̂ (lag.batch_lag: the least-squares lag along the motion, frames)."""
+    import torch
+
+    from mpm_model.training.lag import batch_lag
+
+    motion = lag_term(truth, sequence, cache).motion  # (N, J, 3)
+    groups = [("all", np.ones(len(truth), bool))] + [(p.name, cache == i) for i, p in enumerate(paths)]
+    print("| output | " + " | ".join(f"{g}: MPJPE / accel. / lag / δ̂" for g, _ in groups) + " |\n|---|"
+          + "---|" * len(groups))
+    for name, pred in outputs.items():
+        cells = []
+        for _, keep in groups:
+            s = scores(truth[keep], pred[keep], sequence[keep])
+            pose3d = torch.from_numpy(np.stack([truth[keep] - motion[keep], truth[keep]], 1))  # (n, 2, J, 3)
+            delta = float(batch_lag(torch.from_numpy(pred[keep]), pose3d, 1))
+            cells.append(f"{s['mpjpe']:.1f} / {s['accel']:.2f} / {s['lag']} / {delta:+.2f}")
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 
 def _shown(path: Path) -> str:
@@ -319,13 +326,11 @@ def evaluate(args: argparse.Namespace) -> None:
 
 
 def retrain(args: argparse.Namespace) -> None:
-    """The docstring's data + data + fit sequence, with their defaults."""
-    caches = [args.out_dir / "train.npz", args.out_dir / "train_robot.npz"]
-    main(["data", "--mocap", str(args.mocap), "--frames", "30000", "--checkpoint", args.checkpoint,
-          "--out", str(caches[0])])
-    main(["data", "--mocap", str(args.mocap), "--frames", "15000", "--scene", "robot", "--seed", "1",
-          "--checkpoint", args.checkpoint, "--out", str(caches[1])])
-    main(["fit", "--data", *map(str, caches)])
+    """The docstring's data runs (RECIPE) + fit (FIT_RECIPE)."""
+    caches = [args.out_dir / f"{name}.npz" for name in RECIPE]
+    for cache, extra in zip(caches, RECIPE.values()):
+        main(["data", "--mocap", str(args.mocap), "--checkpoint", args.checkpoint, "--out", str(cache), *extra])
+    main(["fit", "--data", *map(str, caches), *FIT_RECIPE])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -341,6 +346,10 @@ def main(argv: list[str] | None = None) -> None:
     data.add_argument("--scene", choices=("h36m", "robot"), default="h36m")
     data.add_argument("--mix", action="store_true", help="make_bag-like noise drawn per chunk: 0-15 %% occluded "
                       "joints, 0-4 %% dropped frames, 30 %% of the chunks with the person hidden 1.5 s (noise_mix)")
+    data.add_argument("--occlusion", type=float, default=0.05, help="fraction of occluded joints without --mix "
+                      "(make_bag's default: 0.1)")
+    data.add_argument("--dropout", type=float, default=0.0, help="per-frame chance the person is missed (bursts of "
+                      "1-3 frames) without --mix (make_bag's default: 0.02)")
     fitting = commands.add_parser("fit", help="ridge regression → mpm_model/weights/<refiner>.npz + sidecar")
     fitting.add_argument("--data", type=Path, nargs="+", required=True)
     fitting.add_argument("--ridge", type=float, default=1e-3)
@@ -352,10 +361,19 @@ def main(argv: list[str] | None = None) -> None:
                          "output looks at (0: none; the shared filter only: --full needs --present 0)")
     fitting.add_argument("--full", dest="shared", action="store_false", help="a full linear map of the history "
                          "instead of one causal filter shared by every coordinate")
+    fitting.add_argument("--zero-lag", action="store_true", help="hold the lag δ̂ (mpm_model/training/lag.py) at "
+                         "--lag-target exactly (refiner_fit; shared filter only)")
+    fitting.add_argument("--lag-target", type=float, default=0.0, help="with --zero-lag: the lag held, frames")
+    fitting.add_argument("--lag-groups", choices=("all", "cache"), default="all", help="with --zero-lag: one "
+                         "constraint for all frames, or one per cache (condition; costly: docs/TEMPORAL.md round 7)")
+    fitting.add_argument("--depth-taps", action="store_true", help="the shared filter's K lifted taps for x-y, "
+                         "another K for z (z never sees the 2D present)")
     fitting.add_argument("--validate", action="store_true", help="score on a held-out fifth, write nothing")
     fitting.add_argument("--compare", help="with --validate: also score this weights name (as it is) on that fifth")
     fitting.add_argument("--name", default=None, help="weights name in mpm_model/weights (default: the cache's "
                          "lifter's, refiner.refiner_name: pose_refiner_t27_causal for mpm_t27_causal)")
+    fitting.add_argument("--out-dir", type=Path, default=WEIGHTS_DIR, help="where the weights go (a candidate "
+                         "elsewhere than mpm_model/weights is never handed to a lifter: lag_probe.py --refiner)")
     evaluation = commands.add_parser("eval", help="table: lifter, One Euro, refiner")
     evaluation.add_argument("--data", type=Path, required=True)
     evaluation.add_argument("--name", default=None, help="weights name in mpm_model/weights (default: the cache's "

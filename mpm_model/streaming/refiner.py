@@ -109,7 +109,8 @@ def add_present(refined: np.ndarray, present: np.ndarray, taps: np.ndarray) -> n
 
 def weight_files(name: str, directory: Path = WEIGHTS_DIR) -> tuple[Path, Path]:
     """(weights, sidecar): `<name>.weights.json` and `<name>.json` (lifter, sha256, how). The weights file holds
-    either {"taps": K values}, one causal filter shared by every coordinate (a residual on the newest frame), or
+    either {"taps": K values}, one causal filter shared by every coordinate (a residual on the newest frame;
+    optionally {"taps_z": K values}, z's own kernel, x-y keep "taps"), or
     {"weights": (K*C, C), "bias": (C,)}, a full linear map of the history; optionally {"present": M values} (taps on
     present_2d, newest first)."""
     return directory / f"{name}.weights.json", directory / f"{name}.json"
@@ -124,7 +125,13 @@ def load_refiner(name: str, directory: Path = WEIGHTS_DIR) -> RefinerWeights:
         coords = 3 * int(arrays["joints"])
         if taps.ndim != 1 or not len(taps) or coords <= 0:
             raise ValueError(f"taps {taps.shape} for {coords} coordinates are no causal filter")
-        weights, bias = np.kron(taps[:, None], np.eye(coords, dtype=np.float32)), np.zeros(coords, np.float32)
+        depth = np.asarray(arrays.get("taps_z", taps), np.float32)  # (K,) z's own kernel, else the same
+        if depth.shape != taps.shape:
+            raise ValueError(f"taps_z {depth.shape} do not match taps {taps.shape}")
+        is_z = np.arange(coords) % 3 == 2
+        weights = np.kron(taps[:, None], np.diag(~is_z).astype(np.float32)) + np.kron(depth[:, None],
+                                                                                      np.diag(is_z).astype(np.float32))
+        bias = np.zeros(coords, np.float32)
     else:
         weights, bias = np.asarray(arrays["weights"], np.float32), np.asarray(arrays["bias"], np.float32)
     if weights.ndim != 2 or bias.shape != weights.shape[1:] or not weights.shape[1] \
