@@ -88,13 +88,16 @@ PLANS: dict[str, list[RunSpec]] = {
     # plan's run makes it from this plan's T=27 (`--plan warm --runs t27_causal_la1 --init-from OUT/t27_causal.pt`).
     "full": [
         RunSpec("pretrain_t27_causal", kind="pretrain", share=2.0, ship_as="mpm_pretrain_t27_causal"),
-        RunSpec("t27_causal", init="pretrain:pretrain_t27_causal", share=2.0, ship_as="mpm_t27_causal"),
+        # The default is trained with the lag term since round 7 (shift 0 at its stamp; MODEL_CARD rounds 6-7): so is
+        # its GPU successor, and the scratch twin, so that the ablation still differs in the pretraining alone.
+        RunSpec("t27_causal", init="pretrain:pretrain_t27_causal", share=2.0, lag_weight=0.005,
+                ship_as="mpm_t27_causal"),
         RunSpec("t81_causal_la3", model=T81_CAUSAL_LA3, init="from:t27_causal", share=1.5,  # warm.py
                 ship_as="mpm_t81_causal_la3"),
         # Shipped by hand only once the model card shows it beats T=27 (issue 26: no longer window worse than the
         # default is shipped): `python -m mpm_model.shipping ship STATE/t243.pt mpm_t243`.
         RunSpec("t243", model=T243, init="from:t81_causal_la3", share=1.5, batch_divisor=2),
-        RunSpec("t27_causal_scratch", share=2.0, keep=False, equal_steps_to="t27_causal"),
+        RunSpec("t27_causal_scratch", share=2.0, keep=False, equal_steps_to="t27_causal", lag_weight=0.005),
         RunSpec("tcn_t27_causal", model=TCN_T27_CAUSAL, dropout=0.25, share=0.5),
         RunSpec("tcn_t81_causal_la3", model=TCN_T81_CAUSAL_LA3, dropout=0.25, share=0.5),
     ],
