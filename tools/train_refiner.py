@@ -17,7 +17,7 @@ fast-motion sequences). `retrain`: both `data` runs and the `fit` below in one c
 (mpm_model/training/refiner_fit.py, round 7).
 
 After shipping new lifter weights (same name mpm_t27_causal, or --checkpoint NAME), ONE command retrains the
-refiner with the shipped recipe (round 7, docs/TEMPORAL.md; RECIPE below): 76,663 frames of the train file through
+refiner with the shipped recipe (round 7, docs/TEMPORAL.md; RECIPE below): ~77,000 frames of the train file through
 the lifter (30,000 + 20,000 seen by make_bag's camera, 15,000 + 10,000 by the robot camera; the second of each with
 make_bag's 10 % occluded joints and 2 % dropped frames), then `fit --depth-taps --present 16 --zero-lag --lag-target
 0.5` (the lag δ̂ held at 0.5 frames over all of them; 0.7 for the lifter before round 7's, whose own δ̂ was +0.91

@@ -116,6 +116,20 @@ def weight_files(name: str, directory: Path = WEIGHTS_DIR) -> tuple[Path, Path]:
     return directory / f"{name}.weights.json", directory / f"{name}.json"
 
 
+def kernel_parts(coords: int, depth_taps: bool) -> list[np.ndarray]:
+    """The coordinates (of C = J * 3, x y z per joint) each shared kernel filters: all, or x-y and z apart."""
+    index = np.arange(coords)
+    return [index[index % 3 < 2], index[index % 3 == 2]] if depth_taps else [index]
+
+
+def shared_map(kernels: list[np.ndarray], coords: int) -> np.ndarray:
+    """One (K,) causal kernel for every coordinate, or two (x-y, then z: kernel_parts) → the (K * C, C) linear map of
+    the history that `refine` applies (the loader and the fit write it alike)."""
+    parts = kernel_parts(coords, len(kernels) == 2)
+    return sum(np.kron(kernel[:, None], np.diag(np.isin(np.arange(coords), part)).astype(kernel.dtype))
+               for kernel, part in zip(kernels, parts))
+
+
 def load_refiner(name: str, directory: Path = WEIGHTS_DIR) -> RefinerWeights:
     """Raises OSError / KeyError / ValueError when a file is missing or malformed."""
     weights_path, sidecar_path = weight_files(name, directory)
@@ -125,13 +139,12 @@ def load_refiner(name: str, directory: Path = WEIGHTS_DIR) -> RefinerWeights:
         coords = 3 * int(arrays["joints"])
         if taps.ndim != 1 or not len(taps) or coords <= 0:
             raise ValueError(f"taps {taps.shape} for {coords} coordinates are no causal filter")
-        depth = np.asarray(arrays.get("taps_z", taps), np.float32)  # (K,) z's own kernel, else the same
-        if depth.shape != taps.shape:
-            raise ValueError(f"taps_z {depth.shape} do not match taps {taps.shape}")
-        is_z = np.arange(coords) % 3 == 2
-        weights = np.kron(taps[:, None], np.diag(~is_z).astype(np.float32)) + np.kron(depth[:, None],
-                                                                                      np.diag(is_z).astype(np.float32))
-        bias = np.zeros(coords, np.float32)
+        kernels = [taps]
+        if "taps_z" in arrays:  # (K,) z's own kernel; x-y keep "taps"
+            kernels.append(np.asarray(arrays["taps_z"], np.float32))
+            if kernels[1].shape != taps.shape:
+                raise ValueError(f"taps_z {kernels[1].shape} do not match taps {taps.shape}")
+        weights, bias = shared_map(kernels, coords), np.zeros(coords, np.float32)
     else:
         weights, bias = np.asarray(arrays["weights"], np.float32), np.asarray(arrays["bias"], np.float32)
     if weights.ndim != 2 or bias.shape != weights.shape[1:] or not weights.shape[1] \

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mpm_model.streaming.refiner import kernel_parts, shared_map
+
 
 @dataclass(frozen=True)
 class LagTerm:
@@ -64,8 +66,7 @@ def solve(history: np.ndarray, lifted: np.ndarray, truth: np.ndarray, sequence: 
             normal[block, block] = taps.T @ taps + smooth * dtaps.T @ dtaps + ridge * n * np.eye(size)
             right[block] = taps.T @ y[:, part].reshape(-1) + smooth * dtaps.T @ dy[:, part].reshape(-1)
         w = np.linalg.solve(normal, right) if lag is None else _constrained(normal, right, x, lifted, lag, parts)
-        return sum(np.kron(w[p * size:(p + 1) * size, None], np.diag(np.isin(np.arange(coords), part)))
-                   for p, part in enumerate(parts)), np.zeros(coords)
+        return shared_map([w[p * size:(p + 1) * size] for p in range(len(parts))], coords), np.zeros(coords)
     if lag is not None or depth_taps:
         raise ValueError("the lag constraint and depth taps are written for the shared filter only")
     full = np.concatenate([x.reshape(n, -1), np.ones((n, 1))], 1)  # (N, K*C + 1)
@@ -75,12 +76,6 @@ def solve(history: np.ndarray, lifted: np.ndarray, truth: np.ndarray, sequence: 
     solution = np.linalg.solve(full.T @ full + smooth * dfull.T @ dfull + penalty,
                                full.T @ y + smooth * dfull.T @ dy)  # (K*C + 1, C)
     return solution[:-1], solution[-1]
-
-
-def kernel_parts(coords: int, depth_taps: bool) -> list[np.ndarray]:
-    """The coordinates (of C = J * 3, x y z per joint) each shared kernel filters: all, or x-y and z apart."""
-    index = np.arange(coords)
-    return [index[index % 3 < 2], index[index % 3 == 2]] if depth_taps else [index]
 
 
 def lag_rows(x: np.ndarray, lifted: np.ndarray, lag: LagTerm, parts: list[np.ndarray] | None = None

@@ -159,14 +159,13 @@ def static_transform(path: Path | str, target: str, source: str) -> Transform | 
     from the bag's /tf_static, where one message holds that edge in either direction; None when none does."""
     for _, msg in read_topics(path, [TF_STATIC_TOPIC])[TF_STATIC_TOPIC]:
         for stamped in msg.transforms:
+            edge = (stamped.header.frame_id, stamped.child_frame_id)
+            if edge not in ((target, source), (source, target)):
+                continue
             t, r = stamped.transform.translation, stamped.transform.rotation
             pose = (t.x, t.y, t.z, r.x, r.y, r.z, r.w)
-            if (stamped.header.frame_id, stamped.child_frame_id) in ((target, source), (source, target)) \
-                    and (problem := pose_problem(pose)):
-                raise ValueError(f"{path}: /tf_static {stamped.header.frame_id} -> {stamped.child_frame_id}: {problem}")
-            edge = Transform.from_pose(pose)  # the child's pose in the parent
-            if (stamped.header.frame_id, stamped.child_frame_id) == (target, source):
-                return edge
-            if (stamped.header.frame_id, stamped.child_frame_id) == (source, target):
-                return edge.inverse()
+            if problem := pose_problem(pose):
+                raise ValueError(f"{path}: /tf_static {edge[0]} -> {edge[1]}: {problem}")
+            child_in_parent = Transform.from_pose(pose)
+            return child_in_parent if edge == (target, source) else child_in_parent.inverse()
     return None
