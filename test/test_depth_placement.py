@@ -52,6 +52,7 @@ def test_depth_fixes_the_distance_the_2d_fit_gets_wrong(distance: float) -> None
     assert result.method.tolist() == [DEPTH]
     assert np.linalg.norm(result.translation[0] - joints[0]) < 0.06, result.translation[0] - joints[0]
     assert result.counts["depth.samples_used"] >= 8 and result.counts["depth.placed"] == 1
+    assert result.samples.tolist() == [result.counts["depth.samples_used"]]  # what the root state averages over
 
 
 def test_a_strong_depth_group_is_believed_beyond_the_prior_gate() -> None:
@@ -91,6 +92,7 @@ def test_missing_or_empty_depth_falls_back_to_the_2d_fit_exactly() -> None:
     for depth, reason in (([None], "depth.no_image"), ([holes], "depth.too_few_samples")):
         result = place(lifted, pixels, weights, K, depth)
         assert result.method.tolist() == [REPROJECTION] and result.counts[reason] == 1
+        assert result.samples.tolist() == [0]
         np.testing.assert_array_equal(result.translation, two_d.translation)
     assert place(lifted, pixels, weights, K, [holes]).counts["depth.rejected_hole"] == 17
 
@@ -131,6 +133,7 @@ def test_batch_mixes_depth_reprojection_and_unplaceable() -> None:
     k = np.stack([K, K, K])
     result = place(lifted, pixels, weights, k, [image, None, image])
     assert result.method.tolist() == [DEPTH, REPROJECTION, NOT_PLACED]
+    assert result.samples[0] >= 8 and result.samples[1:].tolist() == [0, 0]
     assert isinstance(result.counts, Counter) and result.counts["depth.no_image"] == 1
 
 

@@ -134,6 +134,7 @@ class Placement:
     method: np.ndarray  # (B,) uint8: NOT_PLACED / REPROJECTION / DEPTH
     counts: Counter  # depth.* sample and fallback counters of this batch
     conditioning: np.ndarray  # (B,) the 2D fit's fit_conditioning (1 = as good as from every joint)
+    samples: np.ndarray  # (B,) int: the accepted joint depth samples of a DEPTH fit, 0 otherwise
 
 
 def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrinsics: np.ndarray,
@@ -153,8 +154,9 @@ def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrins
     with np.errstate(invalid="ignore"):
         usable = (weights > 0) & np.isfinite(pixels).all(-1) & solved[:, None]  # (B, J) the joints the fit used
     conditioning = fit_conditioning(joints3d, usable, intrinsics, translation, solved)
+    used_samples = np.zeros(len(weights), np.int64)  # (B,)
     if depth is None:
-        return Placement(translation, method, counts, conditioning)
+        return Placement(translation, method, counts, conditioning, used_samples)
     roots = np.full(weights.shape, np.nan)  # (B, J) implied root depths, NaN = none
     for image in {id(d): d for d in depth if d is not None}.values():  # one image per source frame
         rows = np.array([d is image for d in depth]) & solved
@@ -176,5 +178,6 @@ def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrins
         rows = np.flatnonzero(enough)[depth_ok]
         translation[rows] = depth_t[depth_ok]
         method[rows] = DEPTH
+        used_samples[rows] = np.isfinite(roots[rows]).sum(-1)
         counts["depth.placed"] += len(rows)
-    return Placement(translation, method, counts, conditioning)
+    return Placement(translation, method, counts, conditioning, used_samples)
