@@ -11,7 +11,8 @@ import pytest
 from mpm_model.data.mocap import load_mocap
 from mpm_model.streaming.depth import (PELVIS_HALF_WIDTH_M, SURFACE_OFFSET_M, DepthImage, DepthOptions, decode_depth,
                                        surface_offsets)
-from mpm_model.streaming.placement import DEPTH, NOT_PLACED, REPROJECTION, place, root_translations
+from mpm_model.streaming.placement import (DEPTH, NOT_PLACED, REPROJECTION, place, pose_lateral_sigma,
+                                           root_translations)
 from mpm_ros.bags.depth_render import Capsule, DepthRenderer, body_capsules
 from mpm_ros.bags.rgbd_scene import rgbd_camera
 
@@ -184,3 +185,26 @@ def test_fit_conditioning_grows_as_a_pole_hides_the_joints_that_pin_the_distance
     np.testing.assert_allclose(ratios[1][0], ratios[1][1], rtol=0.1)
     unsolved = place(lifted[:1], pixels[:1], np.zeros((1, 17)), K)
     assert unsolved.method.tolist() == [NOT_PLACED] and unsolved.conditioning.tolist() == [1.0]
+
+
+def test_pose_lateral_sigma_grows_as_a_pole_leaves_joints_far_from_the_root() -> None:
+    """Round 8: how far across the ray a fit can put the root is the lifted pose's error at the joints it used
+    (depth.reliability: 3 cm + half the distance to the root): a few cm from the whole body, ~4x that from the
+    head and shoulders over a pole, at any distance; 3 cm from the root alone; 0 from none. place() gives it for
+    2D and depth fits alike."""
+    joints = [person(d) for d in (2.5, 5.0)]
+    lifted = np.stack([j - j[0] for j in joints])  # (2, 17, 3)
+    head = np.isin(np.arange(17), [8, 9, 10, 11, 14])  # thorax, neck, head, shoulders
+    whole, upper = pose_lateral_sigma(lifted, np.ones((2, 17), bool)), pose_lateral_sigma(lifted, np.stack([head] * 2))
+    assert (whole < 0.03).all() and (upper > 4 * whole).all() and (upper > 0.1).all()
+    np.testing.assert_allclose(whole[0], whole[1], rtol=1e-9)  # the same person, only farther
+    root_only = np.zeros((1, 17), bool)
+    root_only[0, 0] = True
+    np.testing.assert_allclose(pose_lateral_sigma(lifted[:1], root_only), [0.03])
+    assert pose_lateral_sigma(lifted[:1], np.zeros((1, 17), bool)).tolist() == [0.0]
+    pixels = np.stack([pixels_of(j) for j in joints])
+    two_d = place(lifted, pixels, np.stack([head] * 2).astype(float), K)
+    np.testing.assert_allclose(two_d.lateral, upper)
+    depth = place(lifted[:1], pixels[:1], np.ones((1, 17)), K, [render(joints[0])])
+    assert depth.method.tolist() == [DEPTH]
+    np.testing.assert_allclose(depth.lateral, whole[:1])

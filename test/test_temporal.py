@@ -146,6 +146,38 @@ def test_a_walker_fed_by_many_sample_depth_fits_is_followed_closer() -> None:
         assert errors[1] < 0.85 * errors[0], (seed, errors)
 
 
+def thrown_sideways(lateral: float) -> float:
+    """A walker placed by depth for 2 s; one depth fit from the head and shoulders (over a pole) puts the root
+    0.3 m across the ray (the pose's error there), with its pose_lateral_sigma `lateral`; then no fit for 0.3 s →
+    the predicted root's largest error (m)."""
+    roots, counts = RootFilter(), Counter()
+    for f in range(60):
+        roots.update(f * PERIOD, (3,), truth(f)[None], np.array([DEPTH]), K[None], counts, None, np.array([14]),
+                     np.array([0.025]))
+    aside = truth(60) + np.array([0.3, 0.0, 0.0])
+    roots.update(60 * PERIOD, (3,), aside[None], np.array([DEPTH]), K[None], counts, None, np.array([3]),
+                 np.array([lateral]))
+    out = [feed(roots, f, None, counts, DEPTH) for f in range(61, 70)]
+    assert all(o.placement[0] == PREDICTED for o in out)
+    return max(np.linalg.norm(o.translation[0] - truth(f)) for f, o in zip(range(61, 70), out))
+
+
+def test_a_fit_from_joints_far_from_the_root_moves_the_state_less_across_the_ray() -> None:
+    """Round 8 (make demo-rgbd: one such fit 0.35 m aside gave a walker a 2 m/s sideways velocity, predicted on to
+    0.8 m off): weighed with the pose's error at its joints (head and shoulders: ~0.17 m) the fit pulls the state
+    and its velocity less than as a whole-body fit; a 2D fit's along-ray sigma is unchanged."""
+    assert thrown_sideways(0.17) < 0.5 * thrown_sideways(0.0)
+    fit, options = np.array([0.5, 0.2, 5.0]), TemporalOptions()
+    ray = fit / np.linalg.norm(fit)
+    wide = measurement_covariance(fit, DEPTH, options, lateral_floor=0.17)
+    np.testing.assert_allclose(np.linalg.eigvalsh(wide)[:2], [0.17 ** 2] * 2)
+    np.testing.assert_allclose(wide, 0.17 ** 2 * np.eye(3), atol=1e-12)  # along the ray never surer than across
+    two_d = measurement_covariance(fit, REPROJECTION, options, lateral_floor=0.17)
+    assert ray @ two_d @ ray == pytest.approx(ray @ measurement_covariance(fit, REPROJECTION, options) @ ray)
+    np.testing.assert_array_equal(measurement_covariance(fit, REPROJECTION, options, lateral_floor=0.001),
+                                  measurement_covariance(fit, REPROJECTION, options))  # below the floor: as before
+
+
 def run_then_stop(options: TemporalOptions, seed: int) -> tuple[float, float]:
     """A runner 8 m away running from the camera at 3 m/s for 2 s, then standing still; 2D fits with 3 % noise
     along the viewing ray → (largest root error after he stopped, median error over the second after), metres."""

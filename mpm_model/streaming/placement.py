@@ -15,7 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from mpm_model.streaming.depth import DepthImage, DepthOptions, reliability, root_depth_samples, sample_joint_depths
+from mpm_model.streaming.depth import (RELIABILITY_SIGMA0_M, DepthImage, DepthOptions, reliability, root_depth_samples,
+                                       sample_joint_depths)
 
 MIN_DEPTH_M = 0.1
 NOT_PLACED, REPROJECTION, DEPTH = 0, 1, 2  # = mpm_msgs/Skeleton3D's placement constants
@@ -128,6 +129,21 @@ def fit_conditioning(joints3d: np.ndarray, used: np.ndarray, intrinsics: np.ndar
     return np.where(solved & np.isfinite(ratio), np.maximum(ratio, 1.0), 1.0)
 
 
+def pose_lateral_sigma(joints3d: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """(B, J, 3) root-relative metres + (B, J) bool used → (B,) how far across the viewing ray a fit from those
+    joints can put the root (m): the lifted pose's error at each used joint (depth.reliability's model: 3 cm at the
+    root + half the joint's distance from it) combined as independent errors; 0 where none is used.
+
+    Why: a fit places the root where the used joints' pixels say, minus the pose's offsets from the root to them.
+    From the whole body that is a few centimetres; from a head and shoulders seen over a pole, 15-20 cm, whatever
+    the depth or the lever arm along the ray (fit_conditioning) say."""
+    joints3d = np.asarray(joints3d, np.float64)  # (B, J, 3)
+    weight = np.where(np.asarray(used, bool) & np.isfinite(joints3d).all(-1), reliability(np.nan_to_num(joints3d)), 0.0)
+    total = weight.sum(-1)  # (B,) inverse variance in units of the root's (RELIABILITY_SIGMA0_M²)
+    with np.errstate(divide="ignore"):
+        return np.where(total > 0, RELIABILITY_SIGMA0_M / np.sqrt(total), 0.0)
+
+
 @dataclass(frozen=True)
 class Placement:
     translation: np.ndarray  # (B, 3) metres, 0 where not placed
@@ -135,6 +151,7 @@ class Placement:
     counts: Counter  # depth.* sample and fallback counters of this batch
     conditioning: np.ndarray  # (B,) the 2D fit's fit_conditioning (1 = as good as from every joint)
     samples: np.ndarray  # (B,) int: the accepted joint depth samples of a DEPTH fit, 0 otherwise
+    lateral: np.ndarray  # (B,) m: pose_lateral_sigma of the joints the fit used, 0 where not placed
 
 
 def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrinsics: np.ndarray,
@@ -155,8 +172,9 @@ def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrins
         usable = (weights > 0) & np.isfinite(pixels).all(-1) & solved[:, None]  # (B, J) the joints the fit used
     conditioning = fit_conditioning(joints3d, usable, intrinsics, translation, solved)
     used_samples = np.zeros(len(weights), np.int64)  # (B,)
+    lateral = pose_lateral_sigma(joints3d, usable)  # (B,) the depth fit's t_x, t_y come from the same joints
     if depth is None:
-        return Placement(translation, method, counts, conditioning, used_samples)
+        return Placement(translation, method, counts, conditioning, used_samples, lateral)
     roots = np.full(weights.shape, np.nan)  # (B, J) implied root depths, NaN = none
     for image in {id(d): d for d in depth if d is not None}.values():  # one image per source frame
         rows = np.array([d is image for d in depth]) & solved
@@ -180,4 +198,4 @@ def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrins
         method[rows] = DEPTH
         used_samples[rows] = np.isfinite(roots[rows]).sum(-1)
         counts["depth.placed"] += len(rows)
-    return Placement(translation, method, counts, conditioning, used_samples)
+    return Placement(translation, method, counts, conditioning, used_samples, lateral)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -135,17 +136,30 @@ class RootEstimate:
 
 
 def measurement_covariance(translation: np.ndarray, method: int, options: TemporalOptions,
-                           fit_scale: float = 1.0, samples: int = 1) -> np.ndarray:
-    """(3,) root fit + its method → (3, 3) covariance: lateral sigma across the viewing ray, the method's along it
-    (a 2D fit's times `fit_scale`; a depth fit's sensor noise averaged over its `samples` accepted joint samples,
-    each a patch median with its own noise, while the body-shape term, shared by every joint, stays whole)."""
+                           fit_scale: float = 1.0, samples: int = 1, lateral_floor: float = 0.0) -> np.ndarray:
+    """(3,) root fit + its method → (3, 3) covariance: lateral sigma across the viewing ray, at least
+    `lateral_floor` (the pose's error at the joints the fit used, placement.pose_lateral_sigma), the method's
+    along it (a 2D fit's times `fit_scale`; a depth fit's sensor noise averaged over its `samples` accepted joint
+    samples, each a patch median with its own noise, while the body-shape term, shared by every joint, stays
+    whole)."""
     distance = float(np.linalg.norm(translation))
     ray = translation / distance  # (3,)
-    lateral = LATERAL_SIGMA0_M + LATERAL_SLOPE * distance
+    lateral = max(LATERAL_SIGMA0_M + LATERAL_SLOPE * distance, lateral_floor)
     along = DEPTH_SIGMA0_M + SENSOR_NOISE_PER_M2 * translation[2] ** 2 / np.sqrt(max(samples, 1)) if method == DEPTH \
         else max(options.root_reprojection_sigma * distance * fit_scale, REPROJECTION_FLOOR_M)
     along = max(along, lateral)
     return lateral ** 2 * _EYE3 + (along ** 2 - lateral ** 2) * np.outer(ray, ray)
+
+
+class FitQuality(NamedTuple):
+    """What a root fit's covariance needs besides the fit (measurement_covariance): its accepted depth samples
+    (placement.Placement.samples) and the pose's error across the ray at its joints (pose_lateral_sigma)."""
+
+    samples: int
+    lateral: float
+
+    def covariance(self, fit: np.ndarray, method: int, options: TemporalOptions, fit_scale: float = 1.0) -> np.ndarray:
+        return measurement_covariance(fit, method, options, fit_scale, self.samples, self.lateral)
 
 
 @dataclass
@@ -178,11 +192,12 @@ class RootFilter:
 
     def update(self, stamp_ns: int, track_ids: tuple[int, ...], translation: np.ndarray, method: np.ndarray,
                intrinsics: np.ndarray, counts: Counter, conditioning: np.ndarray | None = None,
-               samples: np.ndarray | None = None) -> RootEstimate:
+               samples: np.ndarray | None = None, lateral: np.ndarray | None = None) -> RootEstimate:
         """(B, 3) root fits + (B,) their placement + (B, 3, 3) camera matrices (NaN: none) of the source frame
         `stamp_ns` (+ (B,) the 2D fits' placement.fit_conditioning; None: 1, as good as from every joint; + (B,)
-        the depth fits' accepted joint samples, placement.Placement.samples; None: 1) → RootEstimate; the reasons
-        for gating, prediction and resets are added to `counts`."""
+        the depth fits' accepted joint samples, placement.Placement.samples; None: 1; + (B,) m the fits'
+        placement.pose_lateral_sigma; None: 0) → RootEstimate; the reasons for gating, prediction and resets are
+        added to `counts`."""
         batch = len(track_ids)
         velocity, covariance = np.full((batch, 3), np.nan), np.full((batch, 3, 3), np.nan)
         if not self.options.root_filter:
@@ -194,7 +209,8 @@ class RootFilter:
             root = self._one(stamp_ns, int(track_id), np.asarray(translation[b], np.float64), int(method[b]),
                              np.asarray(intrinsics[b], np.float64), counts,
                              1.0 if conditioning is None else float(conditioning[b]),
-                             1 if samples is None else int(samples[b]))
+                             FitQuality(1 if samples is None else int(samples[b]),
+                                        0.0 if lateral is None else float(lateral[b])))
             if root is None:
                 continue
             placement[b] = root
@@ -206,7 +222,7 @@ class RootFilter:
         return RootEstimate(out, placement, velocity, covariance)
 
     def _one(self, stamp_ns: int, track_id: int, fit: np.ndarray, method: int, k: np.ndarray,
-             counts: Counter, conditioning: float, samples: int) -> int | None:
+             counts: Counter, conditioning: float, quality: FitQuality) -> int | None:
         """One track: its placement, with its state advanced to stamp_ns, or None (not placed, no state)."""
         if not np.isfinite(k).all():  # no camera: root-relative, nothing to hold
             self._tracks.forget(track_id)
@@ -223,13 +239,13 @@ class RootFilter:
             self._tracks.forget(track_id)
             track = None
         if track is None:
-            return self._start(stamp_ns, track_id, fit, method, k, samples) if measured else None
+            return self._start(stamp_ns, track_id, fit, method, k, quality) if measured else None
         self._predict(track, stamp_ns)
         predicting = stamp_ns - track.measured_ns <= self.options.root_max_prediction * 1e9
         if measured:
-            nominal = measurement_covariance(fit, method, self.options, samples=samples)  # (3, 3) judges it at the gate
+            nominal = quality.covariance(fit, method, self.options)  # (3, 3) judges the fit at the gate
             weaker = self.options.root_fit_conditioning > 0 and method == REPROJECTION and track.depth_fed
-            r = measurement_covariance(fit, method, self.options, conditioning ** self.options.root_fit_conditioning) \
+            r = quality.covariance(fit, method, self.options, conditioning ** self.options.root_fit_conditioning) \
                 if weaker else nominal  # (3, 3) weighs it
             innovation = fit - track.state[:3]  # (3,)
             s = track.covariance[:3, :3] + r
@@ -249,11 +265,11 @@ class RootFilter:
                 return method
             counts["temporal.root_gated"] += 1
             if track.updates < CONFIRM_UPDATES:  # not believed yet: the outlier may be its start
-                return self._start(stamp_ns, track_id, fit, method, k, samples)
+                return self._start(stamp_ns, track_id, fit, method, k, quality)
             # a lost prediction, depth back after 2D fits (depth is surer), or fits of the state's kind agree against it
-            if not predicting or method == DEPTH != track.method or self._fits_agree(track, fit, method, samples):
+            if not predicting or method == DEPTH != track.method or self._fits_agree(track, fit, method, quality):
                 counts["temporal.reset_reacquired"] += 1
-                return self._start(stamp_ns, track_id, fit, method, k, samples)
+                return self._start(stamp_ns, track_id, fit, method, k, quality)
         if predicting:
             counts["temporal.root_predicted"] += 1
             return PREDICTED
@@ -261,16 +277,17 @@ class RootFilter:
         self._tracks.forget(track_id)
         return None
 
-    def _start(self, stamp_ns: int, track_id: int, fit: np.ndarray, method: int, k: np.ndarray, samples: int) -> int:
+    def _start(self, stamp_ns: int, track_id: int, fit: np.ndarray, method: int, k: np.ndarray,
+               quality: FitQuality) -> int:
         covariance = np.zeros((6, 6))
-        covariance[:3, :3] = measurement_covariance(fit, method, self.options, samples=samples)
+        covariance[:3, :3] = quality.covariance(fit, method, self.options)
         covariance[3:, 3:] = INITIAL_SPEED_SIGMA ** 2 * np.eye(3)
         self._tracks[track_id] = _Track(stamp_ns, stamp_ns, k.copy(), np.concatenate([fit, np.zeros(3)]),
                                         covariance, 1, method, np.zeros(3), covariance[:3, :3].copy(),
                                         depth_fed=method == DEPTH)
         return method
 
-    def _fits_agree(self, track: _Track, fit: np.ndarray, method: int, samples: int) -> bool:
+    def _fits_agree(self, track: _Track, fit: np.ndarray, method: int, quality: FitQuality) -> bool:
         """Whether the last `root_reacquire` gated fits, with this one, agree with each other (consecutive ones
         within the gate of their own noise). Only for fits of the kind the state last accepted: a state fed by 2D
         fits is no surer than its fits, and a misread pose (a kick) can pull it away and lock the right fits out;
@@ -282,7 +299,7 @@ class RootFilter:
         track.rejected = [*track.rejected, fit][-self.options.root_reacquire:]
         if len(track.rejected) < self.options.root_reacquire:
             return False
-        noise = 2 * measurement_covariance(fit, method, self.options, samples=samples) + _GATE_FLOOR
+        noise = 2 * quality.covariance(fit, method, self.options) + _GATE_FLOOR
         steps = np.diff(np.array(track.rejected), axis=0)  # (n - 1, 3)
         return bool((np.einsum("ni,ij,nj->n", steps, np.linalg.inv(noise), steps) <= self.options.root_gate ** 2).all())
 
