@@ -11,8 +11,9 @@ root is predicted and published as PREDICTED, never as a measurement, for at mos
 since the last accepted one; after that, a measurement restarts the state (`temporal.reset_reacquired`: the person
 did move, or upstream switched identities) and without one the skeleton goes back to root-relative
 (`temporal.prediction_expired`). A state fed by 2D fits is no surer than they are: `root_reacquire` consecutive
-gated 2D fits that agree with each other restart it too (a misread pose pulled it away); a depth-fed state never
-restarts on 2D fits (behind a pole they agree, and are wrong).
+gated 2D fits that agree with each other restart it too (a misread pose pulled it away); a depth-fed state restarts
+so on agreeing depth fits (an occluder's depth fit pulled it away), never on 2D fits (behind a pole they agree, and
+are wrong). Each fit's covariance knows its depth samples and the pose's error at its joints (FitQuality).
 
 Predictions only exist while the track has output frames: the window buffer emits a frame when the person has
 keypoints in it, so a person with none at all gets no output (there is no pose to place); their state waits, and
@@ -90,9 +91,10 @@ class TemporalOptions:
                                          "process noise", 1.0, 10000.0)
     root_velocity_decay: float = tunable(3.0, "Time constant (s) of the root velocity's decay towards zero (people "
                                          "stop and turn); 0 = constant velocity", 0.0, 100.0)
-    root_reacquire: int = tunable(5, "A state fed by 2D fits restarts (temporal.reset_reacquired) after this many "
-                                  "consecutive gated 2D fits that agree with each other (the state, not the fits, "
-                                  "went wrong); 0 = never", 0, 100)
+    root_reacquire: int = tunable(5, "A state restarts (temporal.reset_reacquired) after this many consecutive "
+                                  "gated fits of the kind it last accepted (2D or depth) that agree with each other "
+                                  "(the state, not the fits, went wrong); a state that last accepted depth never "
+                                  "restarts on 2D fits; 0 = never", 0, 100)
     root_reprojection_sigma: float = tunable(0.1, "Standard deviation of a 2D-fit root along the viewing ray, as a "
                                              "fraction of its distance", 0.001, 1.0)
     root_fit_conditioning: float = tunable(0.25, "A 2D fit against a state fed by depth counts as this power of "
