@@ -135,8 +135,8 @@ def pose_lateral_sigma(joints3d: np.ndarray, used: np.ndarray) -> np.ndarray:
     root + half the joint's distance from it) combined as independent errors; 0 where none is used.
 
     Why: a fit places the root where the used joints' pixels say, minus the pose's offsets from the root to them.
-    From the whole body that is a few centimetres; from a head and shoulders seen over a pole, 15-20 cm, whatever
-    the depth or the lever arm along the ray (fit_conditioning) say."""
+    From the whole body that is 2-3 cm; from a head and shoulders seen over a pole, ~13 cm, whatever the depth or
+    the lever arm along the ray (fit_conditioning) say."""
     joints3d = np.asarray(joints3d, np.float64)  # (B, J, 3)
     weight = np.where(np.asarray(used, bool) & np.isfinite(joints3d).all(-1), reliability(np.nan_to_num(joints3d)), 0.0)
     total = weight.sum(-1)  # (B,) inverse variance in units of the root's (RELIABILITY_SIGMA0_M²)

@@ -296,7 +296,7 @@ class RootFilter:
         a state fed by depth can take an occluder's depth fit (a person half behind a pole) and its velocity, and
         then lock out the person's own depth fits, which agree to centimetres (round 8). A state fed by depth never
         restarts on 2D fits (a person behind a pole: their 2D fits agree, and are wrong)."""
-        if self.options.root_reacquire == 0 or method != track.method or method not in (REPROJECTION, DEPTH):
+        if self.options.root_reacquire == 0 or method != track.method:
             return False
         track.rejected = [*track.rejected, fit][-self.options.root_reacquire:]
         if len(track.rejected) < self.options.root_reacquire:
