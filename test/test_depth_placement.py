@@ -11,8 +11,8 @@ import pytest
 from mpm_model.data.mocap import load_mocap
 from mpm_model.streaming.depth import (PELVIS_HALF_WIDTH_M, SURFACE_OFFSET_M, DepthImage, DepthOptions, decode_depth,
                                        surface_offsets)
-from mpm_model.streaming.placement import (DEPTH, NOT_PLACED, REPROJECTION, place, pose_lateral_sigma,
-                                           root_translations)
+from mpm_model.streaming.placement import (DEPTH, NOT_PLACED, REPROJECTION, FitQualities, FitQuality, place,
+                                           pose_lateral_sigma, root_translations)
 from mpm_ros.bags.depth_render import Capsule, DepthRenderer, body_capsules
 from mpm_ros.bags.rgbd_scene import rgbd_camera
 
@@ -53,7 +53,7 @@ def test_depth_fixes_the_distance_the_2d_fit_gets_wrong(distance: float) -> None
     assert result.method.tolist() == [DEPTH]
     assert np.linalg.norm(result.translation[0] - joints[0]) < 0.06, result.translation[0] - joints[0]
     assert result.counts["depth.samples_used"] >= 8 and result.counts["depth.placed"] == 1
-    assert result.samples.tolist() == [result.counts["depth.samples_used"]]  # what the root state averages over
+    assert result.quality.samples.tolist() == [result.counts["depth.samples_used"]]  # what the root state averages over
 
 
 def test_a_strong_depth_group_is_believed_beyond_the_prior_gate() -> None:
@@ -93,7 +93,7 @@ def test_missing_or_empty_depth_falls_back_to_the_2d_fit_exactly() -> None:
     for depth, reason in (([None], "depth.no_image"), ([holes], "depth.too_few_samples")):
         result = place(lifted, pixels, weights, K, depth)
         assert result.method.tolist() == [REPROJECTION] and result.counts[reason] == 1
-        assert result.samples.tolist() == [0]
+        assert result.quality.samples.tolist() == [0]
         np.testing.assert_array_equal(result.translation, two_d.translation)
     assert place(lifted, pixels, weights, K, [holes]).counts["depth.rejected_hole"] == 17
 
@@ -134,7 +134,7 @@ def test_batch_mixes_depth_reprojection_and_unplaceable() -> None:
     k = np.stack([K, K, K])
     result = place(lifted, pixels, weights, k, [image, None, image])
     assert result.method.tolist() == [DEPTH, REPROJECTION, NOT_PLACED]
-    assert result.samples[0] >= 8 and result.samples[1:].tolist() == [0, 0]
+    assert result.quality.samples[0] >= 8 and result.quality.samples[1:].tolist() == [0, 0]
     assert isinstance(result.counts, Counter) and result.counts["depth.no_image"] == 1
 
 
@@ -179,12 +179,12 @@ def test_fit_conditioning_grows_as_a_pole_hides_the_joints_that_pin_the_distance
     for seen in (np.ones(17, bool), upper, head):
         placed = place(lifted, pixels, np.broadcast_to(seen, (2, 17)).astype(float), K)
         assert placed.method.tolist() == [REPROJECTION] * 2
-        ratios.append(placed.conditioning)
+        ratios.append(placed.quality.conditioning)
     np.testing.assert_allclose(ratios[0], 1.0, atol=1e-6)
     assert (ratios[1] > 1.5).all() and (ratios[2] > 2 * ratios[1]).all()
     np.testing.assert_allclose(ratios[1][0], ratios[1][1], rtol=0.1)
     unsolved = place(lifted[:1], pixels[:1], np.zeros((1, 17)), K)
-    assert unsolved.method.tolist() == [NOT_PLACED] and unsolved.conditioning.tolist() == [1.0]
+    assert unsolved.method.tolist() == [NOT_PLACED] and unsolved.quality.conditioning.tolist() == [1.0]
 
 
 def test_pose_lateral_sigma_grows_as_a_pole_leaves_joints_far_from_the_root() -> None:
@@ -204,7 +204,16 @@ def test_pose_lateral_sigma_grows_as_a_pole_leaves_joints_far_from_the_root() ->
     assert pose_lateral_sigma(lifted[:1], np.zeros((1, 17), bool)).tolist() == [0.0]
     pixels = np.stack([pixels_of(j) for j in joints])
     two_d = place(lifted, pixels, np.stack([head] * 2).astype(float), K)
-    np.testing.assert_allclose(two_d.lateral, upper)
+    np.testing.assert_allclose(two_d.quality.lateral, upper)
     depth = place(lifted[:1], pixels[:1], np.ones((1, 17)), K, [render(joints[0])])
     assert depth.method.tolist() == [DEPTH]
-    np.testing.assert_allclose(depth.lateral, whole[:1])
+    np.testing.assert_allclose(depth.quality.lateral, whole[:1])
+
+
+def test_fit_qualities_nominal_and_rows() -> None:
+    """nominal: FitQuality's defaults for every fit (RootFilter.update given no qualities); [b]: one fit's
+    FitQuality in Python numbers; [start:end]: those fits' record."""
+    assert [FitQualities.nominal(2)[b] for b in range(2)] == [FitQuality(), FitQuality()] == [(1.0, 1, 0.0)] * 2
+    quality = FitQualities(np.array([1.0, 2.5, 4.0]), np.array([0, 9, 0]), np.array([0.0, 0.1, 0.2]))
+    rows = quality[1:3]
+    assert rows.samples.tolist() == [9, 0] and rows[0] == FitQuality(2.5, 9, 0.1) and type(rows[0].samples) is int

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mpm_model.streaming.options import LifterOptions, StreamOptions
-from mpm_model.streaming.placement import DEPTH, NOT_PLACED, REPROJECTION
+from mpm_model.streaming.placement import DEPTH, NOT_PLACED, REPROJECTION, FitQualities, FitQuality
 from mpm_model.streaming.temporal import PREDICTED, RootEstimate, RootFilter, TemporalOptions, measurement_covariance
 
 PERIOD = 33_333_333
@@ -25,7 +25,7 @@ def feed(roots: RootFilter, frame: int, fit: np.ndarray | None, counts: Counter,
          k: np.ndarray = K, track: int = 3, conditioning: float = 1.0, samples: int = 1) -> RootEstimate:
     fit = np.zeros(3) if fit is None else fit
     return roots.update(frame * PERIOD, (track,), fit[None], np.array([method if fit.any() else NOT_PLACED]),
-                        k[None], counts, np.array([conditioning]), np.array([samples]))
+                        k[None], counts, FitQualities(np.array([conditioning]), np.array([samples]), np.zeros(1)))
 
 
 def walk(roots: RootFilter, frames: range, counts: Counter, method: int = REPROJECTION) -> list[RootEstimate]:
@@ -117,12 +117,13 @@ def test_a_depth_fit_from_more_samples_is_surer_along_the_ray() -> None:
     and the lateral sigma do not, and a 2D fit's covariance ignores samples."""
     fit, options = np.array([0.5, 0.2, 5.0]), TemporalOptions()
     ray = fit / np.linalg.norm(fit)
-    along = [np.sqrt(ray @ measurement_covariance(fit, DEPTH, options, samples=n) @ ray) for n in (1, 4, 16)]
+    depth = {n: measurement_covariance(fit, DEPTH, options, FitQuality(samples=n)) for n in (1, 4, 16)}
+    along = [np.sqrt(ray @ depth[n] @ ray) for n in (1, 4, 16)]
     np.testing.assert_allclose(along, [0.04 + 0.0625 / np.sqrt(n) for n in (1, 4, 16)], rtol=1e-9)
     across = np.cross(ray, [0.0, 1.0, 0.0])
     across /= np.linalg.norm(across)
-    assert len({round(across @ measurement_covariance(fit, DEPTH, options, samples=n) @ across, 12) for n in (1, 16)}) == 1
-    np.testing.assert_array_equal(measurement_covariance(fit, REPROJECTION, options, samples=16),
+    assert len({round(across @ depth[n] @ across, 12) for n in (1, 16)}) == 1
+    np.testing.assert_array_equal(measurement_covariance(fit, REPROJECTION, options, FitQuality(samples=16)),
                                   measurement_covariance(fit, REPROJECTION, options))
 
 
@@ -152,11 +153,11 @@ def thrown_sideways(lateral: float) -> float:
     the predicted root's largest error (m)."""
     roots, counts = RootFilter(), Counter()
     for f in range(60):
-        roots.update(f * PERIOD, (3,), truth(f)[None], np.array([DEPTH]), K[None], counts, None, np.array([14]),
-                     np.array([0.025]))
+        roots.update(f * PERIOD, (3,), truth(f)[None], np.array([DEPTH]), K[None], counts,
+                     FitQualities(np.ones(1), np.array([14]), np.array([0.025])))
     aside = truth(60) + np.array([0.3, 0.0, 0.0])
-    roots.update(60 * PERIOD, (3,), aside[None], np.array([DEPTH]), K[None], counts, None, np.array([3]),
-                 np.array([lateral]))
+    roots.update(60 * PERIOD, (3,), aside[None], np.array([DEPTH]), K[None], counts,
+                 FitQualities(np.ones(1), np.array([3]), np.array([lateral])))
     out = [feed(roots, f, None, counts, DEPTH) for f in range(61, 70)]
     assert all(o.placement[0] == PREDICTED for o in out)
     return max(np.linalg.norm(o.translation[0] - truth(f)) for f, o in zip(range(61, 70), out))
@@ -169,12 +170,12 @@ def test_a_fit_from_joints_far_from_the_root_moves_the_state_less_across_the_ray
     assert thrown_sideways(0.17) < 0.5 * thrown_sideways(0.0)
     fit, options = np.array([0.5, 0.2, 5.0]), TemporalOptions()
     ray = fit / np.linalg.norm(fit)
-    wide = measurement_covariance(fit, DEPTH, options, lateral_floor=0.17)
+    wide = measurement_covariance(fit, DEPTH, options, FitQuality(lateral=0.17))
     np.testing.assert_allclose(np.linalg.eigvalsh(wide)[:2], [0.17 ** 2] * 2)
     np.testing.assert_allclose(wide, 0.17 ** 2 * np.eye(3), atol=1e-12)  # along the ray never surer than across
-    two_d = measurement_covariance(fit, REPROJECTION, options, lateral_floor=0.17)
+    two_d = measurement_covariance(fit, REPROJECTION, options, FitQuality(lateral=0.17))
     assert ray @ two_d @ ray == pytest.approx(ray @ measurement_covariance(fit, REPROJECTION, options) @ ray)
-    np.testing.assert_array_equal(measurement_covariance(fit, REPROJECTION, options, lateral_floor=0.001),
+    np.testing.assert_array_equal(measurement_covariance(fit, REPROJECTION, options, FitQuality(lateral=0.001)),
                                   measurement_covariance(fit, REPROJECTION, options))  # below the floor: as before
 
 

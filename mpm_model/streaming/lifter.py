@@ -23,7 +23,7 @@ from mpm_model.streaming.camera import Camera
 from mpm_model.streaming.depth import DepthImage
 from mpm_model.streaming.ground import Floor, GroundPlane
 from mpm_model.streaming.options import LifterOptions
-from mpm_model.streaming.placement import place
+from mpm_model.streaming.placement import FitQualities, place
 from mpm_model.streaming.refiner import PoseRefiner, RefinerWeights
 from mpm_model.streaming.smoothing import JointSmoother
 from mpm_model.streaming.temporal import RootFilter
@@ -141,9 +141,7 @@ class StreamingLifter:
         cameras = [camera] * len(emissions) if isinstance(camera, Camera) else list(camera)
         sizes = [len(e.track_ids) for e in emissions]
         translation, method, counts = np.zeros((len(pose3d), 3)), np.zeros(len(pose3d), np.uint8), Counter()
-        conditioning = np.ones(len(pose3d))  # (B,) the 2D fits' placement.fit_conditioning
-        samples = np.zeros(len(pose3d), np.int64)  # (B,) the depth fits' accepted joint samples
-        lateral = np.zeros(len(pose3d))  # (B,) m: the fits' placement.pose_lateral_sigma
+        quality = FitQualities.nominal(len(pose3d))  # (B,) records; each fit judged by its method until placed
         k = np.full((len(pose3d), 3, 3), np.nan)  # (B, 3, 3), NaN where not placeable
         if self.options.stream.place_in_camera_frame and any(c.intrinsics is not None for c in cameras):
             k = np.concatenate([np.broadcast_to(np.nan if c.intrinsics is None else c.intrinsics, (n, 3, 3))
@@ -160,7 +158,7 @@ class StreamingLifter:
                               np.concatenate([e.target_confidence for e in emissions]), k, images,
                               self.options.depth)
             translation, method, counts = placement.translation, placement.method, counts + placement.counts
-            conditioning, samples, lateral = placement.conditioning, placement.samples, placement.lateral
+            quality = placement.quality
         results, start = [], 0
         for emission, n in zip(emissions, sizes):
             end, ids = start + n, tuple(emission.track_ids)
@@ -169,7 +167,7 @@ class StreamingLifter:
                                        method[start:end], k[start:end], ~emission.target_mask, counts,
                                        self.options.temporal, floor)  # (n, 3)
             roots = self.roots.update(emission.stamp_ns, ids, fits, method[start:end], k[start:end], counts,
-                                      conditioning[start:end], samples[start:end], lateral[start:end])
+                                      quality[start:end])
             placed = roots.placement > 0
             joints = pose + np.where(placed[:, None, None], roots.translation[:, None, :], 0.0)
             results.append(Lifted(emission.stamp_ns, ids, joints, emission.target_confidence, emission.target_mask,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence, overload
 
 import numpy as np
 
@@ -144,14 +144,47 @@ def pose_lateral_sigma(joints3d: np.ndarray, used: np.ndarray) -> np.ndarray:
         return np.where(total > 0, RELIABILITY_SIGMA0_M / np.sqrt(total), 0.0)
 
 
+class FitQuality(NamedTuple):
+    """What the root state needs of one fit besides the fit (temporal.measurement_covariance); the defaults judge
+    a fit by its method alone."""
+
+    conditioning: float = 1.0  # the 2D fit's fit_conditioning (1 = as good as from every joint)
+    samples: int = 1  # the accepted joint depth samples of a DEPTH fit (0 and 1 count alike)
+    lateral: float = 0.0  # m: pose_lateral_sigma of the joints the fit used
+
+
+@dataclass(frozen=True)
+class FitQualities:
+    """The FitQuality of every fit of a batch, as (B,) arrays: `place` finds them, temporal.RootFilter uses them."""
+
+    conditioning: np.ndarray  # (B,) fit_conditioning, 1 where not placed
+    samples: np.ndarray  # (B,) int: the accepted joint depth samples of a DEPTH fit, 0 otherwise
+    lateral: np.ndarray  # (B,) m: pose_lateral_sigma, 0 where not placed
+
+    @classmethod
+    def nominal(cls, batch: int) -> FitQualities:
+        """`batch` fits judged by their method alone (FitQuality's defaults)."""
+        return cls(np.ones(batch), np.ones(batch, np.int64), np.zeros(batch))
+
+    @overload
+    def __getitem__(self, index: int) -> FitQuality: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> FitQualities: ...
+
+    def __getitem__(self, index: int | slice) -> FitQuality | FitQualities:
+        """[b]: fit b's FitQuality; [start:end]: those fits' FitQualities."""
+        if isinstance(index, slice):
+            return FitQualities(self.conditioning[index], self.samples[index], self.lateral[index])
+        return FitQuality(float(self.conditioning[index]), int(self.samples[index]), float(self.lateral[index]))
+
+
 @dataclass(frozen=True)
 class Placement:
     translation: np.ndarray  # (B, 3) metres, 0 where not placed
     method: np.ndarray  # (B,) uint8: NOT_PLACED / REPROJECTION / DEPTH
     counts: Counter  # depth.* sample and fallback counters of this batch
-    conditioning: np.ndarray  # (B,) the 2D fit's fit_conditioning (1 = as good as from every joint)
-    samples: np.ndarray  # (B,) int: the accepted joint depth samples of a DEPTH fit, 0 otherwise
-    lateral: np.ndarray  # (B,) m: pose_lateral_sigma of the joints the fit used, 0 where not placed
+    quality: FitQualities  # what the root state needs of each fit besides the fit
 
 
 def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrinsics: np.ndarray,
@@ -174,7 +207,7 @@ def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrins
     used_samples = np.zeros(len(weights), np.int64)  # (B,)
     lateral = pose_lateral_sigma(joints3d, usable)  # (B,) the depth fit's t_x, t_y come from the same joints
     if depth is None:
-        return Placement(translation, method, counts, conditioning, used_samples, lateral)
+        return Placement(translation, method, counts, FitQualities(conditioning, used_samples, lateral))
     roots = np.full(weights.shape, np.nan)  # (B, J) implied root depths, NaN = none
     for image in {id(d): d for d in depth if d is not None}.values():  # one image per source frame
         rows = np.array([d is image for d in depth]) & solved
@@ -198,4 +231,4 @@ def place(joints3d: np.ndarray, pixels: np.ndarray, weights: np.ndarray, intrins
         method[rows] = DEPTH
         used_samples[rows] = np.isfinite(roots[rows]).sum(-1)
         counts["depth.placed"] += len(rows)
-    return Placement(translation, method, counts, conditioning, used_samples, lateral)
+    return Placement(translation, method, counts, FitQualities(conditioning, used_samples, lateral))

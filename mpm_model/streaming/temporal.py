@@ -13,7 +13,7 @@ did move, or upstream switched identities) and without one the skeleton goes bac
 (`temporal.prediction_expired`). A state fed by 2D fits is no surer than they are: `root_reacquire` consecutive
 gated 2D fits that agree with each other restart it too (a misread pose pulled it away); a depth-fed state restarts
 so on agreeing depth fits (an occluder's depth fit pulled it away), never on 2D fits (behind a pole they agree, and
-are wrong). Each fit's covariance knows its depth samples and the pose's error at its joints (FitQuality).
+are wrong). Each fit's covariance knows its depth samples and the pose's error at its joints (placement.FitQuality).
 
 Predictions only exist while the track has output frames: the window buffer emits a frame when the person has
 keypoints in it, so a person with none at all gets no output (there is no pose to place); their state waits, and
@@ -42,12 +42,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 
 from mpm_model.streaming.depth import SENSOR_NOISE_PER_M2
-from mpm_model.streaming.placement import DEPTH, NOT_PLACED, REPROJECTION
+from mpm_model.streaming.placement import DEPTH, NOT_PLACED, REPROJECTION, FitQualities, FitQuality
 from mpm_model.streaming.track_states import TrackStates
 from mpm_model.tunable import check, tunable
 
@@ -138,30 +137,19 @@ class RootEstimate:
 
 
 def measurement_covariance(translation: np.ndarray, method: int, options: TemporalOptions,
-                           fit_scale: float = 1.0, samples: int = 1, lateral_floor: float = 0.0) -> np.ndarray:
-    """(3,) root fit + its method → (3, 3) covariance: lateral sigma across the viewing ray, at least
-    `lateral_floor` (the pose's error at the joints the fit used, placement.pose_lateral_sigma), the method's
-    along it (a 2D fit's times `fit_scale`; a depth fit's sensor noise averaged over its `samples` accepted joint
-    samples, each a patch median with its own noise, while the body-shape term, shared by every joint, stays
-    whole)."""
+                           quality: FitQuality = FitQuality(), fit_scale: float = 1.0) -> np.ndarray:
+    """(3,) root fit + its method and quality → (3, 3) covariance: lateral sigma across the viewing ray, at least
+    `quality.lateral` (the pose's error at the joints the fit used, placement.pose_lateral_sigma), the method's
+    along it (a 2D fit's times `fit_scale`; a depth fit's sensor noise averaged over its `quality.samples`
+    accepted joint samples, each a patch median with its own noise, while the body-shape term, shared by every
+    joint, stays whole)."""
     distance = float(np.linalg.norm(translation))
     ray = translation / distance  # (3,)
-    lateral = max(LATERAL_SIGMA0_M + LATERAL_SLOPE * distance, lateral_floor)
-    along = DEPTH_SIGMA0_M + SENSOR_NOISE_PER_M2 * translation[2] ** 2 / np.sqrt(max(samples, 1)) if method == DEPTH \
-        else max(options.root_reprojection_sigma * distance * fit_scale, REPROJECTION_FLOOR_M)
+    lateral = max(LATERAL_SIGMA0_M + LATERAL_SLOPE * distance, quality.lateral)
+    along = DEPTH_SIGMA0_M + SENSOR_NOISE_PER_M2 * translation[2] ** 2 / np.sqrt(max(quality.samples, 1)) \
+        if method == DEPTH else max(options.root_reprojection_sigma * distance * fit_scale, REPROJECTION_FLOOR_M)
     along = max(along, lateral)
     return lateral ** 2 * _EYE3 + (along ** 2 - lateral ** 2) * np.outer(ray, ray)
-
-
-class FitQuality(NamedTuple):
-    """What a root fit's covariance needs besides the fit (measurement_covariance): its accepted depth samples
-    (placement.Placement.samples) and the pose's error across the ray at its joints (pose_lateral_sigma)."""
-
-    samples: int
-    lateral: float
-
-    def covariance(self, fit: np.ndarray, method: int, options: TemporalOptions, fit_scale: float = 1.0) -> np.ndarray:
-        return measurement_covariance(fit, method, options, fit_scale, self.samples, self.lateral)
 
 
 @dataclass
@@ -193,13 +181,10 @@ class RootFilter:
         self._tracks.set_timeout(reset_after_s)
 
     def update(self, stamp_ns: int, track_ids: tuple[int, ...], translation: np.ndarray, method: np.ndarray,
-               intrinsics: np.ndarray, counts: Counter, conditioning: np.ndarray | None = None,
-               samples: np.ndarray | None = None, lateral: np.ndarray | None = None) -> RootEstimate:
+               intrinsics: np.ndarray, counts: Counter, quality: FitQualities | None = None) -> RootEstimate:
         """(B, 3) root fits + (B,) their placement + (B, 3, 3) camera matrices (NaN: none) of the source frame
-        `stamp_ns` (+ (B,) the 2D fits' placement.fit_conditioning; None: 1, as good as from every joint; + (B,)
-        the depth fits' accepted joint samples, placement.Placement.samples; None: 1; + (B,) m the fits'
-        placement.pose_lateral_sigma; None: 0) → RootEstimate; the reasons for gating, prediction and resets are
-        added to `counts`."""
+        `stamp_ns` (+ the fits' qualities, placement.Placement.quality; None: FitQualities.nominal, each fit judged
+        by its method alone) → RootEstimate; the reasons for gating, prediction and resets are added to `counts`."""
         batch = len(track_ids)
         velocity, covariance = np.full((batch, 3), np.nan), np.full((batch, 3, 3), np.nan)
         if not self.options.root_filter:
@@ -207,12 +192,10 @@ class RootFilter:
             return RootEstimate(np.asarray(translation, np.float64), np.asarray(method, np.uint8), velocity,
                                 covariance)
         out, placement = np.zeros((batch, 3)), np.zeros(batch, np.uint8)
+        quality = FitQualities.nominal(batch) if quality is None else quality
         for b, track_id in enumerate(track_ids):
             root = self._one(stamp_ns, int(track_id), np.asarray(translation[b], np.float64), int(method[b]),
-                             np.asarray(intrinsics[b], np.float64), counts,
-                             1.0 if conditioning is None else float(conditioning[b]),
-                             FitQuality(1 if samples is None else int(samples[b]),
-                                        0.0 if lateral is None else float(lateral[b])))
+                             np.asarray(intrinsics[b], np.float64), counts, quality[b])
             if root is None:
                 continue
             placement[b] = root
@@ -224,7 +207,7 @@ class RootFilter:
         return RootEstimate(out, placement, velocity, covariance)
 
     def _one(self, stamp_ns: int, track_id: int, fit: np.ndarray, method: int, k: np.ndarray,
-             counts: Counter, conditioning: float, quality: FitQuality) -> int | None:
+             counts: Counter, quality: FitQuality) -> int | None:
         """One track: its placement, with its state advanced to stamp_ns, or None (not placed, no state)."""
         if not np.isfinite(k).all():  # no camera: root-relative, nothing to hold
             self._tracks.forget(track_id)
@@ -245,9 +228,10 @@ class RootFilter:
         self._predict(track, stamp_ns)
         predicting = stamp_ns - track.measured_ns <= self.options.root_max_prediction * 1e9
         if measured:
-            nominal = quality.covariance(fit, method, self.options)  # (3, 3) judges the fit at the gate
+            nominal = measurement_covariance(fit, method, self.options, quality)  # (3, 3) judges the fit at the gate
             weaker = self.options.root_fit_conditioning > 0 and method == REPROJECTION and track.depth_fed
-            r = quality.covariance(fit, method, self.options, conditioning ** self.options.root_fit_conditioning) \
+            r = measurement_covariance(fit, method, self.options, quality,
+                                       quality.conditioning ** self.options.root_fit_conditioning) \
                 if weaker else nominal  # (3, 3) weighs it
             innovation = fit - track.state[:3]  # (3,)
             s = track.covariance[:3, :3] + r
@@ -282,7 +266,7 @@ class RootFilter:
     def _start(self, stamp_ns: int, track_id: int, fit: np.ndarray, method: int, k: np.ndarray,
                quality: FitQuality) -> int:
         covariance = np.zeros((6, 6))
-        covariance[:3, :3] = quality.covariance(fit, method, self.options)
+        covariance[:3, :3] = measurement_covariance(fit, method, self.options, quality)
         covariance[3:, 3:] = INITIAL_SPEED_SIGMA ** 2 * np.eye(3)
         self._tracks[track_id] = _Track(stamp_ns, stamp_ns, k.copy(), np.concatenate([fit, np.zeros(3)]),
                                         covariance, 1, method, np.zeros(3), covariance[:3, :3].copy(),
@@ -301,7 +285,7 @@ class RootFilter:
         track.rejected = [*track.rejected, fit][-self.options.root_reacquire:]
         if len(track.rejected) < self.options.root_reacquire:
             return False
-        noise = 2 * quality.covariance(fit, method, self.options) + _GATE_FLOOR
+        noise = 2 * measurement_covariance(fit, method, self.options, quality) + _GATE_FLOOR
         steps = np.diff(np.array(track.rejected), axis=0)  # (n - 1, 3)
         return bool((np.einsum("ni,ij,nj->n", steps, np.linalg.inv(noise), steps) <= self.options.root_gate ** 2).all())
 

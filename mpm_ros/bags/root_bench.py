@@ -177,7 +177,7 @@ def roots(person: Person, pose: np.ndarray, fit: Fit, options: TemporalOptions =
     state, filtered = RootFilter(options), np.full_like(raw, np.nan)
     for i, stamp in enumerate(person.stamps):
         root = state.update(int(stamp), (1,), fits[i:i + 1], placement.method[i:i + 1], k, Counter(),
-                            placement.conditioning[i:i + 1], None, placement.lateral[i:i + 1])
+                            placement.quality[i:i + 1])
         if root.placement[0] > 0:
             filtered[i] = root.translation[0]
     return raw, filtered, bone_sum(fitted) / bone_sum(pose)
