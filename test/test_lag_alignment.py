@@ -17,6 +17,8 @@ import pytest
 from mpm_model.config import ModelConfig
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
+from mpm_model.streaming import LifterOptions
+from mpm_model.streaming.temporal import TemporalOptions
 from mpm_model.untrained import random_checkpoint, tiny_config
 from mpm_ros.bags import bag_io
 from mpm_ros.bags.make_bag import make_bag
@@ -75,15 +77,24 @@ def test_an_answer_for_an_earlier_frame_is_that_many_frames_late(exact_bag: Path
     assert LAGS[0] < 0 < late < LAGS[-1]
 
 
+def test_a_one_frame_pose_lead_takes_one_frame_of_lag_back(exact_bag: Path) -> None:
+    """A look-up one frame late, carried 1/30 s ahead (pose_lead) along its velocity over the last outputs: lag 0."""
+    options = LifterOptions(temporal=TemporalOptions(pose_lead=1 / 30))
+    report = compute_report(offline_run(exact_bag, TruthLookup(tiny_config(9), exact_bag, 1), options))
+    assert report["motion"]["lag_frames"] == 0
+
+
 def test_lag_probe_prints_a_row_per_bag(exact_bag: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """tools/lag_probe.py on a tiny random lifter (no refiner is trained for it): one row, a cell per shift."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
     import lag_probe
 
     checkpoint = random_checkpoint(tmp_path / "tiny.pt", tiny_config(9))
-    lag_probe.main(["--bag", str(exact_bag), "--checkpoint", str(checkpoint), "--backend", "torch"])
+    lag_probe.main(["--bag", str(exact_bag), "--checkpoint", str(checkpoint), "--backend", "torch", "--set",
+                    "pose_lead", "0.0333"])
     out = capsys.readouterr().out
     assert "pose refiner: no pose refiner was trained for these lifter weights" in out  # not unreadable weights
+    assert out.splitlines()[0].endswith(", pose_lead 0.0333")
     cells = [line for line in out.splitlines() if line.startswith("| bag: library")][0].strip("|").split("|")
     lag = int(cells[4].replace("(edge)", ""))
     assert len(cells) == 5 + len(LAGS) and lag in LAGS and ("(edge)" in cells[4]) == (lag in (LAGS[0], LAGS[-1]))

@@ -24,7 +24,7 @@ INVALID = [
     ("ground_plane", "yes"), ("ground_camera_height", -0.1), ("ground_camera_height", 21.0),
     ("ground_camera_pitch", -91.0), ("ground_camera_pitch", 91.0),
     ("ground_size_memory", 0.5), ("ground_weight", -0.1), ("ground_weight", 1.5),
-    ("ground_gate", 0.0), ("ground_gate", 1.5),
+    ("ground_gate", 0.0), ("ground_gate", 1.5), ("pose_lead", -0.01), ("pose_lead", 0.25),
     # refused by params.validate
     # (input_format='openpose' is the mpm_input_adapter relay's now: test_input_adapters.py)
     ("backend", "cuda"), ("precision", "int8"), ("checkpoint", "no_such_shipped_weights"),

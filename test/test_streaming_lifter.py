@@ -145,6 +145,30 @@ def test_one_options_record_reaches_the_pose_and_root_filters_live(backends) -> 
         assert frame < 3 or np.isnan(out.root_velocity).all() and np.isnan(out.root_covariance).all()
 
 
+def test_pose_lead_carries_the_filtered_pose_ahead_and_switches_live(backends) -> None:
+    """pose_lead after the pose filter (here a refiner): 0 leaves the outputs bit for bit; switched on live, a track
+    leads from its second output on, by lead x its velocity over the last outputs (the previous one, then two back);
+    switched off, bit for bit again."""
+    shift = RefinerWeights(np.zeros((HISTORY * 51, 51), np.float32), np.full(51, 0.1, np.float32), "tiny", "x")
+    relative = StreamOptions(place_in_camera_frame=False)  # the outputs are the root-relative pose itself
+    lead = LifterOptions(relative, temporal=TemporalOptions(pose_lead=0.05))
+    plain = StreamingLifter(backends["causal"], LifterOptions(relative), refiner=shift)
+    lifter = StreamingLifter(backends["causal"], LifterOptions(relative), refiner=shift)
+    a, b = [], []
+    for frame in range(12):
+        if frame in (4, 9):
+            lifter.set_options(lead if frame == 4 else LifterOptions(relative))
+        a.append(plain.step(stamp(frame), {1: person(frame, 1)}, CAMERA)[1][0].joints)
+        b.append(lifter.step(stamp(frame), {1: person(frame, 1)}, CAMERA)[1][0].joints)
+    for frame in (*range(5), *range(9, 12)):
+        np.testing.assert_array_equal(b[frame], a[frame])
+    for frame in range(5, 9):
+        back = min(frame - 4, 2)
+        velocity = (a[frame] - a[frame - back]) / (back * PERIOD_NS * 1e-9)
+        np.testing.assert_allclose(b[frame], a[frame] + 0.05 * velocity, rtol=0, atol=1e-9)
+    assert not np.allclose(b[6], a[6])
+
+
 def test_the_refiner_sees_the_source_frames_2d(backends) -> None:
     """A refiner with one present tap (0.5) and no lifted taps moves the lifter's x-y half-way to what the source
     frame's 2D shows (present_2d of its pixels and mask) and leaves z alone."""

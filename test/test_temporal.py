@@ -299,7 +299,7 @@ def test_tracks_are_independent() -> None:
     ("ground_camera_height", 21.0), ("ground_camera_pitch", -91.0), ("ground_camera_pitch", 91.0),
     ("ground_size_memory", 0.5),
     ("ground_size_memory", 2e4), ("ground_weight", -0.1), ("ground_weight", 1.5), ("ground_gate", 0.0),
-    ("ground_gate", 1.5)])
+    ("ground_gate", 1.5), ("pose_lead", -0.01), ("pose_lead", 0.25), ("pose_lead", float("nan"))])
 def test_invalid_options(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         TemporalOptions(**{field: value})

@@ -10,6 +10,7 @@ its stamp, i.e. s frames late; the report's sign. tools/target_shift.py's shift 
     .venv/bin/python tools/lag_probe.py --run out/demo --run out/slice [--bag BAG ...] [--checkpoint mpm_t27_causal]
         [--no-refiner]   # the lifter's own pose (the node's `--set pose_refiner=false`)
         [--refiner out/r7/pose_refiner_x.weights.json]   # a candidate refiner file instead of the checkpoint's
+        [--set pose_lead 0.0333]   # a temporal option (TemporalOptions field) for the library's rows
 """
 from __future__ import annotations
 
@@ -40,15 +41,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-refiner", action="store_true", help="the lifter's own pose (pose_refiner false)")
     parser.add_argument("--refiner", type=Path, help="a candidate refiner's .weights.json (train_refiner.py fit "
                         "--out-dir) instead of the one mpm_model/weights holds for the checkpoint")
+    parser.add_argument("--set", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a temporal option (TemporalOptions field) for the library's rows, e.g. --set pose_lead "
+                             "0.0333 (the node's rows are as recorded: give the pipeline the same --set)")
     args = parser.parse_args(argv)
     if not args.run and not args.bag:
         parser.error("give at least one --run or --bag")
     from mpm_model.deploy.backends import create_backend
     from mpm_model.streaming import LifterOptions
     from mpm_model.streaming.refiner import load_refiner
-    from mpm_model.streaming.temporal import TemporalOptions
     from mpm_ros.backend_setup import pose_refiner
     from mpm_ros.bags.offline_run import offline_run
+    from mpm_ros.bags.root_bench import temporal_options
     from mpm_ros.bags.run_data import load_run
 
     backend = create_backend(args.backend, checkpoint=args.checkpoint, device="cpu")
@@ -58,8 +62,10 @@ def main(argv: list[str] | None = None) -> None:
         refiner, why = load_refiner(args.refiner.name.removesuffix(".weights.json"), args.refiner.parent), ""
     else:
         refiner, why = pose_refiner(args.checkpoint)
-    options = LifterOptions(temporal=TemporalOptions(pose_refiner=not args.no_refiner))
-    print(f"library: {args.checkpoint} on {args.backend}, pose refiner: {(args.refiner or 'on') if refiner else why}")
+    off = [("pose_refiner", "false")] if args.no_refiner else []
+    options = LifterOptions(temporal=temporal_options([*args.set, *off]))
+    print(f"library: {args.checkpoint} on {args.backend}, pose refiner: {(args.refiner or 'on') if refiner else why}"
+          + "".join(f", {name} {value}" for name, value in args.set))
     print("| source | outputs | MPJPE mm | accel. error mm/frame² | lag | "
           + " | ".join(f"{s:+d}" for s in LAGS) + " |\n|---|---:|---:|---:|---:|" + "---:|" * len(LAGS), flush=True)
     for run in args.run:

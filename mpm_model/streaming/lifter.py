@@ -22,6 +22,7 @@ from mpm_model.config import ModelConfig
 from mpm_model.streaming.camera import Camera
 from mpm_model.streaming.depth import DepthImage
 from mpm_model.streaming.ground import Floor, GroundPlane
+from mpm_model.streaming.lead import PoseLead
 from mpm_model.streaming.options import LifterOptions
 from mpm_model.streaming.placement import FitQualities, place
 from mpm_model.streaming.refiner import PoseRefiner, RefinerWeights
@@ -73,6 +74,7 @@ class StreamingLifter:
                                                 num_joints=cfg.num_joints, options=options.stream))
         self.smoother = JointSmoother()  # root-relative pose, per track
         self.refiner = None if refiner is None else PoseRefiner(refiner)  # or this, when on (options.temporal)
+        self.lead = PoseLead()  # either's output carried ahead (options.temporal.pose_lead)
         self.roots = RootFilter()  # root position + velocity, per track
         self.ground = GroundPlane()  # the floor and each track's size factor against it (2D fits)
         self.set_options(options)
@@ -105,6 +107,7 @@ class StreamingLifter:
         self.smoother.set_options(options.smoothing, options.stream.track_timeout)
         if self.refiner is not None:
             self.refiner.set_timeout(options.stream.track_timeout)
+        self.lead.set_options(options.temporal.pose_lead, options.stream.track_timeout)
         self.roots.set_options(options.temporal, options.stream.track_timeout)
         self.ground.set_timeout(options.stream.track_timeout)
 
@@ -177,15 +180,17 @@ class StreamingLifter:
 
     def _pose_filter(self, emission: Emission, pose: np.ndarray, counts: Counter) -> np.ndarray:
         """The learned refiner when there is one for this lifter and it is on (given the source frame's 2D; its
-        gated joints counted), else the One Euro filter."""
+        gated joints counted), else the One Euro filter; then carried pose_lead seconds ahead (lead.PoseLead)."""
         stamp_ns, track_ids = emission.stamp_ns, tuple(emission.track_ids)
         if self.refiner is not None and self.options.temporal.pose_refiner:
             self.smoother.clear()
-            return self.refiner.filter(stamp_ns, track_ids, pose, emission.target_pixels, emission.target_mask,
+            pose = self.refiner.filter(stamp_ns, track_ids, pose, emission.target_pixels, emission.target_mask,
                                        counts)
-        if self.refiner is not None:
-            self.refiner.clear()
-        return self.smoother.filter(stamp_ns, track_ids, pose)
+        else:
+            if self.refiner is not None:
+                self.refiner.clear()
+            pose = self.smoother.filter(stamp_ns, track_ids, pose)
+        return self.lead.apply(stamp_ns, track_ids, pose)
 
     def step(self, stamp_ns: int, observations: dict[int, Observation], camera: Camera,
              arrival_ns: int | None = None) -> tuple[PushResult, list[Lifted]]:

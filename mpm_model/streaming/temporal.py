@@ -76,6 +76,10 @@ class TemporalOptions:
     pose_refiner: bool = tunable(True, "Learned causal refiner on the root-relative pose (used only with the lifter "
                                  "weights it was trained for; otherwise, or when false, the One Euro smoothing "
                                  "parameters apply)")
+    pose_lead: float = tunable(0.0, "Seconds the root-relative pose is carried ahead along its own velocity (from "
+                               "the stamps of its last outputs, lead.PoseLead): 1/30 s takes the default's one-frame "
+                               "lag back at 30 Hz, at ~45 % more acceleration error (docs/TEMPORAL.md); 0 = off",
+                               0.0, 0.2)
     root_filter: bool = tunable(True, "Per-track root state (Kalman filter of position and velocity in the camera "
                                 "frame): filtered root, velocity and covariance out, outlier fits gated, short "
                                 "losses predicted (placement PREDICTED)")

@@ -1,5 +1,5 @@
-"""Per-track state that the temporal stages (RootFilter, PoseRefiner, JointSmoother) hold from frame to frame, with
-the one rule they share: a track's state continues while its stamps move forward and it was seen within
+"""Per-track state that the temporal stages (RootFilter, PoseRefiner, JointSmoother, PoseLead) hold from frame to
+frame, with the one rule they share: a track's state continues while its stamps move forward and it was seen within
 `reset_after_s` (the stream's track_timeout); otherwise the track starts afresh. States unseen for longer are
 dropped at each frame, so the ids of people who left do not pile up."""
 from __future__ import annotations
