@@ -118,7 +118,8 @@ PLANS: dict[str, list[RunSpec]] = {
         RunSpec("t27_causal_la1", model=T27_CAUSAL_LA1, init="from:mpm_t27_causal", ship_as="mpm_t27_causal_la1"),
         # Issue 26's lag at its source, the loss (MODEL_CARD rounds 6 and 7): round 2's default with lag_weight · δ̂²
         # added. At 0.005 after 1,923 + 5,390 CPU steps it is at shift 0 offline, better in all 12 card conditions and
-        # no worse through the library (4 bags, its refiner): round 7 shipped it as the default. Its refiner is
+        # no worse through the library (4 bags, its refiner): round 7 shipped it as the default; round 9 continued it
+        # 9,367 steps (52.8 mm, better in all 12 conditions) and shipped that. Its refiner is
         # refitted by hand after a ship (docs/TEMPORAL.md "Pose refiner").
         RunSpec("t27_causal_lag", init="from:mpm_t27_causal", lag_weight=0.005, ship_as="mpm_t27_causal"),
     ],
