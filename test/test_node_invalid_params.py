@@ -20,6 +20,7 @@ INVALID = [
     ("smoothing", "on"), ("smoothing_min_cutoff", 0.0), ("smoothing_beta", -1.0), ("smoothing_d_cutoff", 0.0),
     ("root_adaptive_noise", 0.5), ("root_adaptive_noise", 20000.0), ("root_velocity_decay", -0.1),
     ("root_velocity_decay", 101.0), ("root_reacquire", -1), ("root_reacquire", 101),
+    ("root_depth_samples", 0), ("root_depth_samples", 101), ("root_depth_samples", 8.0),
     ("root_fit_conditioning", -0.1), ("root_fit_conditioning", 4.5),
     ("ground_plane", "yes"), ("ground_camera_height", -0.1), ("ground_camera_height", 21.0),
     ("ground_camera_pitch", -91.0), ("ground_camera_pitch", 91.0),

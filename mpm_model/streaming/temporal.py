@@ -13,7 +13,11 @@ did move, or upstream switched identities) and without one the skeleton goes bac
 (`temporal.prediction_expired`). A state fed by 2D fits is no surer than they are: `root_reacquire` consecutive
 gated 2D fits that agree with each other restart it too (a misread pose pulled it away); a depth-fed state restarts
 so on agreeing depth fits (an occluder's depth fit pulled it away), never on 2D fits (behind a pole they agree, and
-are wrong). Each fit's covariance knows its depth samples and the pose's error at its joints (placement.FitQuality).
+are wrong). A gated depth fit restarts a 2D-fed state at once when it is sure: from `root_depth_samples` joint
+samples, or beyond the state (occluders are in front of the person). A few-sample one nearer than the state may be
+an occluder's (a pole's 2 samples: round 10): it is gated, and restarts the state only as `root_reacquire`
+agreeing gated fits do; a state started from such a fit is no surer than 2D fits (their agreement restarts it).
+Each fit's covariance knows its depth samples and the pose's error at its joints (placement.FitQuality).
 
 Predictions only exist while the track has output frames: the window buffer emits a frame when the person has
 keypoints in it, so a person with none at all gets no output (there is no pose to place); their state waits, and
@@ -96,8 +100,15 @@ class TemporalOptions:
                                          "stop and turn); 0 = constant velocity", 0.0, 100.0)
     root_reacquire: int = tunable(5, "A state restarts (temporal.reset_reacquired) after this many consecutive "
                                   "gated fits of the kind it last accepted (2D or depth) that agree with each other "
-                                  "(the state, not the fits, went wrong); a state that last accepted depth never "
-                                  "restarts on 2D fits; 0 = never", 0, 100)
+                                  "(the state, not the fits, went wrong); against a 2D-fed state few-sample depth "
+                                  "fits count too (root_depth_samples); a state that last accepted depth never "
+                                  "restarts on 2D fits, unless it started from a few-sample depth fit; 0 = never",
+                                  0, 100)
+    root_depth_samples: int = tunable(8, "A gated depth fit from at least this many accepted joint depth samples, "
+                                      "or beyond the state, restarts a state that last accepted a 2D fit at once "
+                                      "(depth is surer); a nearer one from fewer (maybe an occluder's) only as "
+                                      "root_reacquire agreeing gated fits do, and a state started from one "
+                                      "restarts on agreeing 2D fits too; 1 = every depth fit at once", 1, 100)
     root_reprojection_sigma: float = tunable(0.1, "Standard deviation of a 2D-fit root along the viewing ray, as a "
                                              "fraction of its distance", 0.001, 1.0)
     root_fit_conditioning: float = tunable(0.25, "A 2D fit against a state fed by depth counts as this power of "
@@ -170,6 +181,7 @@ class _Track:
     manoeuvre: float = 1.0  # the mean against its spread under white noise (1 = the model fits): scales q
     rejected: list = field(default_factory=list)  # (3,) gated fits since the last accepted one
     depth_fed: bool = False  # a depth fit was accepted since the (re)start
+    weak: bool = False  # started from a few-sample depth fit, none from root_depth_samples accepted since
 
 
 class RootFilter:
@@ -251,13 +263,15 @@ class RootFilter:
                 track.covariance = 0.5 * (track.covariance + track.covariance.T)
                 track.measured_ns, track.updates, track.method = stamp_ns, track.updates + 1, method
                 track.depth_fed = track.depth_fed or method == DEPTH
+                track.weak = track.weak and not self._sure(method, quality)
                 track.rejected.clear()
                 return method
             counts["temporal.root_gated"] += 1
             if track.updates < CONFIRM_UPDATES:  # not believed yet: the outlier may be its start
                 return self._start(stamp_ns, track_id, fit, method, k, quality)
-            # a lost prediction, depth back after 2D fits (depth is surer), or fits of the state's kind agree against it
-            if not predicting or method == DEPTH != track.method or self._fits_agree(track, fit, method, quality):
+            # a lost prediction, a depth fit surer than the state, or gated fits that agree against it
+            if not predicting or self._surer(track, fit, method, quality) \
+                    or self._fits_agree(track, fit, method, quality):
                 counts["temporal.reset_reacquired"] += 1
                 return self._start(stamp_ns, track_id, fit, method, k, quality)
         if predicting:
@@ -274,17 +288,32 @@ class RootFilter:
         covariance[3:, 3:] = INITIAL_SPEED_SIGMA ** 2 * np.eye(3)
         self._tracks[track_id] = _Track(stamp_ns, stamp_ns, k.copy(), np.concatenate([fit, np.zeros(3)]),
                                         covariance, 1, method, np.zeros(3), covariance[:3, :3].copy(),
-                                        depth_fed=method == DEPTH)
+                                        depth_fed=method == DEPTH,
+                                        weak=method == DEPTH and not self._sure(method, quality))
         return method
+
+    def _sure(self, method: int, quality: FitQuality) -> bool:
+        """Whether a fit is a depth fit from at least `root_depth_samples` accepted joint samples."""
+        return method == DEPTH and quality.samples >= self.options.root_depth_samples
+
+    def _surer(self, track: _Track, fit: np.ndarray, method: int, quality: FitQuality) -> bool:
+        """Whether a gated fit restarts the state at once: a depth fit against a state no surer than 2D fits (it
+        last accepted one, or started from a few-sample depth fit) that comes from `root_depth_samples` joint
+        samples or lies beyond the state. A few-sample depth fit nearer than the state may be an occluder's (a
+        pole in front of the person: make_bag's RGB-D bag D1, round 10): it restarts the state only as the gated
+        fits that follow agree with it (_fits_agree)."""
+        return method == DEPTH and (track.method != DEPTH or track.weak) and (
+            self._sure(method, quality) or fit @ fit > track.state[:3] @ track.state[:3])
 
     def _fits_agree(self, track: _Track, fit: np.ndarray, method: int, quality: FitQuality) -> bool:
         """Whether the last `root_reacquire` gated fits, with this one, agree with each other (consecutive ones
-        within the gate of their own noise). Only for fits of the kind the state last accepted: a state fed by 2D
-        fits is no surer than its fits, and a misread pose (a kick) can pull it away and lock the right fits out;
-        a state fed by depth can take an occluder's depth fit (a person half behind a pole) and its velocity, and
-        then lock out the person's own depth fits, which agree to centimetres (round 8). A state fed by depth never
-        restarts on 2D fits (a person behind a pole: their 2D fits agree, and are wrong)."""
-        if self.options.root_reacquire == 0 or method != track.method:
+        within the gate of this one's noise). A state fed by 2D fits is no surer than its fits, and a misread pose
+        (a kick) can pull it away and lock the right fits out: its gated 2D and few-sample depth fits count (round
+        10), as do a state's started from a few-sample depth fit (an occluder's: the person's own 2D fits must not
+        be locked out). A state fed by depth can take an occluder's depth fit (a person half behind a pole) and its
+        velocity, and then lock out the person's own depth fits, which agree to centimetres (round 8): its gated
+        depth fits count, its 2D fits never (a person behind a pole: their 2D fits agree, and are wrong)."""
+        if self.options.root_reacquire == 0 or method != DEPTH == track.method and not track.weak:
             return False
         track.rejected = [*track.rejected, fit][-self.options.root_reacquire:]
         if len(track.rejected) < self.options.root_reacquire:
