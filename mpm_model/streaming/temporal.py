@@ -14,8 +14,8 @@ did move, or upstream switched identities) and without one the skeleton goes bac
 gated 2D fits that agree with each other restart it too (a misread pose pulled it away); a depth-fed state restarts
 so on agreeing depth fits (an occluder's depth fit pulled it away), never on 2D fits (behind a pole they agree, and
 are wrong). A gated depth fit restarts a state at once when the state's last accepted fit was no sure depth fit
-(a 2D fit, or a depth fit from fewer than `root_depth_samples` joint samples: an occluder's, accepted after a
-prediction had widened the gate, round 11) and the gated one is sure: from `root_depth_samples` joint samples, or
+(a 2D fit, or a depth fit from fewer than `root_depth_samples` joint samples: maybe an occluder's, which then
+locked the person's own fits out, round 11) and the gated one is sure: from `root_depth_samples` joint samples, or
 beyond the state (occluders are in front of the person). A few-sample one nearer than the state may be an
 occluder's (a pole's 2 samples: round 10): it is gated, and restarts the state only as `root_reacquire` agreeing
 gated fits do; a state started from such a fit is no surer than 2D fits (their agreement restarts it).
