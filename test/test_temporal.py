@@ -11,27 +11,7 @@ import pytest
 from mpm_model.streaming.options import LifterOptions, StreamOptions
 from mpm_model.streaming.placement import DEPTH, NOT_PLACED, REPROJECTION, FitQualities, FitQuality
 from mpm_model.streaming.temporal import PREDICTED, RootEstimate, RootFilter, TemporalOptions, measurement_covariance
-
-PERIOD = 33_333_333
-K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
-WALK = np.array([0.6, 0.0, 0.3])  # m/s
-SEEN_SAMPLES = 14  # accepted joint depth samples of a person depth sees whole (make_bag's RGB-D bags: 10-17)
-
-
-def truth(frame: int) -> np.ndarray:
-    return np.array([-1.0, 0.2, 4.0]) + WALK * frame * PERIOD * 1e-9
-
-
-def feed(roots: RootFilter, frame: int, fit: np.ndarray | None, counts: Counter, method: int = REPROJECTION,
-         k: np.ndarray = K, track: int = 3, conditioning: float = 1.0, samples: int = 1) -> RootEstimate:
-    fit = np.zeros(3) if fit is None else fit
-    return roots.update(frame * PERIOD, (track,), fit[None], np.array([method if fit.any() else NOT_PLACED]),
-                        k[None], counts, FitQualities(np.array([conditioning]), np.array([samples]), np.zeros(1)))
-
-
-def walk(roots: RootFilter, frames: range, counts: Counter, method: int = REPROJECTION,
-         samples: int = SEEN_SAMPLES) -> list[RootEstimate]:
-    return [feed(roots, f, truth(f), counts, method, samples=samples) for f in frames]
+from temporal_support import K, PERIOD, WALK, feed, truth, walk
 
 
 def test_follows_a_noisy_walk_and_knows_its_speed() -> None:
@@ -231,54 +211,6 @@ def test_an_identity_jump_resets_after_the_bounded_prediction() -> None:
     assert out[0].placement[0] == PREDICTED and out[-1].placement[0] == REPROJECTION
     assert counts["temporal.reset_reacquired"] == 1
     np.testing.assert_allclose(out[-1].translation[0], other, atol=0.05)
-
-
-@pytest.mark.parametrize("along, samples", [(-0.8, SEEN_SAMPLES), (0.8, 2)])
-def test_depth_back_after_2d_fits_wins(along: float, samples: int) -> None:
-    """A gated depth fit restarts a 2D-fed state at once when it comes from as many joint samples as a person seen
-    whole gives, or lies beyond the state (no occluder's: occluders are in front), whatever its samples."""
-    roots, counts = RootFilter(), Counter()
-    walk(roots, range(30), counts)
-    out = feed(roots, 30, truth(30) + [0, 0, along], counts, method=DEPTH, samples=samples)
-    assert out.placement[0] == DEPTH and counts["temporal.reset_reacquired"] == 1
-
-
-def test_an_occluders_few_sample_depth_fit_does_not_restart_a_2d_fed_state() -> None:
-    """Round 10 (RGB-D bag D1): a walker placed by depth for 2 s, behind a pole bridged by their own 2D fits; then
-    2- and 6-sample depth fits on the pole (2 m nearer) among them: each gated and predicted over, no restart, and
-    the own fits keep the state (round 9 restarted it on the first, then locked their 2D fits out for ~1 s)."""
-    roots, counts = RootFilter(), Counter()
-    walk(roots, range(60), counts, DEPTH)
-    walk(roots, range(60, 70), counts)
-    pole = [feed(roots, f, truth(f) * 0.5, counts, DEPTH, samples=n) for f, n in ((70, 2), (72, 6))]
-    own = {f: feed(roots, f, truth(f), counts) for f in (71, *range(73, 90))}
-    assert [o.placement[0] for o in pole] == [PREDICTED] * 2 and counts["temporal.root_gated"] == 2
-    assert not counts["temporal.reset_reacquired"] and all(o.placement[0] == REPROJECTION for o in own.values())
-    assert max(np.linalg.norm(o.translation[0] - truth(f)) for f, o in own.items()) < 0.1
-
-
-def test_agreeing_few_sample_depth_fits_nearer_than_the_state_restart_a_2d_fed_state() -> None:
-    """Few-sample depth fits nearer than a 2D-fed state (an occluder's, or the person's own) restart it as agreeing
-    2D fits do: on the `root_reacquire`th (round 9: on the first)."""
-    roots, counts, nearer = RootFilter(), Counter(), np.array([0.0, 0.0, -1.5])
-    walk(roots, range(30), counts)
-    out = [feed(roots, f, truth(f) + nearer, counts, DEPTH, samples=3) for f in range(30, 38)]
-    assert [o.placement[0] for o in out[:4]] == [PREDICTED] * 4 and all(o.placement[0] == DEPTH for o in out[4:])
-    assert counts["temporal.root_gated"] == 5 and counts["temporal.reset_reacquired"] == 1
-    assert np.linalg.norm(out[-1].translation[0] - truth(37) - nearer) < 0.05
-
-
-def test_a_state_started_from_few_sample_depth_fits_does_not_lock_the_persons_2d_fits_out() -> None:
-    """An occluder's few-sample depth fits that agree (a pole 2 m nearer, 0.4 s) restart a 2D-fed state, which then
-    follows them; the person's own 2D fits restart it on the `root_reacquire`th agreeing one (round 9: a depth-fed
-    state never restarts on 2D fits: predicted on at the pole until root_max_prediction ran out)."""
-    roots, counts = RootFilter(), Counter()
-    walk(roots, range(30), counts)
-    on_pole = [feed(roots, f, truth(30) * 0.5, counts, DEPTH, samples=3) for f in range(30, 42)]
-    assert on_pole[-1].placement[0] == DEPTH and counts["temporal.reset_reacquired"] == 1
-    own = [feed(roots, f, truth(f), counts) for f in range(42, 60)]
-    assert counts["temporal.reset_reacquired"] == 2 and all(o.placement[0] == REPROJECTION for o in own[5:])
-    assert np.linalg.norm(own[-1].translation[0] - truth(59)) < 0.1
 
 
 @pytest.mark.parametrize("bad, reason", [

@@ -13,10 +13,12 @@ did move, or upstream switched identities) and without one the skeleton goes bac
 (`temporal.prediction_expired`). A state fed by 2D fits is no surer than they are: `root_reacquire` consecutive
 gated 2D fits that agree with each other restart it too (a misread pose pulled it away); a depth-fed state restarts
 so on agreeing depth fits (an occluder's depth fit pulled it away), never on 2D fits (behind a pole they agree, and
-are wrong). A gated depth fit restarts a 2D-fed state at once when it is sure: from `root_depth_samples` joint
-samples, or beyond the state (occluders are in front of the person). A few-sample one nearer than the state may be
-an occluder's (a pole's 2 samples: round 10): it is gated, and restarts the state only as `root_reacquire`
-agreeing gated fits do; a state started from such a fit is no surer than 2D fits (their agreement restarts it).
+are wrong). A gated depth fit restarts a state at once when the state's last accepted fit was no sure depth fit
+(a 2D fit, or a depth fit from fewer than `root_depth_samples` joint samples: maybe an occluder's, which then
+locked the person's own fits out, round 11) and the gated one is sure: from `root_depth_samples` joint samples, or
+beyond the state (occluders are in front of the person). A few-sample one nearer than the state may be an
+occluder's (a pole's 2 samples: round 10): it is gated, and restarts the state only as `root_reacquire` agreeing
+gated fits do; a state started from such a fit is no surer than 2D fits (their agreement restarts it).
 Each fit's covariance knows its depth samples and the pose's error at its joints (placement.FitQuality).
 
 Predictions only exist while the track has output frames: the window buffer emits a frame when the person has
@@ -105,8 +107,9 @@ class TemporalOptions:
                                   "restarts on 2D fits, unless it started from a few-sample depth fit; 0 = never",
                                   0, 100)
     root_depth_samples: int = tunable(8, "A gated depth fit from at least this many accepted joint depth samples, "
-                                      "or beyond the state, restarts a state that last accepted a 2D fit at once "
-                                      "(depth is surer); a nearer one from fewer (maybe an occluder's) only as "
+                                      "or beyond the state, restarts a state that last accepted a 2D fit or a "
+                                      "depth fit from fewer at once (depth is surer; the fewer may have been an "
+                                      "occluder's); a nearer one from fewer (maybe an occluder's) only as "
                                       "root_reacquire agreeing gated fits do, and a state started from one "
                                       "restarts on agreeing 2D fits too; 1 = every depth fit at once", 1, 100)
     root_reprojection_sigma: float = tunable(0.1, "Standard deviation of a 2D-fit root along the viewing ray, as a "
@@ -182,6 +185,7 @@ class _Track:
     rejected: list = field(default_factory=list)  # (3,) gated fits since the last accepted one
     depth_fed: bool = False  # a depth fit was accepted since the (re)start
     weak: bool = False  # started from a few-sample depth fit, none from root_depth_samples accepted since
+    sure: bool = False  # the last accepted fit was a depth fit from root_depth_samples (_sure)
 
 
 class RootFilter:
@@ -264,6 +268,7 @@ class RootFilter:
                 track.measured_ns, track.updates, track.method = stamp_ns, track.updates + 1, method
                 track.depth_fed = track.depth_fed or method == DEPTH
                 track.weak = track.weak and not self._sure(method, quality)
+                track.sure = self._sure(method, quality)
                 track.rejected.clear()
                 return method
             counts["temporal.root_gated"] += 1
@@ -289,7 +294,8 @@ class RootFilter:
         self._tracks[track_id] = _Track(stamp_ns, stamp_ns, k.copy(), np.concatenate([fit, np.zeros(3)]),
                                         covariance, 1, method, np.zeros(3), covariance[:3, :3].copy(),
                                         depth_fed=method == DEPTH,
-                                        weak=method == DEPTH and not self._sure(method, quality))
+                                        weak=method == DEPTH and not self._sure(method, quality),
+                                        sure=self._sure(method, quality))
         return method
 
     def _sure(self, method: int, quality: FitQuality) -> bool:
@@ -297,12 +303,13 @@ class RootFilter:
         return method == DEPTH and quality.samples >= self.options.root_depth_samples
 
     def _surer(self, track: _Track, fit: np.ndarray, method: int, quality: FitQuality) -> bool:
-        """Whether a gated fit restarts the state at once: a depth fit against a state no surer than 2D fits (it
-        last accepted one, or started from a few-sample depth fit) that comes from `root_depth_samples` joint
+        """Whether a gated fit restarts the state at once: a depth fit against a state no surer than its last
+        accepted fit, a 2D fit (round 3) or a few-sample depth fit (maybe an occluder's, which a depth-fed state
+        accepted and then gated the person's own fits: round 11), that comes from `root_depth_samples` joint
         samples or lies beyond the state. A few-sample depth fit nearer than the state may be an occluder's (a
         pole in front of the person: make_bag's RGB-D bag D1, round 10): it restarts the state only as the gated
         fits that follow agree with it (_fits_agree)."""
-        return method == DEPTH and (track.method != DEPTH or track.weak) and (
+        return method == DEPTH and not track.sure and (
             self._sure(method, quality) or fit @ fit > track.state[:3] @ track.state[:3])
 
     def _fits_agree(self, track: _Track, fit: np.ndarray, method: int, quality: FitQuality) -> bool:
