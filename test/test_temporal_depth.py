@@ -1,5 +1,5 @@
 """RootFilter with depth fits (pure): when a gated depth fit restarts the state at once, when only as agreeing gated
-fits do (round 10: an occluder's few-sample depth fit; round 11: a state an occluder's accepted fit pulled away)."""
+fits do (round 10: an occluder's few-sample depth fit; round 10b: a state an occluder's accepted fit pulled away)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -61,7 +61,7 @@ def test_a_state_started_from_few_sample_depth_fits_does_not_lock_the_persons_2d
 
 
 def pulled_by_a_pole(counts: Counter) -> tuple[RootFilter, list[RootEstimate]]:
-    """Round 11 (RGB-D bags S2, S4): a walker depth-fed for 2 s, then no fit for 4 frames (hidden), then an
+    """Round 10b (RGB-D bags S2, S4): a walker depth-fed for 2 s, then no fit for 4 frames (hidden), then an
     occluder's 2-sample depth fits 0.6 m nearer for 10 frames: gated while the state is fresh, the 4th accepted by
     the gate the prediction has widened, the rest by the state they pulled."""
     roots = RootFilter()

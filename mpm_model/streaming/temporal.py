@@ -15,7 +15,7 @@ gated 2D fits that agree with each other restart it too (a misread pose pulled i
 so on agreeing depth fits (an occluder's depth fit pulled it away), never on 2D fits (behind a pole they agree, and
 are wrong). A gated depth fit restarts a state at once when the state's last accepted fit was no sure depth fit
 (a 2D fit, or a depth fit from fewer than `root_depth_samples` joint samples: maybe an occluder's, which then
-locked the person's own fits out, round 11) and the gated one is sure: from `root_depth_samples` joint samples, or
+locked the person's own fits out, round 10b) and the gated one is sure: from `root_depth_samples` joint samples, or
 beyond the state (occluders are in front of the person). A few-sample one nearer than the state may be an
 occluder's (a pole's 2 samples: round 10): it is gated, and restarts the state only as `root_reacquire` agreeing
 gated fits do; a state started from such a fit is no surer than 2D fits (their agreement restarts it).
@@ -305,7 +305,7 @@ class RootFilter:
     def _surer(self, track: _Track, fit: np.ndarray, method: int, quality: FitQuality) -> bool:
         """Whether a gated fit restarts the state at once: a depth fit against a state no surer than its last
         accepted fit, a 2D fit (round 3) or a few-sample depth fit (maybe an occluder's, which a depth-fed state
-        accepted and then gated the person's own fits: round 11), that comes from `root_depth_samples` joint
+        accepted and then gated the person's own fits: round 10b), that comes from `root_depth_samples` joint
         samples or lies beyond the state. A few-sample depth fit nearer than the state may be an occluder's (a
         pole in front of the person: make_bag's RGB-D bag D1, round 10): it restarts the state only as the gated
         fits that follow agree with it (_fits_agree)."""
