@@ -267,8 +267,8 @@ class RootFilter:
                 track.covariance = 0.5 * (track.covariance + track.covariance.T)
                 track.measured_ns, track.updates, track.method = stamp_ns, track.updates + 1, method
                 track.depth_fed = track.depth_fed or method == DEPTH
-                track.weak = track.weak and not self._sure(method, quality)
                 track.sure = self._sure(method, quality)
+                track.weak = track.weak and not track.sure
                 track.rejected.clear()
                 return method
             counts["temporal.root_gated"] += 1
@@ -276,7 +276,7 @@ class RootFilter:
                 return self._start(stamp_ns, track_id, fit, method, k, quality)
             # a lost prediction, a depth fit surer than the state, or gated fits that agree against it
             if not predicting or self._surer(track, fit, method, quality) \
-                    or self._fits_agree(track, fit, method, quality):
+                    or self._fits_agree(track, fit, method, nominal):
                 counts["temporal.reset_reacquired"] += 1
                 return self._start(stamp_ns, track_id, fit, method, k, quality)
         if predicting:
@@ -291,11 +291,10 @@ class RootFilter:
         covariance = np.zeros((6, 6))
         covariance[:3, :3] = measurement_covariance(fit, method, self.options, quality)
         covariance[3:, 3:] = INITIAL_SPEED_SIGMA ** 2 * np.eye(3)
+        sure = self._sure(method, quality)
         self._tracks[track_id] = _Track(stamp_ns, stamp_ns, k.copy(), np.concatenate([fit, np.zeros(3)]),
                                         covariance, 1, method, np.zeros(3), covariance[:3, :3].copy(),
-                                        depth_fed=method == DEPTH,
-                                        weak=method == DEPTH and not self._sure(method, quality),
-                                        sure=self._sure(method, quality))
+                                        depth_fed=method == DEPTH, weak=method == DEPTH and not sure, sure=sure)
         return method
 
     def _sure(self, method: int, quality: FitQuality) -> bool:
@@ -312,20 +311,22 @@ class RootFilter:
         return method == DEPTH and not track.sure and (
             self._sure(method, quality) or fit @ fit > track.state[:3] @ track.state[:3])
 
-    def _fits_agree(self, track: _Track, fit: np.ndarray, method: int, quality: FitQuality) -> bool:
+    def _fits_agree(self, track: _Track, fit: np.ndarray, method: int, nominal: np.ndarray) -> bool:
         """Whether the last `root_reacquire` gated fits, with this one, agree with each other (consecutive ones
-        within the gate of this one's noise). A state fed by 2D fits is no surer than its fits, and a misread pose
-        (a kick) can pull it away and lock the right fits out: its gated 2D and few-sample depth fits count (round
-        10), as do a state's started from a few-sample depth fit (an occluder's: the person's own 2D fits must not
-        be locked out). A state fed by depth can take an occluder's depth fit (a person half behind a pole) and its
-        velocity, and then lock out the person's own depth fits, which agree to centimetres (round 8): its gated
-        depth fits count, its 2D fits never (a person behind a pole: their 2D fits agree, and are wrong)."""
-        if self.options.root_reacquire == 0 or method != DEPTH == track.method and not track.weak:
+        within the gate of twice this one's (3, 3) `nominal` covariance). A state fed by 2D fits is no surer than
+        its fits, and a misread pose (a kick) can pull it away and lock the right fits out: its gated 2D and
+        few-sample depth fits count (round 10), as do a state's started from a few-sample depth fit (an occluder's:
+        the person's own 2D fits must not be locked out). A state fed by depth can take an occluder's depth fit (a
+        person half behind a pole) and its velocity, and then lock out the person's own depth fits, which agree to
+        centimetres (round 8): its gated depth fits count, its 2D fits never (a person behind a pole: their 2D fits
+        agree, and are wrong)."""
+        locked_out = method == REPROJECTION and track.method == DEPTH and not track.weak  # 2D against depth
+        if self.options.root_reacquire == 0 or locked_out:
             return False
         track.rejected = [*track.rejected, fit][-self.options.root_reacquire:]
         if len(track.rejected) < self.options.root_reacquire:
             return False
-        noise = 2 * measurement_covariance(fit, method, self.options, quality) + _GATE_FLOOR
+        noise = 2 * nominal + _GATE_FLOOR
         steps = np.diff(np.array(track.rejected), axis=0)  # (n - 1, 3)
         return bool((np.einsum("ni,ij,nj->n", steps, np.linalg.inv(noise), steps) <= self.options.root_gate ** 2).all())
 
