@@ -14,6 +14,7 @@ from tqdm import tqdm
 from mpm_model.config import ModelConfig
 from mpm_model.data.occlusion import LASTING_KINDS
 from mpm_model.masking import random_occlusion_mask
+from mpm_model.streaming.mirror import infer_mirrored
 
 TASK_KIND = {"lift": "lifter", "lift_occluded": "lifter", "complete": "pretrain"}
 
@@ -35,6 +36,7 @@ class EvalOptions:
     stride: int = 4
     run: int = 4
     batch_size: int = 256
+    mirror: bool = False  # lift each window also mirrored and average: the node's mirrored lifting
 
     def __post_init__(self) -> None:
         if self.task not in TASK_KIND:
@@ -93,8 +95,10 @@ def predict(model: torch.nn.Module, cfg: ModelConfig, dataset: Dataset, opts: Ev
             gt.append(pose3d.flatten(0, 1).cpu().numpy())
             masks.append(mask.flatten(0, 1).cpu().numpy())
         else:
-            _, target = model(batch["keypoints2d"].to(device), batch["mask"].to(device))
-            pred.append(target[:, 0].cpu().numpy())
+            keypoints, mask = batch["keypoints2d"].to(device), batch["mask"].to(device)
+            target = (infer_mirrored(_Infers(model), keypoints.cpu().numpy(), mask.cpu().numpy()) if opts.mirror
+                      else model(keypoints, mask)[1].cpu().numpy())  # (B, 1, J, 3)
+            pred.append(target[:, 0])
             gt.append(pose3d[:, cfg.target_index].cpu().numpy())
     if not pred:
         raise ValueError("no evaluation windows: sequences shorter than the window?")
@@ -102,6 +106,17 @@ def predict(model: torch.nn.Module, cfg: ModelConfig, dataset: Dataset, opts: Ev
     if masks:
         out["mask"] = np.concatenate(masks)
     return out
+
+
+class _Infers:
+    """A lifter module as mpm_model.streaming.mirror.infer_mirrored calls a backend (numpy in and out)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model, self.device = model, next(model.parameters()).device
+
+    def infer(self, keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.model(torch.from_numpy(keypoints).to(self.device), torch.from_numpy(mask).to(self.device))[1] \
+            .cpu().numpy()
 
 
 def compute_metrics(pred: np.ndarray, gt: np.ndarray, runs: np.ndarray | None) -> dict[str, float]:

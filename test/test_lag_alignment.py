@@ -18,6 +18,7 @@ from mpm_model.config import ModelConfig
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
 from mpm_model.streaming import LifterOptions
+from mpm_model.streaming.mirror import mirror
 from mpm_model.streaming.temporal import TemporalOptions
 from mpm_model.untrained import random_checkpoint, tiny_config
 from mpm_ros.bags import bag_io
@@ -28,7 +29,8 @@ from mpm_ros.bags.report import LAGS, compute_report
 
 class TruthLookup:
     """A backend that answers each window with the root-relative truth of the bag frame whose exact projection is
-    nearest the 2D of window frame `target_index - late` (late = 0: the frame it is stamped with)."""
+    nearest the 2D of window frame `target_index - late` (late = 0: the frame it is stamped with); a window of the
+    mirror image (mirrored lifting, on by default) with the mirror image of that truth, so the mean is the truth."""
 
     def __init__(self, config: ModelConfig, bag: Path, late: int = 0) -> None:
         self.config, self.late = config, late
@@ -40,10 +42,12 @@ class TruthLookup:
         pixels = joints[..., :2] / joints[..., 2:] * [k[0, 0], k[1, 1]] + k[:2, 2]  # (N, J, 2)
         self.screen = pixels / width * 2.0 - [1.0, height / width]  # (N, J, 2) the window buffer's coordinates
         self.pose = (joints - joints[:, :1]).astype(np.float32)  # (N, J, 3)
+        self.screen, self.pose = np.concatenate([self.screen, mirror(self.screen)]), np.concatenate(
+            [self.pose, mirror(self.pose)])  # (2N, J, ...): the frames as seen, then mirrored
 
     def infer(self, keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray:
         shown = keypoints[:, self.config.target_index - self.late]  # (B, J, 2)
-        distance = ((shown[:, None] - self.screen[None]) ** 2).sum(axis=(-1, -2))  # (B, N)
+        distance = ((shown[:, None] - self.screen[None]) ** 2).sum(axis=(-1, -2))  # (B, 2N)
         return self.pose[distance.argmin(axis=1)][:, None]  # (B, 1, J, 3)
 
 

@@ -194,3 +194,27 @@ def test_a_detector_outlier_gets_no_present_term_and_is_counted(context) -> None
     finally:
         driver.close()
         lifter.destroy_node()
+
+
+def test_mirror_max_tracks_live(context, tmp_path) -> None:
+    """On by default (one track), off live (0): the same frames then give the lifter's own (unmirrored) answer."""
+    checkpoint = tiny_checkpoint(tmp_path)
+    outputs = []
+    for mirrored in (True, False):
+        lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(checkpoint))
+        driver = Driver(context, lifter)
+        try:
+            driver.wait_connected()
+            driver.send_camera_info(lifter)
+            assert lifter._lifter.options.stream.mirror_max_tracks == 4
+            if not mirrored:
+                assert lifter.set_parameters([Parameter("mirror_max_tracks", value=0)])[0].successful
+                assert lifter._lifter.options.stream.mirror_max_tracks == 0
+            walker = walking_pixels(4)
+            for frame in range(4):
+                driver.send(skeleton_array(stamp_ns(frame), {1: walker[frame]}), expect_outputs=frame + 1)
+            outputs.append(np.array([[(j.x, j.y, j.z) for j in m.skeletons[0].joints] for m in driver.skeletons]))
+        finally:
+            driver.close()
+            lifter.destroy_node()
+    assert np.abs(outputs[0] - outputs[1]).max() > 1e-4

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mpm_model.config import ModelConfig
 from mpm_model.data.mocap import load_mocap, resample
@@ -140,3 +141,32 @@ def test_retrain_recipe_is_the_shipped_refiners() -> None:
     assert sidecar["depth_taps"] and sidecar["present"] == int(fit[fit.index("--present") + 1])
     assert sidecar["lag_held_at"] == float(fit[fit.index("--lag-target") + 1]) and sidecar["lag_groups"] == "all"
     assert "--zero-lag" in fit
+
+
+class Bent2D(TargetFrame2D):
+    """TargetFrame2D with x bent by 0.5 x²: not mirror-symmetric, so only its mirrored mean is the 2D itself."""
+
+    def infer(self, keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        out = super().infer(keypoints, mask)
+        out[..., 0] += 0.5 * out[..., 0] ** 2
+        return out
+
+
+def test_data_mirror_lifts_as_the_node_and_fit_refuses_mixed_caches(tmp_path: Path) -> None:
+    """`data --mirror`: each window also mirrored, the two answers averaged (the node's mirror_max_tracks), on the same
+    frames; caches lifted both ways are not fitted together."""
+    poses = load_mocap(DEMO_CLIP)[0].poses3d[:60]
+    plain = train_refiner.lift(Bent2D(0), poses, np.random.default_rng(2), "h36m", occlusion=0.0)
+    mirrored = train_refiner.lift(Bent2D(0), poses, np.random.default_rng(2), "h36m", occlusion=0.0, mirrored=True)
+    own = mirrored[2] - mirrored[2][:, :1]  # (F, J, 2) each frame's own 2D, root-relative
+    np.testing.assert_allclose(mirrored[1][..., :2], own, atol=1e-6)
+    assert np.abs(plain[1][..., :2] - own).max() > 1e-3
+    for a, b in zip(plain[2:], mirrored[2:]):  # the same 2D, masks and frames
+        np.testing.assert_array_equal(a, b)
+    for name, flag in (("plain", False), ("mirrored", True)):
+        np.savez(tmp_path / f"{name}.npz", truth=plain[0], lifted=plain[1], screen=plain[2], mask2d=plain[3],
+                 observed=plain[4], sequence=np.zeros(len(plain[0]), int), names=np.array(["s"]), checkpoint="x",
+                 mirrored=flag)
+    with pytest.raises(SystemExit, match="mirrored, some not"):
+        train_refiner.load_caches([tmp_path / "plain.npz", tmp_path / "mirrored.npz"])
+    assert train_refiner.load_caches([tmp_path / "mirrored.npz"])["mirrored"]

@@ -3,8 +3,8 @@
 `data`: sequences of a mocap file (resampled to 30 fps) seen by make_bag's H36M-like camera (frame_scene) or the
 robot camera of make demo-rgbd, with make_bag's detector model (2 px jitter, 5 % occluded joints, rare outliers);
 the lifter runs on every frame's causal window exactly as the streaming window buffer builds it (masked padding
-at the start, masked joints zeroed); its root-relative outputs, the newest frame's 2D (screen, mask2d) and the truth
-are cached (.npz). `fit`: least squares (`solve`) from the last K lifted frames and the last M frames' 2D present
+at the start, masked joints zeroed; `--mirror`: also mirrored, as the node's mirror_max_tracks); its outputs,
+the newest frame's 2D (screen, mask2d) and the truth are cached (.npz). `fit`: least squares (`solve`) from the last K lifted frames and the last M frames' 2D present
 (refiner.present_2d; `--present`, default 8) to the truth `--lead` frames after the newest (default 1: the lifter is
 about a frame late; a residual on the newest frame), written to mpm_model/weights (JSON) with a sidecar naming the
 lifter file and its sha256. `eval`: raw lifter,
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ import numpy as np
 from mpm_model.checkpoint import resolve
 from mpm_model.data.mocap import load_mocap, resample
 from mpm_model.files import file_sha256
+from mpm_model.streaming.mirror import infer_mirrored
 from mpm_model.streaming.options import StreamOptions, confident
 from mpm_model.streaming.refiner import (HISTORY, WEIGHTS_DIR, add_present, load_refiner, present_2d, refine,
                                          refiner_name, weight_files)
@@ -84,14 +86,15 @@ def windows(uv: np.ndarray, confidence: np.ndarray, width: int, height: int, win
 
 
 def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str, occlusion: float = 0.05,
-         dropout: float = 0.0, batch: int = 256) -> tuple[np.ndarray, ...]:
+         dropout: float = 0.0, mirrored: bool = False, batch: int = 256) -> tuple[np.ndarray, ...]:
     """(F, J, 3) world poses → truth and lifted root-relative camera-frame joints, (F', J, 3) each, the target
     frame's 2D as the lifter saw it: (F', J, 2) normalised keypoints and (F', J) mask, and (F',) observed; F' = F
     minus the lifter's look-ahead (its last frames have no window that answers for them, as in the stream). `scene`:
     "h36m" (make_bag's camera in front of the person) or "robot" (make demo-rgbd's robot camera, 1.2 m high, the
     person walking to and fro 1.2-7 m away). A frame make_bag's `dropout` drops (or with fewer than MIN_VISIBLE
     joints) is a fully masked step of the later windows and gives no output, as in the node: it is not observed, its
-    lifted pose is the last observed one (the refiner holds it over a gap) and its 2D is masked (present 0)."""
+    lifted pose is the last observed one (the refiner holds it over a gap) and its 2D is masked (present 0).
+    `mirrored`: lifted as the node's `mirror_max_tracks` (mpm_model.streaming.mirror)."""
     if scene == "robot":
         path = rgbd_scene.walk_paths(1, len(poses), FPS, rng)
         track = PersonTrack(1, 0, len(poses), rgbd_scene.place_on_paths([poses.astype(np.float64)], path)[0])
@@ -105,7 +108,8 @@ def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str, occlu
     target = backend.config.target_index  # the window's frame the lifter answers for (look-ahead: before the end)
     ahead = backend.config.window - 1 - target  # so the window ending at frame f answers for frame f - ahead
     keypoints, mask = keypoints[ahead:], mask[ahead:]  # (F', T, J, 2), (F', T, J)
-    out = np.concatenate([np.asarray(backend.infer(keypoints[i:i + batch], mask[i:i + batch]))[:, 0]
+    infer = partial(infer_mirrored, backend) if mirrored else backend.infer
+    out = np.concatenate([np.asarray(infer(keypoints[i:i + batch], mask[i:i + batch]))[:, 0]
                           for i in range(0, len(keypoints), batch)]).astype(np.float64)  # (F', J, 3)
     observed = (~mask[:, -1]).sum(-1) >= MIN_VISIBLE  # (F',) the newest frame seen: the window buffer emits
     if observed.any():  # hold the last observed output over unobserved frames (the first one before it)
@@ -145,7 +149,7 @@ def make_data(args: argparse.Namespace) -> None:
         occlusion, dropout, hidden = noise_mix(args, rng, len(poses))
         parts = [poses[:hidden], poses[hidden + HIDDEN_FRAMES:]] if hidden else [poses]  # each part: a fresh start
         for part in parts:
-            t, p, k, m, o = lift(backend, part, rng, args.scene, occlusion, dropout)
+            t, p, k, m, o = lift(backend, part, rng, args.scene, occlusion, dropout, args.mirrored)
             truth.append(t), lifted.append(p), screen.append(k), mask.append(m), observed.append(o)
             sequence.append(np.full(len(t), len(names))), names.append(seq.name)
             total += int(o.sum())
@@ -155,7 +159,8 @@ def make_data(args: argparse.Namespace) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, truth=np.concatenate(truth), lifted=np.concatenate(lifted),
                         screen=np.concatenate(screen), mask2d=np.concatenate(mask), observed=np.concatenate(observed),
-                        sequence=np.concatenate(sequence), names=np.array(names), checkpoint=args.checkpoint)
+                        sequence=np.concatenate(sequence), names=np.array(names), checkpoint=args.checkpoint,
+                        mirrored=args.mirrored)
 
 
 def histories(lifted: np.ndarray, sequence: np.ndarray, size: int) -> np.ndarray:
@@ -182,6 +187,8 @@ def load_caches(paths: list[Path]) -> dict[str, np.ndarray]:
     caches = [np.load(path) for path in paths]
     if len({str(c["checkpoint"]) for c in caches}) != 1:
         raise SystemExit("the caches come from different lifters")
+    if len({bool(c.get("mirrored", False)) for c in caches}) != 1:
+        raise SystemExit("some caches were lifted mirrored, some not (data --mirror)")
     offsets = np.cumsum([0] + [len(c["names"]) for c in caches])
     lifted = np.concatenate([c["lifted"] for c in caches])
     present = present_2d(np.concatenate([c["screen"] for c in caches]).astype(np.float64),
@@ -192,7 +199,8 @@ def load_caches(paths: list[Path]) -> dict[str, np.ndarray]:
             "cache": np.repeat(np.arange(len(caches)), [len(c["lifted"]) for c in caches]),
             "lifted": lifted, "observed": observed,
             "sequence": np.concatenate([c["sequence"] + o for c, o in zip(caches, offsets)]),
-            "names": np.concatenate([c["names"] for c in caches]), "checkpoint": str(caches[0]["checkpoint"])}
+            "names": np.concatenate([c["names"] for c in caches]), "checkpoint": str(caches[0]["checkpoint"]),
+            "mirrored": bool(caches[0].get("mirrored", False))}
 
 
 def fit(args: argparse.Namespace) -> None:
@@ -243,7 +251,7 @@ def fit(args: argparse.Namespace) -> None:
                               | ({"present": taps[args.history:]} if args.present else {}) if args.shared
                               else {"weights": rounded(weights).tolist(), "bias": rounded(bias).tolist()}))
     sidecar.write_text(json.dumps({
-        "lifter": Path(checkpoint).stem, "lifter_sha256": file_sha256(checkpoint),
+        "lifter": Path(checkpoint).stem, "lifter_sha256": file_sha256(checkpoint), "lifter_mirrored": data["mirrored"],
         "history": args.history, "present": args.present, "lead": args.lead, "ridge": args.ridge, "smooth": args.smooth,
         "shared": args.shared, "depth_taps": args.depth_taps, "lag_held_at": args.lag_target if args.zero_lag else None,
         "lag_groups": args.lag_groups if args.zero_lag else None, "frames": n, "sequences": int(len(data["names"])),
@@ -345,6 +353,7 @@ def main(argv: list[str] | None = None) -> None:
     data.add_argument("--checkpoint", default="mpm_t27_causal")
     data.add_argument("--seed", type=int, default=0)
     data.add_argument("--scene", choices=("h36m", "robot"), default="h36m")
+    data.add_argument("--mirror", dest="mirrored", action="store_true", help="lift as mirror_max_tracks (TEMPORAL.md)")
     data.add_argument("--mix", action="store_true", help="make_bag-like noise drawn per chunk: 0-15 %% occluded "
                       "joints, 0-4 %% dropped frames, 30 %% of the chunks with the person hidden 1.5 s (noise_mix)")
     data.add_argument("--occlusion", type=float, default=0.05, help="fraction of occluded joints without --mix "

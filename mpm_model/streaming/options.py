@@ -26,9 +26,17 @@ class StreamOptions:
     frame_rate: float = tunable(0.0, "Input frame rate in Hz for gap detection; 0 = estimate from stamps", 0.0, 1000.0)
     place_in_camera_frame: bool = tunable(True, "Estimate the root translation from camera intrinsics (camera_info, "
                                           "or focal_length > 0); otherwise outputs are root-relative")
+    mirror_max_tracks: int = tunable(4, "Lift every window also mirrored left/right (same batch) and average the two "
+                                     "3D answers while a frame lifts at most this many tracks: steadier, more "
+                                     "accurate skeletons for twice the lifter's compute; 0 = never "
+                                     "(docs/TEMPORAL.md \"Mirrored lifting\")", 0, 256)
 
     def __post_init__(self) -> None:
         check(self)
+
+    def mirrors(self, tracks: int) -> bool:
+        """Whether a frame lifting this many tracks lifts each window mirrored too (mirror_max_tracks)."""
+        return tracks <= self.mirror_max_tracks
 
 
 @dataclass(frozen=True)

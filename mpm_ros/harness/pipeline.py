@@ -14,7 +14,8 @@ rgbd (`make demo-rgbd`): the bundled clip → an RGB-D bag (aligned depth, occlu
 bench (`make bench-node`): the lifter end to end vs bare `Backend.infer()`. For each track count an --all-visible
 bag (no dropouts), one runner pass; then, in the same run, bare `infer()` of the SAME backend configuration —
 built by the node's own mpm_ros.backend_setup.build_backend from its parameter defaults plus the runner's
-checkpoint, backend and engine dir (same ONNX export, device, threads) — at batch = track count. Table +
+checkpoint, backend and engine dir (same ONNX export, device, threads) — at the batch the node infers (twice the
+track count up to `mirror_max_tracks`, which lifts every window also mirrored). Table +
 bench.json in out/bench, with `uptime` before and after (other processes on the CPU move every number here).
 """
 from __future__ import annotations
@@ -167,14 +168,17 @@ def node_backend(node: NodeOptions) -> Any:
     return build_backend(to_params(values))[0]
 
 
-def bare_infer(node: NodeOptions, batches: list[int], runs: int, warmup: int) -> dict[int, dict[str, Any]]:
-    """Bare backend.infer() latency per batch size, in this process, with the node's backend configuration."""
+def bare_infer(node: NodeOptions, tracks: list[int], runs: int, warmup: int) -> dict[int, dict[str, Any]]:
+    """Bare backend.infer() latency per track count, in this process, with the node's backend configuration, at the
+    batch the node infers: twice the tracks up to the default `mirror_max_tracks` (each window also mirrored)."""
     from mpm_model.deploy.bench import time_backend
+    from mpm_model.streaming import StreamOptions
 
     backend = node_backend(node)
     info = {"backend": backend.name, "device": str(backend.device), "window": backend.config.window,
             "selection_reason": backend.selection_reason}
-    return {batch: {**info, "batch": batch, **time_backend(backend, batch, runs, warmup)} for batch in batches}
+    batches = {n: 2 * n if StreamOptions().mirrors(n) else n for n in tracks}
+    return {n: {**info, "batch": batch, **time_backend(backend, batch, runs, warmup)} for n, batch in batches.items()}
 
 
 def compare(tracks: int, report: dict[str, Any], bare: dict[str, Any]) -> dict[str, Any]:
@@ -215,6 +219,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 def bench(options: BenchOptions) -> dict[str, Any]:
     """Node runs for every track count, then bare infer() for the same batch sizes; printed and bench.json."""
     from mpm_model.deploy.bench import cpu_model, uptime
+    from mpm_model.streaming import StreamOptions
 
     fresh_dir(options.out)
     env = isolate_ros(options.out)
@@ -228,7 +233,7 @@ def bench(options: BenchOptions) -> dict[str, Any]:
     for tracks in dict.fromkeys(options.tracks):
         say("bench", f"{tracks} track(s): node run ({options.duration_s:g} s at {options.fps:g} Hz)")
         reports[tracks] = node_run(options, node, tracks)
-    say("bench", f"bare {options.backend} infer(): batches {list(reports)}, {options.runs} runs each")
+    say("bench", f"bare {options.backend} infer(): {list(reports)} track(s), {options.runs} runs each")
     bare = bare_infer(node, list(reports), options.runs, options.warmup)
     after = uptime()
     rows = [compare(n, reports[n], bare[n]) for n in reports]
@@ -236,7 +241,8 @@ def bench(options: BenchOptions) -> dict[str, Any]:
     machine = {"cpu": cpu_model(), "cpu_count": os.cpu_count()}
     header = (f"CPU: {machine['cpu']} ({machine['cpu_count']} cores); backend {first['backend']} on "
               f"{first['device']} built by the node's build_backend ({first['selection_reason']}), window "
-              f"{first['window']}, weights {checkpoint or 'random init'}; {options.fps:g} Hz, "
+              f"{first['window']}, bare batches {[bare[n]['batch'] for n in reports]} (mirrored up to "
+              f"{StreamOptions().mirror_max_tracks} tracks), weights {checkpoint or 'random init'}; {options.fps:g} Hz, "
               f"{options.duration_s:g} s per run, {options.runs} bare runs\n"
               f"uptime before: {before}\nuptime after:  {after}")
     print(header + "\n" + format_table(rows), flush=True)
