@@ -1,5 +1,6 @@
 """RootFilter with depth fits (pure): when a gated depth fit restarts the state at once, when only as agreeing gated
-fits do (round 10: an occluder's few-sample depth fit; round 10b: a state an occluder's accepted fit pulled away)."""
+fits do (round 10: an occluder's few-sample depth fit; round 10b: a state an occluder's accepted fit pulled away;
+round 11: a person behind another, whose depth fits are the front person's)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -7,9 +8,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mpm_model.streaming.placement import DEPTH, REPROJECTION
+from mpm_model.streaming.placement import DEPTH, REPROJECTION, FitQualities
 from mpm_model.streaming.temporal import PREDICTED, RootEstimate, RootFilter
-from temporal_support import SEEN_SAMPLES, feed, truth, walk
+from temporal_support import K, PERIOD, SEEN_SAMPLES, feed, truth, walk
 
 
 @pytest.mark.parametrize("along, samples", [(-0.8, SEEN_SAMPLES), (0.8, 2)])
@@ -97,3 +98,42 @@ def test_a_state_whose_last_fit_was_a_sure_depth_fit_still_gates_depth_fits(alon
     own = feed(roots, 65, truth(65), counts, DEPTH, samples=SEEN_SAMPLES)
     assert own.placement[0] == DEPTH and not counts["temporal.reset_reacquired"]
     assert np.linalg.norm(own.translation[0] - truth(65)) < 0.05
+
+
+def behind_and_in_front(roots: RootFilter, frame: int, behind: tuple[np.ndarray, int, int], counts: Counter
+                        ) -> RootEstimate:
+    """One source frame of two tracks: 3 = `behind` (fit, method, samples), 5 = a person 1.4 m in front of 3 on
+    its ray (offset 0.1 m across it), seen whole by depth."""
+    front = truth(frame) * (1 - 1.4 / np.linalg.norm(truth(frame))) + [0.1, 0, 0]
+    fits, method, samples = np.array([behind[0], front]), np.array([behind[1], DEPTH]), np.array([behind[2], 14])
+    return roots.update(frame * PERIOD, (3, 5), fits, method, np.array([K, K]), counts,
+                        FitQualities(np.ones(2), samples, np.zeros(2)))
+
+
+@pytest.mark.parametrize("samples", [8, 3])
+def test_the_depth_of_a_person_in_front_restarts_nothing(samples: int) -> None:
+    """Round 11 (RGB-D bag S2, track 2 behind track 1 for 1.4 s): the hidden person's depth fits land on the front
+    person (their 2-8 samples against the front one's 14), 1.4 m short. From 8 samples one restarted the state at
+    once (its output 1.5 m off for 1.4 s); from fewer the 5th agreeing one did. Now they are the front person's: each
+    gated and predicted over, no restart, and the person's own 2D fits are accepted after them."""
+    roots, counts = RootFilter(), Counter()
+    for f in range(30):
+        behind_and_in_front(roots, f, (truth(f), REPROJECTION, 0), counts)
+    short = truth(0) * (1 - 1.4 / np.linalg.norm(truth(0))) - truth(0)  # (3,) the front person's depth, from 3
+    out = [behind_and_in_front(roots, f, (truth(f) + short + [0.1, 0, 0.05], DEPTH, samples), counts)
+           for f in range(30, 40)]
+    assert all(o.placement[0] == PREDICTED for o in out) and not counts["temporal.reset_reacquired"]
+    assert counts["temporal.root_another_person"] == 10
+    assert max(np.linalg.norm(o.translation[0] - truth(f)) for f, o in zip(range(30, 40), out)) < 0.15
+    own = behind_and_in_front(roots, 40, (truth(40), REPROJECTION, 0), counts)
+    assert own.placement[0] == REPROJECTION and np.linalg.norm(own.translation[0] - truth(40)) < 0.1
+
+
+def test_a_fit_beside_another_persons_that_the_state_expects_is_accepted() -> None:
+    """Two people side by side (0.1 m apart: make_bag's walkers pass through each other), both seen by depth: the
+    one with fewer samples keeps its depth fits where its state expects them (only restarts are withheld)."""
+    roots, counts = RootFilter(), Counter()
+    beside = [truth(f) * (1 - 1.4 / np.linalg.norm(truth(f))) + [0.2, 0, 0] for f in range(40)]
+    out = [behind_and_in_front(roots, f, (beside[f], DEPTH, 6), counts) for f in range(40)]
+    assert all(o.placement[0] == DEPTH for o in out) and not counts["temporal.root_gated"]
+    assert np.linalg.norm(out[-1].translation[0] - beside[-1]) < 0.05

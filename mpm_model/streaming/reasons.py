@@ -65,6 +65,7 @@ MASKED: dict[str, Reason] = {
     "depth.samples_used": Reason("joint samples used"),
     "depth.placed": Reason("skeletons placed with depth"),
     "temporal.root_gated": Reason("root fits rejected against the track's prediction"),
+    "temporal.root_another_person": Reason("gated depth fits another track's surer depth fit explains: no restart"),
     "temporal.root_predicted": Reason("skeletons whose root was predicted (placement PREDICTED)"),
     "temporal.prediction_expired": Reason("skeletons root-relative after root_max_prediction without a fit"),
     "temporal.root_invalid": Reason("root fits that were NaN or absurd"),

@@ -18,7 +18,10 @@ are wrong). A gated depth fit restarts a state at once when the state's last acc
 locked the person's own fits out, round 10b) and the gated one is sure: from `root_depth_samples` joint samples, or
 beyond the state (occluders are in front of the person). A few-sample one nearer than the state may be an
 occluder's (a pole's 2 samples: round 10): it is gated, and restarts the state only as `root_reacquire` agreeing
-gated fits do; a state started from such a fit is no surer than 2D fits (their agreement restarts it).
+gated fits do; a state started from such a fit is no surer than 2D fits (their agreement restarts it). A depth fit
+that another track's depth fit from more joint samples explains (the same frame; within the gate of their summed
+covariances) is that person's depth, seen through the keypoints of a person behind them (round 11): accepted where
+the gate takes it, but it never counts as sure and a gated one restarts nothing (_another_persons).
 Each fit's covariance knows its depth samples and the pose's error at its joints (placement.FitQuality).
 
 Predictions only exist while the track has output frames: the window buffer emits a frame when the person has
@@ -213,9 +216,10 @@ class RootFilter:
                                 covariance)
         out, placement = np.zeros((batch, 3)), np.zeros(batch, np.uint8)
         quality = FitQualities.nominal(batch) if quality is None else quality
+        another = self._another_persons(np.asarray(translation, np.float64), np.asarray(method), quality)
         for b, track_id in enumerate(track_ids):
             root = self._one(stamp_ns, int(track_id), np.asarray(translation[b], np.float64), int(method[b]),
-                             np.asarray(intrinsics[b], np.float64), counts, quality[b])
+                             np.asarray(intrinsics[b], np.float64), counts, quality[b], bool(another[b]))
             if root is None:
                 continue
             placement[b] = root
@@ -226,9 +230,29 @@ class RootFilter:
         self._tracks.expire(stamp_ns)
         return RootEstimate(out, placement, velocity, covariance)
 
+    def _another_persons(self, fits: np.ndarray, method: np.ndarray, quality: FitQualities) -> np.ndarray:
+        """(B, 3) root fits of one source frame → (B,) whether each is a depth fit that another track's depth fit
+        from more joint samples explains: the two within `root_gate` of their summed nominal covariances plus the
+        gate's floor (fits that close are no two people's roots). A person behind another has keypoints, and the
+        depth at most of them is the front person's (RGB-D bag S2: 2-8 sample fits 1.4 m in front of their person,
+        ~0.1 m from the front person's 15-sample fit), so such a fit is no sure depth fit for this track and never
+        overrules its state (_one)."""
+        depth = np.flatnonzero((method == DEPTH) & np.isfinite(fits).all(axis=1) & (fits[:, 2] > 0))
+        another = np.zeros(len(fits), bool)
+        for a in depth:
+            r_a = measurement_covariance(fits[a], DEPTH, self.options, quality[a])
+            for b in depth:
+                if quality.samples[b] > quality.samples[a]:
+                    d = fits[a] - fits[b]
+                    s = r_a + measurement_covariance(fits[b], DEPTH, self.options, quality[b]) + _GATE_FLOOR
+                    another[a] |= bool(d @ np.linalg.solve(s, d) <= self.options.root_gate ** 2)
+        return another
+
     def _one(self, stamp_ns: int, track_id: int, fit: np.ndarray, method: int, k: np.ndarray,
-             counts: Counter, quality: FitQuality) -> int | None:
-        """One track: its placement, with its state advanced to stamp_ns, or None (not placed, no state)."""
+             counts: Counter, quality: FitQuality, another: bool = False) -> int | None:
+        """One track: its placement, with its state advanced to stamp_ns, or None (not placed, no state).
+        `another`: the fit is another person's depth (_another_persons): accepted where the gate takes it, but never
+        sure, and a gated one restarts nothing (the young state's outlier rule, _surer, _fits_agree)."""
         if not np.isfinite(k).all():  # no camera: root-relative, nothing to hold
             self._tracks.forget(track_id)
             return None
@@ -244,7 +268,7 @@ class RootFilter:
             self._tracks.forget(track_id)
             track = None
         if track is None:
-            return self._start(stamp_ns, track_id, fit, method, k, quality) if measured else None
+            return self._start(stamp_ns, track_id, fit, method, k, quality, another) if measured else None
         self._predict(track, stamp_ns)
         predicting = stamp_ns - track.measured_ns <= self.options.root_max_prediction * 1e9
         if measured:
@@ -267,18 +291,20 @@ class RootFilter:
                 track.covariance = 0.5 * (track.covariance + track.covariance.T)
                 track.measured_ns, track.updates, track.method = stamp_ns, track.updates + 1, method
                 track.depth_fed = track.depth_fed or method == DEPTH
-                track.sure = self._sure(method, quality)
+                track.sure = self._sure(method, quality) and not another
                 track.weak = track.weak and not track.sure
                 track.rejected.clear()
                 return method
             counts["temporal.root_gated"] += 1
-            if track.updates < CONFIRM_UPDATES:  # not believed yet: the outlier may be its start
+            if another:
+                counts["temporal.root_another_person"] += 1
+            if track.updates < CONFIRM_UPDATES and not another:  # not believed yet: the outlier may be its start
                 return self._start(stamp_ns, track_id, fit, method, k, quality)
             # a lost prediction, a depth fit surer than the state, or gated fits that agree against it
-            if not predicting or self._surer(track, fit, method, quality) \
-                    or self._fits_agree(track, fit, method, nominal):
+            if not predicting or not another and (self._surer(track, fit, method, quality)
+                                                  or self._fits_agree(track, fit, method, nominal)):
                 counts["temporal.reset_reacquired"] += 1
-                return self._start(stamp_ns, track_id, fit, method, k, quality)
+                return self._start(stamp_ns, track_id, fit, method, k, quality, another)
         if predicting:
             counts["temporal.root_predicted"] += 1
             return PREDICTED
@@ -287,11 +313,11 @@ class RootFilter:
         return None
 
     def _start(self, stamp_ns: int, track_id: int, fit: np.ndarray, method: int, k: np.ndarray,
-               quality: FitQuality) -> int:
+               quality: FitQuality, another: bool = False) -> int:
         covariance = np.zeros((6, 6))
         covariance[:3, :3] = measurement_covariance(fit, method, self.options, quality)
         covariance[3:, 3:] = INITIAL_SPEED_SIGMA ** 2 * np.eye(3)
-        sure = self._sure(method, quality)
+        sure = self._sure(method, quality) and not another
         self._tracks[track_id] = _Track(stamp_ns, stamp_ns, k.copy(), np.concatenate([fit, np.zeros(3)]),
                                         covariance, 1, method, np.zeros(3), covariance[:3, :3].copy(),
                                         depth_fed=method == DEPTH, weak=method == DEPTH and not sure, sure=sure)
