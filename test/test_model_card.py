@@ -52,3 +52,20 @@ def test_model_card_writes_tables_json_and_figure(tmp_path: Path) -> None:
     def measured(text: str) -> list:  # latency is re-measured on every run, side by side
         return [{k: v for k, v in r.items() if k != "latency_ms"} for r in json.loads(text)["lifters"]]
     assert measured(out.with_suffix(".json").read_text()) == measured(first)
+
+
+def test_mirror_measures_the_mirrored_mean_in_its_own_cache(tmp_path: Path) -> None:
+    """`--mirror` (the node's mirror_max_tracks): another result than plain, cached apart, said in the title."""
+    cfg = ModelConfig(**TINY)
+    mpm = save_checkpoint(tmp_path / "mpm.pt", MPMLifter(cfg), cfg, "lifter", {}, "none")
+    data = tmp_path / "clip.npz"
+    write_mocap(data, synthetic_sequences(2, 90, fps=30.0, seed=4))
+    cmd = [sys.executable, str(ROOT / "tools/model_card.py"), "--test", str(data), "--lifter", f"tiny={mpm}",
+           "--bench-runs", "2", "--cache", str(tmp_path / "cache")]
+    for name, flag in (("plain", []), ("mirrored", ["--mirror"])):
+        done = subprocess.run(cmd + ["--out", str(tmp_path / name)] + flag, cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+    plain, mirrored = (json.loads((tmp_path / f"{n}.json").read_text())["lifters"][0] for n in ("plain", "mirrored"))
+    assert not plain["mirror"] and mirrored["mirror"] and len(list((tmp_path / "cache").glob("*.json"))) == 2
+    assert plain["test"]["h36m"]["metrics"]["mpjpe_mm"] != mirrored["test"]["h36m"]["metrics"]["mpjpe_mm"]
+    assert "mirrored" in (tmp_path / "mirrored.md").read_text() and "mirrored" not in (tmp_path / "plain.md").read_text()
