@@ -41,6 +41,29 @@ COCO_TO_H36M_SOURCES: tuple[tuple[int, ...], ...] = (
 )
 
 
+def flip_pose(poses: np.ndarray) -> np.ndarray:
+    """Mirror (..., J, 2|3) poses, numpy arrays or torch tensors (kept as they are; no torch import here): negate x
+    and swap left/right joints, in a copy.
+
+    Valid for camera-frame 3D (x right) and for normalised screen 2D when the principal point is the
+    image centre, so flipping both keeps a 2D/3D pair consistent. Flipping twice is the identity.
+    """
+    poses = poses if hasattr(poses, "ndim") else np.asarray(poses)
+    if poses.ndim < 2 or poses.shape[-2] != NUM_JOINTS or poses.shape[-1] not in (2, 3):
+        raise ValueError(f"flip_pose: expected (..., {NUM_JOINTS}, 2|3), got {tuple(poses.shape)}")
+    out = poses[..., list(H36M_FLIP_PERMUTATION), :]  # advanced indexing copies (numpy and torch)
+    out[..., 0] = -out[..., 0]
+    return out
+
+
+def flip_mask(mask: np.ndarray) -> np.ndarray:
+    """Swap left/right columns of a (..., J) joint mask to follow `flip_pose`."""
+    mask = np.asarray(mask)
+    if mask.ndim < 1 or mask.shape[-1] != NUM_JOINTS:
+        raise ValueError(f"flip_mask: expected (..., {NUM_JOINTS}), got {mask.shape}")
+    return mask[..., list(H36M_FLIP_PERMUTATION)].copy()
+
+
 def coco17_to_h36m17(keypoints: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Convert (..., 17, D) COCO keypoints + (..., 17) confidence to H36M-17.
 

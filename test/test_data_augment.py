@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from mpm_model.data.augment import flip_mask, flip_pose, random_bone_scales, scale_bones
+from mpm_model.data.augment import random_bone_scales, scale_bones
 from mpm_model.data.camera import normalize_screen, project, sample_camera, world_to_camera
 from mpm_model.data.occlusion import detector_noise, occlusion_mask
 from mpm_model.data.synthetic import synthetic_sequences
-from mpm_model.skeleton import H36M_PARENTS
+from mpm_model.skeleton import H36M_PARENTS, flip_mask, flip_pose
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ import pytest
 from mpm_model.config import ModelConfig
 from mpm_model.data.mocap import write_mocap
 from mpm_model.data.synthetic import synthetic_sequences
+from mpm_model.skeleton import flip_pose
 from mpm_model.streaming import LifterOptions
-from mpm_model.streaming.mirror import mirror
 from mpm_model.streaming.temporal import TemporalOptions
 from mpm_model.untrained import random_checkpoint, tiny_config
 from mpm_ros.bags import bag_io
@@ -42,8 +42,8 @@ class TruthLookup:
         pixels = joints[..., :2] / joints[..., 2:] * [k[0, 0], k[1, 1]] + k[:2, 2]  # (N, J, 2)
         self.screen = pixels / width * 2.0 - [1.0, height / width]  # (N, J, 2) the window buffer's coordinates
         self.pose = (joints - joints[:, :1]).astype(np.float32)  # (N, J, 3)
-        self.screen, self.pose = np.concatenate([self.screen, mirror(self.screen)]), np.concatenate(
-            [self.pose, mirror(self.pose)])  # (2N, J, ...): the frames as seen, then mirrored
+        self.screen, self.pose = np.concatenate([self.screen, flip_pose(self.screen)]), np.concatenate(
+            [self.pose, flip_pose(self.pose)])  # (2N, J, ...): the frames as seen, then mirrored
 
     def infer(self, keypoints: np.ndarray, mask: np.ndarray) -> np.ndarray:
         shown = keypoints[:, self.config.target_index - self.late]  # (B, J, 2)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mpm_model.skeleton import H36M_FLIP_PERMUTATION, H36M_JOINTS
+from mpm_model.skeleton import H36M_FLIP_PERMUTATION, H36M_JOINTS, flip_pose
 from mpm_model.streaming import Camera, LifterOptions, Observation, StreamingLifter, StreamOptions
-from mpm_model.streaming.mirror import infer_mirrored, mirror
+from mpm_model.streaming.mirror import infer_mirrored
 from test_streaming_lifter import Recording, tiny_backend
 
 LEFT_WRIST, RIGHT_WRIST = H36M_JOINTS.index("left_wrist"), H36M_JOINTS.index("right_wrist")
@@ -27,11 +27,11 @@ def windows(rng: np.random.Generator, batch: int = 4, window: int = 9) -> tuple[
     return keypoints, mask
 
 
-def test_mirror_negates_x_swaps_sides_and_undoes_itself() -> None:
+def test_flip_pose_negates_x_swaps_sides_and_undoes_itself() -> None:
     points = np.random.default_rng(0).normal(size=(3, 17, 3))
-    mirrored = mirror(points)
+    mirrored = flip_pose(points)
     np.testing.assert_array_equal(mirrored[:, RIGHT_WRIST], points[:, LEFT_WRIST] * [-1, 1, 1])
-    np.testing.assert_array_equal(mirror(mirrored), points)
+    np.testing.assert_array_equal(flip_pose(mirrored), points)
     assert mirrored is not points and not np.shares_memory(mirrored, points)
 
 
@@ -42,7 +42,7 @@ def test_one_infer_of_both_and_their_mean(backend) -> None:
     assert recording.batches == [8] and averaged.shape == (4, 1, 17, 3) and averaged.dtype == np.float32
     plain = backend.infer(keypoints, mask)
     swapped = mask[..., list(H36M_FLIP_PERMUTATION)]
-    np.testing.assert_allclose(averaged, 0.5 * (plain + mirror(backend.infer(mirror(keypoints), swapped))), atol=1e-6)
+    np.testing.assert_allclose(averaged, 0.5 * (plain + flip_pose(backend.infer(flip_pose(keypoints), swapped))), atol=1e-6)
     assert np.abs(averaged - plain).max() > 1e-3, "the mirrored pass changes the answer"
 
 
@@ -50,9 +50,9 @@ def test_the_mean_is_mirror_equivariant_the_lifter_alone_is_not(backend) -> None
     keypoints, mask = windows(np.random.default_rng(2))
     swapped = mask[..., list(H36M_FLIP_PERMUTATION)]  # the mirror image's mask: its right wrist hidden
     assert swapped[..., RIGHT_WRIST].all()
-    np.testing.assert_allclose(infer_mirrored(backend, mirror(keypoints), swapped),
-                               mirror(infer_mirrored(backend, keypoints, mask)), atol=1e-6)
-    assert np.abs(backend.infer(mirror(keypoints), swapped) - mirror(backend.infer(keypoints, mask))).max() > 1e-3
+    np.testing.assert_allclose(infer_mirrored(backend, flip_pose(keypoints), swapped),
+                               flip_pose(infer_mirrored(backend, keypoints, mask)), atol=1e-6)
+    assert np.abs(backend.infer(flip_pose(keypoints), swapped) - flip_pose(backend.infer(keypoints, mask))).max() > 1e-3
 
 
 def test_other_joint_counts_are_refused(backend) -> None:

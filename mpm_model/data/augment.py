@@ -1,4 +1,4 @@
-"""Pose augmentation: per-bone length scaling (body shape variety) and left/right flips."""
+"""Pose augmentation: per-bone length scaling (body shape variety); left/right flips are skeleton.flip_pose."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import torch
 
 from mpm_model.data.draws import Draws, NumpyDraws
 
-from mpm_model.skeleton import H36M_FLIP_PERMUTATION, H36M_LEFT, H36M_PARENTS, H36M_RIGHT, NUM_JOINTS
+from mpm_model.skeleton import H36M_LEFT, H36M_PARENTS, H36M_RIGHT, NUM_JOINTS
 
 
 def _check_joints(array: np.ndarray | torch.Tensor, name: str, channels: tuple[int, ...]) -> None:
@@ -65,24 +65,3 @@ def bone_scale_draws(draws: Draws, bone_range: float = 0.1, global_range: float 
     scales[:, list(H36M_LEFT)] = scales[:, list(H36M_RIGHT)]  # symmetric body
     scales[:, 0] = 1.0
     return scales * draws.uniform(1.0 - global_range, 1.0 + global_range)[:, None]
-
-
-def flip_pose(poses: np.ndarray) -> np.ndarray:
-    """Mirror (..., J, 2|3) poses: negate x and swap left/right joints.
-
-    Valid for camera-frame 3D (x right) and for normalised screen 2D when the principal point is the
-    image centre, so flipping both keeps a 2D/3D pair consistent. Flipping twice is the identity.
-    """
-    poses = poses if isinstance(poses, torch.Tensor) else np.asarray(poses)
-    _check_joints(poses, "flip_pose", (2, 3))
-    out = poses[..., list(H36M_FLIP_PERMUTATION), :]  # advanced indexing copies (numpy and torch)
-    out[..., 0] = -out[..., 0]
-    return out
-
-
-def flip_mask(mask: np.ndarray) -> np.ndarray:
-    """Swap left/right columns of a (..., J) joint mask to follow `flip_pose`."""
-    mask = np.asarray(mask)
-    if mask.ndim < 1 or mask.shape[-1] != NUM_JOINTS:
-        raise ValueError(f"flip_mask: expected (..., {NUM_JOINTS}), got {mask.shape}")
-    return mask[..., list(H36M_FLIP_PERMUTATION)].copy()

@@ -4,7 +4,7 @@ device (CPU or CUDA), deterministic per seed (a `torch.Generator` on that device
 The same recipe as the per-window datasets (`mpm_model.data.windows`, `ViewOptions`), from the same formulas
 (`camera.h36m_cameras` / `robot_cameras` / `keep_in_front_batch`, `detector.DetectorModel.detect`,
 `coco17_points`, `occlusion.occlusion_masks` / `lasting_masks`, `augment.bone_scale_draws` / `scale_bones_batch`
-/ `flip_pose`); only where the random numbers come from differs (one generator for the batch instead of one
+/ `skeleton.flip_pose`); only where the random numbers come from differs (one generator for the batch instead of one
 numpy generator per window). test/test_data_views.py compares the statistics of both on the same mocap.
 
 What stays with the per-window datasets, and why (docs/TRAINING.md, "Windows"): windows fixed per item whatever
@@ -20,14 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from mpm_model.data.augment import bone_scale_draws, flip_pose, scale_bones_batch
+from mpm_model.data.augment import bone_scale_draws, scale_bones_batch
 from mpm_model.data.camera import CameraBatch, h36m_cameras, keep_in_front_batch, robot_cameras
 from mpm_model.data.detector import COCO_LR_PAIRS, coco17_points, coco_to_h36m_batch
 from mpm_model.data.draws import TorchDraws
 from mpm_model.data.mocap import MocapSequence, resample
 from mpm_model.data.occlusion import LASTING_KINDS, lasting_masks, occlusion_masks
 from mpm_model.data.windows import CAMERA_TRIES, MIN_VISIBLE_TARGET, ViewOptions
-from mpm_model.skeleton import H36M_LEFT, H36M_RIGHT, NUM_JOINTS, ROOT_JOINT
+from mpm_model.skeleton import H36M_LEFT, H36M_RIGHT, NUM_JOINTS, ROOT_JOINT, flip_pose
 
 H36M_LR_PAIRS = tuple(zip(H36M_LEFT, H36M_RIGHT))
 

@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mpm_model.data.augment import flip_pose, random_bone_scales, scale_bones
+from mpm_model.data.augment import random_bone_scales, scale_bones
 from mpm_model.data.camera import (VirtualCamera, keep_in_front, normalize_screen, project, sample_any_camera,
                                    world_to_camera)
 from mpm_model.data.detector import DetectorModel, detect_h36m, h36m_to_coco17
 from mpm_model.data.mocap import DEFAULT_FPS, MocapSequence, resample
 from mpm_model.data.draws import NumpyDraws
 from mpm_model.data.occlusion import LASTING_KINDS, lasting_masks, occlusion_mask
-from mpm_model.skeleton import NUM_JOINTS, ROOT_JOINT
+from mpm_model.skeleton import NUM_JOINTS, ROOT_JOINT, flip_pose
 
 MIN_VISIBLE_TARGET = 9  # a drawn camera must see this many joints of the target frame (else redraw)
 CAMERA_TRIES = 6
