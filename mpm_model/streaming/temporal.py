@@ -239,13 +239,12 @@ class RootFilter:
         overrules its state (_one)."""
         depth = np.flatnonzero((method == DEPTH) & np.isfinite(fits).all(axis=1) & (fits[:, 2] > 0))
         another = np.zeros(len(fits), bool)
+        r = {i: measurement_covariance(fits[i], DEPTH, self.options, quality[i]) for i in depth}  # (3, 3) each, once
         for a in depth:
-            r_a = measurement_covariance(fits[a], DEPTH, self.options, quality[a])
             for b in depth:
                 if quality.samples[b] > quality.samples[a]:
                     d = fits[a] - fits[b]
-                    s = r_a + measurement_covariance(fits[b], DEPTH, self.options, quality[b]) + _GATE_FLOOR
-                    another[a] |= bool(d @ np.linalg.solve(s, d) <= self.options.root_gate ** 2)
+                    another[a] |= bool(d @ np.linalg.solve(r[a] + r[b] + _GATE_FLOOR, d) <= self.options.root_gate ** 2)
         return another
 
     def _one(self, stamp_ns: int, track_id: int, fit: np.ndarray, method: int, k: np.ndarray,
