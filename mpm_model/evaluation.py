@@ -14,7 +14,7 @@ from tqdm import tqdm
 from mpm_model.config import ModelConfig
 from mpm_model.data.occlusion import LASTING_KINDS
 from mpm_model.masking import random_occlusion_mask
-from mpm_model.streaming.mirror import infer_mirrored
+from mpm_model.streaming.lifting import infer_windows
 
 TASK_KIND = {"lift": "lifter", "lift_occluded": "lifter", "complete": "pretrain"}
 
@@ -37,6 +37,7 @@ class EvalOptions:
     run: int = 4
     batch_size: int = 256
     mirror: bool = False  # lift each window also mirrored and average: the node's mirrored lifting
+    gap_fill: int = 0  # bridge hidden joints' gaps of at most this many frames first: the node's gap_fill_frames
 
     def __post_init__(self) -> None:
         if self.task not in TASK_KIND:
@@ -49,6 +50,8 @@ class EvalOptions:
             raise ValueError(f"split must be all, train or val, got {self.split!r}")
         if self.lasting is not None and self.lasting not in LASTING_KINDS:
             raise ValueError(f"lasting must be one of {LASTING_KINDS}, got {self.lasting!r}")
+        if self.gap_fill < 0:
+            raise ValueError(f"gap_fill must be >= 0, got {self.gap_fill}")
         if self.stride < 1 or self.run < 1:
             raise ValueError(f"stride and run must be >= 1, got {self.stride}, {self.run}")
 
@@ -96,8 +99,9 @@ def predict(model: torch.nn.Module, cfg: ModelConfig, dataset: Dataset, opts: Ev
             masks.append(mask.flatten(0, 1).cpu().numpy())
         else:
             keypoints, mask = batch["keypoints2d"].to(device), batch["mask"].to(device)
-            target = (infer_mirrored(_Infers(model), keypoints.cpu().numpy(), mask.cpu().numpy()) if opts.mirror
-                      else model(keypoints, mask)[1].cpu().numpy())  # (B, 1, J, 3)
+            target = (infer_windows(_Infers(model), keypoints.cpu().numpy(), mask.cpu().numpy(), opts.gap_fill,
+                                    opts.mirror) if opts.mirror or opts.gap_fill
+                      else model(keypoints, mask)[1].cpu().numpy())  # (B, 1, J, 3): as the node lifts
             pred.append(target[:, 0])
             gt.append(pose3d[:, cfg.target_index].cpu().numpy())
     if not pred:
@@ -109,7 +113,7 @@ def predict(model: torch.nn.Module, cfg: ModelConfig, dataset: Dataset, opts: Ev
 
 
 class _Infers:
-    """A lifter module as mpm_model.streaming.mirror.infer_mirrored calls a backend (numpy in and out)."""
+    """A lifter module as mpm_model.streaming.lifting.infer_windows calls a backend (numpy in and out)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.model, self.device = model, next(model.parameters()).device

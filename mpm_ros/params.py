@@ -47,7 +47,7 @@ TABLE = ParamTable((
               1, 100, live=True),
     _STREAM["frame_rate"],
     ParamSpec("output_frame_id", "", "frame_id of the outputs; empty = header.frame_id of the input", live=True),
-    _STREAM["place_in_camera_frame"], _STREAM["mirror_max_tracks"],
+    _STREAM["place_in_camera_frame"], _STREAM["mirror_max_tracks"], _STREAM["gap_fill_frames"],
     ParamSpec("marker_scale", 0.05, "Joint sphere diameter in metres (bone width = half)", 0.001, 1.0, live=True),
     ParamSpec("marker_velocity", False, "Draw each track's root velocity as an ARROW (namespace "
               "track_<id>/velocity, 0.5 s of motion long); off by default: from 2D fits alone the velocity is noisy "

@@ -95,10 +95,10 @@ def test_lag_probe_prints_a_row_per_bag(exact_bag: Path, tmp_path: Path, capsys:
 
     checkpoint = random_checkpoint(tmp_path / "tiny.pt", tiny_config(9))
     lag_probe.main(["--bag", str(exact_bag), "--checkpoint", str(checkpoint), "--backend", "torch", "--set",
-                    "pose_lead", "0.0333"])
+                    "pose_lead", "0.0333", "--gap-fill", "0"])
     out = capsys.readouterr().out
     assert "pose refiner: no pose refiner was trained for these lifter weights" in out  # not unreadable weights
-    assert out.splitlines()[0].endswith(", pose_lead 0.0333")
+    assert out.splitlines()[0].endswith(", pose_lead 0.0333, gap_fill_frames 0")
     cells = [line for line in out.splitlines() if line.startswith("| bag: library")][0].strip("|").split("|")
     lag = int(cells[4].replace("(edge)", ""))
     assert len(cells) == 5 + len(LAGS) and lag in LAGS and ("(edge)" in cells[4]) == (lag in (LAGS[0], LAGS[-1]))

@@ -15,6 +15,7 @@ INVALID = [
     ("image_height", 0), ("focal_length", -1.0), ("frame_rate", 30), ("queue_size", "two"),
     ("ort_threads", -1), ("ort_threads", 257), ("ort_spinning", "no"),
     ("mirror_max_tracks", -1), ("mirror_max_tracks", 257), ("mirror_max_tracks", 2.0),
+    ("gap_fill_frames", -1), ("gap_fill_frames", 244), ("gap_fill_frames", 8.0),
     ("use_depth", "yes"), ("depth_reliable", 1), ("depth_wait", -0.01), ("depth_wait", 0.5),
     ("depth_tolerance", -0.1), ("depth_tolerance", 2.0), ("depth_patch_radius", 11),
     ("depth_min_samples", 0), ("depth_min_samples", 18), ("depth_prior_gate", 0.0), ("depth_weight", 0.0),

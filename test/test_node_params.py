@@ -25,7 +25,7 @@ def test_defaults_are_valid_and_complete() -> None:
 
 INVALID = [
     ("backend", "cuda"), ("precision", "int8"), ("ort_threads", -1), ("ort_threads", 1000), ("ort_spinning", "yes"),
-    ("mirror_max_tracks", -1), ("min_confidence", 1.5), ("track_timeout", 0.0), ("max_tracks", 0),
+    ("mirror_max_tracks", -1), ("gap_fill_frames", -1), ("gap_fill_frames", 244), ("min_confidence", 1.5), ("track_timeout", 0.0), ("max_tracks", 0),
     ("input_qos_depth", 0), ("output_qos_depth", 0), ("queue_size", 0), ("frame_rate", -1.0), ("marker_scale", 0.0),
     ("marker_lifetime", -1.0), ("image_width", 0), ("image_height", -5), ("focal_length", -1.0),
     ("checkpoint", "no_such_weights"), ("frame_rate", 30), ("min_visible_joints", 0),

@@ -196,6 +196,23 @@ def test_a_detector_outlier_gets_no_present_term_and_is_counted(context) -> None
         lifter.destroy_node()
 
 
+def test_gap_fill_frames_live(context, tmp_path) -> None:
+    """On by default (8 frames); set live, the library's stream options follow at once (what it changes:
+    test_gap_fill.py)."""
+    lifter = LifterNode(context=context, parameter_overrides=lifter_overrides(tiny_checkpoint(tmp_path)))
+    driver = Driver(context, lifter)
+    try:
+        driver.wait_connected()
+        assert lifter._lifter.options.stream.gap_fill_frames == 8
+        assert lifter.set_parameters([Parameter("gap_fill_frames", value=0)])[0].successful
+        assert lifter._lifter.options.stream.gap_fill_frames == 0
+        assert not lifter.set_parameters([Parameter("gap_fill_frames", value=300)])[0].successful
+        assert lifter._lifter.options.stream.gap_fill_frames == 0
+    finally:
+        driver.close()
+        lifter.destroy_node()
+
+
 def test_mirror_max_tracks_live(context, tmp_path) -> None:
     """On by default (one track), off live (0): the same frames then give the lifter's own (unmirrored) answer."""
     checkpoint = tiny_checkpoint(tmp_path)

@@ -245,9 +245,9 @@ def test_a_100_px_outlier_moves_the_output_by_less_than_2_cm_and_is_counted() ->
     """The shipped refiner, a person 5 m away (f = 1,145 px: 229 px per metre), 2D with 2 cm of lifting error per
     coordinate (the frame's median |present| 3.4 cm; 3.0-3.5 cm on the test caches). One frame's wrist 100 px off
     (0.44 m, beyond 10× that median): ungated it would move that wrist by 0.44 × the largest present tap (round 3:
-    0.139 = 6 cm, round 7: 0.162 = 7 cm) in one output; gated it gets no present term that frame, so no output moves
-    by more than a tap × its clean present (< 2 cm), and the gate counts it once. A masked wrist gets no present term
-    at all."""
+    0.139 = 6 cm, round 7: 0.162 = 7 cm, round 12: 0.085 = 3.8 cm) in one output; gated it gets no present term
+    that frame, so no output moves by more than a tap × its clean present (< 2 cm), and the gate counts it once. A
+    masked wrist gets no present term at all."""
     shipped = load_refiner(refiner_name("mpm_t27_causal"))
     frames, noise = walker(20), np.random.default_rng(4).normal(scale=0.02, size=(20, J, 2))
     clean = np.array([pixels_of(f[:, :2] + n[:, :2], 229.0) for f, n in zip(frames, noise)])  # (F, J, 2)
@@ -262,7 +262,7 @@ def test_a_100_px_outlier_moves_the_output_by_less_than_2_cm_and_is_counted() ->
     moved = np.linalg.norm(outputs["bad"] - outputs["clean"], axis=-1)  # (F, J)
     assert moved[10, 16] > 0 and moved.max() < 0.02 and not moved[:10].any()
     assert counts["bad"]["refiner.present_gated"] == counts["clean"]["refiner.present_gated"] + 1
-    assert 0.44 * np.abs(shipped.present).max() > 0.05  # what round 3 let through
+    assert 0.44 * np.abs(shipped.present).max() > 0.02  # ungated: beyond the bound the gated outputs stay under
     refiner, masked = PoseRefiner(RefinerWeights(np.zeros_like(shipped.weights), shipped.bias, "l", "s",
                                                  shipped.present)), np.zeros((1, J), bool)
     masked[0, 16] = True

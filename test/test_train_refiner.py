@@ -170,3 +170,25 @@ def test_data_mirror_lifts_as_the_node_and_fit_refuses_mixed_caches(tmp_path: Pa
     with pytest.raises(SystemExit, match="mirrored, some not"):
         train_refiner.load_caches([tmp_path / "plain.npz", tmp_path / "mirrored.npz"])
     assert train_refiner.load_caches([tmp_path / "mirrored.npz"])["mirrored"]
+
+
+def test_data_bridges_gaps_as_the_node_and_fit_refuses_mixed_caches(tmp_path: Path) -> None:
+    """`data --gap-fill` (default: the node's gap_fill_frames): the lifter's windows bridged as StreamingLifter's;
+    the cached 2D present stays what the detector saw; caches lifted with other gaps are not fitted together."""
+    from mpm_model.streaming.options import StreamOptions
+
+    poses = load_mocap(DEMO_CLIP)[0].poses3d[:60]
+    bridged = train_refiner.lift(TargetFrame2D(0), poses, np.random.default_rng(4), "h36m", occlusion=0.1)
+    plain = train_refiner.lift(TargetFrame2D(0), poses, np.random.default_rng(4), "h36m", occlusion=0.1, max_gap=0)
+    hidden = (plain[3] & plain[4][:, None]).any(-1)  # (F,) answered frames with a hidden joint (the answer's 2D)
+    changed = np.abs(bridged[1] - plain[1]).max(axis=(1, 2)) > 1e-6  # (F,)
+    assert hidden.sum() > 10 and changed[hidden].mean() > 0.9 and not changed[~hidden].any()
+    for a, b in zip(bridged[2:], plain[2:]):  # the same 2D present, masks and frames
+        np.testing.assert_array_equal(a, b)
+    for name, gaps in (("bridged", StreamOptions().gap_fill_frames), ("plain", 0)):
+        np.savez(tmp_path / f"{name}.npz", truth=plain[0], lifted=plain[1], screen=plain[2], mask2d=plain[3],
+                 observed=plain[4], sequence=np.zeros(len(plain[0]), int), names=np.array(["s"]), checkpoint="x",
+                 mirrored=False, gap_fill=gaps)
+    with pytest.raises(SystemExit, match="different --gap-fill"):
+        train_refiner.load_caches([tmp_path / "bridged.npz", tmp_path / "plain.npz"])
+    assert train_refiner.load_caches([tmp_path / "bridged.npz"])["gap_fill"] == StreamOptions().gap_fill_frames

@@ -11,6 +11,7 @@ its stamp, i.e. s frames late; the report's sign. tools/target_shift.py's shift 
         [--no-refiner]   # the lifter's own pose (the node's `--set pose_refiner=false`)
         [--refiner out/r7/pose_refiner_x.weights.json]   # a candidate refiner file instead of the checkpoint's
         [--set pose_lead 0.0333]   # a temporal option (TemporalOptions field) for the library's rows
+        [--gap-fill 0]   # the library's gap_fill_frames (default: the node's)
 """
 from __future__ import annotations
 
@@ -44,11 +45,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a temporal option (TemporalOptions field) for the library's rows, e.g. --set pose_lead "
                              "0.0333 (the node's rows are as recorded: give the pipeline the same --set)")
+    parser.add_argument("--gap-fill", type=int, default=None, help="the library's gap_fill_frames (default: the "
+                        "node's default; 0 = hidden joints never bridged)")
     args = parser.parse_args(argv)
     if not args.run and not args.bag:
         parser.error("give at least one --run or --bag")
     from mpm_model.deploy.backends import create_backend
-    from mpm_model.streaming import LifterOptions
+    from mpm_model.streaming import LifterOptions, StreamOptions
     from mpm_model.streaming.refiner import load_refiner
     from mpm_ros.backend_setup import pose_refiner
     from mpm_ros.bags.offline_run import offline_run
@@ -63,9 +66,10 @@ def main(argv: list[str] | None = None) -> None:
     else:
         refiner, why = pose_refiner(args.checkpoint)
     off = [("pose_refiner", "false")] if args.no_refiner else []
-    options = LifterOptions(temporal=temporal_options([*args.set, *off]))
+    stream = StreamOptions() if args.gap_fill is None else StreamOptions(gap_fill_frames=args.gap_fill)
+    options = LifterOptions(stream=stream, temporal=temporal_options([*args.set, *off]))
     print(f"library: {args.checkpoint} on {args.backend}, pose refiner: {(args.refiner or 'on') if refiner else why}"
-          + "".join(f", {name} {value}" for name, value in args.set))
+          + "".join(f", {name} {value}" for name, value in args.set) + f", gap_fill_frames {stream.gap_fill_frames}")
     print("| source | outputs | MPJPE mm | accel. error mm/frame² | lag | "
           + " | ".join(f"{s:+d}" for s in LAGS) + " |\n|---|---:|---:|---:|---:|" + "---:|" * len(LAGS), flush=True)
     for run in args.run:

@@ -47,8 +47,8 @@ def _coverage(window: int, sparse: int = 1) -> dict:
     return {"run": 4, "stride": sparse * (8 if window <= 27 else 16 if window <= 81 else 64)}
 
 
-def measure_lifter(label: str, source: str, test: str, train: str | None, sparse: int = 1, mirror: bool = False
-                   ) -> dict:
+def measure_lifter(label: str, source: str, test: str, train: str | None, sparse: int = 1, mirror: bool = False,
+                   gap_fill: int = 0) -> dict:
     import torch
 
     from mpm_model.checkpoint import load_checkpoint
@@ -58,17 +58,17 @@ def measure_lifter(label: str, source: str, test: str, train: str | None, sparse
     model, cfg, meta = load_checkpoint(source, kind="lifter")
     started = time.monotonic()
     result = {"label": label, "source": source, "config": cfg.to_dict(), "trained": (meta.get("extra") or {}).get(
-        "history", [{}])[-1], "mirror": mirror, "test": {}, "val": {}}
+        "history", [{}])[-1], "mirror": mirror, "gap_fill": gap_fill, "test": {}, "val": {}}
     test_seqs = select_sequences(test, "all", 0.15, 0)
     for name, overrides in TEST_CONDITIONS.items():
-        opts = EvalOptions(**_coverage(cfg.window, sparse), **overrides, mirror=mirror)
+        opts = EvalOptions(**_coverage(cfg.window, sparse), **overrides, mirror=mirror, gap_fill=gap_fill)
         result["test"][name] = evaluate(model, cfg, test_seqs, opts)
     if train:
         val_seqs = select_sequences(train, "val", 0.15, 0)
         for name in VAL_CONDITIONS:
             result["val"][name] = evaluate(model, cfg, val_seqs,
                                            EvalOptions(**_coverage(cfg.window, 2 * sparse), **TEST_CONDITIONS[name],
-                                                       mirror=mirror))
+                                                       mirror=mirror, gap_fill=gap_fill))
     result["minutes"] = (time.monotonic() - started) / 60
     return result
 
@@ -107,13 +107,14 @@ def measure_completion(source: str, test: str) -> dict:
             for ratio in (0.1, 0.3, 0.5, 0.7)}
 
 
-def _cache_file(cache_dir: Path, label: str, source: str, kind: str, sparse: int = 1, mirror: bool = False) -> Path:
+def _cache_file(cache_dir: Path, label: str, source: str, kind: str, sparse: int = 1, mirror: bool = False,
+                gap_fill: int = 0) -> Path:
     from mpm_model.checkpoint import resolve
 
     path = resolve(source)
     stat = path.stat()
     slug = "".join(c if c.isalnum() else "_" for c in f"{kind}_{label}_{path.name}_{stat.st_size}_{stat.st_mtime_ns}"
-                                                      f"_{sparse}{'_mirror' if mirror else ''}")
+                                                      f"_{sparse}{'_mirror' if mirror else ''}{f'_gaps{gap_fill}' if gap_fill else ''}")
     return cache_dir / f"{slug}.json"
 
 
@@ -211,14 +212,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bench-runs", type=int, default=50, help="timed calls per model, batch and round")
     parser.add_argument("--mirror", action="store_true", help="lift each window also mirrored and average the two, "
                         "as the node does by default (mirror_max_tracks); the latency table stays one pass")
+    parser.add_argument("--gap-fill", type=int, default=0, help="bridge hidden joints' gaps of at most this many "
+                        "frames before lifting, as the node does (gap_fill_frames, 8 by default there)")
     args = parser.parse_args(argv)
     specs = [spec.rpartition("=")[::2] for spec in args.lifter]
     if any(not label or not source for label, source in specs):
         parser.error("--lifter must be LABEL=NAME_OR_PATH")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        jobs = [_cached(pool, _cache_file(args.cache, label, source, "lifter", args.sparse, args.mirror),
-                        measure_lifter, label, source, args.test, args.train, args.sparse, args.mirror)
+        jobs = [_cached(pool, _cache_file(args.cache, label, source, "lifter", args.sparse, args.mirror, args.gap_fill),
+                        measure_lifter, label, source, args.test, args.train, args.sparse, args.mirror, args.gap_fill)
                 for label, source in specs]
         completion_job = (_cached(pool, _cache_file(args.cache, "completion", args.pretrain, "pretrain"),
                                   measure_completion, args.pretrain, args.test) if args.pretrain else None)
@@ -235,7 +238,9 @@ def main(argv: list[str] | None = None) -> None:
     title = (f"# Model card tables measured {report['measured']} by tools/model_card.py\n\nThe weights named here "
              "are those of that day; the shipped weights' current numbers: docs/MODEL_CARD.md."
              + (" Every window lifted also mirrored and the two averaged (`--mirror`, the node's mirror_max_tracks)."
-                if args.mirror else "") + "\n\n")
+                if args.mirror else "")
+             + (f" Hidden joints' gaps of up to {args.gap_fill} frames bridged first (`--gap-fill`, the node's "
+                "gap_fill_frames)." if args.gap_fill else "") + "\n\n")
     text = title + tables(results, completion)
     args.out.with_suffix(".md").write_text(text)
     plot(results, args.out.with_suffix(".png"))

@@ -2,26 +2,24 @@
 
 `data`: sequences of a mocap file (resampled to 30 fps) seen by make_bag's H36M-like camera (frame_scene) or the
 robot camera of make demo-rgbd, with make_bag's detector model (2 px jitter, 5 % occluded joints, rare outliers);
-the lifter runs on every frame's causal window exactly as the streaming window buffer builds it (masked padding
-at the start, masked joints zeroed; `--mirror`: also mirrored, as the node's mirror_max_tracks); its outputs,
-the newest frame's 2D (screen, mask2d) and the truth are cached (.npz). `fit`: least squares (`solve`) from the last K lifted frames and the last M frames' 2D present
-(refiner.present_2d; `--present`, default 8) to the truth `--lead` frames after the newest (default 1: the lifter is
-about a frame late; a residual on the newest frame), written to mpm_model/weights (JSON) with a sidecar naming the
-lifter file and its sha256. `eval`: raw lifter,
-One Euro settings and the refiner on a cache, as a table (MPJPE, acceleration error, lag; all frames and the
-fast-motion sequences). `retrain`: both `data` runs and the `fit` below in one command. Train on the train file only.
-`data --mix` draws make_bag-like noise per chunk (occluded joints, dropped frames, 1.5 s hides: noise_mix); `fit
---validate --compare NAME` also scores a weights file as it is on the held-out fifth, per cache with the lag δ̂
-(docs/TEMPORAL.md round 4: the mix did not win; `retrain` uses fixed noise per cache, `data --occlusion --dropout`).
-`fit --zero-lag` holds the fit's lag δ̂ at `--lag-target`, `--depth-taps` gives z a kernel of its own
-(mpm_model/training/refiner_fit.py, round 7).
+the lifter runs on every frame's causal window as the node lifts it (masked padding at the start, masked joints
+zeroed, gaps bridged: `--gap-fill`, the node's gap_fill_frames; `--mirror`: also mirrored, its mirror_max_tracks);
+its outputs, the newest frame's 2D (screen, mask2d) and the truth are cached (.npz). `fit`: least squares (`solve`)
+from the last K lifted frames and the last M frames' 2D present (refiner.present_2d; `--present`) to the truth
+`--lead` frames after the newest (a residual on the newest frame), written to mpm_model/weights (JSON) with a
+sidecar naming the lifter file and its sha256. `eval`: raw lifter, One Euro settings and the refiner on a cache
+(MPJPE, acceleration error, lag; all frames and the fast-motion sequences). `retrain`: the `data` runs and the `fit`
+below in one command. Train on the train file only. `data --mix` draws make_bag-like noise per chunk (noise_mix;
+TEMPORAL round 4: it did not win); `fit --validate --compare NAME` also scores a weights file as it is on the
+held-out fifth, per cache with the lag δ̂. `fit --zero-lag` holds the fit's lag δ̂ at `--lag-target`,
+`--depth-taps` gives z a kernel of its own (mpm_model/training/refiner_fit.py, round 7).
 
 After shipping new lifter weights (same name mpm_t27_causal, or --checkpoint NAME), ONE command retrains the
 refiner with the shipped recipe (round 7, docs/TEMPORAL.md; RECIPE below): ~77,000 frames of the train file through
 the lifter (30,000 + 20,000 seen by make_bag's camera, 15,000 + 10,000 by the robot camera; the second of each with
-make_bag's 10 % occluded joints and 2 % dropped frames), then `fit --depth-taps --present 16 --zero-lag --lag-target
-0.5` (the lag δ̂ held at 0.5 frames over all of them; 0.7 for the lifter before round 7's, whose own δ̂ was +0.91
-against today's +0.36), writing mpm_model/weights/pose_refiner_t27_causal.weights.json
+make_bag's 10 % occluded joints and 2 % dropped frames; windows bridged as the node's gap_fill_frames), then `fit
+--depth-taps --present 16 --zero-lag --lag-target -0.3` (the lag δ̂ held at -0.3 frames over all of them: lag 0
+through the bags, TEMPORAL round 12; 0.5 before), writing mpm_model/weights/pose_refiner_t27_causal.weights.json
 and its sidecar pose_refiner_t27_causal.json (the lifter's sha256: the node uses the refiner only with that lifter
 file; for --checkpoint mpm_t81_causal_la3, pose_refiner_t81_causal_la3: refiner.refiner_name; the lag target was
 chosen for mpm_t27_causal: check another lifter's through the bags, tools/lag_probe.py). ~10 min wall on 2 loaded
@@ -30,17 +28,13 @@ cores, ~4 GB RAM for the fit:
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python tools/train_refiner.py retrain   # [--checkpoint NAME]
 
 which runs `data --mocap $T --out out/refiner/<cache>.npz <args>` for each RECIPE cache, then `fit --data <the four>
-FIT_RECIPE` (T = ../shared/data/mocap_h36m17_train.npz, S = the test slice). Check it (never trained on: S) with
-`fit ... --validate` (a held-out fifth of the train chunks, per cache) and
-
-    .venv/bin/python tools/train_refiner.py data --mocap $S --out out/refiner/test.npz   # and --scene robot
-    .venv/bin/python tools/train_refiner.py eval --data out/refiner/test.npz
+FIT_RECIPE` (T = the train file). Check it with `fit ... --validate` (a held-out fifth of the train chunks, per cache),
+`data --mocap <the test slice> --out out/refiner/test.npz` + `eval --data out/refiner/test.npz`, and the bags.
 """
 from __future__ import annotations
 
 import argparse
 import json
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +42,7 @@ import numpy as np
 from mpm_model.checkpoint import resolve
 from mpm_model.data.mocap import load_mocap, resample
 from mpm_model.files import file_sha256
-from mpm_model.streaming.mirror import infer_mirrored
+from mpm_model.streaming.lifting import infer_windows
 from mpm_model.streaming.options import StreamOptions, confident
 from mpm_model.streaming.refiner import (HISTORY, WEIGHTS_DIR, add_present, load_refiner, present_2d, refine,
                                          refiner_name, weight_files)
@@ -68,7 +62,7 @@ BAG_NOISE = ["--occlusion", "0.1", "--dropout", "0.02"]  # make_bag's defaults
 RECIPE = {"train": ["--frames", "30000"], "train_robot": ["--frames", "15000", "--scene", "robot", "--seed", "1"],
           "train_bag": ["--frames", "20000", "--seed", "4", *BAG_NOISE],
           "train_robot_bag": ["--frames", "10000", "--scene", "robot", "--seed", "5", *BAG_NOISE]}  # retrain's caches
-FIT_RECIPE = ["--depth-taps", "--present", "16", "--zero-lag", "--lag-target", "0.5"]  # the shipped fit (docs/TEMPORAL.md)
+FIT_RECIPE = ["--depth-taps", "--present", "16", "--zero-lag", "--lag-target", "-0.3"]  # the shipped fit (docs/TEMPORAL.md)
 SETTINGS = {"One Euro 2.0/20 (today's smoothing:=true)": SmoothingOptions(True, 2.0, 20.0),
             "One Euro 1.0/5": SmoothingOptions(True, 1.0, 5.0), "One Euro 4.0/20": SmoothingOptions(True, 4.0, 20.0)}
 
@@ -86,7 +80,8 @@ def windows(uv: np.ndarray, confidence: np.ndarray, width: int, height: int, win
 
 
 def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str, occlusion: float = 0.05,
-         dropout: float = 0.0, mirrored: bool = False, batch: int = 256) -> tuple[np.ndarray, ...]:
+         dropout: float = 0.0, mirrored: bool = False, max_gap: int = StreamOptions().gap_fill_frames,
+         batch: int = 256) -> tuple[np.ndarray, ...]:
     """(F, J, 3) world poses → truth and lifted root-relative camera-frame joints, (F', J, 3) each, the target
     frame's 2D as the lifter saw it: (F', J, 2) normalised keypoints and (F', J) mask, and (F',) observed; F' = F
     minus the lifter's look-ahead (its last frames have no window that answers for them, as in the stream). `scene`:
@@ -94,7 +89,7 @@ def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str, occlu
     person walking to and fro 1.2-7 m away). A frame make_bag's `dropout` drops (or with fewer than MIN_VISIBLE
     joints) is a fully masked step of the later windows and gives no output, as in the node: it is not observed, its
     lifted pose is the last observed one (the refiner holds it over a gap) and its 2D is masked (present 0).
-    `mirrored`: lifted as the node's `mirror_max_tracks` (mpm_model.streaming.mirror)."""
+    `mirrored`, `max_gap`: lifted as the node's `mirror_max_tracks` and `gap_fill_frames` (streaming.lifting)."""
     if scene == "robot":
         path = rgbd_scene.walk_paths(1, len(poses), FPS, rng)
         track = PersonTrack(1, 0, len(poses), rgbd_scene.place_on_paths([poses.astype(np.float64)], path)[0])
@@ -108,8 +103,7 @@ def lift(backend, poses: np.ndarray, rng: np.random.Generator, scene: str, occlu
     target = backend.config.target_index  # the window's frame the lifter answers for (look-ahead: before the end)
     ahead = backend.config.window - 1 - target  # so the window ending at frame f answers for frame f - ahead
     keypoints, mask = keypoints[ahead:], mask[ahead:]  # (F', T, J, 2), (F', T, J)
-    infer = partial(infer_mirrored, backend) if mirrored else backend.infer
-    out = np.concatenate([np.asarray(infer(keypoints[i:i + batch], mask[i:i + batch]))[:, 0]
+    out = np.concatenate([infer_windows(backend, keypoints[i:i + batch], mask[i:i + batch], max_gap, mirrored)[:, 0]
                           for i in range(0, len(keypoints), batch)]).astype(np.float64)  # (F', J, 3)
     observed = (~mask[:, -1]).sum(-1) >= MIN_VISIBLE  # (F',) the newest frame seen: the window buffer emits
     if observed.any():  # hold the last observed output over unobserved frames (the first one before it)
@@ -149,7 +143,7 @@ def make_data(args: argparse.Namespace) -> None:
         occlusion, dropout, hidden = noise_mix(args, rng, len(poses))
         parts = [poses[:hidden], poses[hidden + HIDDEN_FRAMES:]] if hidden else [poses]  # each part: a fresh start
         for part in parts:
-            t, p, k, m, o = lift(backend, part, rng, args.scene, occlusion, dropout, args.mirrored)
+            t, p, k, m, o = lift(backend, part, rng, args.scene, occlusion, dropout, args.mirrored, args.gap_fill)
             truth.append(t), lifted.append(p), screen.append(k), mask.append(m), observed.append(o)
             sequence.append(np.full(len(t), len(names))), names.append(seq.name)
             total += int(o.sum())
@@ -160,7 +154,7 @@ def make_data(args: argparse.Namespace) -> None:
     np.savez_compressed(args.out, truth=np.concatenate(truth), lifted=np.concatenate(lifted),
                         screen=np.concatenate(screen), mask2d=np.concatenate(mask), observed=np.concatenate(observed),
                         sequence=np.concatenate(sequence), names=np.array(names), checkpoint=args.checkpoint,
-                        mirrored=args.mirrored)
+                        mirrored=args.mirrored, gap_fill=args.gap_fill)
 
 
 def histories(lifted: np.ndarray, sequence: np.ndarray, size: int) -> np.ndarray:
@@ -189,6 +183,8 @@ def load_caches(paths: list[Path]) -> dict[str, np.ndarray]:
         raise SystemExit("the caches come from different lifters")
     if len({bool(c.get("mirrored", False)) for c in caches}) != 1:
         raise SystemExit("some caches were lifted mirrored, some not (data --mirror)")
+    if len({int(c.get("gap_fill", 0)) for c in caches}) != 1:
+        raise SystemExit("the caches were lifted with different --gap-fill")
     offsets = np.cumsum([0] + [len(c["names"]) for c in caches])
     lifted = np.concatenate([c["lifted"] for c in caches])
     present = present_2d(np.concatenate([c["screen"] for c in caches]).astype(np.float64),
@@ -200,7 +196,7 @@ def load_caches(paths: list[Path]) -> dict[str, np.ndarray]:
             "lifted": lifted, "observed": observed,
             "sequence": np.concatenate([c["sequence"] + o for c, o in zip(caches, offsets)]),
             "names": np.concatenate([c["names"] for c in caches]), "checkpoint": str(caches[0]["checkpoint"]),
-            "mirrored": bool(caches[0].get("mirrored", False))}
+            "mirrored": bool(caches[0].get("mirrored", False)), "gap_fill": int(caches[0].get("gap_fill", 0))}
 
 
 def fit(args: argparse.Namespace) -> None:
@@ -252,6 +248,7 @@ def fit(args: argparse.Namespace) -> None:
                               else {"weights": rounded(weights).tolist(), "bias": rounded(bias).tolist()}))
     sidecar.write_text(json.dumps({
         "lifter": Path(checkpoint).stem, "lifter_sha256": file_sha256(checkpoint), "lifter_mirrored": data["mirrored"],
+        "lifter_gap_fill": data["gap_fill"],
         "history": args.history, "present": args.present, "lead": args.lead, "ridge": args.ridge, "smooth": args.smooth,
         "shared": args.shared, "depth_taps": args.depth_taps, "lag_held_at": args.lag_target if args.zero_lag else None,
         "lag_groups": args.lag_groups if args.zero_lag else None, "frames": n, "sequences": int(len(data["names"])),
@@ -354,6 +351,8 @@ def main(argv: list[str] | None = None) -> None:
     data.add_argument("--seed", type=int, default=0)
     data.add_argument("--scene", choices=("h36m", "robot"), default="h36m")
     data.add_argument("--mirror", dest="mirrored", action="store_true", help="lift as mirror_max_tracks (TEMPORAL.md)")
+    data.add_argument("--gap-fill", type=int, default=StreamOptions().gap_fill_frames, help="bridge hidden "
+                      "joints' gaps of at most this many frames, as the node's gap_fill_frames (default: its default)")
     data.add_argument("--mix", action="store_true", help="make_bag-like noise drawn per chunk: 0-15 %% occluded "
                       "joints, 0-4 %% dropped frames, 30 %% of the chunks with the person hidden 1.5 s (noise_mix)")
     data.add_argument("--occlusion", type=float, default=0.05, help="fraction of occluded joints without --mix "

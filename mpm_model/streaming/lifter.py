@@ -23,7 +23,7 @@ from mpm_model.streaming.camera import Camera
 from mpm_model.streaming.depth import DepthImage
 from mpm_model.streaming.ground import Floor, GroundPlane
 from mpm_model.streaming.lead import PoseLead
-from mpm_model.streaming.mirror import infer_mirrored
+from mpm_model.streaming.lifting import infer_windows
 from mpm_model.streaming.options import LifterOptions
 from mpm_model.streaming.placement import FitQualities, place
 from mpm_model.streaming.refiner import PoseRefiner, RefinerWeights
@@ -140,8 +140,9 @@ class StreamingLifter:
         keypoints = np.concatenate([e.keypoints for e in emissions])  # (B, T, J, 2)
         mask = np.concatenate([e.mask for e in emissions])  # (B, T, J)
         started = time.monotonic()
-        lifted = (infer_mirrored(self.backend, keypoints, mask) if self.options.stream.mirrors(len(keypoints))
-                  else self.backend.infer(keypoints, mask))  # (B, 1, J, 3)
+        stream = self.options.stream
+        lifted = infer_windows(self.backend, keypoints, mask, stream.gap_fill_frames,
+                               stream.mirrors(len(keypoints)))  # (B, 1, J, 3)
         pose3d = np.asarray(lifted)[:, 0].astype(np.float64)  # (B, J, 3) root-relative
         inference_s = time.monotonic() - started
         cameras = [camera] * len(emissions) if isinstance(camera, Camera) else list(camera)

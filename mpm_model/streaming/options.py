@@ -30,6 +30,10 @@ class StreamOptions:
                                      "3D answers while a frame lifts at most this many tracks: steadier, more "
                                      "accurate skeletons for twice the lifter's compute; 0 = never "
                                      "(docs/TEMPORAL.md \"Mirrored lifting\")", 0, 256)
+    gap_fill_frames: int = tunable(8, "A joint hidden for at most this many frames is bridged in the lifter's input: "
+                                   "between two sightings linearly, after its last one carried on along half its "
+                                   "last step per frame (the published confidence still says it was hidden); "
+                                   "0 = never (docs/TEMPORAL.md \"Bridging short gaps\")", 0, 243)
 
     def __post_init__(self) -> None:
         check(self)

@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--mirror", action="store_true", help="lift each window also mirrored and average the two "
                         "(the node's mirror_max_tracks, on by default there)")
+    parser.add_argument("--gap-fill", type=int, default=d.gap_fill, help="bridge hidden joints' gaps of at most this "
+                        "many frames before lifting (the node's gap_fill_frames, 8 by default there)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json-out", default=None, help="write the report here as JSON")
     return parser
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                            camera=args.camera, coco=args.coco, detector=args.detector, present_fps=args.present_fps,
                            lasting=args.lasting,
                            split=args.split, val_fraction=args.val_fraction, seed=args.seed, stride=args.stride,
-                           run=args.run, batch_size=args.batch_size, mirror=args.mirror)
+                           run=args.run, batch_size=args.batch_size, mirror=args.mirror,
+                           gap_fill=args.gap_fill)
         model, cfg, meta = load_checkpoint(args.checkpoint, kind=TASK_KIND[args.task])
         sequences = select_sequences(args.data, opts.split, opts.val_fraction, opts.seed)
     except (OSError, ValueError, CheckpointError) as exc:
