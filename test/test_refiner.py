@@ -245,7 +245,7 @@ def test_a_100_px_outlier_moves_the_output_by_less_than_2_cm_and_is_counted() ->
     """The shipped refiner, a person 5 m away (f = 1,145 px: 229 px per metre), 2D with 2 cm of lifting error per
     coordinate (the frame's median |present| 3.4 cm; 3.0-3.5 cm on the test caches). One frame's wrist 100 px off
     (0.44 m, beyond 10× that median): ungated it would move that wrist by 0.44 × the largest present tap (round 3:
-    0.139 = 6 cm, round 7: 0.162 = 7 cm, round 12: 0.085 = 3.8 cm) in one output; gated it gets no present term
+    0.139 = 6 cm, round 7: 0.162 = 7 cm, round 12: 0.106 = 4.7 cm) in one output; gated it gets no present term
     that frame, so no output moves by more than a tap × its clean present (< 2 cm), and the gate counts it once. A
     masked wrist gets no present term at all."""
     shipped = load_refiner(refiner_name("mpm_t27_causal"))

@@ -130,9 +130,10 @@ def test_fit_leaves_out_frames_without_an_output_and_compares_a_weights_file(tmp
 
 def test_retrain_recipe_is_the_shipped_refiners() -> None:
     """`retrain` (RECIPE + FIT_RECIPE) makes what mpm_model/weights ships for mpm_t27_causal: the same caches and
-    fit settings as its sidecar records (docs/TEMPORAL.md round 7)."""
+    fit settings as its sidecar records (docs/TEMPORAL.md round 7), on windows bridged as the node (round 12)."""
     import json
 
+    from mpm_model.streaming.options import StreamOptions
     from mpm_model.streaming.refiner import weight_files
 
     sidecar = json.loads(weight_files("pose_refiner_t27_causal")[1].read_text())
@@ -140,7 +141,8 @@ def test_retrain_recipe_is_the_shipped_refiners() -> None:
     fit = train_refiner.FIT_RECIPE
     assert sidecar["depth_taps"] and sidecar["present"] == int(fit[fit.index("--present") + 1])
     assert sidecar["lag_held_at"] == float(fit[fit.index("--lag-target") + 1]) and sidecar["lag_groups"] == "all"
-    assert "--zero-lag" in fit
+    assert "--zero-lag" in fit and sidecar["smooth"] == float(fit[fit.index("--smooth") + 1])
+    assert sidecar["lifter_gap_fill"] == StreamOptions().gap_fill_frames, "fitted on windows bridged as the node's"
 
 
 class Bent2D(TargetFrame2D):

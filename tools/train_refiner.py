@@ -18,8 +18,8 @@ After shipping new lifter weights (same name mpm_t27_causal, or --checkpoint NAM
 refiner with the shipped recipe (round 7, docs/TEMPORAL.md; RECIPE below): ~77,000 frames of the train file through
 the lifter (30,000 + 20,000 seen by make_bag's camera, 15,000 + 10,000 by the robot camera; the second of each with
 make_bag's 10 % occluded joints and 2 % dropped frames; windows bridged as the node's gap_fill_frames), then `fit
---depth-taps --present 16 --zero-lag --lag-target -0.3` (the lag δ̂ held at -0.3 frames over all of them: lag 0
-through the bags, TEMPORAL round 12; 0.5 before), writing mpm_model/weights/pose_refiner_t27_causal.weights.json
+--depth-taps --present 16 --smooth 5 --zero-lag --lag-target -0.2` (δ̂ held at -0.2 frames over all of them: lag 0
+through the bags, TEMPORAL round 12; 0.5 and smooth 8 before), writing mpm_model/weights/pose_refiner_t27_causal.weights.json
 and its sidecar pose_refiner_t27_causal.json (the lifter's sha256: the node uses the refiner only with that lifter
 file; for --checkpoint mpm_t81_causal_la3, pose_refiner_t81_causal_la3: refiner.refiner_name; the lag target was
 chosen for mpm_t27_causal: check another lifter's through the bags, tools/lag_probe.py). ~10 min wall on 2 loaded
@@ -62,7 +62,7 @@ BAG_NOISE = ["--occlusion", "0.1", "--dropout", "0.02"]  # make_bag's defaults
 RECIPE = {"train": ["--frames", "30000"], "train_robot": ["--frames", "15000", "--scene", "robot", "--seed", "1"],
           "train_bag": ["--frames", "20000", "--seed", "4", *BAG_NOISE],
           "train_robot_bag": ["--frames", "10000", "--scene", "robot", "--seed", "5", *BAG_NOISE]}  # retrain's caches
-FIT_RECIPE = ["--depth-taps", "--present", "16", "--zero-lag", "--lag-target", "-0.3"]  # the shipped fit (docs/TEMPORAL.md)
+FIT_RECIPE = ["--depth-taps", "--present", "16", "--smooth", "5", "--zero-lag", "--lag-target", "-0.2"]  # the shipped fit (docs/TEMPORAL.md)
 SETTINGS = {"One Euro 2.0/20 (today's smoothing:=true)": SmoothingOptions(True, 2.0, 20.0),
             "One Euro 1.0/5": SmoothingOptions(True, 1.0, 5.0), "One Euro 4.0/20": SmoothingOptions(True, 4.0, 20.0)}
 
