@@ -54,37 +54,35 @@ def test_model_card_writes_tables_json_and_figure(tmp_path: Path) -> None:
     assert measured(out.with_suffix(".json").read_text()) == measured(first)
 
 
-def test_mirror_measures_the_mirrored_mean_in_its_own_cache(tmp_path: Path) -> None:
-    """`--mirror` (the node's mirror_max_tracks): another result than plain, cached apart, said in the title."""
+def plain_and(tmp_path: Path, flag: list[str]) -> tuple[dict, dict, str, str]:
+    """A tiny lifter's card plain and with `flag` (one cache folder): both lifter results and both tables."""
     cfg = ModelConfig(**TINY)
     mpm = save_checkpoint(tmp_path / "mpm.pt", MPMLifter(cfg), cfg, "lifter", {}, "none")
     data = tmp_path / "clip.npz"
     write_mocap(data, synthetic_sequences(2, 90, fps=30.0, seed=4))
     cmd = [sys.executable, str(ROOT / "tools/model_card.py"), "--test", str(data), "--lifter", f"tiny={mpm}",
            "--bench-runs", "2", "--cache", str(tmp_path / "cache")]
-    for name, flag in (("plain", []), ("mirrored", ["--mirror"])):
-        done = subprocess.run(cmd + ["--out", str(tmp_path / name)] + flag, cwd=ROOT, capture_output=True, text=True)
+    for name, extra in (("plain", []), ("other", flag)):
+        done = subprocess.run(cmd + ["--out", str(tmp_path / name)] + extra, cwd=ROOT, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-3000:]
-    plain, mirrored = (json.loads((tmp_path / f"{n}.json").read_text())["lifters"][0] for n in ("plain", "mirrored"))
-    assert not plain["mirror"] and mirrored["mirror"] and len(list((tmp_path / "cache").glob("*.json"))) == 2
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 2, "cached apart"
+    results = [json.loads((tmp_path / f"{n}.json").read_text())["lifters"][0] for n in ("plain", "other")]
+    return (*results, *((tmp_path / f"{n}.md").read_text() for n in ("plain", "other")))
+
+
+def test_mirror_measures_the_mirrored_mean_in_its_own_cache(tmp_path: Path) -> None:
+    """`--mirror` (the node's mirror_max_tracks): another result than plain, cached apart, said in the title."""
+    plain, mirrored, plain_md, mirrored_md = plain_and(tmp_path, ["--mirror"])
+    assert not plain["mirror"] and mirrored["mirror"]
     assert plain["test"]["h36m"]["metrics"]["mpjpe_mm"] != mirrored["test"]["h36m"]["metrics"]["mpjpe_mm"]
-    assert "mirrored" in (tmp_path / "mirrored.md").read_text() and "mirrored" not in (tmp_path / "plain.md").read_text()
+    assert "mirrored" in mirrored_md and "mirrored" not in plain_md
 
 
 def test_gap_fill_bridges_the_masked_conditions_only_in_its_own_cache(tmp_path: Path) -> None:
     """`--gap-fill 8` (the node's gap_fill_frames): the occluded conditions change, the clean one not; cached apart."""
-    cfg = ModelConfig(**TINY)
-    mpm = save_checkpoint(tmp_path / "mpm.pt", MPMLifter(cfg), cfg, "lifter", {}, "none")
-    data = tmp_path / "clip.npz"
-    write_mocap(data, synthetic_sequences(2, 90, fps=30.0, seed=4))
-    cmd = [sys.executable, str(ROOT / "tools/model_card.py"), "--test", str(data), "--lifter", f"tiny={mpm}",
-           "--bench-runs", "2", "--cache", str(tmp_path / "cache")]
-    for name, flag in (("plain", []), ("bridged", ["--gap-fill", "8"])):
-        done = subprocess.run(cmd + ["--out", str(tmp_path / name)] + flag, cwd=ROOT, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-3000:]
-    plain, bridged = (json.loads((tmp_path / f"{n}.json").read_text())["lifters"][0] for n in ("plain", "bridged"))
-    assert plain["gap_fill"] == 0 and bridged["gap_fill"] == 8 and len(list((tmp_path / "cache").glob("*.json"))) == 2
+    plain, bridged, plain_md, bridged_md = plain_and(tmp_path, ["--gap-fill", "8"])
+    assert plain["gap_fill"] == 0 and bridged["gap_fill"] == 8
     mpjpe = {n: [r["test"][c]["metrics"]["mpjpe_mm"] for c in ("h36m", "h36m_occ30")] for n, r in
              (("plain", plain), ("bridged", bridged))}
     assert mpjpe["plain"][0] == mpjpe["bridged"][0] and mpjpe["plain"][1] != mpjpe["bridged"][1]
-    assert "bridged first" in (tmp_path / "bridged.md").read_text()
+    assert "bridged first" in bridged_md and "bridged first" not in plain_md
