@@ -113,3 +113,12 @@ def test_the_lifter_sees_the_bridged_window_and_publishes_what_was_seen(tmp_path
 def test_invalid_values_are_refused(value) -> None:
     with pytest.raises((ValueError, TypeError)):
         StreamOptions(gap_fill_frames=value)
+
+
+def test_the_evaluation_refuses_a_negative_gap() -> None:
+    """EvalOptions.gap_fill (model_card.py / evaluate --gap-fill): 0 = the lifter's own windows; below 0 refused."""
+    from mpm_model.evaluation import EvalOptions
+
+    assert EvalOptions().gap_fill == 0
+    with pytest.raises(ValueError, match="gap_fill must be >= 0"):
+        EvalOptions(gap_fill=-1)
