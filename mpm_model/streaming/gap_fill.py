@@ -32,10 +32,11 @@ def fill_gaps(keypoints: np.ndarray, mask: np.ndarray, max_gap: int) -> tuple[np
     span = np.maximum(after - before, 1)
     weight = ((index - before) / span)[..., None]  # (B, T, J, 1)
     at_next = np.take_along_axis(keypoints, np.minimum(after, frames - 1)[..., None], axis=1)
-    last = before[:, -1:, :]  # (B, 1, J) each joint's last sighting in the window
-    trailing = mask & (after >= frames) & (before >= 0) & (frames - 1 - last <= max_gap)
-    step_seen = np.take_along_axis(seen, np.maximum(prev - 1, 0), axis=1) & (prev >= 1)  # (B, T, J)
-    at_step = np.take_along_axis(keypoints, np.maximum(prev - 1, 0)[..., None], axis=1)
+    # no sighting after t: `before` is the joint's last sighting in the window, which must be ≤ max_gap from the end
+    trailing = mask & (after >= frames) & (before >= 0) & (frames - 1 - before <= max_gap)
+    earlier = np.maximum(prev - 1, 0)  # (B, T, J) the frame before the sighting
+    step_seen = np.take_along_axis(seen, earlier, axis=1) & (prev >= 1)
+    at_step = np.take_along_axis(keypoints, earlier[..., None], axis=1)
     step = np.where(step_seen[..., None], at_prev - at_step, 0.0)  # (B, T, J, 2)
     carried = at_prev + STEP_FRACTION * (index - before)[..., None] * step
     filled = np.where(interior[..., None], at_prev + weight * (at_next - at_prev),
